@@ -1,0 +1,80 @@
+"""The composition root: builds every long-lived part from the settings. Production and tests both call it."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TextIO
+
+from bot.channels.console import ConsoleChannel
+from bot.core import Actor
+from bot.dispatch import Dispatcher
+from bot.handling import Registry, Services
+from bot.services import identity
+from bot.settings import Settings
+from bot.templating import Renderer
+from handlers import build_registry
+from jobs.scheduler import SchedulerHost
+from storage import migrate
+from storage.database import Database
+from storage.filestore import FileStore
+from storage.models import Channel, Role
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MonevApp:
+    """Everything one process needs, wired once."""
+
+    services: Services
+    registry: Registry
+    dispatcher: Dispatcher
+    scheduler: SchedulerHost
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def now(self) -> datetime:
+        """The current time in the city's zone (services take it as a parameter)."""
+        return datetime.now(self.settings.timezone)
+
+    async def prepare(self) -> None:
+        """Migrate the schema and clean the file store after a possible crash."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await migrate.upgrade(self.services.db)
+        self.services.files.remove_stray_temp_files()
+
+    async def close(self) -> None:
+        self.scheduler.shutdown()
+        await self.services.db.dispose()
+
+    async def console(self, role: Role, opd_code: str | None, out: TextIO) -> ConsoleChannel:
+        """A console channel acting as `console:<unix user>` with exactly the given role."""
+        unix_user = getpass.getuser()
+        now = self.now()
+        async with self.services.db.write() as session:
+            person_id = await identity.ensure_local_person(session, Channel.CONSOLE, unix_user, now)
+            assignment = await identity.ensure_assignment(session, person_id, role, opd_code, now)
+        actor = Actor(person_id, f"console:{unix_user}", (assignment,))
+        return ConsoleChannel(self.dispatcher, actor, unix_user, out, self.now)
+
+
+def build_app(settings: Settings) -> MonevApp:
+    """Wire the services, handlers, dispatcher and scheduler for one process."""
+    services = Services(
+        settings=settings,
+        db=Database(settings.database_url),
+        files=FileStore(settings.files_dir),
+        renderer=Renderer(settings.timezone),
+    )
+    registry = build_registry()
+    return MonevApp(
+        services=services,
+        registry=registry,
+        dispatcher=Dispatcher(services, registry),
+        scheduler=SchedulerHost(settings.timezone),
+    )

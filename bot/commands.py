@@ -1,0 +1,49 @@
+"""The command table: every chat command, who may use it, and its help text.
+
+It feeds `/help`, Telegram's command menu and (later) WhatsApp. Roles are never inherited: a command lists
+every role allowed, and `EVERYONE` means registered or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from storage.models import Role
+
+EVERYONE: frozenset[Role] | None = None
+
+
+@dataclass(frozen=True)
+class Command:
+    """One chat command."""
+
+    name: str
+    help: str
+    roles: frozenset[Role] | None = EVERYONE
+    aliases: tuple[str, ...] = ()
+    usage: str = ""
+
+    def allows(self, roles: Iterable[Role]) -> bool:
+        return self.roles is None or bool(self.roles.intersection(roles))
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "Mulai, atau daftar dengan kode undangan", usage="[KODE]"),
+    Command("help", "Bantuan: perintah yang bisa Anda pakai", aliases=("bantuan",)),
+    Command("batal", "Batalkan proses yang sedang berjalan"),
+)
+
+
+def find_command(name: str) -> Command | None:
+    """The command called `name` or one of its aliases."""
+    for command in COMMANDS:
+        if name == command.name or name in command.aliases:
+            return command
+    return None
+
+
+def commands_for(roles: Iterable[Role]) -> list[Command]:
+    """The commands a person with these roles may use, in table order."""
+    held = frozenset(roles)
+    return [c for c in COMMANDS if c.allows(held)]

@@ -1,0 +1,159 @@
+"""Channel-neutral request and reply types: what every channel turns its updates into, and back."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from storage.filestore import Blob, FileStore
+from storage.models import Role
+
+# Telegram's hard limit is 4,096 characters per message; stay below it.
+MAX_MESSAGE_CHARS = 4000
+# Telegram's callback_data limit, which every channel's button payloads respect.
+MAX_PAYLOAD_BYTES = 64
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One active role of the person behind a request."""
+
+    role: Role
+    opd_id: int | None = None
+    opd_code: str | None = None
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The resolved sender: a person (or nobody yet) and their active assignments."""
+
+    person_id: int | None
+    display_name: str | None
+    assignments: tuple[Assignment, ...] = ()
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return frozenset(a.role for a in self.assignments)
+
+    @property
+    def is_registered(self) -> bool:
+        return bool(self.assignments)
+
+
+# A coroutine that streams the attachment's bytes into the file store.
+Fetcher = Callable[[FileStore], Awaitable[Blob]]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file that came with a message; its bytes are fetched only when a handler asks."""
+
+    kind: str  # "document" or "photo"
+    file_name: str | None
+    mime_type: str | None
+    size: int | None
+    fetch: Fetcher = field(repr=False, compare=False)
+    media_group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Request:
+    """One inbound message or button press, whatever channel it came from."""
+
+    channel: str
+    chat_id: str
+    sender_id: str
+    received_at: datetime
+    actor: Actor | None = None  # resolved by the dispatcher unless the channel fixes it (the console)
+    sender_name: str | None = None
+    command: str | None = None
+    args: tuple[str, ...] = ()
+    text: str | None = None
+    payload: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    message_id: str | None = None
+    update_id: str | None = None
+    is_private: bool = True
+
+    @property
+    def arg_text(self) -> str:
+        return " ".join(self.args)
+
+
+@dataclass(frozen=True)
+class Button:
+    """A button: a label people read and a payload the bot reads back (ASCII, at most 64 bytes)."""
+
+    label: str
+    payload: str
+    description: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.payload.isascii() or len(self.payload.encode()) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"button payload must be ASCII and at most {MAX_PAYLOAD_BYTES} bytes")
+
+
+@dataclass(frozen=True)
+class OutgoingDocument:
+    """A stored file to send as a document."""
+
+    sha256: str
+    file_name: str
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message back: text (HTML with <b>, <i>, <code> only), optional rows of buttons or a document."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    document: OutgoingDocument | None = None
+
+
+def parse_command(text: str) -> tuple[str | None, tuple[str, ...]]:
+    """Split `/cmd@botname arg1 arg2` into ("cmd", ("arg1", "arg2")); plain text gives (None, ())."""
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2:
+        return None, ()
+    head, *rest = stripped.split()
+    name = head[1:].split("@", 1)[0].lower()
+    if not name or not name.replace("_", "").isalnum():
+        return None, ()
+    return name, tuple(rest)
+
+
+def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
+    """Split a long reply at line breaks so every part stays below the channel's limit."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single line longer than the limit: cut it hard
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            parts.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        parts.append(current)
+    return parts
+
+
+def local_file_fetcher(path: Path) -> Fetcher:
+    """A fetcher for a file on this machine (the console's `:file`)."""
+
+    async def fetch(store: FileStore) -> Blob:
+        return await asyncio.to_thread(store.store_file, path)
+
+    return fetch

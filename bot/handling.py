@@ -1,0 +1,66 @@
+"""The handler registry and the context a handler receives."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.core import Button, Reply, Request
+from bot.settings import Settings
+from bot.templating import Renderer
+from storage.database import Database
+from storage.filestore import FileStore
+
+
+@dataclass(frozen=True)
+class Services:
+    """The long-lived parts every handler may use, built once by the composition root."""
+
+    settings: Settings
+    db: Database
+    files: FileStore
+    renderer: Renderer
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a handler gets: the request, the services and the current time."""
+
+    request: Request
+    services: Services
+    now: datetime
+
+    @property
+    def db(self) -> Database:
+        return self.services.db
+
+    def reply(self, template: str, *, buttons: Sequence[Sequence[Button]] = (), **params: Any) -> Reply:
+        """Render a template into a reply."""
+        rows = tuple(tuple(row) for row in buttons)
+        return Reply(self.services.renderer.render(template, **params), buttons=rows)
+
+
+Handler = Callable[[Context], Awaitable[Reply | Sequence[Reply]]]
+
+
+class Registry:
+    """Which handler answers which command, button prefix, text or attachment."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, Handler] = {}
+        self.buttons: dict[str, Handler] = {}
+        self.text: Handler | None = None
+        self.attachment: Handler | None = None
+
+    def command(self, name: str, handler: Handler) -> None:
+        if name in self.commands:
+            raise ValueError(f"command /{name} registered twice")
+        self.commands[name] = handler
+
+    def button(self, prefix: str, handler: Handler) -> None:
+        """Button payloads look like `prefix:rest`; the prefix picks the handler."""
+        if prefix in self.buttons or ":" in prefix:
+            raise ValueError(f"bad or duplicate button prefix {prefix!r}")
+        self.buttons[prefix] = handler

@@ -1,0 +1,85 @@
+"""Who is talking: resolve a channel identity to a person and their active assignments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import Actor, Assignment
+from bot.errors import DomainError
+from storage.models import OPD_SCOPED_ROLES, ChannelIdentity, Opd, Person, Role, RoleAssignment
+
+
+async def resolve_actor(session: AsyncSession, channel: str, external_id: str) -> Actor:
+    """The person behind (channel, external id) with their active assignments; unknown people get none."""
+    row = (
+        await session.execute(
+            select(Person.id, Person.display_name)
+            .join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
+            .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        )
+    ).first()
+    if row is None:
+        return Actor(person_id=None, display_name=None)
+    return Actor(person_id=row.id, display_name=row.display_name, assignments=await _assignments(session, row.id))
+
+
+async def actor_for_person(session: AsyncSession, person_id: int) -> Actor:
+    """The actor of a known person (all their active assignments)."""
+    person = await session.get_one(Person, person_id)
+    return Actor(person.id, person.display_name, await _assignments(session, person.id))
+
+
+async def _assignments(session: AsyncSession, person_id: int) -> tuple[Assignment, ...]:
+    rows = await session.execute(
+        select(RoleAssignment.role, RoleAssignment.opd_id, Opd.code)
+        .outerjoin(Opd, Opd.id == RoleAssignment.opd_id)
+        .where(RoleAssignment.person_id == person_id, RoleAssignment.revoked_at.is_(None))
+        .order_by(RoleAssignment.id)
+    )
+    return tuple(Assignment(Role(r.role), r.opd_id, r.code) for r in rows)
+
+
+async def ensure_local_person(session: AsyncSession, channel: str, unix_user: str, now: datetime) -> int:
+    """The person standing for a local operator (`console:<user>` or `cli:<user>`), created on first use."""
+    existing = await session.scalar(
+        select(ChannelIdentity.person_id).where(
+            ChannelIdentity.channel == channel, ChannelIdentity.external_id == unix_user
+        )
+    )
+    if existing is not None:
+        return existing
+    person = Person(display_name=f"{channel}:{unix_user}", created_at=now)
+    session.add(person)
+    await session.flush()
+    session.add(ChannelIdentity(person_id=person.id, channel=channel, external_id=unix_user, created_at=now))
+    await session.flush()
+    return person.id
+
+
+async def ensure_assignment(
+    session: AsyncSession, person_id: int, role: Role, opd_code: str | None, now: datetime
+) -> Assignment:
+    """Give a trusted local person a role (the console's `--as`); refuses unknown or missing OPDs."""
+    opd: Opd | None = None
+    if role in OPD_SCOPED_ROLES and not opd_code:
+        raise DomainError("identitas/opd_wajib", role=role.value)
+    if opd_code:
+        opd = await session.scalar(select(Opd).where(Opd.code == opd_code.upper()))
+        if opd is None:
+            raise DomainError("identitas/opd_tidak_dikenal", code=opd_code.upper())
+    opd_id = opd.id if opd else None
+    current = await session.scalar(
+        select(RoleAssignment.id).where(
+            RoleAssignment.person_id == person_id,
+            RoleAssignment.role == role.value,
+            RoleAssignment.opd_id.is_(None) if opd_id is None else RoleAssignment.opd_id == opd_id,
+            RoleAssignment.revoked_at.is_(None),
+        )
+    )
+    if current is None:
+        session.add(RoleAssignment(person_id=person_id, role=role.value, opd_id=opd_id, granted_at=now))
+        await session.flush()
+    return Assignment(role, opd_id, opd.code if opd else None)

@@ -1,0 +1,214 @@
+"""One validated settings object, read from the environment (and an optional `.env` file).
+
+Never an import-time global: `load_settings()` is called once by the entry point and the result is passed
+explicitly to everything that needs it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PUBLIC_BOT_API = "https://api.telegram.org/bot"
+PUBLIC_BOT_FILE_API = "https://api.telegram.org/file/bot"
+# Telegram's own rule for setWebhook's secret_token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+class SettingsError(Exception):
+    """A setting has a bad value; the message names the variable."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the bot (CONTRACT.md "Settings")."""
+
+    data_dir: Path
+    database_url: str
+    timezone: ZoneInfo
+    log_level: str = "INFO"
+    log_format: str = "text"
+    telegram_token: str | None = None
+    telegram_base_url: str = PUBLIC_BOT_API
+    telegram_base_file_url: str = PUBLIC_BOT_FILE_API
+    telegram_local_mode: bool = False
+    telegram_max_file_mb: int = 20
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    workday_start: time = time(8, 0)
+    workday_end: time = time(16, 0)
+    lease_renew_seconds: float = 5.0
+    lease_timeout_seconds: float = 30.0
+
+    @property
+    def files_dir(self) -> Path:
+        """Where the content-addressed file store keeps its blobs."""
+        return self.data_dir / "files"
+
+    @property
+    def channels(self) -> list[str]:
+        """The chat channels this configuration turns on."""
+        return ["telegram"] if self.telegram_token else []
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a log line or an error message."""
+        return [s for s in (self.telegram_token, self.webhook_secret) if s]
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """Parse a minimal `.env` file: KEY=VALUE lines, `#` comments, optional quotes."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None = Path(".env")) -> Settings:
+    """Build and validate the settings; the real environment wins over the `.env` file."""
+    merged: dict[str, str] = read_dotenv(dotenv) if dotenv else {}
+    merged.update(os.environ if env is None else env)
+    get = _Reader(merged)
+
+    data_dir = Path(get.text("MONEV_DATA_DIR", "./data")).expanduser().absolute()
+    local_mode = get.boolean("MONEV_TELEGRAM_LOCAL_MODE", False)
+    max_file_mb = get.integer("MONEV_TELEGRAM_MAX_FILE_MB", 20, minimum=1)
+    if max_file_mb > 20 and not local_mode:
+        raise SettingsError(
+            "MONEV_TELEGRAM_MAX_FILE_MB",
+            "above 20 needs MONEV_TELEGRAM_LOCAL_MODE=true (only a local Bot API server lifts the limit)",
+        )
+    webhook_url = get.optional("MONEV_WEBHOOK_URL")
+    webhook_secret = get.optional("MONEV_WEBHOOK_SECRET")
+    if webhook_url is not None and not webhook_url.startswith(("https://", "http://")):
+        raise SettingsError("MONEV_WEBHOOK_URL", "must be an https:// URL")
+    if webhook_url and not webhook_secret:
+        raise SettingsError("MONEV_WEBHOOK_SECRET", "is required when MONEV_WEBHOOK_URL is set")
+    if webhook_secret is not None and not _WEBHOOK_SECRET.fullmatch(webhook_secret):
+        raise SettingsError("MONEV_WEBHOOK_SECRET", "use 1-256 characters from A-Z a-z 0-9 _ -")
+    token = get.optional("MONEV_TELEGRAM_TOKEN")
+    if token is not None and not re.fullmatch(r"\d+:[A-Za-z0-9_-]+", token):
+        raise SettingsError("MONEV_TELEGRAM_TOKEN", "does not look like a bot token (digits:letters)")
+    workday_start = get.clock("MONEV_WORKDAY_START", time(8, 0))
+    workday_end = get.clock("MONEV_WORKDAY_END", time(16, 0))
+    if workday_end <= workday_start:
+        raise SettingsError("MONEV_WORKDAY_END", "must be later than MONEV_WORKDAY_START")
+    renew = get.number("MONEV_LEASE_RENEW_SECONDS", 5.0, minimum=0.05)
+    timeout = get.number("MONEV_LEASE_TIMEOUT_SECONDS", 30.0, minimum=0.1)
+    if timeout <= renew:
+        raise SettingsError("MONEV_LEASE_TIMEOUT_SECONDS", "must be longer than MONEV_LEASE_RENEW_SECONDS")
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=get.text("MONEV_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'monev.sqlite3'}"),
+        timezone=get.zone("MONEV_TIMEZONE", "Asia/Pontianak"),
+        log_level=get.choice("MONEV_LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
+        log_format=get.choice("MONEV_LOG_FORMAT", "text", {"text", "json"}),
+        telegram_token=token,
+        telegram_base_url=get.text("MONEV_TELEGRAM_BASE_URL", PUBLIC_BOT_API),
+        telegram_base_file_url=get.text("MONEV_TELEGRAM_BASE_FILE_URL", PUBLIC_BOT_FILE_API),
+        telegram_local_mode=local_mode,
+        telegram_max_file_mb=max_file_mb,
+        webhook_url=webhook_url.rstrip("/") if webhook_url else None,
+        webhook_secret=webhook_secret,
+        http_host=get.text("MONEV_HTTP_HOST", "127.0.0.1"),
+        http_port=get.integer("MONEV_HTTP_PORT", 8080, minimum=0, maximum=65535),
+        workday_start=workday_start,
+        workday_end=workday_end,
+        lease_renew_seconds=renew,
+        lease_timeout_seconds=timeout,
+    )
+
+
+class _Reader:
+    """Typed access to the raw values; every failure names its variable."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self._values = values
+
+    def optional(self, name: str) -> str | None:
+        value = self._values.get(name, "").strip()
+        return value or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.optional(name) or default
+
+    def integer(self, name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(name, f"expected a whole number, got {raw!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise SettingsError(name, f"must be between {minimum} and {maximum or 'above'}")
+        return value
+
+    def number(self, name: str, default: float, *, minimum: float) -> float:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(name, f"expected a number, got {raw!r}") from None
+        if value < minimum:
+            raise SettingsError(name, f"must be at least {minimum}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        lowered = raw.lower()
+        if lowered in {"1", "true", "yes", "ya", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "tidak", "off"}:
+            return False
+        raise SettingsError(name, f"expected true or false, got {raw!r}")
+
+    def choice(self, name: str, default: str, allowed: set[str], *, upper: bool = False) -> str:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        value = raw.upper() if upper else raw.lower()
+        if value not in allowed:
+            raise SettingsError(name, f"expected one of {', '.join(sorted(allowed))}, got {raw!r}")
+        return value
+
+    def clock(self, name: str, default: time) -> time:
+        raw = self.optional(name)
+        if raw is None:
+            return default
+        match = re.fullmatch(r"(\d{1,2})[:.](\d{2})", raw)
+        if not match or int(match[1]) > 23 or int(match[2]) > 59:
+            raise SettingsError(name, f"expected a time HH:MM, got {raw!r}")
+        return time(int(match[1]), int(match[2]))
+
+    def zone(self, name: str, default: str) -> ZoneInfo:
+        raw = self.text(name, default)
+        try:
+            return ZoneInfo(raw)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(name, f"unknown time zone {raw!r}") from None

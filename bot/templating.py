@@ -1,0 +1,68 @@
+"""Rendering of every user-visible text from `templates/**/*.txt.j2` (Bahasa Indonesia)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+import templates
+
+TEMPLATES_DIR = Path(templates.__file__).parent
+
+_DAYS = ("Senin", "Selasa", "Rabu", "Kamis", "Jumat", "Sabtu", "Minggu")
+_MONTHS = (
+    "Januari", "Februari", "Maret", "April", "Mei", "Juni",
+    "Juli", "Agustus", "September", "Oktober", "November", "Desember",
+)  # fmt: skip
+_ZONE_NAMES = {"Asia/Pontianak": "WIB", "Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+
+
+def date_in_words(moment: datetime, zone: ZoneInfo) -> str:
+    """'Jumat, 29 Mei 2026 pukul 23.59 WIB' — how the bot echoes every date back."""
+    local = moment.astimezone(zone)
+    label = _ZONE_NAMES.get(zone.key, local.tzname() or zone.key)
+    return (
+        f"{_DAYS[local.weekday()]}, {local.day} {_MONTHS[local.month - 1]} {local.year} "
+        f"pukul {local:%H.%M} {label}"
+    )
+
+
+def file_size_in_words(size: int) -> str:
+    """Human file sizes the Indonesian way: '1,5 MB'."""
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            text = f"{value:.0f}" if unit == "B" else f"{value:.1f}"
+            return f"{text.replace('.', ',')} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+class Renderer:
+    """One Jinja2 environment: strict undefined, trimmed blocks, and autoescaping on for every template."""
+
+    def __init__(self, zone: ZoneInfo, directory: Path = TEMPLATES_DIR) -> None:
+        self.zone = zone
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(directory),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            # select_autoescape would skip *.txt.j2; our texts go out as Telegram HTML, so escape everything.
+            autoescape=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters["tanggal"] = lambda moment: date_in_words(moment, self.zone)
+        self.env.filters["ukuran"] = file_size_in_words
+
+    def render(self, template: str, /, **context: Any) -> str:
+        """Render `templates/<name>.txt.j2` to a message text."""
+        return self.env.get_template(f"{template}.txt.j2").render(**context).strip()
+
+    def names(self) -> list[str]:
+        """Every template name, for tests that render them all."""
+        return sorted(n.removesuffix(".txt.j2") for n in self.env.list_templates(extensions=["j2"]))

@@ -1,0 +1,13 @@
+"""The conversation, channel-neutral: one module per audience or flow."""
+
+from __future__ import annotations
+
+from bot.handling import Registry
+from handlers import general
+
+
+def build_registry() -> Registry:
+    """Every handler module registers its commands and buttons here."""
+    registry = Registry()
+    general.register(registry)
+    return registry

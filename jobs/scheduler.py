@@ -1,0 +1,83 @@
+"""The scheduler host: one APScheduler AsyncIOScheduler in the city's time zone, with fixed, named jobs.
+
+Jobs never hold per-OPD state in memory: each is a periodic question to the database ("what is due now?"), so
+a restart loses and duplicates nothing. Every job takes the current time as a parameter, which lets tests run
+one at an injected time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+logger = logging.getLogger(__name__)
+
+JobFunction = Callable[[datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A fixed job: a stable name, how often it runs, and what it does at a given moment."""
+
+    name: str
+    every_seconds: float
+    run: JobFunction
+
+
+class SchedulerHost:
+    """Owns the scheduler; only `monev run` (the lease holder) starts it."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self._scheduler = AsyncIOScheduler(timezone=zone)
+        self._jobs: dict[str, PeriodicJob] = {}
+
+    @property
+    def job_names(self) -> list[str]:
+        return sorted(self._jobs)
+
+    def register(self, job: PeriodicJob) -> None:
+        """Add a fixed job; names are unique so a job can always be found again."""
+        if job.name in self._jobs:
+            raise ValueError(f"job {job.name!r} is already registered")
+        self._jobs[job.name] = job
+        self._scheduler.add_job(
+            self._tick,
+            "interval",
+            seconds=job.every_seconds,
+            id=job.name,
+            name=job.name,
+            args=[job.name],
+            coalesce=True,  # after a pause, run once rather than once per missed interval
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+
+    async def run_now(self, name: str, now: datetime) -> None:
+        """Run one job at an injected time (tests, and the CLI)."""
+        if now.tzinfo is None:
+            raise ValueError("a job's time must be timezone-aware")
+        await self._jobs[name].run(now)
+
+    async def _tick(self, name: str) -> None:
+        try:
+            await self._jobs[name].run(datetime.now(self.zone))
+        except Exception:
+            logger.exception("scheduled job %s failed", name)
+
+    def start(self) -> None:
+        self._scheduler.start()
+        logger.info("scheduler started with jobs: %s", ", ".join(self.job_names) or "(none)")
+
+    def shutdown(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    @property
+    def running(self) -> bool:
+        return self._scheduler.running

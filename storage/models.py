@@ -1,0 +1,119 @@
+"""The typed SQLAlchemy models: identity (person, channel identity, role assignment) and the OPD registry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storage.types import UTCDateTime
+
+
+class Base(DeclarativeBase):
+    """Declarative base; every datetime column goes through UTCDateTime."""
+
+    type_annotation_map = {datetime: UTCDateTime}
+
+
+class Role(StrEnum):
+    """The roles of DESIGN §2; roles are never inherited."""
+
+    OPD = "opd"
+    KEPALA_OPD = "kepala_opd"
+    ADMIN = "admin"
+    KASI = "kasi"
+    KABID = "kabid"
+    SEKRETARIAT = "sekretariat"
+    TIM = "tim"
+
+
+# Roles that act for one OPD and therefore need one on their assignment.
+OPD_SCOPED_ROLES = frozenset({Role.OPD, Role.KEPALA_OPD})
+
+
+class Channel(StrEnum):
+    """Where a person talks to the bot from."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    CONSOLE = "console"
+    CLI = "cli"
+
+
+class Opd(Base):
+    """An Organisasi Perangkat Daerah: one of the city's agencies."""
+
+    __tablename__ = "opd"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    short_name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class Person(Base):
+    """Somebody who uses the bot; identity never comes from a display name."""
+
+    __tablename__ = "person"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    display_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    purged_at: Mapped[datetime | None]
+
+    identities: Mapped[list[ChannelIdentity]] = relationship(back_populates="person", lazy="raise")
+    assignments: Mapped[list[RoleAssignment]] = relationship(
+        back_populates="person", lazy="raise", foreign_keys="RoleAssignment.person_id"
+    )
+
+
+class ChannelIdentity(Base):
+    """One account of a person on one channel (Telegram user id, WhatsApp user id, console user)."""
+
+    __tablename__ = "channel_identity"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(64))
+    username: Mapped[str | None] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    last_inbound_at: Mapped[datetime | None]
+
+    person: Mapped[Person] = relationship(back_populates="identities", lazy="raise")
+
+
+class RoleAssignment(Base):
+    """A role held by a person, for one OPD or none; revoking sets revoked_at, nothing is deleted."""
+
+    __tablename__ = "role_assignment"
+    __table_args__ = (Index("ix_role_assignment_person_active", "person_id", "revoked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    role: Mapped[str] = mapped_column(String(16))
+    opd_id: Mapped[int | None] = mapped_column(ForeignKey("opd.id"))
+    granted_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    granted_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    revoked_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+    person: Mapped[Person] = relationship(back_populates="assignments", lazy="raise", foreign_keys=[person_id])
+    opd: Mapped[Opd | None] = relationship(lazy="raise")
+
+
+class StoredFile(Base):
+    """A blob in the content-addressed file store; the row is written only after the blob is on disk."""
+
+    __tablename__ = "stored_file"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int]
+    created_at: Mapped[datetime]
