@@ -6,7 +6,7 @@ every role allowed, and `EVERYONE` means registered or not.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from storage.models import Role
@@ -35,9 +35,9 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
-def find_command(name: str) -> Command | None:
+def find_command(name: str, table: Sequence[Command] = COMMANDS) -> Command | None:
     """The command called `name` or one of its aliases."""
-    for command in COMMANDS:
+    for command in table:
         if name == command.name or name in command.aliases:
             return command
     return None

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from bot.commands import find_command
+from bot.commands import COMMANDS, Command, find_command
 from bot.core import Reply, Request
 from bot.errors import DomainError
 from bot.handling import Context, Handler, Registry, Services
@@ -21,9 +21,10 @@ MAX_INBOUND_TEXT = 4096
 class Dispatcher:
     """Turns one request into the replies to send; never raises for a person's input."""
 
-    def __init__(self, services: Services, registry: Registry) -> None:
+    def __init__(self, services: Services, registry: Registry, commands: Sequence[Command] = COMMANDS) -> None:
         self.services = services
         self.registry = registry
+        self.commands = commands
 
     async def handle(self, request: Request, now: datetime) -> list[Reply]:
         """Answer a request; domain errors become their message, anything else an apology (and a log line)."""
@@ -61,7 +62,7 @@ class Dispatcher:
         return await self._call(self.registry.text, ctx, "umum/tidak_mengerti")
 
     async def _route_command(self, ctx: Context, name: str) -> Reply | Sequence[Reply]:
-        command = find_command(name)
+        command = find_command(name, self.commands)
         handler = self.registry.commands.get(command.name) if command else None
         if command is None or handler is None:
             return ctx.reply("umum/perintah_tidak_dikenal", name=name[:40])

@@ -1,3 +1,78 @@
-"""Shared fixtures: the fake Bot API plugin and the database/settings fixtures."""
+"""Shared fixtures: settings, a migrated database on SQLite (and PostgreSQL when configured), the fake Bot API."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import MonevApp, build_app
+from bot.settings import Settings, load_settings
+from storage import migrate
+from storage.database import Database
+from storage.models import Base
 
 pytest_plugins = ["tests.fake_telegram.fixtures"]
+
+POSTGRES_URL_VARIABLE = "MONEV_TEST_POSTGRES_URL"
+
+
+def make_settings(data_dir: Path, **env: str) -> Settings:
+    """Settings as the bot would load them, from an explicit environment (no `.env`, no os.environ)."""
+    values = {"MONEV_DATA_DIR": str(data_dir), **env}
+    return load_settings(values, dotenv=None)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty test database on each backend; PostgreSQL only when MONEV_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'monev.sqlite3'}"
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{POSTGRES_URL_VARIABLE} is not set: CI must run the PostgreSQL leg")
+        pytest.skip(f"PostgreSQL leg skipped: set {POSTGRES_URL_VARIABLE} to run it")
+    return url
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated, empty database (PostgreSQL tables are truncated between tests)."""
+    database = Database(database_url)
+    await migrate.upgrade(database)
+    if not database.is_sqlite:
+        await truncate_all(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def truncate_all(database: Database) -> None:
+    """Empty every table of the model (PostgreSQL test isolation without re-creating the database)."""
+    names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    async with database.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """Settings pointing at the test database and a data directory of the test's own."""
+    return make_settings(tmp_path / "data", MONEV_DATABASE_URL=database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[MonevApp]:
+    """The real application wired by the composition root, on a migrated empty database."""
+    application = build_app(settings)
+    await application.prepare()
+    if not application.services.db.is_sqlite:
+        await truncate_all(application.services.db)
+    try:
+        yield application
+    finally:
+        await application.close()

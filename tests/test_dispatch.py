@@ -1,0 +1,144 @@
+"""The neutral core: routing, roles, bad input and the error path, on the real app and database."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import pytest
+
+from bot.app import MonevApp
+from bot.commands import COMMANDS, Command
+from bot.core import Actor, Assignment, Button, Reply, Request, parse_command, split_text
+from bot.dispatch import Dispatcher
+from bot.errors import DomainError
+from bot.handling import Context, Registry
+from handlers import build_registry
+from storage.models import Role
+
+ADMIN = Actor(1, "Admin", (Assignment(Role.ADMIN),))
+GUEST = Actor(None, None)
+
+
+def request(text: str | None = None, *, actor: Actor = ADMIN, private: bool = True, **fields: object) -> Request:
+    command, args = parse_command(text) if text else (None, ())
+    return Request(
+        channel="test",
+        chat_id="42",
+        sender_id="42",
+        received_at=datetime.now().astimezone(),
+        actor=actor,
+        command=command,
+        args=args,
+        text=text,
+        is_private=private,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+async def answer(app: MonevApp, req: Request) -> list[str]:
+    return [reply.text for reply in await app.dispatcher.handle(req, app.now())]
+
+
+def test_every_command_has_a_handler_and_every_handler_a_command() -> None:
+    registry = build_registry()
+    assert set(registry.commands) == {c.name for c in COMMANDS}
+
+
+async def test_start_and_help(app: MonevApp) -> None:
+    (welcome,) = await answer(app, request("/start", actor=GUEST))
+    assert "Anda belum terdaftar" in welcome
+    (help_text,) = await answer(app, request("/bantuan"))
+    assert "/start" in help_text and "/batal" in help_text
+    (cancel,) = await answer(app, request("/batal"))
+    assert "Tidak ada proses" in cancel
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/perintahaneh", "tidak dikenal"),
+        ("   ", "kosong"),
+        ("x" * 5000, "terlalu panjang"),
+        ("halo bot", "belum memahami"),
+    ],
+)
+async def test_bad_input_gets_a_short_answer(app: MonevApp, text: str, expected: str) -> None:
+    (reply,) = await answer(app, request(text))
+    assert expected in reply
+    assert len(reply) < 300
+
+
+async def test_unsupported_content_and_stale_buttons(app: MonevApp) -> None:
+    (reply,) = await answer(app, request(None))
+    assert "belum bisa saya proses" in reply
+    (stale,) = await answer(app, request(None, payload="tidakada:1"))
+    assert "tidak berlaku" in stale
+
+
+async def test_groups_get_only_the_private_chat_hint(app: MonevApp) -> None:
+    assert await answer(app, request("/help", private=False)) == ["Silakan chat pribadi dengan bot ini."]
+
+
+async def test_unknown_senders_are_resolved_to_unregistered_actors(app: MonevApp) -> None:
+    (reply,) = await answer(app, request("/start", actor=None))  # type: ignore[arg-type]
+    assert "belum terdaftar" in reply
+
+
+async def _explode(ctx: Context) -> Reply:
+    raise RuntimeError("secret internals")
+
+
+async def _refuse(ctx: Context) -> Reply:
+    raise DomainError("umum/tidak_berwenang", name="rahasia")
+
+
+async def _buttons(ctx: Context) -> Reply:
+    return Reply("pilih", buttons=((Button("Satu", "pilih:1"), Button("Dua", "pilih:2")),))
+
+
+async def test_errors_become_polite_replies(app: MonevApp, caplog: pytest.LogCaptureFixture) -> None:
+    registry = Registry()
+    registry.command("meledak", _explode)
+    registry.command("tolak", _refuse)
+    table = (Command("meledak", "uji"), Command("tolak", "uji"))
+    dispatcher = Dispatcher(app.services, registry, table)
+    with caplog.at_level(logging.ERROR):
+        (crash,) = await dispatcher.handle(request("/meledak"), app.now())
+    assert "Maaf, terjadi kesalahan" in crash.text and "secret internals" not in crash.text
+    assert "secret internals" in caplog.text  # logged with the traceback for us
+    (refusal,) = await dispatcher.handle(request("/tolak"), app.now())
+    assert "<code>/rahasia</code>" in refusal.text
+
+
+async def test_roles_are_checked_before_the_handler_runs(app: MonevApp) -> None:
+    registry = Registry()
+    registry.command("rahasia", _explode)
+    table = (Command("rahasia", "khusus kabid", roles=frozenset({Role.KABID})),)
+    dispatcher = Dispatcher(app.services, registry, table)
+    (reply,) = await dispatcher.handle(request("/rahasia"), app.now())
+    assert "tidak tersedia untuk peran Anda" in reply.text
+
+
+def test_parse_command() -> None:
+    assert parse_command("/START@monev_bot KODE-1 x") == ("start", ("KODE-1", "x"))
+    assert parse_command("halo") == (None, ())
+    assert parse_command("/") == (None, ())
+    assert parse_command("/../etc") == (None, ())
+
+
+def test_split_text_keeps_parts_below_the_limit_at_line_breaks() -> None:
+    text = "\n".join(f"baris {n:04d} " + "x" * 50 for n in range(200))
+    parts = split_text(text, limit=1000)
+    assert all(len(part) <= 1000 for part in parts)
+    assert "\n".join(parts) == text
+    assert all(part.startswith("baris ") for part in parts)
+    long_line = "y" * 2500
+    assert [len(p) for p in split_text(long_line, limit=1000)] == [1000, 1000, 500]
+
+
+def test_button_payloads_are_bounded() -> None:
+    with pytest.raises(ValueError):
+        Button("x", "a" * 65)
+    with pytest.raises(ValueError):
+        Button("x", "pilih:é")

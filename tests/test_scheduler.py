@@ -1,0 +1,78 @@
+"""The scheduler host: fixed named jobs, run at an injected time or on their interval."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from jobs.scheduler import PeriodicJob, SchedulerHost
+
+WIB = ZoneInfo("Asia/Pontianak")
+
+
+async def test_a_job_runs_at_an_injected_time() -> None:
+    seen: list[datetime] = []
+
+    async def tick(now: datetime) -> None:
+        seen.append(now)
+
+    host = SchedulerHost(WIB)
+    host.register(PeriodicJob("pengingat", 60, tick))
+    moment = datetime(2026, 8, 17, 8, 0, tzinfo=WIB)
+    await host.run_now("pengingat", moment)
+    assert seen == [moment]
+    assert host.job_names == ["pengingat"]
+
+
+async def test_job_names_are_unique_and_times_aware() -> None:
+    async def tick(now: datetime) -> None:
+        return None
+
+    host = SchedulerHost(WIB)
+    host.register(PeriodicJob("outbox", 1, tick))
+    with pytest.raises(ValueError):
+        host.register(PeriodicJob("outbox", 5, tick))
+    with pytest.raises(ValueError):
+        await host.run_now("outbox", datetime(2026, 1, 1, 8, 0))
+
+
+async def test_a_started_scheduler_runs_jobs_in_the_city_zone() -> None:
+    ran = asyncio.Event()
+    seen: list[datetime] = []
+
+    async def tick(now: datetime) -> None:
+        seen.append(now)
+        ran.set()
+
+    host = SchedulerHost(WIB)
+    host.register(PeriodicJob("cepat", 0.1, tick))
+    host.start()
+    try:
+        await asyncio.wait_for(ran.wait(), timeout=5)
+    finally:
+        host.shutdown()
+    assert seen[0].tzinfo is not None and seen[0].utcoffset() == WIB.utcoffset(seen[0].replace(tzinfo=None))
+
+
+async def test_a_failing_job_does_not_stop_the_scheduler(caplog: pytest.LogCaptureFixture) -> None:
+    calls = 0
+    second = asyncio.Event()
+
+    async def flaky(now: datetime) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("first run fails")
+        second.set()
+
+    host = SchedulerHost(WIB)
+    host.register(PeriodicJob("rapuh", 0.1, flaky))
+    host.start()
+    try:
+        await asyncio.wait_for(second.wait(), timeout=5)
+    finally:
+        host.shutdown()
+    assert "scheduled job rapuh failed" in caplog.text

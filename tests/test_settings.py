@@ -1,0 +1,79 @@
+"""Settings: defaults, validation naming the variable, and the CLI's exit code 2."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+import pytest
+
+from bot.cli import run_cli
+from bot.settings import SettingsError, load_settings
+
+
+def test_defaults_follow_the_contract(tmp_path: Path) -> None:
+    settings = load_settings({"MONEV_DATA_DIR": str(tmp_path)}, dotenv=None)
+    assert settings.data_dir == tmp_path
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'monev.sqlite3'}"
+    assert settings.timezone.key == "Asia/Pontianak"
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8080)
+    assert (settings.workday_start, settings.workday_end) == (time(8), time(16))
+    assert settings.telegram_max_file_mb == 20
+    assert settings.channels == []
+
+
+def test_relative_data_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert load_settings({}, dotenv=None).data_dir == tmp_path / "data"
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"MONEV_HTTP_PORT": "delapan"}, "MONEV_HTTP_PORT"),
+        ({"MONEV_HTTP_PORT": "70000"}, "MONEV_HTTP_PORT"),
+        ({"MONEV_TIMEZONE": "Asia/Atlantis"}, "MONEV_TIMEZONE"),
+        ({"MONEV_LOG_LEVEL": "LOUD"}, "MONEV_LOG_LEVEL"),
+        ({"MONEV_TELEGRAM_MAX_FILE_MB": "50"}, "MONEV_TELEGRAM_MAX_FILE_MB"),
+        ({"MONEV_TELEGRAM_LOCAL_MODE": "kadang"}, "MONEV_TELEGRAM_LOCAL_MODE"),
+        ({"MONEV_WEBHOOK_URL": "https://bot.example.go.id"}, "MONEV_WEBHOOK_SECRET"),
+        ({"MONEV_WEBHOOK_URL": "https://x.go.id", "MONEV_WEBHOOK_SECRET": "no spaces!"}, "MONEV_WEBHOOK_SECRET"),
+        ({"MONEV_WORKDAY_START": "25:00"}, "MONEV_WORKDAY_START"),
+        ({"MONEV_WORKDAY_START": "16:00", "MONEV_WORKDAY_END": "08:00"}, "MONEV_WORKDAY_END"),
+        ({"MONEV_TELEGRAM_TOKEN": "not-a-token"}, "MONEV_TELEGRAM_TOKEN"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env, dotenv=None)
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(variable)
+
+
+def test_local_mode_lifts_the_file_limit() -> None:
+    settings = load_settings({"MONEV_TELEGRAM_MAX_FILE_MB": "2000", "MONEV_TELEGRAM_LOCAL_MODE": "true"}, dotenv=None)
+    assert settings.telegram_max_file_mb == 2000
+
+
+def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("# comment\nMONEV_HTTP_PORT=9000\nexport MONEV_LOG_LEVEL='debug'\n", encoding="utf-8")
+    settings = load_settings({"MONEV_HTTP_PORT": "9100"}, dotenv=dotenv)
+    assert settings.http_port == 9100
+    assert settings.log_level == "DEBUG"
+
+
+def test_a_bad_token_is_never_echoed() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"MONEV_TELEGRAM_TOKEN": "12345:has spaces secret"}, dotenv=None)
+    assert "secret" not in str(caught.value)
+
+
+def test_cli_exits_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MONEV_TIMEZONE", "Mars/Olympus")
+    assert run_cli(["db", "upgrade"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "MONEV_TIMEZONE" in err

@@ -1,0 +1,110 @@
+"""Storage on real SQLite (and PostgreSQL when configured): aware datetimes, transactions, migrations."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import StatementError
+
+from storage import migrate
+from storage.database import Database
+from storage.models import Opd, Person
+from storage.types import NaiveDatetimeError
+
+WIB = ZoneInfo("Asia/Pontianak")
+
+
+async def test_wib_datetime_round_trips_aware_and_equal(db: Database) -> None:
+    written = datetime(2026, 5, 29, 23, 59, tzinfo=WIB)
+    async with db.write() as session:
+        session.add(Person(display_name="Budi", created_at=written))
+    async with db.read() as session:
+        stored = await session.scalar(select(Person.created_at))
+    assert stored is not None
+    assert stored.tzinfo is not None and stored.utcoffset() == timedelta(0)
+    assert stored == written
+    assert stored.astimezone(WIB).hour == 23
+
+
+async def test_comparisons_use_the_instant_not_the_wall_clock(db: Database) -> None:
+    # 23:00 WIB is 16:00 UTC: a naive store would compare "23:00" against "17:00" and get it wrong.
+    async with db.write() as session:
+        session.add(Person(display_name="A", created_at=datetime(2026, 1, 1, 23, 0, tzinfo=WIB)))
+    later_utc = datetime(2026, 1, 1, 17, 0, tzinfo=UTC)
+    async with db.read() as session:
+        earlier = await session.scalar(select(Person.display_name).where(Person.created_at < later_utc))
+    assert earlier == "A"
+
+
+async def test_naive_datetimes_are_refused(db: Database) -> None:
+    with pytest.raises(StatementError) as caught:
+        async with db.write() as session:
+            session.add(Person(display_name="naive", created_at=datetime(2026, 1, 1, 8, 0)))
+    assert isinstance(caught.value.orig, NaiveDatetimeError)
+    async with db.read() as session:
+        assert await session.scalar(select(Person.id)) is None
+
+
+async def test_a_failed_unit_of_work_rolls_back(db: Database) -> None:
+    now = datetime.now(UTC)
+    with pytest.raises(RuntimeError):
+        async with db.write() as session:
+            session.add(Opd(code="X", name="X", short_name="X", kind="dinas", created_at=now))
+            await session.flush()
+            raise RuntimeError("boom")
+    async with db.read() as session:
+        assert await session.scalar(select(Opd.id)) is None
+
+
+async def test_migrations_create_the_schema_and_are_idempotent(db: Database) -> None:
+    await migrate.upgrade(db)  # a second run is a no-op
+    async with db.engine.connect() as connection:
+        tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+    assert {"opd", "person", "channel_identity", "role_assignment", "stored_file", "alembic_version"} <= tables
+
+
+@pytest.fixture
+async def sqlite_db(tmp_path: Path) -> Database:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'concurrency.sqlite3'}")
+    await migrate.upgrade(database)
+    yield database  # type: ignore[misc]
+    await database.dispose()
+
+
+async def test_sqlite_pragmas(sqlite_db: Database) -> None:
+    async with sqlite_db.read() as session:
+        assert (await session.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+        assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        assert (await session.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+
+
+async def test_twenty_concurrent_writers_never_see_database_is_locked(sqlite_db: Database) -> None:
+    now = datetime.now(UTC)
+
+    async def writer(n: int) -> None:
+        async with sqlite_db.write() as session:
+            # read first, then write: the pattern that fails with a deferred BEGIN
+            count = await session.scalar(select(Person.id).order_by(Person.id.desc()).limit(1))
+            session.add(Person(display_name=f"writer {n} after {count}", created_at=now))
+            await asyncio.sleep(0.01)
+
+    await asyncio.gather(*(writer(n) for n in range(20)))
+    async with sqlite_db.read() as session:
+        names = (await session.scalars(select(Person.display_name))).all()
+    assert len(names) == 20
+
+
+async def test_read_only_unit_does_not_wait_for_the_write_lock(sqlite_db: Database) -> None:
+    now = datetime.now(UTC)
+    async with sqlite_db.write() as writer:
+        writer.add(Person(display_name="held", created_at=now))
+        await writer.flush()  # this connection now holds the write lock (BEGIN IMMEDIATE)
+        # A deferred read transaction proceeds at once; an IMMEDIATE one would wait the 5 s busy timeout.
+        async with asyncio.timeout(2):
+            async with sqlite_db.read() as reader:
+                assert await reader.scalar(select(Person.id)) is None
