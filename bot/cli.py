@@ -5,14 +5,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
 from bot import __version__
 from bot.app import MonevApp, build_app
 from bot.channels.console import to_plain_text
+from bot.channels.telegram.channel import ConfigurationError
 from bot.errors import DomainError
 from bot.logging_setup import configure_logging
+from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError, load_settings
 from storage.models import Role
 
@@ -101,16 +104,39 @@ async def _run_console(app: MonevApp, role: Role, opd_code: str | None) -> None:
 
 
 async def _run(app: MonevApp) -> int:
-    """`monev run`: with no channel configured, the console on a terminal, otherwise exit 2."""
+    """`monev run`: channels, web server and scheduler; with no channel, the console on a terminal."""
+    if not app.settings.channels and not sys.stdin.isatty():
+        print(
+            "monev: no channel configured: set MONEV_TELEGRAM_TOKEN (or run `monev shell --as ROLE`)",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    runtime = Runtime(app)
+    try:
+        await runtime.start()
+    except ConfigurationError as error:
+        print(f"monev: {error}", file=sys.stderr)
+        await runtime.stop()
+        return EXIT_CONFIG
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    waits = [asyncio.create_task(runtime.run(), name="lease"), asyncio.create_task(stop.wait(), name="stop")]
     if not app.settings.channels:
-        if not sys.stdin.isatty():
-            print(
-                "monev: no channel configured: set MONEV_TELEGRAM_TOKEN (or run `monev shell --as ROLE`)",
-                file=sys.stderr,
-            )
-            return EXIT_CONFIG
         print(app.services.renderer.render("konsol/tanpa_kanal"))
-        app.scheduler.start()
-        await _run_console(app, Role.ADMIN, None)
+        waits.append(asyncio.create_task(_run_console(app, Role.ADMIN, None), name="console"))
+    try:
+        done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if not task.cancelled() and isinstance(task.exception(), ConfigurationError):
+                print(f"monev: {task.exception()}", file=sys.stderr)
+                return EXIT_CONFIG
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
         return EXIT_OK
-    raise NotImplementedError("the Telegram channel arrives with the transport issue")
+    finally:
+        for task in waits:
+            task.cancel()
+        await asyncio.gather(*waits, return_exceptions=True)
+        await runtime.stop()

@@ -76,6 +76,7 @@ class Request:
     attachments: tuple[Attachment, ...] = ()
     message_id: str | None = None
     update_id: str | None = None
+    journal_id: int | None = None  # the inbound journal row, which makes handlers idempotent per update
     is_private: bool = True
 
     @property
@@ -157,3 +158,23 @@ def local_file_fetcher(path: Path) -> Fetcher:
         return await asyncio.to_thread(store.store_file, path)
 
     return fetch
+
+
+def reply_to_json(reply: Reply) -> dict[str, object]:
+    """A reply as stored in the journal, so it can be re-sent after a crash without re-running the handler."""
+    data: dict[str, object] = {"text": reply.text}
+    if reply.buttons:
+        data["buttons"] = [[[b.label, b.payload, b.description] for b in row] for row in reply.buttons]
+    if reply.document:
+        doc = reply.document
+        data["document"] = [doc.sha256, doc.file_name, doc.caption]
+    return data
+
+
+def reply_from_json(data: dict[str, object]) -> Reply:
+    buttons = tuple(
+        tuple(Button(label, payload, description) for label, payload, description in row)
+        for row in data.get("buttons", [])  # type: ignore[union-attr]
+    )
+    document = OutgoingDocument(*data["document"]) if data.get("document") else None  # type: ignore[misc]
+    return Reply(str(data["text"]), buttons=buttons, document=document)

@@ -3,63 +3,88 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import COMMANDS, Command, find_command
 from bot.core import Reply, Request
 from bot.errors import DomainError
 from bot.handling import Context, Handler, Registry, Services
 from bot.services import identity
+from storage.database import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
 MAX_INBOUND_TEXT = 4096
 
+# Called inside the handler's own transaction with the rendered replies (the journal marks its row done).
+OnDone = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
+
 
 class Dispatcher:
-    """Turns one request into the replies to send; never raises for a person's input."""
+    """Turns one request into the replies to send."""
 
     def __init__(self, services: Services, registry: Registry, commands: Sequence[Command] = COMMANDS) -> None:
         self.services = services
         self.registry = registry
         self.commands = commands
 
-    async def handle(self, request: Request, now: datetime) -> list[Reply]:
-        """Answer a request; domain errors become their message, anything else an apology (and a log line)."""
-        renderer = self.services.renderer
+    async def run(self, request: Request, now: datetime, on_done: OnDone | None = None) -> list[Reply]:
+        """Handle a request in one unit of work; a domain error rolls it back and becomes its message.
+
+        Anything unexpected propagates, so the caller can count the failed attempt (the journal) or apologise.
+        """
+        if request.actor is None:
+            # A read of its own: the write transaction must not start before the handler's network I/O.
+            async with self.services.db.read() as session:
+                actor = await identity.resolve_actor(session, request.channel, request.sender_id)
+            request = replace(request, actor=actor)
         try:
-            if request.actor is None:
-                async with self.services.db.read() as session:
-                    actor = await identity.resolve_actor(session, request.channel, request.sender_id)
-                request = replace(request, actor=actor)
-            return _as_list(await self._route(Context(request, self.services, now)))
+            async with UnitOfWork(self.services.db) as uow:
+                result = await self._route(Context(request, self.services, now, uow))
+                replies = [result] if isinstance(result, Reply) else list(result)
+                if on_done is not None:
+                    await on_done(await uow.session(), replies)
+            return replies
         except DomainError as refusal:
-            return [Reply(renderer.render(refusal.template, **refusal.params))]
+            replies = [Reply(self.services.renderer.render(refusal.template, **refusal.params))]
+            if on_done is not None:
+                async with self.services.db.write() as session:
+                    await on_done(session, replies)
+            return replies
+
+    async def handle(self, request: Request, now: datetime) -> list[Reply]:
+        """`run` for channels without a journal (the console): unexpected errors become an apology."""
+        try:
+            return await self.run(request, now)
         except Exception:
-            logger.exception(
-                "handler failed for %s update %s (chat %s)", request.channel, request.update_id, request.chat_id
-            )
-            return [Reply(renderer.render("umum/maaf_galat"))]
+            logger.exception("handler failed for %s message %s", request.channel, request.message_id)
+            return [self.apology()]
+
+    def apology(self) -> Reply:
+        return Reply(self.services.renderer.render("umum/maaf_galat"))
 
     async def _route(self, ctx: Context) -> Reply | Sequence[Reply]:
         request = ctx.request
         if not request.is_private:
             return ctx.reply("umum/hanya_pribadi")
         if request.payload is not None:
-            return await self._route_button(ctx, request.payload)
+            handler = self.registry.buttons.get(request.payload.split(":", 1)[0])
+            return await _call(handler, ctx, "umum/tombol_kedaluwarsa")
         if request.command is not None:
             return await self._route_command(ctx, request.command)
         if request.attachments:
-            return await self._call(self.registry.attachment, ctx, "umum/tidak_didukung")
+            return await _call(self.registry.attachment, ctx, "umum/tidak_didukung")
         if request.text is None:
             return ctx.reply("umum/tidak_didukung")
         if not request.text.strip():
             return ctx.reply("umum/pesan_kosong")
         if len(request.text) > MAX_INBOUND_TEXT:
             return ctx.reply("umum/pesan_terlalu_panjang", length=len(request.text), limit=MAX_INBOUND_TEXT)
-        return await self._call(self.registry.text, ctx, "umum/tidak_mengerti")
+        return await _call(self.registry.text, ctx, "umum/tidak_mengerti")
 
     async def _route_command(self, ctx: Context, name: str) -> Reply | Sequence[Reply]:
         command = find_command(name, self.commands)
@@ -72,14 +97,6 @@ class Dispatcher:
             return ctx.reply("umum/tidak_berwenang", name=command.name)
         return await handler(ctx)
 
-    async def _route_button(self, ctx: Context, payload: str) -> Reply | Sequence[Reply]:
-        handler = self.registry.buttons.get(payload.split(":", 1)[0])
-        return await self._call(handler, ctx, "umum/tombol_kedaluwarsa")
 
-    @staticmethod
-    async def _call(handler: Handler | None, ctx: Context, fallback: str) -> Reply | Sequence[Reply]:
-        return await handler(ctx) if handler else ctx.reply(fallback)
-
-
-def _as_list(result: Reply | Sequence[Reply]) -> list[Reply]:
-    return [result] if isinstance(result, Reply) else list(result)
+async def _call(handler: Handler | None, ctx: Context, fallback: str) -> Reply | Sequence[Reply]:
+    return await handler(ctx) if handler else ctx.reply(fallback)

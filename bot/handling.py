@@ -10,7 +10,9 @@ from typing import Any
 from bot.core import Button, Reply, Request
 from bot.settings import Settings
 from bot.templating import Renderer
-from storage.database import Database
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.database import Database, UnitOfWork
 from storage.filestore import FileStore
 
 
@@ -31,10 +33,11 @@ class Context:
     request: Request
     services: Services
     now: datetime
+    uow: UnitOfWork
 
-    @property
-    def db(self) -> Database:
-        return self.services.db
+    async def session(self) -> AsyncSession:
+        """The update's write transaction, begun on first use: do network I/O before asking for it."""
+        return await self.uow.session()
 
     def reply(self, template: str, *, buttons: Sequence[Sequence[Button]] = (), **params: Any) -> Reply:
         """Render a template into a reply."""

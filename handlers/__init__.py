@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from bot.handling import Registry
-from handlers import general
+from handlers import general, uploads
 
 
 def build_registry() -> Registry:
     """Every handler module registers its commands and buttons here."""
     registry = Registry()
     general.register(registry)
+    uploads.register(registry)
     return registry

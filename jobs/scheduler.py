@@ -74,6 +74,17 @@ class SchedulerHost:
         self._scheduler.start()
         logger.info("scheduler started with jobs: %s", ", ".join(self.job_names) or "(none)")
 
+    def pause(self) -> None:
+        """Stop running jobs while this instance is not the lease holder."""
+        if self._scheduler.running:
+            self._scheduler.pause()
+
+    def resume(self) -> None:
+        if self._scheduler.running:
+            self._scheduler.resume()
+        else:
+            self.start()
+
     def shutdown(self) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)

@@ -7,11 +7,13 @@ exception and rolls back otherwise; nothing in storage or services calls `commit
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -45,10 +47,9 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only unit of work (deferred BEGIN on SQLite); rolled back at the end."""
+        """A read-only unit of work (deferred BEGIN on SQLite); loaded objects stay usable after it."""
         async with self._reader() as session, session.begin():
             yield session
-            await session.rollback()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
@@ -82,3 +83,34 @@ def _install_sqlite_transactions(engine: AsyncEngine) -> None:
     def _on_begin(connection: Connection) -> None:
         read_only = connection.get_execution_options().get(_READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT construct, which knows `on_conflict_do_nothing` (SQLite and PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert
+    return sqlite_insert
+
+
+class UnitOfWork:
+    """A write transaction opened on first use, so a handler can do network I/O before it takes the lock.
+
+    The owner enters it with `async with`; it commits when the block succeeds and rolls back otherwise.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._stack = AsyncExitStack()
+        self._session: AsyncSession | None = None
+
+    async def session(self) -> AsyncSession:
+        """The transaction's session, beginning the transaction if needed."""
+        if self._session is None:
+            self._session = await self._stack.enter_async_context(self._db.write())
+        return self._session
+
+    async def __aenter__(self) -> UnitOfWork:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> bool | None:
+        return await self._stack.__aexit__(*exc_info)

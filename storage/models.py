@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UTCDateTime
@@ -117,3 +117,72 @@ class StoredFile(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int]
     created_at: Mapped[datetime]
+
+
+class InboundStatus(StrEnum):
+    """Where a journaled inbound event stands."""
+
+    PENDING = "pending"  # journaled, not yet handled (or an attempt failed and it will be re-run)
+    DONE = "done"  # handled; the rendered reply is stored but not yet sent
+    REPLIED = "replied"  # the reply was sent (or could not be delivered and was given up)
+    FAILED = "failed"  # three attempts failed; logged and shown in /healthz
+
+
+class InboundEvent(Base):
+    """The inbound journal: every update, committed raw before it is acknowledged to the platform."""
+
+    __tablename__ = "inbound_event"
+    __table_args__ = (
+        UniqueConstraint("channel", "update_key"),
+        Index("ix_inbound_event_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    update_key: Mapped[str] = mapped_column(String(128))
+    chat_key: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), default=InboundStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    replies: Mapped[str | None] = mapped_column(Text)
+    handled_at: Mapped[datetime | None]
+    replied_at: Mapped[datetime | None]
+
+
+class Lease(Base):
+    """The single-sender lease: only its holder polls, processes the journal, runs jobs and dispatches."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime]
+    renewed_at: Mapped[datetime]
+
+
+class BotState(Base):
+    """Small facts the bot learns at run time (e.g. its Telegram username, for deep links)."""
+
+    __tablename__ = "bot_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    updated_at: Mapped[datetime]
+
+
+class UnfiledUpload(Base):
+    """A file received in chat and stored, not yet filed to a requested item (intake comes later)."""
+
+    __tablename__ = "unfiled_upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inbound_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_event.id"), unique=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    sender_external_id: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"))
+    received_at: Mapped[datetime]

@@ -1,0 +1,90 @@
+"""The project's one rate limiter, shared by direct replies and (later) the outbox.
+
+Token buckets: 30 messages/s overall, 1/s per private chat (with a burst of 3, which Telegram tolerates),
+20/min per group. A sender waits for its chat's token first (so a busy chat never holds up the others),
+then for a global token. python-telegram-bot's AIORateLimiter is not used: it has no per-chat limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's published limits, as buckets (rate per second, burst)."""
+
+    global_rate: float = 30.0
+    global_burst: int = 30
+    chat_rate: float = 1.0
+    chat_burst: int = 3
+    group_rate: float = 20 / 60
+    group_burst: int = 20
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    capacity: float
+    tokens: float
+    updated: float
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until one token is available (0 if one is available now); refills first."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def is_idle(self, now: float) -> bool:
+        return self.tokens + (now - self.updated) * self.rate >= self.capacity
+
+
+class RateLimiter:
+    """Waits until a message to `chat_id` may go out without breaking any of the limits."""
+
+    def __init__(self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._clock = clock
+        now = clock()
+        self._global = TokenBucket(limits.global_rate, limits.global_burst, limits.global_burst, now)
+        self._chats: dict[str, TokenBucket] = {}
+
+    async def acquire(self, chat_id: int | str, *, is_group: bool = False) -> None:
+        """Take one token from the chat's bucket and one from the global bucket, waiting as needed."""
+        await self._take(self._bucket_for(str(chat_id), is_group))
+        await self._take(self._global)
+
+    async def _take(self, bucket: TokenBucket) -> None:
+        async with bucket.lock:
+            while (wait := bucket.wait_time(self._clock())) > 0:
+                await asyncio.sleep(wait)
+            bucket.tokens -= 1
+
+    def _bucket_for(self, chat_key: str, is_group: bool) -> TokenBucket:
+        bucket = self._chats.get(chat_key)
+        if bucket is None:
+            if len(self._chats) > 10_000:
+                self._forget_idle_chats()
+            rate, burst = (
+                (self.limits.group_rate, self.limits.group_burst)
+                if is_group
+                else (self.limits.chat_rate, self.limits.chat_burst)
+            )
+            bucket = self._chats[chat_key] = TokenBucket(rate, burst, burst, self._clock())
+        return bucket
+
+    def _forget_idle_chats(self) -> None:
+        now = self._clock()
+        for key in [k for k, b in self._chats.items() if b.is_idle(now) and not b.lock.locked()]:
+            del self._chats[key]
+
+
+class NoLimiter(RateLimiter):
+    """For benchmarks that measure the sender's own cost with the limits lifted."""
+
+    async def acquire(self, chat_id: int | str, *, is_group: bool = False) -> None:
+        return None

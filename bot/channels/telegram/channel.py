@@ -1,0 +1,266 @@
+"""The Telegram channel: python-telegram-bot's Application fed by our own journal, polling and webhook.
+
+PTB confirms polled updates before handlers run and its webhook server answers 200 before processing; both
+would lose an update in a crash. So the Application is built without an Updater: updates are journaled
+first, and the per-chat workers call `Application.process_update` themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import httpx
+from telegram import BotCommand, Update
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.channels.ratelimit import RateLimiter
+from bot.channels.telegram.convert import CHANNEL, chat_key_of, to_request
+from bot.channels.telegram.download import TelegramDownloader
+from bot.channels.telegram.sender import TelegramSender, Undeliverable
+from bot.commands import COMMANDS, Command
+from bot.core import reply_from_json
+from bot.inbound import ChatQueues, InboundProcessor, JournalPump
+from bot.services import bot_state, journal
+from bot.services.journal import JournalRow
+from bot.settings import Settings
+from storage.database import Database
+from storage.filestore import FileStore
+from storage.models import InboundStatus
+
+logger = logging.getLogger(__name__)
+
+POLL_TIMEOUT = 25
+RETRY_BACKOFF = (0.5, 2.0)
+# The row a worker is processing; PTB awaits our handler in the worker's own task, so the value is visible.
+_current_row: contextvars.ContextVar[JournalRow] = contextvars.ContextVar("current_row")
+
+
+class ConfigurationError(Exception):
+    """Telegram rejected our configuration (e.g. the token); `monev run` exits 2."""
+
+
+class TelegramChannel:
+    """Journals updates, processes them in order per chat, and sends the stored replies."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        files: FileStore,
+        processor: InboundProcessor,
+        limiter: RateLimiter,
+        clock: Callable[[], datetime],
+        commands: tuple[Command, ...] = COMMANDS,
+    ) -> None:
+        assert settings.telegram_token
+        self.settings = settings
+        self.db = db
+        self.processor = processor
+        self.clock = clock
+        self.commands = commands
+        self.application: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(settings.telegram_token)
+            .base_url(settings.telegram_base_url)
+            .base_file_url(settings.telegram_base_file_url)
+            .local_mode(settings.telegram_local_mode)
+            .updater(None)
+            .build()
+        )
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self.bot = self.application.bot
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=60.0), follow_redirects=False)
+        self.downloader = TelegramDownloader(
+            self.bot,
+            self.http,
+            local_mode=settings.telegram_local_mode,
+            max_bytes=settings.telegram_max_file_mb * 1024 * 1024,
+        )
+        self.sender = TelegramSender(self.bot, limiter, files)
+        self.queues = ChatQueues(self.process_row)
+        self.pump = JournalPump(db, CHANNEL, self.queues)
+        self.username: str | None = None
+
+    # -- start-up and shutdown -------------------------------------------------------------------------
+
+    async def initialize(self) -> None:
+        """getMe (a wrong token is a configuration error), remember the username, publish the menu."""
+        try:
+            await self.application.initialize()
+        except InvalidToken:
+            raise ConfigurationError("MONEV_TELEGRAM_TOKEN: Telegram rejected the bot token") from None
+        self.username = self.bot.username
+        async with self.db.write() as session:
+            await bot_state.remember(session, bot_state.TELEGRAM_USERNAME, self.username, self.clock())
+        logger.info("Telegram bot @%s ready", self.username)
+
+    async def publish_commands(self) -> None:
+        """The command menu everyone sees; role-specific menus come with the people-access issue."""
+        everyone = [BotCommand(c.name, c.help[:256]) for c in self.commands if c.roles is None]
+        try:
+            await self.bot.set_my_commands(everyone)
+        except TelegramError as error:
+            logger.warning("could not publish the command menu: %s", error)
+
+    async def shutdown(self) -> None:
+        await self.queues.close()
+        await self.http.aclose()
+        if self.username is not None:  # initialize() succeeded
+            await self.application.shutdown()
+
+    # -- inbound ---------------------------------------------------------------------------------------
+
+    async def journal_updates(self, payloads: list[dict[str, Any]]) -> int:
+        return await journal_telegram_updates(self.db, payloads, self.clock())
+
+    async def poll(self) -> None:
+        """Long polling: journal each batch, then confirm it by asking for the next offset."""
+        await self._call_with_retry(lambda: self.bot.delete_webhook(drop_pending_updates=False))
+        offset: int | None = None
+        conflict_logged = False
+        failures = 0
+        while True:
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=Update.ALL_TYPES
+                )
+            except Conflict:
+                if not conflict_logged:
+                    logger.error(
+                        "409 Conflict: another process is polling this bot token or a webhook is set; "
+                        "retrying every 10 s until it stops"
+                    )
+                    conflict_logged = True
+                await asyncio.sleep(10)
+                continue
+            except InvalidToken:
+                raise ConfigurationError("MONEV_TELEGRAM_TOKEN: Telegram rejected the bot token") from None
+            except RetryAfter as error:
+                await asyncio.sleep(_seconds(error.retry_after))
+                continue
+            except NetworkError as error:
+                failures += 1
+                logger.warning("getUpdates failed (%s); retrying", type(error).__name__)
+                await asyncio.sleep(min(2**failures, 30))
+                continue
+            failures, conflict_logged = 0, False
+            if not updates:
+                continue
+            await self.journal_updates([update.to_dict() for update in updates])
+            offset = updates[-1].update_id + 1
+            self.pump.notify()
+
+    async def set_webhook(self) -> None:
+        assert self.settings.webhook_url and self.settings.webhook_secret
+        await self._call_with_retry(
+            lambda: self.bot.set_webhook(
+                f"{self.settings.webhook_url}/telegram",
+                secret_token=self.settings.webhook_secret,
+                allowed_updates=Update.ALL_TYPES,
+            )
+        )
+
+    async def _call_with_retry(self, call: Callable[[], Any]) -> None:
+        for attempt in range(1, 6):
+            try:
+                await call()
+                return
+            except InvalidToken:
+                raise ConfigurationError("MONEV_TELEGRAM_TOKEN: Telegram rejected the bot token") from None
+            except NetworkError:
+                await asyncio.sleep(attempt)
+        await call()
+
+    # -- processing, in the per-chat workers --------------------------------------------------------------
+
+    async def process_row(self, row: JournalRow) -> None:
+        """Handle a row if it is unfinished, then send its stored reply if it is unreplied."""
+        for backoff in (*RETRY_BACKOFF, None):
+            current = await self._reload(row.id)
+            if current is None or current.status != InboundStatus.PENDING:
+                break
+            await self._run_handlers(current)
+            current = await self._reload(row.id)
+            if current is None or current.status != InboundStatus.PENDING or backoff is None:
+                break
+            await asyncio.sleep(backoff)  # a failed attempt: retry soon, the minute sweep does the rest
+        if current is not None and current.awaits_reply:
+            await self._deliver(current)
+
+    async def _reload(self, row_id: int) -> JournalRow | None:
+        async with self.db.read() as session:
+            return await journal.load_row_by_id(session, row_id)
+
+    async def _run_handlers(self, row: JournalRow) -> None:
+        if row.payload is None:  # purged before it could run: nothing left to process
+            await self.processor.finish_without_reply(row)
+            return
+        token = _current_row.set(row)
+        try:
+            await self.application.process_update(Update.de_json(row.payload, self.bot))
+        finally:
+            _current_row.reset(token)
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The catch-all PTB handler: every update goes through the neutral dispatcher (or is just done)."""
+        row = _current_row.get()
+        request = to_request(
+            update, received_at=row.received_at, journal_id=row.id, fetcher_for=self.downloader.fetcher
+        )
+        if request is None:
+            await self.processor.finish_without_reply(row)
+            return
+        await self.processor.process(row, request)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """process_update does not raise: a failure in our adapter code is counted here."""
+        row = _current_row.get(None)
+        logger.error("error while handling a Telegram update", exc_info=context.error)
+        if row is not None and context.error is not None:
+            await self.processor.record_failure(row, context.error)
+
+    async def _deliver(self, row: JournalRow) -> None:
+        if row.chat_key is None:
+            await self._mark_replied(row, None)
+            return
+        query = (row.payload or {}).get("callback_query")
+        if isinstance(query, dict) and "id" in query:
+            await self.sender.answer_callback(str(query["id"]))
+        error: str | None = None
+        try:
+            for data in row.replies or []:
+                await self.sender.send_reply(int(row.chat_key), reply_from_json(data))
+        except Undeliverable as reason:
+            logger.info("reply to chat %s undeliverable: %s", row.chat_key, reason)
+            error = str(reason)
+        except BadRequest as bug:
+            logger.error("Telegram refused our reply for journal row %s: %s", row.id, bug.message)
+            error = bug.message
+        await self._mark_replied(row, error)
+
+    async def _mark_replied(self, row: JournalRow, error: str | None) -> None:
+        async with self.db.write() as session:
+            await journal.mark_replied(session, row.id, self.clock(), error)
+
+
+async def journal_telegram_updates(db: Database, payloads: list[dict[str, Any]], now: datetime) -> int:
+    """Commit a batch of raw updates; only after this may they be acknowledged. Returns how many were new."""
+    new = 0
+    async with db.write() as session:
+        for payload in payloads:
+            row_id = await journal.record_inbound(
+                session, CHANNEL, str(payload["update_id"]), chat_key_of(payload), payload, now
+            )
+            new += row_id is not None
+    return new
+
+
+def _seconds(value: Any) -> float:
+    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)

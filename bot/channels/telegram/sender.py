@@ -1,0 +1,119 @@
+"""Sending replies to Telegram through the project rate limiter, honouring 429s and retrying network errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from bot.channels.ratelimit import RateLimiter
+from bot.core import Reply, split_text
+from storage.filestore import FileStore
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+NETWORK_RETRIES = 5
+# Routine answers that mean "nothing to do", not a bug of ours.
+ROUTINE_BAD_REQUESTS = ("query is too old", "message is not modified", "query id is invalid")
+
+
+class Undeliverable(Exception):
+    """The chat cannot receive messages: the user blocked the bot (403) or the chat does not exist."""
+
+
+class TelegramSender:
+    """Sends neutral replies; one call per Telegram message, each through the rate limiter."""
+
+    def __init__(self, bot: Bot, limiter: RateLimiter, files: FileStore) -> None:
+        self.bot = bot
+        self.limiter = limiter
+        self.files = files
+
+    async def send_reply(self, chat_id: int, reply: Reply) -> None:
+        """Send one reply: its text split below 4,096 characters, buttons on the last part, or a document."""
+        is_group = chat_id < 0
+        if reply.document is not None:
+            await self._send_document(chat_id, reply, is_group)
+            return
+        parts = split_text(reply.text)
+        for index, part in enumerate(parts):
+            markup = _keyboard(reply) if index == len(parts) - 1 else None
+            await self.call(
+                chat_id,
+                lambda part=part, markup=markup: self.bot.send_message(  # type: ignore[misc]
+                    chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup
+                ),
+                is_group=is_group,
+            )
+
+    async def _send_document(self, chat_id: int, reply: Reply, is_group: bool) -> None:
+        document = reply.document
+        assert document is not None
+        path = self.files.path_for(document.sha256)
+
+        async def send() -> object:
+            with path.open("rb") as handle:
+                return await self.bot.send_document(
+                    chat_id,
+                    InputFile(handle, filename=document.file_name),
+                    caption=document.caption or reply.text or None,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=_keyboard(reply),
+                )
+
+        await self.call(chat_id, send, is_group=is_group)
+
+    async def answer_callback(self, query_id: str) -> None:
+        """Stop the button's spinner; a stale query is routine and ignored."""
+        try:
+            await self.bot.answer_callback_query(query_id)
+        except BadRequest as error:
+            if not _is_routine(error):
+                logger.warning("answerCallbackQuery failed: %s", error.message)
+        except NetworkError:
+            logger.info("answerCallbackQuery failed on the network; the spinner times out by itself")
+
+    async def call(self, chat_id: int, send: Callable[[], Awaitable[T]], *, is_group: bool = False) -> T | None:
+        """One rate-limited API call: waits out 429s, retries network errors with backoff."""
+        network_failures = 0
+        while True:
+            await self.limiter.acquire(chat_id, is_group=is_group)
+            try:
+                return await send()
+            except RetryAfter as error:
+                delay = error.retry_after
+                seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
+                logger.warning("Telegram asked to slow down for chat %s: waiting %.1f s", chat_id, seconds)
+                await asyncio.sleep(seconds)
+            except Forbidden as error:
+                raise Undeliverable(f"blocked: {error.message}") from None
+            except BadRequest as error:
+                if "chat not found" in error.message.lower():
+                    raise Undeliverable("chat not found") from None
+                if _is_routine(error):
+                    return None
+                raise
+            except (TimedOut, NetworkError) as error:
+                network_failures += 1
+                if network_failures > NETWORK_RETRIES:
+                    raise
+                logger.info("network error sending to chat %s (%s), retrying", chat_id, type(error).__name__)
+                await asyncio.sleep(min(2**network_failures * 0.25, 10))
+
+
+def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row] for row in reply.buttons]
+    )
+
+
+def _is_routine(error: BadRequest) -> bool:
+    return any(text in error.message.lower() for text in ROUTINE_BAD_REQUESTS)

@@ -1,0 +1,173 @@
+"""Journaled processing, channel-neutral: run each journaled update once, in order per chat.
+
+The journal loop (`JournalPump`) hands rows to per-chat queues (`ChatQueues`); one worker per active chat
+processes its rows in journal order, all workers sharing one bound. `InboundProcessor` runs a row's request
+through the dispatcher and marks the row done in the handler's own transaction, with the rendered replies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core import Reply, Request, reply_to_json
+from bot.dispatch import Dispatcher
+from bot.services import journal
+from bot.services.journal import JournalRow
+from storage.database import Database
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 16
+
+
+class AlreadyHandled(Exception):
+    """Another worker finished this row first; this attempt's transaction is rolled back."""
+
+
+class InboundProcessor:
+    """Runs one journaled request through the dispatcher, exactly once, and counts failed attempts."""
+
+    def __init__(self, dispatcher: Dispatcher, clock: Callable[[], datetime]) -> None:
+        self.dispatcher = dispatcher
+        self.clock = clock
+
+    @property
+    def db(self) -> Database:
+        return self.dispatcher.services.db
+
+    async def process(self, row: JournalRow, request: Request) -> None:
+        now = self.clock()
+
+        async def mark_done(session: AsyncSession, replies: list[Reply]) -> None:
+            if not await journal.mark_done(session, row.id, [reply_to_json(r) for r in replies], now):
+                raise AlreadyHandled
+
+        try:
+            await self.dispatcher.run(replace(request, journal_id=row.id), now, on_done=mark_done)
+        except AlreadyHandled:
+            logger.info("journal row %s was already handled", row.id)
+        except Exception as error:
+            logger.exception("handling journal row %s (%s update %s) failed", row.id, row.channel, row.update_key)
+            await self.record_failure(row, error)
+
+    async def finish_without_reply(self, row: JournalRow) -> None:
+        """An update the bot does not answer (edits, membership changes): done, nothing to send."""
+        async with self.db.write() as session:
+            await journal.mark_done(session, row.id, [], self.clock())
+
+    async def record_failure(self, row: JournalRow, error: BaseException) -> None:
+        """Count a failed attempt; after the third, give up and store the apology as the reply."""
+        now = self.clock()
+        async with self.db.write() as session:
+            attempts = await journal.record_failure(session, row.id, f"{type(error).__name__}: {error}", now)
+            if attempts >= journal.MAX_ATTEMPTS:
+                logger.error("journal row %s failed %d times; giving up", row.id, attempts)
+                await journal.mark_failed(session, row.id, [reply_to_json(self.dispatcher.apology())], now)
+
+
+class ChatQueues:
+    """One queue and one worker per active chat; rows of a chat are processed strictly in order."""
+
+    def __init__(self, process: Callable[[JournalRow], Awaitable[None]], concurrency: int = DEFAULT_CONCURRENCY):
+        self._process = process
+        self._bound = asyncio.Semaphore(concurrency)
+        self._queues: dict[str, deque[JournalRow]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self.in_flight: set[int] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def submit(self, row: JournalRow) -> bool:
+        """Queue a row unless it is already queued, running or sending in this process."""
+        if row.id in self.in_flight:
+            return False
+        self.in_flight.add(row.id)
+        self._idle.clear()
+        key = row.chat_key or f"update:{row.id}"
+        self._queues.setdefault(key, deque()).append(row)
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._work(key), name=f"chat-worker-{key}")
+        return True
+
+    async def _work(self, key: str) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                row = queue[0]
+                try:
+                    async with self._bound:
+                        await self._process(row)
+                except Exception:
+                    logger.exception("worker for chat %s failed on journal row %s", key, row.id)
+                finally:
+                    queue.popleft()
+                    self.in_flight.discard(row.id)
+        finally:
+            del self._queues[key]
+            del self._workers[key]
+            if not self._workers:
+                self._idle.set()
+
+    async def wait_idle(self) -> None:
+        """Until every queued row has been processed (tests, clean shutdown)."""
+        await self._idle.wait()
+
+    async def close(self) -> None:
+        """Stop the workers; unfinished rows stay in the journal and are resumed on the next start."""
+        workers = list(self._workers.values())
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+
+
+class JournalPump:
+    """The lease holder's journal loop: finds journaled rows and hands them to the chat queues."""
+
+    POLL_SECONDS = 1.0
+
+    def __init__(self, db: Database, channel: str, queues: ChatQueues) -> None:
+        self.db = db
+        self.channel = channel
+        self.queues = queues
+        self._high_water = 0
+        self._wake = asyncio.Event()
+
+    def notify(self) -> None:
+        """New rows were journaled in this process: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def resume_all(self) -> int:
+        """Every unfinished or unreplied row (start-up, lease takeover, and the minute sweep)."""
+        async with self.db.read() as session:
+            rows = await journal.rows_to_resume(session, self.channel, limit=10_000)
+        submitted = sum(self.queues.submit(row) for row in rows)
+        if rows:
+            self._high_water = max(self._high_water, rows[-1].id)
+        return submitted
+
+    async def run(self) -> None:
+        """Hand new pending rows (journaled here or by a standby) to the queues as they appear."""
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.POLL_SECONDS)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                async with self.db.read() as session:
+                    rows = await journal.rows_to_resume(
+                        session, self.channel, after_id=self._high_water, only_pending=True
+                    )
+            except Exception:
+                logger.exception("journal loop could not read the journal; retrying")
+                continue
+            for row in rows:
+                self.queues.submit(row)
+                self._high_water = max(self._high_water, row.id)

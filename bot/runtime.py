@@ -1,0 +1,141 @@
+"""`monev run`: the web server always; the lease decides which instance polls, processes and runs jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from datetime import datetime, timedelta
+
+from bot.app import MonevApp
+from bot.channels.ratelimit import RateLimiter
+from bot.channels.telegram.channel import TelegramChannel, journal_telegram_updates
+from bot.inbound import InboundProcessor
+from bot.services import journal, lease
+from bot.web.server import WebServer
+from jobs.scheduler import PeriodicJob
+
+logger = logging.getLogger(__name__)
+
+JOURNAL_SWEEP_SECONDS = 60
+PAYLOAD_PURGE_SECONDS = 24 * 60 * 60
+
+
+class Runtime:
+    """One running instance: lease holder (active) or hot standby."""
+
+    def __init__(self, app: MonevApp, limiter: RateLimiter | None = None) -> None:
+        self.app = app
+        settings = app.settings
+        self.instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        self.limiter = limiter or RateLimiter()
+        self.processor = InboundProcessor(app.dispatcher, app.now)
+        self.telegram: TelegramChannel | None = None
+        if settings.telegram_token:
+            self.telegram = TelegramChannel(
+                settings, app.services.db, app.services.files, self.processor, self.limiter, app.now
+            )
+        self.web = WebServer(
+            app.services.db, settings.http_host, settings.http_port, self.instance, lambda: self.is_holder
+        )
+        if self.telegram is not None and settings.webhook_url:
+            self.web.telegram_secret = settings.webhook_secret
+            self.web.journal_telegram = lambda payloads: journal_telegram_updates(
+                app.services.db, payloads, app.now()
+            )
+            self.web.on_journaled = self.telegram.pump.notify
+        self.is_holder = False
+        self._active_tasks: list[asyncio.Task[None]] = []
+        self._register_jobs()
+
+    def _register_jobs(self) -> None:
+        scheduler = self.app.scheduler
+        if self.telegram is not None:
+            pump = self.telegram.pump
+
+            async def sweep(now: datetime) -> None:
+                await pump.resume_all()
+
+            scheduler.register(PeriodicJob("journal-sweep", JOURNAL_SWEEP_SECONDS, sweep))
+        scheduler.register(PeriodicJob("journal-purge", PAYLOAD_PURGE_SECONDS, self._purge_payloads))
+
+    async def _purge_payloads(self, now: datetime) -> None:
+        async with self.app.services.db.write() as session:
+            purged = await journal.purge_old_payloads(session, now)
+        if purged:
+            logger.info("nulled the payloads of %d journal rows older than 30 days", purged)
+
+    async def start(self) -> None:
+        """Check the channel configuration, then serve HTTP (webhooks are journaled even on a standby)."""
+        if self.telegram is not None:
+            await self.telegram.initialize()
+        await self.web.start()
+
+    async def run(self) -> None:
+        """Hold or wait for the lease until cancelled."""
+        settings = self.app.settings
+        timeout = timedelta(seconds=settings.lease_timeout_seconds)
+        while True:
+            try:
+                async with self.app.services.db.write() as session:
+                    holding = await lease.hold_lease(session, self.instance, self.app.now(), timeout)
+            except Exception:
+                logger.exception("could not renew the lease")
+                holding = False
+            if (crashed := self.failed_task()) is not None:
+                raise crashed
+            if holding and not self.is_holder:
+                await self._become_active()
+            elif not holding and self.is_holder:
+                logger.warning("lost the lease: stepping down to standby")
+                await self._step_down()
+            await asyncio.sleep(settings.lease_renew_seconds)
+
+    async def _become_active(self) -> None:
+        logger.info("instance %s holds the lease: processing", self.instance)
+        self.is_holder = True
+        if self.telegram is not None:
+            telegram = self.telegram
+            await telegram.publish_commands()
+            resumed = await telegram.pump.resume_all()
+            if resumed:
+                logger.info("resuming %d unfinished or unreplied journal rows", resumed)
+            self._active_tasks.append(asyncio.create_task(telegram.pump.run(), name="journal-pump"))
+            if self.app.settings.webhook_url:
+                await telegram.set_webhook()
+            else:
+                self._active_tasks.append(asyncio.create_task(telegram.poll(), name="telegram-poll"))
+        self.app.scheduler.resume()
+
+    async def _step_down(self) -> None:
+        self.is_holder = False
+        self.app.scheduler.pause()
+        for task in self._active_tasks:
+            task.cancel()
+        await asyncio.gather(*self._active_tasks, return_exceptions=True)
+        self._active_tasks.clear()
+        if self.telegram is not None:
+            await self.telegram.queues.close()
+
+    def failed_task(self) -> BaseException | None:
+        """A crashed active task (e.g. the token was revoked while polling)."""
+        for task in self._active_tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                return task.exception()
+        return None
+
+    async def stop(self) -> None:
+        """Clean shutdown: stop processing, give the lease up for a standby, close everything."""
+        was_holder = self.is_holder
+        await self._step_down()
+        if was_holder:
+            try:
+                async with self.app.services.db.write() as session:
+                    await lease.release_lease(session, self.instance)
+            except Exception:
+                logger.exception("could not release the lease")
+        await self.web.stop()
+        if self.telegram is not None:
+            await self.telegram.shutdown()

@@ -1,0 +1,141 @@
+"""Run the real bot (composition root, Runtime, python-telegram-bot) against the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.app import MonevApp, build_app
+from bot.runtime import Runtime
+from bot.settings import Settings
+from storage.database import Database
+from storage.models import InboundEvent
+from tests.conftest import make_settings
+from tests.fake_telegram.server import FakeBotAPI
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def telegram_env(fake: FakeBotAPI, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The settings that point the bot at the fake server, with a fast lease for tests."""
+    return {
+        "MONEV_DATA_DIR": str(data_dir),
+        "MONEV_TELEGRAM_TOKEN": fake.token,
+        "MONEV_TELEGRAM_BASE_URL": fake.base_url,
+        "MONEV_TELEGRAM_BASE_FILE_URL": fake.base_file_url,
+        "MONEV_HTTP_PORT": "0",
+        "MONEV_LEASE_RENEW_SECONDS": "0.2",
+        "MONEV_LEASE_TIMEOUT_SECONDS": "1.5",
+        **extra,
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class RunningBot:
+    app: MonevApp
+    runtime: Runtime
+    task: asyncio.Task[None]
+
+    async def wait_idle(self, timeout: float = 10) -> None:
+        """Until the journal has nothing unfinished or unreplied."""
+        async with asyncio.timeout(timeout):
+            while True:
+                rows = await journal_rows(self.app.services.db)
+                if rows and all(r.status in ("replied", "failed") and r.replied_at for r in rows):
+                    return
+                await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
+    """`monev run` in this process: lease, journal loop, polling or webhook, web server."""
+    app = build_app(settings)
+    await app.prepare()
+    runtime = Runtime(app)
+    await runtime.start()
+    task = asyncio.create_task(runtime.run())
+    try:
+        async with asyncio.timeout(10):
+            while not runtime.is_holder:
+                await asyncio.sleep(0.02)
+        yield RunningBot(app, runtime, task)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await runtime.stop()
+        await app.close()
+
+
+def bot_settings(fake: FakeBotAPI, tmp_path: Path, **extra: str) -> Settings:
+    env = telegram_env(fake, tmp_path / "data", **extra)
+    data_dir = env.pop("MONEV_DATA_DIR")
+    return make_settings(Path(data_dir), **env)
+
+
+async def journal_rows(db: Database) -> list[InboundEvent]:
+    async with db.read() as session:
+        return list((await session.scalars(select(InboundEvent).order_by(InboundEvent.id))).all())
+
+
+class BotProcess:
+    """`monev run` as a real subprocess, to be killed with SIGKILL."""
+
+    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("MONEV_")} | env
+        self.cwd = cwd
+        self.process: asyncio.subprocess.Process | None = None
+        self.stderr = b""
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", "run",
+            cwd=self.cwd, env=self.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        await self._collect()
+
+    async def terminate(self) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        return await self._collect()
+
+    async def _collect(self) -> int:
+        assert self.process is not None
+        _, err = await asyncio.wait_for(self.process.communicate(), timeout=20)
+        self.stderr += err
+        return self.process.returncode if self.process.returncode is not None else -1
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{data_dir / 'monev.sqlite3'}"
+
+
+def texts(fake: FakeBotAPI, chat_id: int) -> list[str]:
+    return fake.texts(chat_id)
+
+
+def any_text(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(m.get("text") or m.get("caption") or "" for m in messages)

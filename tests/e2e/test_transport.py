@@ -1,0 +1,182 @@
+"""End to end: the real python-telegram-bot Application over HTTP against the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+
+from storage.models import InboundEvent, StoredFile, UnfiledUpload
+from tests.e2e.harness import bot_settings, free_port, journal_rows, running_bot
+from tests.fake_telegram.server import FakeBotAPI
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(autouse=True)
+def no_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """python-telegram-bot logs and swallows handler errors: every test asserts there were none."""
+    caplog.set_level(logging.INFO)
+    yield
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and not getattr(r, "expected", False)]
+    assert errors == [], [r.getMessage() for r in errors]
+
+
+async def test_start_and_help_by_long_polling(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    user = fake_telegram.user(1001, first_name="Sari")
+    async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        user.send_text("/start")
+        user.send_text("/help")
+        replies = await fake_telegram.wait_for_messages(1001, 2)
+        assert "Selamat datang di Bot Monev SPBE Kota Pontianak, Sari" in replies[0]["text"]
+        assert "Perintah yang bisa Anda pakai" in replies[1]["text"]
+        await bot.wait_idle()
+        rows = await journal_rows(bot.app.services.db)
+        assert [r.status for r in rows] == ["replied", "replied"]
+        # the menu was published and the username remembered for deep links
+        assert [c["command"] for c in fake_telegram.get_commands()] == ["start", "help", "batal"]
+        assert bot.runtime.telegram is not None and bot.runtime.telegram.username == fake_telegram.bot_username
+
+
+async def test_start_payload_reaches_the_handler(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    user = fake_telegram.user(1002)
+    async with running_bot(bot_settings(fake_telegram, tmp_path)):
+        user.send_text("/start K7QM2X9DABCD")
+        (reply,) = await fake_telegram.wait_for_messages(1002, 1)
+        assert "belum terdaftar" in reply["text"]
+
+
+async def test_webhook_mode_journals_then_answers(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    port = free_port()
+    settings = bot_settings(
+        fake_telegram,
+        tmp_path,
+        MONEV_HTTP_PORT=str(port),
+        MONEV_WEBHOOK_URL=f"http://127.0.0.1:{port}",
+        MONEV_WEBHOOK_SECRET="rahasia-webhook_1",
+    )
+    user = fake_telegram.user(1003)
+    async with running_bot(settings) as bot:
+        await fake_telegram.wait_for(lambda: fake_telegram.webhook)
+        assert fake_telegram.webhook is not None and fake_telegram.webhook.url == f"http://127.0.0.1:{port}/telegram"
+        user.send_text("/help")
+        (reply,) = await fake_telegram.wait_for_messages(1003, 1)
+        assert "Perintah yang bisa Anda pakai" in reply["text"]
+        forged = {"update_id": 999999, "message": {"message_id": 1, "date": 0, "text": "/start",
+                  "chat": {"id": 1003, "type": "private"}, "from": {"id": 1003, "is_bot": False, "first_name": "X"}}}
+        async with aiohttp.ClientSession() as http:
+            for secret in ("salah", None):
+                headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+                async with http.post(f"http://127.0.0.1:{port}/telegram", json=forged, headers=headers) as response:
+                    assert response.status == 403
+            async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                health = await response.json()
+        assert health["database"] == "ok" and health["is_lease_holder"] is True
+        assert health["lease_holder"] == bot.runtime.instance
+        rows = await journal_rows(bot.app.services.db)
+        assert "999999" not in [r.update_key for r in rows]
+        assert len(fake_telegram.sent_messages(1003)) == 1
+
+
+async def test_group_messages_get_only_the_private_chat_hint(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    group = fake_telegram.group(-100777)
+    fake_telegram.user(1004)
+    async with running_bot(bot_settings(fake_telegram, tmp_path)):
+        group.send_text(1004, "/status")
+        (reply,) = await fake_telegram.wait_for_messages(-100777, 1)
+        assert reply["text"] == "Silakan chat pribadi dengan bot ini."
+
+
+async def test_chats_run_concurrently_while_each_chat_stays_in_order(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    slow, quick = fake_telegram.user(2001), fake_telegram.user(2002)
+    fake_telegram.throttle_downloads(400_000)  # a 1 MB file takes ~2.5 s to download
+    async with running_bot(bot_settings(fake_telegram, tmp_path)):
+        slow.send_document(os.urandom(1_000_000), "laporan.pdf")
+        slow.send_text("/help")
+        await fake_telegram.wait_for(lambda: fake_telegram.calls_of("getFile"))
+        quick.send_text("/help")
+        await fake_telegram.wait_for_messages(2002, 1)
+        assert fake_telegram.texts(2001) == [], fake_telegram.texts(2001)  # the slow chat is still downloading
+        receipt, help_reply = await fake_telegram.wait_for_messages(2001, 2, timeout=20)
+        assert "Berkas diterima" in receipt["text"]
+        assert "Perintah yang bisa Anda pakai" in help_reply["text"]
+
+
+async def test_a_429_is_honoured(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    user = fake_telegram.user(3001)
+    fake_telegram.inject_error("sendMessage", error_code=429, retry_after=1, chat_id=3001)
+    async with running_bot(bot_settings(fake_telegram, tmp_path)):
+        started = time.monotonic()
+        user.send_text("/help")
+        (reply,) = await fake_telegram.wait_for_messages(3001, 1)
+        assert time.monotonic() - started >= 1.0
+        assert "Perintah" in reply["text"]
+        assert len(fake_telegram.calls_of("sendMessage")) == 2
+
+
+async def test_a_5_mb_document_is_streamed_into_the_store(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    user = fake_telegram.user(4001)
+    data = os.urandom(5 * 1024 * 1024)
+    digest = hashlib.sha256(data).hexdigest()
+    async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        user.send_document(data, "../../rahasia/Data Dukung 2026.pdf", caption="I.01")
+        (receipt,) = await fake_telegram.wait_for_messages(4001, 1, timeout=20)
+        assert digest[:8] in receipt["text"]
+        assert "5,0 MB" in receipt["text"]
+        stored = bot.app.services.files.path_for(digest)
+        assert hashlib.sha256(stored.read_bytes()).hexdigest() == digest
+        async with bot.app.services.db.read() as session:
+            upload = (await session.scalars(select(UnfiledUpload))).one()
+            assert (upload.sha256, upload.size, upload.file_name) == (digest, len(data), "Data Dukung 2026.pdf")
+            assert await session.scalar(select(StoredFile.size)) == len(data)
+
+
+async def test_an_oversize_file_is_refused_before_download(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    user = fake_telegram.user(4002)
+    async with running_bot(bot_settings(fake_telegram, tmp_path, MONEV_TELEGRAM_MAX_FILE_MB="1")):
+        user.send_document(os.urandom(1024 * 1024 + 10), "besar.pdf")
+        (reply,) = await fake_telegram.wait_for_messages(4002, 1)
+        assert "terlalu besar" in reply["text"] and "1 MB" in reply["text"]
+        assert fake_telegram.calls_of("getFile") == []
+
+
+async def test_failed_handlers_are_retried_then_marked_failed(
+    fake_telegram: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = fake_telegram.user(5001)
+    fake_telegram.inject_error("getFile", error_code=500, description="Internal Server Error", times=10)
+    async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        user.send_document(b"%PDF-1.4 isi", "a.pdf")
+        (reply,) = await fake_telegram.wait_for_messages(5001, 1, timeout=15)
+        assert "Maaf, terjadi kesalahan" in reply["text"]
+        await bot.wait_idle()
+        (row,) = await journal_rows(bot.app.services.db)
+        assert (row.status, row.attempts) == ("failed", 3)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{bot.runtime.web.port}/healthz") as response:
+                assert (await response.json())["failed_rows"] == 1
+    for record in caplog.records:
+        record.expected = True  # these errors are the point of the test
+
+
+async def test_unknown_update_kinds_are_marked_done(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    fake_telegram.user(6001)
+    async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        fake_telegram.enqueue({"edited_message": {"message_id": 5, "date": 0, "edit_date": 1, "text": "ralat",
+                               "chat": {"id": 6001, "type": "private"},
+                               "from": {"id": 6001, "is_bot": False, "first_name": "A"}}})
+        await bot.wait_idle()
+        rows = await journal_rows(bot.app.services.db)
+        assert [r.status for r in rows] == ["replied"]
+        assert fake_telegram.sent_messages(6001) == []
+        assert isinstance(rows[0], InboundEvent)
