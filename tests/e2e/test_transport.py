@@ -7,7 +7,6 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -19,15 +18,6 @@ from tests.e2e.harness import bot_settings, free_port, journal_rows, running_bot
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(autouse=True)
-def no_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
-    """python-telegram-bot logs and swallows handler errors: every test asserts there were none."""
-    caplog.set_level(logging.INFO)
-    yield
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and not getattr(r, "expected", False)]
-    assert errors == [], [r.getMessage() for r in errors]
 
 
 async def test_start_and_help_by_long_polling(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:

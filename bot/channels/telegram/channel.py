@@ -48,6 +48,8 @@ class ConfigurationError(Exception):
 class TelegramChannel:
     """Journals updates, processes them in order per chat, and sends the stored replies."""
 
+    CONFLICT_RETRY_SECONDS = 10.0
+
     def __init__(
         self,
         settings: Settings,
@@ -135,10 +137,11 @@ class TelegramChannel:
                 if not conflict_logged:
                     logger.error(
                         "409 Conflict: another process is polling this bot token or a webhook is set; "
-                        "retrying every 10 s until it stops"
+                        "retrying every %.0f s until it stops",
+                        self.CONFLICT_RETRY_SECONDS,
                     )
                     conflict_logged = True
-                await asyncio.sleep(10)
+                await asyncio.sleep(self.CONFLICT_RETRY_SECONDS)
                 continue
             except InvalidToken:
                 raise ConfigurationError("MONEV_TELEGRAM_TOKEN: Telegram rejected the bot token") from None
