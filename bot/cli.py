@@ -99,7 +99,9 @@ async def _run_console(app: MonevApp, role: Role, opd_code: str | None) -> None:
     try:
         console = await app.console(role, opd_code, sys.stdout)
     except DomainError as refusal:
-        raise CliRejected(to_plain_text(app.services.renderer.render(refusal.template, **refusal.params))) from None
+        raise CliRejected(
+            to_plain_text(app.services.renderer.render(refusal.template, **refusal.params))
+        ) from None
     await console.run(sys.stdin)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from storage.filestore import Blob, FileStore
 from storage.models import Role
@@ -171,10 +172,10 @@ def reply_to_json(reply: Reply) -> dict[str, object]:
     return data
 
 
-def reply_from_json(data: dict[str, object]) -> Reply:
+def reply_from_json(data: dict[str, Any]) -> Reply:
     buttons = tuple(
         tuple(Button(label, payload, description) for label, payload, description in row)
-        for row in data.get("buttons", [])  # type: ignore[union-attr]
+        for row in data.get("buttons", [])
     )
-    document = OutgoingDocument(*data["document"]) if data.get("document") else None  # type: ignore[misc]
+    document = OutgoingDocument(*data["document"]) if data.get("document") else None
     return Reply(str(data["text"]), buttons=buttons, document=document)

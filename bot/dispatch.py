@@ -27,7 +27,9 @@ OnDone = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
 class Dispatcher:
     """Turns one request into the replies to send."""
 
-    def __init__(self, services: Services, registry: Registry, commands: Sequence[Command] = COMMANDS) -> None:
+    def __init__(
+        self, services: Services, registry: Registry, commands: Sequence[Command] = COMMANDS
+    ) -> None:
         self.services = services
         self.registry = registry
         self.commands = commands

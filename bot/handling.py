@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.core import Button, Reply, Request
 from bot.settings import Settings
 from bot.templating import Renderer
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from storage.database import Database, UnitOfWork
 from storage.filestore import FileStore
 

@@ -18,7 +18,12 @@ _MONTHS = (
     "Januari", "Februari", "Maret", "April", "Mei", "Juni",
     "Juli", "Agustus", "September", "Oktober", "November", "Desember",
 )  # fmt: skip
-_ZONE_NAMES = {"Asia/Pontianak": "WIB", "Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}
+_ZONE_NAMES = {
+    "Asia/Pontianak": "WIB",
+    "Asia/Jakarta": "WIB",
+    "Asia/Makassar": "WITA",
+    "Asia/Jayapura": "WIT",
+}
 
 
 def date_in_words(moment: datetime, zone: ZoneInfo) -> str:

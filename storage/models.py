@@ -105,7 +105,9 @@ class RoleAssignment(Base):
     revoked_at: Mapped[datetime | None]
     revoked_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
-    person: Mapped[Person] = relationship(back_populates="assignments", lazy="raise", foreign_keys=[person_id])
+    person: Mapped[Person] = relationship(
+        back_populates="assignments", lazy="raise", foreign_keys=[person_id]
+    )
     opd: Mapped[Opd | None] = relationship(lazy="raise")
 
 

@@ -20,7 +20,9 @@ from storage.models import Role
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def monev(*args: str, stdin: str = "", cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def monev(
+    *args: str, stdin: str = "", cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the installed `monev` entry point in a clean environment."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MONEV_")}
     clean.update({"MONEV_DATA_DIR": str(cwd / "data"), **(env or {})})

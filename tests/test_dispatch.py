@@ -20,7 +20,9 @@ ADMIN = Actor(1, "Admin", (Assignment(Role.ADMIN),))
 GUEST = Actor(None, None)
 
 
-def request(text: str | None = None, *, actor: Actor = ADMIN, private: bool = True, **fields: object) -> Request:
+def request(
+    text: str | None = None, *, actor: Actor = ADMIN, private: bool = True, **fields: object
+) -> Request:
     command, args = parse_command(text) if text else (None, ())
     return Request(
         channel="test",

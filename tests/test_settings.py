@@ -37,7 +37,10 @@ def test_relative_data_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.
         ({"MONEV_TELEGRAM_MAX_FILE_MB": "50"}, "MONEV_TELEGRAM_MAX_FILE_MB"),
         ({"MONEV_TELEGRAM_LOCAL_MODE": "kadang"}, "MONEV_TELEGRAM_LOCAL_MODE"),
         ({"MONEV_WEBHOOK_URL": "https://bot.example.go.id"}, "MONEV_WEBHOOK_SECRET"),
-        ({"MONEV_WEBHOOK_URL": "https://x.go.id", "MONEV_WEBHOOK_SECRET": "no spaces!"}, "MONEV_WEBHOOK_SECRET"),
+        (
+            {"MONEV_WEBHOOK_URL": "https://x.go.id", "MONEV_WEBHOOK_SECRET": "no spaces!"},
+            "MONEV_WEBHOOK_SECRET",
+        ),
         ({"MONEV_WORKDAY_START": "25:00"}, "MONEV_WORKDAY_START"),
         ({"MONEV_WORKDAY_START": "16:00", "MONEV_WORKDAY_END": "08:00"}, "MONEV_WORKDAY_END"),
         ({"MONEV_TELEGRAM_TOKEN": "not-a-token"}, "MONEV_TELEGRAM_TOKEN"),
@@ -51,7 +54,9 @@ def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> Non
 
 
 def test_local_mode_lifts_the_file_limit() -> None:
-    settings = load_settings({"MONEV_TELEGRAM_MAX_FILE_MB": "2000", "MONEV_TELEGRAM_LOCAL_MODE": "true"}, dotenv=None)
+    settings = load_settings(
+        {"MONEV_TELEGRAM_MAX_FILE_MB": "2000", "MONEV_TELEGRAM_LOCAL_MODE": "true"}, dotenv=None
+    )
     assert settings.telegram_max_file_mb == 2000
 
 

@@ -65,7 +65,14 @@ async def test_migrations_create_the_schema_and_are_idempotent(db: Database) -> 
     await migrate.upgrade(db)  # a second run is a no-op
     async with db.engine.connect() as connection:
         tables = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
-    assert {"opd", "person", "channel_identity", "role_assignment", "stored_file", "alembic_version"} <= tables
+    assert {
+        "opd",
+        "person",
+        "channel_identity",
+        "role_assignment",
+        "stored_file",
+        "alembic_version",
+    } <= tables
 
 
 @pytest.fixture

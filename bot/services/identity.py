@@ -23,7 +23,9 @@ async def resolve_actor(session: AsyncSession, channel: str, external_id: str) -
     ).first()
     if row is None:
         return Actor(person_id=None, display_name=None)
-    return Actor(person_id=row.id, display_name=row.display_name, assignments=await _assignments(session, row.id))
+    return Actor(
+        person_id=row.id, display_name=row.display_name, assignments=await _assignments(session, row.id)
+    )
 
 
 async def actor_for_person(session: AsyncSession, person_id: int) -> Actor:

@@ -45,7 +45,12 @@ class JournalHealth:
 
 
 async def record_inbound(
-    session: AsyncSession, channel: str, update_key: str, chat_key: str | None, payload: dict[str, Any], now: datetime
+    session: AsyncSession,
+    channel: str,
+    update_key: str,
+    chat_key: str | None,
+    payload: dict[str, Any],
+    now: datetime,
 ) -> int | None:
     """Journal one raw update; returns its row id, or None when it was already journaled (a redelivery)."""
     values = {
@@ -101,7 +106,9 @@ async def rows_to_resume(
     return [_as_row(r) for r in rows]
 
 
-async def mark_done(session: AsyncSession, row_id: int, replies: Sequence[dict[str, Any]], now: datetime) -> bool:
+async def mark_done(
+    session: AsyncSession, row_id: int, replies: Sequence[dict[str, Any]], now: datetime
+) -> bool:
     """Record the rendered replies in the handler's own transaction; False if another worker got there first."""
     result = await session.execute(
         update(InboundEvent)
@@ -132,7 +139,9 @@ async def record_failure(session: AsyncSession, row_id: int, error: str, now: da
     return row.attempts
 
 
-async def mark_failed(session: AsyncSession, row_id: int, replies: Sequence[dict[str, Any]], now: datetime) -> None:
+async def mark_failed(
+    session: AsyncSession, row_id: int, replies: Sequence[dict[str, Any]], now: datetime
+) -> None:
     """Give up on a row after its attempts; the apology in `replies` is still sent."""
     await session.execute(
         update(InboundEvent)

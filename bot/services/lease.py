@@ -19,7 +19,11 @@ async def hold_lease(session: AsyncSession, holder: str, now: datetime, timeout:
     taken = await session.execute(
         update(Lease)
         .where(Lease.name == MAIN_LEASE, or_(Lease.holder == holder, Lease.renewed_at < now - timeout))
-        .values(holder=holder, renewed_at=now, acquired_at=case((Lease.holder == holder, Lease.acquired_at), else_=now))
+        .values(
+            holder=holder,
+            renewed_at=now,
+            acquired_at=case((Lease.holder == holder, Lease.acquired_at), else_=now),
+        )
         .returning(Lease.holder)
     )
     if taken.first() is not None:

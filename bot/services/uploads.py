@@ -9,10 +9,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.filestore import Blob
 from storage.database import dialect_insert
+from storage.filestore import Blob
 from storage.models import StoredFile, UnfiledUpload
-
 
 MAX_NAME_CHARS = 200
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")

@@ -52,9 +52,8 @@ class WebServer:
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
-        sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
+        if self._runner.addresses:  # port 0 asks the system for a free port: report the real one
+            self.port = int(self._runner.addresses[0][1])
         logger.info("web server listening on %s:%s", self.host, self.port)
 
     async def stop(self) -> None:

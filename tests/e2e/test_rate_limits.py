@@ -21,7 +21,9 @@ from tests.fake_telegram.server import FakeBotAPI
 pytestmark = pytest.mark.e2e
 
 
-async def send_to_many(fake: FakeBotAPI, limiter: RateLimiter, tmp_path: Path, chats: int, each: int) -> float:
+async def send_to_many(
+    fake: FakeBotAPI, limiter: RateLimiter, tmp_path: Path, chats: int, each: int
+) -> float:
     for user_id in range(1, chats + 1):
         fake.user(10_000 + user_id)
     async with Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url) as bot:
@@ -79,7 +81,10 @@ async def test_a_busy_chat_does_not_hold_up_another() -> None:
 
 
 async def test_a_409_conflict_is_logged_once_and_polling_goes_on(
-    fake_telegram: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+    fake_telegram: FakeBotAPI,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(TelegramChannel, "CONFLICT_RETRY_SECONDS", 0.1)
     user = fake_telegram.user(8001)

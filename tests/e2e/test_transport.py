@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
 import os
 import time
 from pathlib import Path
@@ -33,7 +31,9 @@ async def test_start_and_help_by_long_polling(fake_telegram: FakeBotAPI, tmp_pat
         assert [r.status for r in rows] == ["replied", "replied"]
         # the menu was published and the username remembered for deep links
         assert [c["command"] for c in fake_telegram.get_commands()] == ["start", "help", "batal"]
-        assert bot.runtime.telegram is not None and bot.runtime.telegram.username == fake_telegram.bot_username
+        assert (
+            bot.runtime.telegram is not None and bot.runtime.telegram.username == fake_telegram.bot_username
+        )
 
 
 async def test_start_payload_reaches_the_handler(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
@@ -56,16 +56,29 @@ async def test_webhook_mode_journals_then_answers(fake_telegram: FakeBotAPI, tmp
     user = fake_telegram.user(1003)
     async with running_bot(settings) as bot:
         await fake_telegram.wait_for(lambda: fake_telegram.webhook)
-        assert fake_telegram.webhook is not None and fake_telegram.webhook.url == f"http://127.0.0.1:{port}/telegram"
+        assert (
+            fake_telegram.webhook is not None
+            and fake_telegram.webhook.url == f"http://127.0.0.1:{port}/telegram"
+        )
         user.send_text("/help")
         (reply,) = await fake_telegram.wait_for_messages(1003, 1)
         assert "Perintah yang bisa Anda pakai" in reply["text"]
-        forged = {"update_id": 999999, "message": {"message_id": 1, "date": 0, "text": "/start",
-                  "chat": {"id": 1003, "type": "private"}, "from": {"id": 1003, "is_bot": False, "first_name": "X"}}}
+        forged = {
+            "update_id": 999999,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "text": "/start",
+                "chat": {"id": 1003, "type": "private"},
+                "from": {"id": 1003, "is_bot": False, "first_name": "X"},
+            },
+        }
         async with aiohttp.ClientSession() as http:
             for secret in ("salah", None):
                 headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
-                async with http.post(f"http://127.0.0.1:{port}/telegram", json=forged, headers=headers) as response:
+                async with http.post(
+                    f"http://127.0.0.1:{port}/telegram", json=forged, headers=headers
+                ) as response:
                     assert response.status == 403
             async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
                 health = await response.json()
@@ -76,7 +89,9 @@ async def test_webhook_mode_journals_then_answers(fake_telegram: FakeBotAPI, tmp
         assert len(fake_telegram.sent_messages(1003)) == 1
 
 
-async def test_group_messages_get_only_the_private_chat_hint(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+async def test_group_messages_get_only_the_private_chat_hint(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
     group = fake_telegram.group(-100777)
     fake_telegram.user(1004)
     async with running_bot(bot_settings(fake_telegram, tmp_path)):
@@ -96,7 +111,9 @@ async def test_chats_run_concurrently_while_each_chat_stays_in_order(
         await fake_telegram.wait_for(lambda: fake_telegram.calls_of("getFile"))
         quick.send_text("/help")
         await fake_telegram.wait_for_messages(2002, 1)
-        assert fake_telegram.texts(2001) == [], fake_telegram.texts(2001)  # the slow chat is still downloading
+        assert fake_telegram.texts(2001) == [], fake_telegram.texts(
+            2001
+        )  # the slow chat is still downloading
         receipt, help_reply = await fake_telegram.wait_for_messages(2001, 2, timeout=20)
         assert "Berkas diterima" in receipt["text"]
         assert "Perintah yang bisa Anda pakai" in help_reply["text"]
@@ -127,7 +144,11 @@ async def test_a_5_mb_document_is_streamed_into_the_store(fake_telegram: FakeBot
         assert hashlib.sha256(stored.read_bytes()).hexdigest() == digest
         async with bot.app.services.db.read() as session:
             upload = (await session.scalars(select(UnfiledUpload))).one()
-            assert (upload.sha256, upload.size, upload.file_name) == (digest, len(data), "Data Dukung 2026.pdf")
+            assert (upload.sha256, upload.size, upload.file_name) == (
+                digest,
+                len(data),
+                "Data Dukung 2026.pdf",
+            )
             assert await session.scalar(select(StoredFile.size)) == len(data)
 
 
@@ -162,9 +183,18 @@ async def test_failed_handlers_are_retried_then_marked_failed(
 async def test_unknown_update_kinds_are_marked_done(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
     fake_telegram.user(6001)
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
-        fake_telegram.enqueue({"edited_message": {"message_id": 5, "date": 0, "edit_date": 1, "text": "ralat",
-                               "chat": {"id": 6001, "type": "private"},
-                               "from": {"id": 6001, "is_bot": False, "first_name": "A"}}})
+        fake_telegram.enqueue(
+            {
+                "edited_message": {
+                    "message_id": 5,
+                    "date": 0,
+                    "edit_date": 1,
+                    "text": "ralat",
+                    "chat": {"id": 6001, "type": "private"},
+                    "from": {"id": 6001, "is_bot": False, "first_name": "A"},
+                }
+            }
+        )
         await bot.wait_idle()
         rows = await journal_rows(bot.app.services.db)
         assert [r.status for r in rows] == ["replied"]
