@@ -13,6 +13,8 @@ from bot import __version__
 from bot.app import MonevApp, build_app
 from bot.channels.console import to_plain_text
 from bot.channels.telegram.channel import ConfigurationError
+from bot.cli_groups import GROUPS
+from bot.cli_support import CliRejected
 from bot.errors import DomainError
 from bot.logging_setup import configure_logging
 from bot.runtime import Runtime
@@ -22,10 +24,6 @@ from storage.models import Role
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_REJECTED, EXIT_CONFIG = 0, 1, 2
-
-
-class CliRejected(Exception):
-    """Input the CLI refuses; the message is printed as one line and the exit code is 1."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("upgrade", help="apply the database migrations")
+    for group in GROUPS:
+        group.add_parser(commands)
     return parser
 
 
@@ -75,6 +75,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         if args.command == "db":
             print("monev: database is up to date")
             return EXIT_OK
+        for group in GROUPS:
+            if args.command == group.NAME:
+                return int(await group.run(app, args))
         if args.command == "shell":
             role, opd_code = parse_role(args.as_role)
             await _run_console(app, role, opd_code)
@@ -99,9 +102,7 @@ async def _run_console(app: MonevApp, role: Role, opd_code: str | None) -> None:
     try:
         console = await app.console(role, opd_code, sys.stdout)
     except DomainError as refusal:
-        raise CliRejected(
-            to_plain_text(app.services.renderer.render(refusal.template, **refusal.params))
-        ) from None
+        raise CliRejected(to_plain_text(app.services.renderer.render(refusal.template, **refusal.params))) from None
     await console.run(sys.stdin)
 
 

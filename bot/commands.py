@@ -28,10 +28,23 @@ class Command:
         return self.roles is None or bool(self.roles.intersection(roles))
 
 
+STAFF = frozenset({Role.ADMIN, Role.KASI, Role.KABID, Role.SEKRETARIAT})
+
 COMMANDS: tuple[Command, ...] = (
     Command("start", "Mulai, atau daftar dengan kode undangan", usage="[KODE]"),
     Command("help", "Bantuan: perintah yang bisa Anda pakai", aliases=("bantuan",)),
     Command("batal", "Batalkan proses yang sedang berjalan"),
+    Command("saya", "Lihat identitas dan peran Anda"),
+    Command("daftar", "Daftar dengan kode undangan", usage="KODE"),
+    Command("opd", "Daftar OPD dan penghubungnya", roles=STAFF, usage="[KODE_OPD]"),
+    Command(
+        "undang",
+        "Buat kode undangan",
+        roles=frozenset({Role.ADMIN, Role.KASI, Role.KABID}),
+        usage="KODE_OPD [opd|kepala_opd] | tim | admin | sekretariat | kasi | kabid",
+    ),
+    Command("cabut", "Cabut akses seseorang", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[ID]"),
+    Command("serahkan", "Serah terima penghubung OPD", roles=frozenset({Role.ADMIN, Role.KASI}), usage="KODE_OPD"),
 )
 
 

@@ -13,7 +13,7 @@ from bot.commands import COMMANDS, Command, find_command
 from bot.core import Reply, Request
 from bot.errors import DomainError
 from bot.handling import Context, Handler, Registry, Services
-from bot.services import identity
+from bot.services import actions, audit, identity
 from storage.database import UnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -27,9 +27,7 @@ OnDone = Callable[[AsyncSession, list[Reply]], Awaitable[None]]
 class Dispatcher:
     """Turns one request into the replies to send."""
 
-    def __init__(
-        self, services: Services, registry: Registry, commands: Sequence[Command] = COMMANDS
-    ) -> None:
+    def __init__(self, services: Services, registry: Registry, commands: Sequence[Command] = COMMANDS) -> None:
         self.services = services
         self.registry = registry
         self.commands = commands
@@ -48,14 +46,19 @@ class Dispatcher:
             async with UnitOfWork(self.services.db) as uow:
                 result = await self._route(Context(request, self.services, now, uow))
                 replies = [result] if isinstance(result, Reply) else list(result)
+                if request.actor is not None and request.actor.person_id is not None:
+                    await identity.touch(await uow.session(), request.channel, request.sender_id, now)
                 if on_done is not None:
                     await on_done(await uow.session(), replies)
             return replies
         except DomainError as refusal:
             replies = [Reply(self.services.renderer.render(refusal.template, **refusal.params))]
-            if on_done is not None:
+            if on_done is not None or refusal.audit_action:
                 async with self.services.db.write() as session:
-                    await on_done(session, replies)
+                    if refusal.audit_action:
+                        await _audit_refusal(session, request, refusal, now)
+                    if on_done is not None:
+                        await on_done(session, replies)
             return replies
 
     async def handle(self, request: Request, now: datetime) -> list[Reply]:
@@ -74,8 +77,10 @@ class Dispatcher:
         if not request.is_private:
             return ctx.reply("umum/hanya_pribadi")
         if request.payload is not None:
-            handler = self.registry.buttons.get(request.payload.split(":", 1)[0])
-            return await _call(handler, ctx, "umum/tombol_kedaluwarsa")
+            prefix, _, rest = request.payload.partition(":")
+            if prefix == actions.PREFIX:
+                return await self._run_action(ctx, rest)
+            return await _call(self.registry.buttons.get(prefix), ctx, "umum/tombol_kedaluwarsa")
         if request.command is not None:
             return await self._route_command(ctx, request.command)
         if request.attachments:
@@ -96,8 +101,42 @@ class Dispatcher:
         assert ctx.request.actor is not None
         if not command.allows(ctx.request.actor.roles):
             logger.info("refused /%s for person %s", command.name, ctx.request.actor.person_id)
-            return ctx.reply("umum/tidak_berwenang", name=command.name)
+            await audit.record(
+                await ctx.session(),
+                ctx.acting(),
+                "command_refused",
+                ctx.now,
+                object_type="command",
+                object_id=command.name,
+                args=list(ctx.request.args)[:5],
+                chat=ctx.request.chat_id,
+            )
+            return ctx.reply("umum/tidak_berwenang", name=command.name, registered=ctx.request.actor.is_registered)
         return await handler(ctx)
+
+    async def _run_action(self, ctx: Context, token: str) -> Reply | Sequence[Reply]:
+        """A one-time action button: taken once, by its one person, then handed to its kind's handler."""
+        assert ctx.request.actor is not None
+        taken = await actions.take_action(await ctx.session(), token, ctx.request.actor.person_id, ctx.now)
+        handler = self.registry.actions.get(taken.kind)
+        if handler is None:
+            raise DomainError("umum/tombol_kedaluwarsa")
+        return await handler(ctx, taken.params)
+
+
+async def _audit_refusal(session: AsyncSession, request: Request, refusal: DomainError, now: datetime) -> None:
+    actor = request.actor
+    role = min(actor.roles).value if actor and actor.roles else None
+    details = {k: v for k, v in refusal.params.items() if isinstance(v, str | int)}
+    await audit.record(
+        session,
+        audit.Acting(actor.person_id if actor else None, role, request.channel, request.message_id),
+        refusal.audit_action or "refused",
+        now,
+        object_type="chat",
+        object_id=request.chat_id,
+        **details,
+    )
 
 
 async def _call(handler: Handler | None, ctx: Context, fallback: str) -> Reply | Sequence[Reply]:

@@ -6,13 +6,14 @@ from typing import Any
 
 
 class DomainError(Exception):
-    """A refusal the person should read; `template` is rendered with `params` into the reply."""
+    """A refusal the person should read; `template` is rendered with `params` into the reply.
 
-    def __init__(self, template: str, **params: Any) -> None:
+    With `audit_action`, the dispatcher records the refusal in the audit log (forged buttons, arguments
+    naming another OPD) after rolling back whatever the handler had done.
+    """
+
+    def __init__(self, template: str, *, audit_action: str | None = None, **params: Any) -> None:
         super().__init__(template)
         self.template = template
+        self.audit_action = audit_action
         self.params = params
-
-
-class NotAllowed(DomainError):
-    """The sender's roles do not allow this."""

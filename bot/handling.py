@@ -10,10 +10,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Button, Reply, Request
+from bot.services.audit import Acting
 from bot.settings import Settings
 from bot.templating import Renderer
 from storage.database import Database, UnitOfWork
 from storage.filestore import FileStore
+from storage.models import Role
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,24 @@ class Context:
     now: datetime
     uow: UnitOfWork
 
+    def acting(self, role: Role | None = None) -> Acting:
+        """Who is acting, for the audit log: the role used (default: the person's first) and the message."""
+        actor = self.request.actor
+        chosen = role or (min(actor.roles) if actor and actor.roles else None)
+        return Acting(
+            actor.person_id if actor else None,
+            chosen.value if chosen else None,
+            self.request.channel,
+            self.request.message_id,
+        )
+
+    def notify(
+        self, person_id: int, template: str, *, buttons: Sequence[Sequence[Button]] = (), **params: Any
+    ) -> Reply:
+        """A message to someone else, sent after this update's replies."""
+        reply = self.reply(template, buttons=buttons, **params)
+        return Reply(reply.text, buttons=reply.buttons, to_person_id=person_id)
+
     async def session(self) -> AsyncSession:
         """The update's write transaction, begun on first use: do network I/O before asking for it."""
         return await self.uow.session()
@@ -46,6 +66,7 @@ class Context:
 
 
 Handler = Callable[[Context], Awaitable[Reply | Sequence[Reply]]]
+ActionHandler = Callable[[Context, dict[str, Any]], Awaitable[Reply | Sequence[Reply]]]
 
 
 class Registry:
@@ -56,11 +77,18 @@ class Registry:
         self.buttons: dict[str, Handler] = {}
         self.text: Handler | None = None
         self.attachment: Handler | None = None
+        self.actions: dict[str, ActionHandler] = {}
 
     def command(self, name: str, handler: Handler) -> None:
         if name in self.commands:
             raise ValueError(f"command /{name} registered twice")
         self.commands[name] = handler
+
+    def action(self, kind: str, handler: ActionHandler) -> None:
+        """What a one-time action button of this kind does (see bot.services.actions)."""
+        if kind in self.actions:
+            raise ValueError(f"action {kind!r} registered twice")
+        self.actions[kind] = handler
 
     def button(self, prefix: str, handler: Handler) -> None:
         """Button payloads look like `prefix:rest`; the prefix picks the handler."""

@@ -54,9 +54,7 @@ class InboundProcessor:
         except AlreadyHandled:
             logger.info("journal row %s was already handled", row.id)
         except Exception as error:
-            logger.exception(
-                "handling journal row %s (%s update %s) failed", row.id, row.channel, row.update_key
-            )
+            logger.exception("handling journal row %s (%s update %s) failed", row.id, row.channel, row.update_key)
             await self.record_failure(row, error)
 
     async def finish_without_reply(self, row: JournalRow) -> None:
@@ -77,9 +75,7 @@ class InboundProcessor:
 class ChatQueues:
     """One queue and one worker per active chat; rows of a chat are processed strictly in order."""
 
-    def __init__(
-        self, process: Callable[[JournalRow], Awaitable[None]], concurrency: int = DEFAULT_CONCURRENCY
-    ):
+    def __init__(self, process: Callable[[JournalRow], Awaitable[None]], concurrency: int = DEFAULT_CONCURRENCY):
         self._process = process
         self._bound = asyncio.Semaphore(concurrency)
         self._queues: dict[str, deque[JournalRow]] = {}

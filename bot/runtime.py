@@ -42,9 +42,7 @@ class Runtime:
         )
         if self.telegram is not None and settings.webhook_url:
             self.web.telegram_secret = settings.webhook_secret
-            self.web.journal_telegram = lambda payloads: journal_telegram_updates(
-                app.services.db, payloads, app.now()
-            )
+            self.web.journal_telegram = lambda payloads: journal_telegram_updates(app.services.db, payloads, app.now())
             self.web.on_journaled = self.telegram.pump.notify
         self.is_holder = False
         self._active_tasks: list[asyncio.Task[None]] = []

@@ -30,10 +30,7 @@ def date_in_words(moment: datetime, zone: ZoneInfo) -> str:
     """'Jumat, 29 Mei 2026 pukul 23.59 WIB' — how the bot echoes every date back."""
     local = moment.astimezone(zone)
     label = _ZONE_NAMES.get(zone.key, local.tzname() or zone.key)
-    return (
-        f"{_DAYS[local.weekday()]}, {local.day} {_MONTHS[local.month - 1]} {local.year} "
-        f"pukul {local:%H.%M} {label}"
-    )
+    return f"{_DAYS[local.weekday()]}, {local.day} {_MONTHS[local.month - 1]} {local.year} pukul {local:%H.%M} {label}"
 
 
 def file_size_in_words(size: int) -> str:
@@ -70,4 +67,4 @@ class Renderer:
 
     def names(self) -> list[str]:
         """Every template name, for tests that render them all."""
-        return sorted(n.removesuffix(".txt.j2") for n in self.env.list_templates(extensions=["j2"]))
+        return sorted(n.removesuffix(".txt.j2") for n in self.env.list_templates() if n.endswith(".txt.j2"))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from bot.handling import Registry
-from handlers import general, uploads
+from handlers import general, opd, people, uploads
 
 
 def build_registry() -> Registry:
     """Every handler module registers its commands and buttons here."""
     registry = Registry()
     general.register(registry)
+    opd.register(registry)
+    people.register(registry)
     uploads.register(registry)
     return registry

@@ -1,27 +1,10 @@
-"""Everyone's commands: /start, /help (/bantuan), /batal."""
+"""Everyone's commands: /help (/bantuan) and /batal (/start lives with registration in handlers.people)."""
 
 from __future__ import annotations
 
 from bot.commands import commands_for
 from bot.core import Reply
 from bot.handling import Context, Registry
-
-
-def _roles(ctx: Context) -> list[str]:
-    assert ctx.request.actor is not None
-    return sorted(role.value for role in ctx.request.actor.roles)
-
-
-async def start(ctx: Context) -> Reply:
-    """Welcome the person; registration by deep-link code joins with the people-access issue."""
-    actor = ctx.request.actor
-    assert actor is not None
-    return ctx.reply(
-        "umum/mulai",
-        name=ctx.request.sender_name,
-        registered=actor.is_registered,
-        roles=_roles(ctx),
-    )
 
 
 async def help_(ctx: Context) -> Reply:
@@ -37,6 +20,5 @@ async def cancel(ctx: Context) -> Reply:
 
 
 def register(registry: Registry) -> None:
-    registry.command("start", start)
     registry.command("help", help_)
     registry.command("batal", cancel)

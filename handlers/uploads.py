@@ -15,9 +15,7 @@ async def receive_file(ctx: Context) -> Reply:
     file_name = uploads.clean_file_name(attachment.file_name, fallback=f"berkas-{ctx.request.message_id}")
     limit_mb = ctx.services.settings.telegram_max_file_mb
     if attachment.size is not None and attachment.size > limit_mb * 1024 * 1024:
-        raise DomainError(
-            "unggah/terlalu_besar", file_name=file_name, size=attachment.size, limit_mb=limit_mb
-        )
+        raise DomainError("unggah/terlalu_besar", file_name=file_name, size=attachment.size, limit_mb=limit_mb)
     try:
         blob = await attachment.fetch(ctx.services.files)
     except FileTooLargeError:  # the platform did not say the size, or said it wrong

@@ -105,9 +105,7 @@ class RoleAssignment(Base):
     revoked_at: Mapped[datetime | None]
     revoked_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
-    person: Mapped[Person] = relationship(
-        back_populates="assignments", lazy="raise", foreign_keys=[person_id]
-    )
+    person: Mapped[Person] = relationship(back_populates="assignments", lazy="raise", foreign_keys=[person_id])
     opd: Mapped[Opd | None] = relationship(lazy="raise")
 
 
@@ -188,3 +186,67 @@ class UnfiledUpload(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"))
     received_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """The append-only audit log of business actions; database triggers refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_entry_at", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime]
+    actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(48))
+    object_type: Mapped[str | None] = mapped_column(String(32))
+    object_id: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    chat_message_id: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str | None] = mapped_column(Text)
+
+
+class Invite(Base):
+    """A single-use, expiring invite code; only its hash is stored."""
+
+    __tablename__ = "invite"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str | None] = mapped_column(String(16))  # None for a code that links a channel to a person
+    opd_id: Mapped[int | None] = mapped_column(ForeignKey("opd.id"))
+    link_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    handover: Mapped[bool] = mapped_column(default=False)
+    created_by_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    revoked_at: Mapped[datetime | None]
+
+
+class CodeAttempt(Base):
+    """A failed invite-code attempt from one chat, for the lockout (5 within an hour)."""
+
+    __tablename__ = "code_attempt"
+    __table_args__ = (Index("ix_code_attempt_chat", "channel", "chat_id", "attempted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    attempted_at: Mapped[datetime]
+    cleared_at: Mapped[datetime | None]
+
+
+class PendingAction(Base):
+    """A one-time action behind a button: the callback data carries only its random token."""
+
+    __tablename__ = "pending_action"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    params: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

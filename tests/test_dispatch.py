@@ -13,6 +13,7 @@ from bot.core import Actor, Assignment, Button, Reply, Request, parse_command, s
 from bot.dispatch import Dispatcher
 from bot.errors import DomainError
 from bot.handling import Context, Registry
+from bot.services import audit, identity
 from handlers import build_registry
 from storage.models import Role
 
@@ -20,9 +21,7 @@ ADMIN = Actor(1, "Admin", (Assignment(Role.ADMIN),))
 GUEST = Actor(None, None)
 
 
-def request(
-    text: str | None = None, *, actor: Actor = ADMIN, private: bool = True, **fields: object
-) -> Request:
+def request(text: str | None = None, *, actor: Actor = ADMIN, private: bool = True, **fields: object) -> Request:
     command, args = parse_command(text) if text else (None, ())
     return Request(
         channel="test",
@@ -92,7 +91,7 @@ async def _explode(ctx: Context) -> Reply:
 
 
 async def _refuse(ctx: Context) -> Reply:
-    raise DomainError("umum/tidak_berwenang", name="rahasia")
+    raise DomainError("umum/tidak_berwenang", name="rahasia", registered=True)
 
 
 async def _buttons(ctx: Context) -> Reply:
@@ -114,12 +113,20 @@ async def test_errors_become_polite_replies(app: MonevApp, caplog: pytest.LogCap
 
 
 async def test_roles_are_checked_before_the_handler_runs(app: MonevApp) -> None:
+    async with app.services.db.write() as session:
+        person_id = await identity.ensure_local_person(session, "console", "uji", app.now())
+        admin = Actor(
+            person_id, "uji", (await identity.ensure_assignment(session, person_id, Role.ADMIN, None, app.now()),)
+        )
     registry = Registry()
     registry.command("rahasia", _explode)
     table = (Command("rahasia", "khusus kabid", roles=frozenset({Role.KABID})),)
     dispatcher = Dispatcher(app.services, registry, table)
-    (reply,) = await dispatcher.handle(request("/rahasia"), app.now())
+    (reply,) = await dispatcher.handle(request("/rahasia", actor=admin), app.now())
     assert "tidak tersedia untuk peran Anda" in reply.text
+    async with app.services.db.read() as session:
+        rows = list(await audit.export_rows(session))
+    assert [(r[2], r[3], r[4], r[6]) for r in rows] == [("console:uji", "admin", "command_refused", "rahasia")]
 
 
 def test_parse_command() -> None:

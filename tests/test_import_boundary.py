@@ -37,7 +37,5 @@ def test_package_imports_no_messaging_library(package: str) -> None:
 
 def test_the_checker_sees_imports(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
-    sample.write_text(
-        "import telegram.ext\nfrom pywa import WhatsApp\nfrom . import local\n", encoding="utf-8"
-    )
+    sample.write_text("import telegram.ext\nfrom pywa import WhatsApp\nfrom . import local\n", encoding="utf-8")
     assert imported_top_level_modules(sample) == {"telegram", "pywa"}

@@ -54,9 +54,7 @@ def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> Non
 
 
 def test_local_mode_lifts_the_file_limit() -> None:
-    settings = load_settings(
-        {"MONEV_TELEGRAM_MAX_FILE_MB": "2000", "MONEV_TELEGRAM_LOCAL_MODE": "true"}, dotenv=None
-    )
+    settings = load_settings({"MONEV_TELEGRAM_MAX_FILE_MB": "2000", "MONEV_TELEGRAM_LOCAL_MODE": "true"}, dotenv=None)
     assert settings.telegram_max_file_mb == 2000
 
 

@@ -17,10 +17,7 @@ WIB = ZoneInfo("Asia/Pontianak")
 def test_dates_are_echoed_in_words_in_wib() -> None:
     moment = datetime(2026, 5, 29, 16, 59, tzinfo=UTC)
     assert date_in_words(moment, WIB) == "Jumat, 29 Mei 2026 pukul 23.59 WIB"
-    assert (
-        date_in_words(datetime(2026, 8, 17, 8, 0, tzinfo=WIB), WIB)
-        == "Senin, 17 Agustus 2026 pukul 08.00 WIB"
-    )
+    assert date_in_words(datetime(2026, 8, 17, 8, 0, tzinfo=WIB), WIB) == "Senin, 17 Agustus 2026 pukul 08.00 WIB"
 
 
 def test_file_sizes_in_words() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Actor, Assignment
@@ -23,9 +23,7 @@ async def resolve_actor(session: AsyncSession, channel: str, external_id: str) -
     ).first()
     if row is None:
         return Actor(person_id=None, display_name=None)
-    return Actor(
-        person_id=row.id, display_name=row.display_name, assignments=await _assignments(session, row.id)
-    )
+    return Actor(person_id=row.id, display_name=row.display_name, assignments=await _assignments(session, row.id))
 
 
 async def actor_for_person(session: AsyncSession, person_id: int) -> Actor:
@@ -85,3 +83,12 @@ async def ensure_assignment(
         session.add(RoleAssignment(person_id=person_id, role=role.value, opd_id=opd_id, granted_at=now))
         await session.flush()
     return Assignment(role, opd_id, opd.code if opd else None)
+
+
+async def touch(session: AsyncSession, channel: str, external_id: str, now: datetime) -> None:
+    """Remember when this account last wrote to us (notifications go to the most recently active one)."""
+    await session.execute(
+        update(ChannelIdentity)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        .values(last_inbound_at=now)
+    )

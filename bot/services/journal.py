@@ -106,9 +106,7 @@ async def rows_to_resume(
     return [_as_row(r) for r in rows]
 
 
-async def mark_done(
-    session: AsyncSession, row_id: int, replies: Sequence[dict[str, Any]], now: datetime
-) -> bool:
+async def mark_done(session: AsyncSession, row_id: int, replies: Sequence[dict[str, Any]], now: datetime) -> bool:
     """Record the rendered replies in the handler's own transaction; False if another worker got there first."""
     result = await session.execute(
         update(InboundEvent)
@@ -139,9 +137,7 @@ async def record_failure(session: AsyncSession, row_id: int, error: str, now: da
     return row.attempts
 
 
-async def mark_failed(
-    session: AsyncSession, row_id: int, replies: Sequence[dict[str, Any]], now: datetime
-) -> None:
+async def mark_failed(session: AsyncSession, row_id: int, replies: Sequence[dict[str, Any]], now: datetime) -> None:
     """Give up on a row after its attempts; the apology in `replies` is still sent."""
     await session.execute(
         update(InboundEvent)

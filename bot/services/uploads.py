@@ -65,9 +65,7 @@ async def record_unfiled_upload(
 ) -> ReceivedFile:
     """Record a received file once per inbound event (a replayed update finds the existing row)."""
     if inbound_event_id is not None:
-        existing = await session.scalar(
-            select(UnfiledUpload).where(UnfiledUpload.inbound_event_id == inbound_event_id)
-        )
+        existing = await session.scalar(select(UnfiledUpload).where(UnfiledUpload.inbound_event_id == inbound_event_id))
         if existing is not None:
             return ReceivedFile(existing.id, existing.file_name, existing.size, existing.sha256)
     await register_blob(session, blob, now)

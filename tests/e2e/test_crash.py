@@ -114,9 +114,7 @@ async def test_sigkill_between_commit_and_reply_sends_the_reply_after_restart(
 
 
 async def test_a_wrong_token_exits_2_with_one_line(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
-    env = telegram_env(
-        fake_telegram, tmp_path / "data", MONEV_TELEGRAM_TOKEN="999:WRONG-token_xxxxxxxxxxxxxxxxxxxxxx"
-    )
+    env = telegram_env(fake_telegram, tmp_path / "data", MONEV_TELEGRAM_TOKEN="999:WRONG-token_xxxxxxxxxxxxxxxxxxxxxx")
     process = BotProcess(env, tmp_path)
     await process.start()
     assert process.process is not None

@@ -21,9 +21,7 @@ from tests.fake_telegram.server import FakeBotAPI
 pytestmark = pytest.mark.e2e
 
 
-async def send_to_many(
-    fake: FakeBotAPI, limiter: RateLimiter, tmp_path: Path, chats: int, each: int
-) -> float:
+async def send_to_many(fake: FakeBotAPI, limiter: RateLimiter, tmp_path: Path, chats: int, each: int) -> float:
     for user_id in range(1, chats + 1):
         fake.user(10_000 + user_id)
     async with Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url) as bot:

@@ -30,18 +30,16 @@ async def test_start_and_help_by_long_polling(fake_telegram: FakeBotAPI, tmp_pat
         rows = await journal_rows(bot.app.services.db)
         assert [r.status for r in rows] == ["replied", "replied"]
         # the menu was published and the username remembered for deep links
-        assert [c["command"] for c in fake_telegram.get_commands()] == ["start", "help", "batal"]
-        assert (
-            bot.runtime.telegram is not None and bot.runtime.telegram.username == fake_telegram.bot_username
-        )
+        assert [c["command"] for c in fake_telegram.get_commands()] == ["start", "help", "batal", "saya", "daftar"]
+        assert bot.runtime.telegram is not None and bot.runtime.telegram.username == fake_telegram.bot_username
 
 
 async def test_start_payload_reaches_the_handler(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
     user = fake_telegram.user(1002)
     async with running_bot(bot_settings(fake_telegram, tmp_path)):
-        user.send_text("/start K7QM2X9DABCD")
+        user.send_text("/start K7QM2X9DABCDEFGHJKMN")
         (reply,) = await fake_telegram.wait_for_messages(1002, 1)
-        assert "belum terdaftar" in reply["text"]
+        assert "Kode undangan tidak dikenal" in reply["text"]  # the deep-link payload went to registration
 
 
 async def test_webhook_mode_journals_then_answers(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
@@ -56,10 +54,7 @@ async def test_webhook_mode_journals_then_answers(fake_telegram: FakeBotAPI, tmp
     user = fake_telegram.user(1003)
     async with running_bot(settings) as bot:
         await fake_telegram.wait_for(lambda: fake_telegram.webhook)
-        assert (
-            fake_telegram.webhook is not None
-            and fake_telegram.webhook.url == f"http://127.0.0.1:{port}/telegram"
-        )
+        assert fake_telegram.webhook is not None and fake_telegram.webhook.url == f"http://127.0.0.1:{port}/telegram"
         user.send_text("/help")
         (reply,) = await fake_telegram.wait_for_messages(1003, 1)
         assert "Perintah yang bisa Anda pakai" in reply["text"]
@@ -76,9 +71,7 @@ async def test_webhook_mode_journals_then_answers(fake_telegram: FakeBotAPI, tmp
         async with aiohttp.ClientSession() as http:
             for secret in ("salah", None):
                 headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
-                async with http.post(
-                    f"http://127.0.0.1:{port}/telegram", json=forged, headers=headers
-                ) as response:
+                async with http.post(f"http://127.0.0.1:{port}/telegram", json=forged, headers=headers) as response:
                     assert response.status == 403
             async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
                 health = await response.json()
@@ -89,9 +82,7 @@ async def test_webhook_mode_journals_then_answers(fake_telegram: FakeBotAPI, tmp
         assert len(fake_telegram.sent_messages(1003)) == 1
 
 
-async def test_group_messages_get_only_the_private_chat_hint(
-    fake_telegram: FakeBotAPI, tmp_path: Path
-) -> None:
+async def test_group_messages_get_only_the_private_chat_hint(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
     group = fake_telegram.group(-100777)
     fake_telegram.user(1004)
     async with running_bot(bot_settings(fake_telegram, tmp_path)):
@@ -100,9 +91,7 @@ async def test_group_messages_get_only_the_private_chat_hint(
         assert reply["text"] == "Silakan chat pribadi dengan bot ini."
 
 
-async def test_chats_run_concurrently_while_each_chat_stays_in_order(
-    fake_telegram: FakeBotAPI, tmp_path: Path
-) -> None:
+async def test_chats_run_concurrently_while_each_chat_stays_in_order(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
     slow, quick = fake_telegram.user(2001), fake_telegram.user(2002)
     fake_telegram.throttle_downloads(400_000)  # a 1 MB file takes ~2.5 s to download
     async with running_bot(bot_settings(fake_telegram, tmp_path)):
@@ -111,9 +100,7 @@ async def test_chats_run_concurrently_while_each_chat_stays_in_order(
         await fake_telegram.wait_for(lambda: fake_telegram.calls_of("getFile"))
         quick.send_text("/help")
         await fake_telegram.wait_for_messages(2002, 1)
-        assert fake_telegram.texts(2001) == [], fake_telegram.texts(
-            2001
-        )  # the slow chat is still downloading
+        assert fake_telegram.texts(2001) == [], fake_telegram.texts(2001)  # the slow chat is still downloading
         receipt, help_reply = await fake_telegram.wait_for_messages(2001, 2, timeout=20)
         assert "Berkas diterima" in receipt["text"]
         assert "Perintah yang bisa Anda pakai" in help_reply["text"]

@@ -51,9 +51,7 @@ class FakeUser:
     def _message(self, message: JSON | int | None) -> JSON:
         if isinstance(message, dict):
             return message
-        found = (
-            self.fake.last_bot_message(self.id) if message is None else self.fake.message(self.id, message)
-        )
+        found = self.fake.last_bot_message(self.id) if message is None else self.fake.message(self.id, message)
         if found is None:
             raise LookupError(f"no such bot message in chat {self.id}")
         return found

@@ -28,12 +28,9 @@ NOT_MODIFIED = (
     "the same as a current content and reply markup of the message"
 )
 CONFLICT_WEBHOOK = (
-    "Conflict: can't use getUpdates method while webhook is active; "
-    "use deleteWebhook to delete the webhook first"
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
-CONFLICT_POLL = (
-    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
-)
+CONFLICT_POLL = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 BUTTON_KINDS = (
     "callback_data",
     "url",
@@ -243,9 +240,7 @@ class BotApiMethods:
     def _caption(self, params: JSON) -> JSON:
         if params.get("caption") in (None, ""):
             return {}
-        text, entities = self._formatted(
-            params["caption"], params.get("parse_mode"), params.get("caption_entities")
-        )
+        text, entities = self._formatted(params["caption"], params.get("parse_mode"), params.get("caption_entities"))
         if len(text) > MAX_CAPTION:
             raise bad("message caption is too long")
         return {"caption": text, **({"caption_entities": entities} if entities else {})}
@@ -435,9 +430,7 @@ class BotApiMethods:
             _check_command(command)
         key = (_scope_key(params.get("scope")), str(params.get("language_code") or ""))
         if commands:
-            self.state.commands[key] = [
-                {"command": c["command"], "description": c["description"]} for c in commands
-            ]
+            self.state.commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
         else:
             self.state.commands.pop(key, None)
         return True

@@ -250,9 +250,7 @@ class FakeBotAPI(FakeState):
         if hook.secret_token:
             headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
         timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
-        async with self._session.post(
-            hook.url, data=json.dumps(update), headers=headers, timeout=timeout
-        ) as resp:
+        async with self._session.post(hook.url, data=json.dumps(update), headers=headers, timeout=timeout) as resp:
             await resp.read()
             return resp.status, resp.reason or ""
 

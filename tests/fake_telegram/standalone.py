@@ -80,9 +80,7 @@ async def run_line(fake: FakeBotAPI, line: str) -> None:
         await asyncio.sleep(float(words[1]))
         return
     if not words[0].lstrip("-").isdigit():
-        raise ValueError(
-            "expected 'USER_ID text', 'USER_ID :file PATH', 'USER_ID :tekan N' or ':tunggu SECONDS'"
-        )
+        raise ValueError("expected 'USER_ID text', 'USER_ID :file PATH', 'USER_ID :tekan N' or ':tunggu SECONDS'")
     user_id = int(words[0])
     handle = FakeUser(fake, user_id) if user_id in fake.chats else fake.user(user_id)
     rest = line.split(maxsplit=1)[1] if len(words) > 1 else ""

@@ -147,13 +147,9 @@ class FakeState:
         else:
             stored = self.store_file(data, "document", content.pop("file_name"), content.pop("mime_type"))
             content["document"] = stored.as_document()
-        return self.incoming_message(
-            chat_id, user_id, {k: v for k, v in content.items() if v is not None}, new_batch
-        )
+        return self.incoming_message(chat_id, user_id, {k: v for k, v in content.items() if v is not None}, new_batch)
 
-    def incoming_callback(
-        self, chat_id: int, user_id: int, data: str, message: JSON | int | None, forge: bool
-    ) -> JSON:
+    def incoming_callback(self, chat_id: int, user_id: int, data: str, message: JSON | int | None, forge: bool) -> JSON:
         """A user presses an inline button; returns the queued Update."""
         target = self._button_message(chat_id, data, message, forge)
         query_id = str(4_600_000_000_000_000_000 + next(self._ids))

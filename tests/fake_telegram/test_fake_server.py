@@ -207,9 +207,7 @@ async def test_injected_errors_map_to_ptb_exceptions(fake_telegram: FakeBotAPI, 
     assert [c.params["text"] for c in fake_telegram.rejected_429] == ["a"]
 
 
-async def test_lost_response_after_delivery_shows_up_as_duplicate(
-    fake_telegram: FakeBotAPI, bot: Bot
-) -> None:
+async def test_lost_response_after_delivery_shows_up_as_duplicate(fake_telegram: FakeBotAPI, bot: Bot) -> None:
     user = fake_telegram.user(3001)
     fake_telegram.inject_error("sendMessage", error_code=502, deliver=True)
     with pytest.raises(NetworkError):
@@ -223,9 +221,7 @@ async def test_lost_response_after_delivery_shows_up_as_duplicate(
 
 async def test_send_document_upload_then_resend_by_file_id(fake_telegram: FakeBotAPI, bot: Bot) -> None:
     user = fake_telegram.user(4000)
-    first = await bot.send_document(
-        user.id, PDF, filename="rekap.pdf", caption="Rekap", reply_markup=keyboard("ok")
-    )
+    first = await bot.send_document(user.id, PDF, filename="rekap.pdf", caption="Rekap", reply_markup=keyboard("ok"))
     document = doc(first)
     assert (document.file_name, document.mime_type, document.file_size) == (
         "rekap.pdf",
@@ -261,9 +257,7 @@ async def test_multipart_body_is_validated(fake_telegram: FakeBotAPI) -> None:
 
 async def test_user_document_get_file_and_download_exact_bytes(fake_telegram: FakeBotAPI, bot: Bot) -> None:
     data = os.urandom(150_000)
-    fake_telegram.user(4002).send_document(
-        data, "bukti dukung.xlsx", "application/vnd.ms-excel", caption="Bukti"
-    )
+    fake_telegram.user(4002).send_document(data, "bukti dukung.xlsx", "application/vnd.ms-excel", caption="Bukti")
     (update,) = await bot.get_updates()
     assert (msg(update).caption, doc(msg(update)).file_size) == ("Bukti", len(data))
     file = await bot.get_file(doc(msg(update)).file_id)
@@ -505,9 +499,7 @@ async def test_webhook_delivery_with_secret_and_retry(
 async def test_standalone_script_mode() -> None:
     command = [sys.executable, "-m", "tests.fake_telegram", "--port", "0", "--exit-on-eof"]
     pipe = asyncio.subprocess.PIPE
-    proc = await asyncio.create_subprocess_exec(
-        *command, cwd=Path(__file__).parents[2], stdin=pipe, stdout=pipe
-    )
+    proc = await asyncio.create_subprocess_exec(*command, cwd=Path(__file__).parents[2], stdin=pipe, stdout=pipe)
     assert proc.stdin is not None and proc.stdout is not None
     try:
         settings = dict([(await proc.stdout.readline()).decode().strip().split("=", 1) for _ in range(3)])

@@ -26,7 +26,7 @@ from bot.channels.telegram.sender import TelegramSender, Undeliverable
 from bot.commands import COMMANDS, Command
 from bot.core import reply_from_json
 from bot.inbound import ChatQueues, InboundProcessor, JournalPump
-from bot.services import bot_state, journal
+from bot.services import bot_state, journal, people
 from bot.services.journal import JournalRow
 from bot.settings import Settings
 from storage.database import Database
@@ -237,16 +237,27 @@ class TelegramChannel:
         if isinstance(query, dict) and "id" in query:
             await self.sender.answer_callback(str(query["id"]))
         error: str | None = None
-        try:
-            for data in row.replies or []:
-                await self.sender.send_reply(int(row.chat_key), reply_from_json(data))
-        except Undeliverable as reason:
-            logger.info("reply to chat %s undeliverable: %s", row.chat_key, reason)
-            error = str(reason)
-        except BadRequest as bug:
-            logger.error("Telegram refused our reply for journal row %s: %s", row.id, bug.message)
-            error = bug.message
+        for data in row.replies or []:
+            reply = reply_from_json(data)
+            chat_id = int(row.chat_key) if reply.to_person_id is None else await self._chat_of(reply.to_person_id)
+            if chat_id is None:
+                logger.info("person %s has no Telegram chat; notification not sent", reply.to_person_id)
+                continue
+            try:
+                await self.sender.send_reply(chat_id, reply)
+            except Undeliverable as reason:
+                logger.info("message to chat %s undeliverable: %s", chat_id, reason)
+                error = str(reason)
+            except BadRequest as bug:
+                logger.error("Telegram refused our message for journal row %s: %s", row.id, bug.message)
+                error = bug.message
         await self._mark_replied(row, error)
+
+    async def _chat_of(self, person_id: int) -> int | None:
+        """A notification goes to the person's most recently active Telegram account."""
+        async with self.db.read() as session:
+            chats = await people.channel_ids(session, person_id, CHANNEL)
+        return int(chats[0]) if chats else None
 
     async def _mark_replied(self, row: JournalRow, error: str | None) -> None:
         async with self.db.write() as session:

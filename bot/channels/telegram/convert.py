@@ -27,9 +27,7 @@ def chat_key_of(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def to_request(
-    update: Update, *, received_at: datetime, journal_id: int | None, fetcher_for: Any
-) -> Request | None:
+def to_request(update: Update, *, received_at: datetime, journal_id: int | None, fetcher_for: Any) -> Request | None:
     """The neutral request for a message or button press; None for updates the bot does not answer."""
     if update.callback_query is not None:
         query = update.callback_query

@@ -79,9 +79,7 @@ class TelegramSender:
         except NetworkError:
             logger.info("answerCallbackQuery failed on the network; the spinner times out by itself")
 
-    async def call(
-        self, chat_id: int, send: Callable[[], Awaitable[T]], *, is_group: bool = False
-    ) -> T | None:
+    async def call(self, chat_id: int, send: Callable[[], Awaitable[T]], *, is_group: bool = False) -> T | None:
         """One rate-limited API call: waits out 429s, retries network errors with backoff."""
         network_failures = 0
         while True:

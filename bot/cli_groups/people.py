@@ -1,0 +1,66 @@
+"""`monev people list|revoke|purge|unlock`: people and their access, from the trusted CLI."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from bot.app import MonevApp
+from bot.cli_support import CliRejected, cli_acting, refusals_as_rejections
+from bot.services import invites, people
+
+NAME = "people"
+
+
+def add_parser(commands: Any) -> None:
+    group = commands.add_parser("people", help="people: list, revoke, purge, unlock")
+    actions = group.add_subparsers(dest="people_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="people with their channels and active roles")
+    listing.add_argument("--opd", metavar="CODE", help="only people assigned to this OPD")
+    for name, text in (
+        ("revoke", "revoke every active role of a person, at once"),
+        ("purge", "redact a person's names and chat ids (UU 27/2022); the audit keeps a pseudonym"),
+    ):
+        parser = actions.add_parser(name, help=text)
+        parser.add_argument("person_id", type=int, metavar="ID")
+    unlock = actions.add_parser("unlock", help="clear the failed-code lockout of a chat")
+    unlock.add_argument("chat", metavar="CHAT", help="the chat id, optionally as CHANNEL:ID (default telegram)")
+
+
+async def run(app: MonevApp, args: argparse.Namespace) -> int:
+    if args.people_command == "list":
+        return await _list(app, args.opd)
+    acting = await cli_acting(app)
+    with refusals_as_rejections(app):
+        async with app.services.db.write() as session:
+            if args.people_command == "revoke":
+                result = await people.revoke_person(
+                    session, args.person_id, acting=acting, revoker_roles=None, now=app.now()
+                )
+                print(f"revoked {len(result.revoked)} role(s) of person {args.person_id}")
+            elif args.people_command == "purge":
+                await people.purge_person(session, args.person_id, acting=acting, now=app.now())
+                print(f"person {args.person_id} purged; the audit log now shows pengguna-{args.person_id}")
+            else:
+                channel, _, chat = args.chat.rpartition(":")
+                if not chat:
+                    raise CliRejected("usage: monev people unlock CHAT")
+                cleared = await invites.clear_attempts(
+                    session, channel or "telegram", chat, acting=acting, now=app.now()
+                )
+                print(f"lockout cleared for {channel or 'telegram'}:{chat} ({cleared} failed attempt(s))")
+    return 0
+
+
+async def _list(app: MonevApp, opd_code: str | None) -> int:
+    async with app.services.db.read() as session:
+        listed = await people.describe_people(session)
+    code = opd_code.upper() if opd_code else None
+    for person in listed:
+        if code and not any(a.opd_code == code for a in person.assignments):
+            continue
+        roles = ", ".join(f"{a.role.value}{':' + a.opd_code if a.opd_code else ''}" for a in person.assignments)
+        print(
+            f"{person.id:>5}  {person.name:<30}  {','.join(person.channels) or '-':<18}  {roles or '(no active role)'}"
+        )
+    return 0

@@ -1,0 +1,35 @@
+"""What the `monev` subcommand groups share: the CLI's own person and the input-rejected error."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from bot.app import MonevApp
+from bot.channels.console import to_plain_text
+from bot.errors import DomainError
+from bot.services import identity
+from bot.services.audit import Acting
+from storage.models import Channel
+
+
+class CliRejected(Exception):
+    """Input the CLI refuses; the message is printed as one line and the exit code is 1."""
+
+
+async def cli_acting(app: MonevApp) -> Acting:
+    """The CLI acts as a person of its own, `cli:<unix user>`, created on first use, so audit rows name it."""
+    async with app.services.db.write() as session:
+        person_id = await identity.ensure_local_person(session, Channel.CLI, getpass.getuser(), app.now())
+    return Acting(person_id=person_id, role="cli", channel=Channel.CLI.value)
+
+
+@contextmanager
+def refusals_as_rejections(app: MonevApp) -> Iterator[None]:
+    """A service's DomainError becomes one plain-text line and exit code 1."""
+    try:
+        yield
+    except DomainError as refusal:
+        text = to_plain_text(app.services.renderer.render(refusal.template, **refusal.params)).strip()
+        raise CliRejected(text) from None

@@ -1,0 +1,185 @@
+"""People: who holds which role, revocation, purge, and who to notify."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import DomainError
+from bot.services import audit
+from bot.services.audit import Acting
+from bot.services.invites import issuable_by
+from storage.models import ChannelIdentity, InboundEvent, Opd, Person, Role, RoleAssignment
+
+
+@dataclass(frozen=True)
+class AssignmentView:
+    id: int
+    role: Role
+    opd_code: str | None
+    opd_name: str | None
+
+
+@dataclass(frozen=True)
+class PersonView:
+    id: int
+    name: str
+    channels: tuple[str, ...]
+    assignments: tuple[AssignmentView, ...]
+    purged: bool
+
+
+async def describe_people(session: AsyncSession, person_ids: Iterable[int] | None = None) -> list[PersonView]:
+    """People with their channels and active assignments, in three queries whatever their number."""
+    query = select(Person).order_by(Person.id)
+    if person_ids is not None:
+        query = query.where(Person.id.in_(list(person_ids)))
+    persons = (await session.scalars(query)).all()
+    ids = [p.id for p in persons]
+    channels: dict[int, list[str]] = {}
+    for person_id, channel in (
+        await session.execute(
+            select(ChannelIdentity.person_id, ChannelIdentity.channel).where(ChannelIdentity.person_id.in_(ids))
+        )
+    ).all():
+        channels.setdefault(person_id, []).append(channel)
+    roles: dict[int, list[AssignmentView]] = {}
+    for row in (
+        await session.execute(
+            select(RoleAssignment.id, RoleAssignment.person_id, RoleAssignment.role, Opd.code, Opd.name)
+            .outerjoin(Opd, Opd.id == RoleAssignment.opd_id)
+            .where(RoleAssignment.person_id.in_(ids), RoleAssignment.revoked_at.is_(None))
+            .order_by(RoleAssignment.id)
+        )
+    ).all():
+        roles.setdefault(row.person_id, []).append(AssignmentView(row.id, Role(row.role), row.code, row.name))
+    return [
+        PersonView(
+            p.id,
+            audit.actor_label(p.id, p.display_name, p.purged_at is not None),
+            tuple(sorted(set(channels.get(p.id, [])))),
+            tuple(roles.get(p.id, [])),
+            p.purged_at is not None,
+        )
+        for p in persons
+    ]
+
+
+async def people_with_roles(session: AsyncSession, roles: Iterable[Role], opd_id: int | None = None) -> list[int]:
+    """Ids of people holding any of `roles` (for one OPD, if given), e.g. the admins to notify."""
+    query = (
+        select(RoleAssignment.person_id)
+        .where(RoleAssignment.role.in_([r.value for r in roles]), RoleAssignment.revoked_at.is_(None))
+        .distinct()
+        .order_by(RoleAssignment.person_id)
+    )
+    if opd_id is not None:
+        query = query.where(RoleAssignment.opd_id == opd_id)
+    return list((await session.scalars(query)).all())
+
+
+@dataclass(frozen=True)
+class Revocation:
+    person_id: int
+    name: str
+    revoked: tuple[AssignmentView, ...]
+    kept: tuple[AssignmentView, ...]
+
+
+async def revoke_person(
+    session: AsyncSession,
+    person_id: int,
+    *,
+    acting: Acting,
+    revoker_roles: frozenset[Role] | None,
+    now: datetime,
+    opd_code: str | None = None,
+) -> Revocation:
+    """Revoke, at once, the person's assignments the revoker may issue (all of them for the trusted CLI)."""
+    found = await describe_people(session, [person_id])
+    if not found:
+        raise DomainError("orang/tidak_dikenal", person_id=person_id)
+    person = found[0]
+    allowed = None if revoker_roles is None else issuable_by(revoker_roles)
+    chosen = [a for a in person.assignments if opd_code is None or a.opd_code == opd_code]
+    revocable = tuple(a for a in chosen if allowed is None or a.role in allowed)
+    kept = tuple(a for a in person.assignments if a not in revocable)
+    if not revocable:
+        if chosen:
+            raise DomainError(
+                "orang/tidak_boleh_cabut", audit_action="revoke_refused", name=person.name, person_id=person_id
+            )
+        raise DomainError("orang/tanpa_peran", name=person.name)
+    await session.execute(
+        update(RoleAssignment)
+        .where(RoleAssignment.id.in_([a.id for a in revocable]))
+        .values(revoked_at=now, revoked_by_person_id=acting.person_id)
+    )
+    for assignment in revocable:
+        await audit.record(
+            session,
+            acting,
+            "revoke",
+            now,
+            object_type="person",
+            object_id=person_id,
+            role_revoked=assignment.role.value,
+            opd=assignment.opd_code,
+        )
+    return Revocation(person_id, person.name, revocable, kept)
+
+
+async def purge_person(session: AsyncSession, person_id: int, *, acting: Acting, now: datetime) -> None:
+    """UU 27/2022: redact names and channel ids, null their journal payloads; the audit keeps a pseudonym."""
+    person = await session.get(Person, person_id)
+    if person is None:
+        raise DomainError("orang/tidak_dikenal", person_id=person_id)
+    identities = (await session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person_id))).all()
+    chats = [(i.channel, i.external_id) for i in identities]
+    for chat_channel, chat_id in chats:
+        await session.execute(
+            update(InboundEvent)
+            .where(InboundEvent.channel == chat_channel, InboundEvent.chat_key == chat_id)
+            .values(payload=None)
+        )
+    for identity in identities:
+        identity.external_id = f"purged-{identity.id}"
+        identity.username = None
+        identity.phone = None
+    person.display_name = None
+    person.purged_at = now
+    await session.execute(
+        update(RoleAssignment)
+        .where(RoleAssignment.person_id == person_id, RoleAssignment.revoked_at.is_(None))
+        .values(revoked_at=now, revoked_by_person_id=acting.person_id)
+    )
+    await audit.record(session, acting, "purge", now, object_type="person", object_id=person_id)
+
+
+async def channel_ids(session: AsyncSession, person_id: int, channel: str) -> list[str]:
+    """The person's accounts on one channel, most recently active first (where a notification goes)."""
+    rows = await session.scalars(
+        select(ChannelIdentity.external_id)
+        .where(ChannelIdentity.person_id == person_id, ChannelIdentity.channel == channel)
+        .order_by(ChannelIdentity.last_inbound_at.desc().nulls_last(), ChannelIdentity.id.desc())
+    )
+    return [r for r in rows.all() if not r.startswith("purged-")]
+
+
+async def liaisons_by_opd(session: AsyncSession) -> dict[str, list[str]]:
+    """Registered liaisons (`opd` role) per OPD code, in one query."""
+    rows = await session.execute(
+        select(Opd.code, Person.id, Person.display_name)
+        .join(RoleAssignment, RoleAssignment.opd_id == Opd.id)
+        .join(Person, Person.id == RoleAssignment.person_id)
+        .where(RoleAssignment.role == Role.OPD.value, RoleAssignment.revoked_at.is_(None))
+        .order_by(Opd.code, Person.id)
+    )
+    result: dict[str, list[str]] = {}
+    for code, person_id, name in rows.all():
+        result.setdefault(code, []).append(name or f"pengguna-{person_id}")
+    return result

@@ -1,0 +1,107 @@
+"""`/opd`: the OPD registry with its liaisons; admins and the Kasi (de)activate OPDs with one-time buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.commands import STAFF
+from bot.core import Button, Reply
+from bot.errors import DomainError
+from bot.handling import Context, Registry
+from bot.services import actions, people, registry
+from storage.models import Role
+
+PAGE_SIZE = 7
+MANAGERS = frozenset({Role.ADMIN, Role.KASI})
+
+
+async def opd_command(ctx: Context) -> Reply:
+    """`/opd` lists every OPD with its liaisons; `/opd KODE` shows one."""
+    if ctx.request.args:
+        return await _detail(ctx, ctx.request.args[0].upper())
+    return await _overview(ctx, page=0)
+
+
+async def opd_button(ctx: Context) -> Reply:
+    """`opd:p:N` pages the list, `opd:d:CODE` shows one OPD; both only for staff, whatever the data says."""
+    actor = ctx.request.actor
+    assert actor is not None and ctx.request.payload is not None
+    if not actor.roles & STAFF:
+        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=ctx.request.payload)
+    _, kind, value = (ctx.request.payload.split(":", 2) + ["", ""])[:3]
+    if kind == "p" and value.isdigit():
+        return await _overview(ctx, page=int(value))
+    if kind == "d" and value:
+        return await _detail(ctx, value[:32].upper())
+    raise DomainError("umum/tombol_kedaluwarsa")
+
+
+async def _overview(ctx: Context, page: int) -> Reply:
+    session = await ctx.session()
+    opds = await registry.list_opds(session)
+    liaisons = await people.liaisons_by_opd(session)
+    buttons: list[list[Button]] = []
+    if ctx.request.actor and ctx.request.actor.roles & MANAGERS:
+        buttons = _page_buttons([o.code for o in opds], page)
+    return ctx.reply(
+        "opd/daftar",
+        buttons=buttons,
+        opds=opds,
+        liaisons=liaisons,
+        without=[o.code for o in opds if o.active and not liaisons.get(o.code)],
+    )
+
+
+def _page_buttons(codes: list[str], page: int) -> list[list[Button]]:
+    pages = max(1, -(-len(codes) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    chosen = codes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    rows = [[Button(code, f"opd:d:{code}")] for code in chosen]
+    paging = []
+    if page > 0:
+        paging.append(Button("« Sebelumnya", f"opd:p:{page - 1}"))
+    if page < pages - 1:
+        paging.append(Button("Berikutnya »", f"opd:p:{page + 1}"))
+    return rows + ([paging] if paging else [])
+
+
+async def _detail(ctx: Context, code: str) -> Reply:
+    session = await ctx.session()
+    found = [o for o in await registry.list_opds(session) if o.code == code]
+    if not found:
+        raise DomainError("registry/opd_tidak_dikenal", code=code)
+    opd = found[0]
+    actor = ctx.request.actor
+    buttons = []
+    if actor and actor.person_id is not None and actor.roles & MANAGERS:
+        label = "Nonaktifkan OPD" if opd.active else "Aktifkan OPD"
+        toggle = await actions.action_button(
+            session,
+            label,
+            kind="opd_toggle",
+            person_id=actor.person_id,
+            now=ctx.now,
+            code=opd.code,
+            active=not opd.active,
+        )
+        buttons = [[toggle]]
+    liaisons = (await people.liaisons_by_opd(session)).get(opd.code, [])
+    return ctx.reply("opd/rincian", buttons=buttons, opd=opd, liaisons=liaisons)
+
+
+async def toggle_opd(ctx: Context, params: dict[str, Any]) -> Reply:
+    actor = ctx.request.actor
+    assert actor is not None
+    role = min(actor.roles & MANAGERS) if actor.roles & MANAGERS else None
+    if role is None:  # the person lost the role since the button was made
+        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", kind="opd_toggle")
+    opd = await registry.set_opd_active(
+        await ctx.session(), str(params["code"]), bool(params["active"]), acting=ctx.acting(role), now=ctx.now
+    )
+    return ctx.reply("opd/diubah", opd=opd)
+
+
+def register(registry_: Registry) -> None:
+    registry_.command("opd", opd_command)
+    registry_.button("opd", opd_button)
+    registry_.action("opd_toggle", toggle_opd)

@@ -1,0 +1,282 @@
+"""People and access in chat: registration, /saya, /undang, /cabut, /serahkan, and their one-time buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.core import Reply
+from bot.errors import DomainError
+from bot.handling import Context, Registry
+from bot.services import actions, bot_state, invites, people
+from bot.services.invites import IssuedInvite, RedeemStatus, Redemption
+from storage.models import OPD_SCOPED_ROLES, Role
+
+STAFF_ROLE_WORDS = {
+    "tim": Role.TIM,
+    "admin": Role.ADMIN,
+    "sekretariat": Role.SEKRETARIAT,
+    "kasi": Role.KASI,
+    "kabid": Role.KABID,
+}
+OPD_ROLE_WORDS = {"opd": Role.OPD, "kepala_opd": Role.KEPALA_OPD}
+
+
+async def start(ctx: Context) -> Reply | list[Reply]:
+    """`/start` greets; `/start KODE` (a Telegram deep link) registers."""
+    if ctx.request.args:
+        return await register_with_code(ctx, ctx.request.args[0])
+    actor = ctx.request.actor
+    assert actor is not None
+    roles = sorted(role.value for role in actor.roles)
+    return ctx.reply("umum/mulai", name=ctx.request.sender_name, registered=actor.is_registered, roles=roles)
+
+
+async def daftar(ctx: Context) -> Reply | list[Reply]:
+    """`/daftar KODE`."""
+    if not ctx.request.args:
+        return ctx.reply("pendaftaran/cara")
+    return await register_with_code(ctx, "".join(ctx.request.args))
+
+
+async def register_with_code(ctx: Context, code_text: str) -> Reply | list[Reply]:
+    request = ctx.request
+    session = await ctx.session()
+    result = await invites.redeem(
+        session,
+        code_text=code_text,
+        channel=request.channel,
+        external_id=request.sender_id,
+        display_name=request.sender_name,
+        username=None,
+        acting=ctx.acting(),
+        now=ctx.now,
+    )
+    if result.status == RedeemStatus.LOCKED:
+        replies = [ctx.reply("pendaftaran/terkunci", until=result.locked_until)]
+        if result.just_locked:
+            replies += await _lockout_notices(ctx)
+        return replies
+    if result.status == RedeemStatus.ALREADY:
+        return ctx.reply("pendaftaran/sudah_terdaftar")
+    if result.status == RedeemStatus.LINKED:
+        return ctx.reply("pendaftaran/tertaut")
+    if not result.ok:
+        return ctx.reply("pendaftaran/gagal", status=result.status.value)
+    greeting = ctx.reply("pendaftaran/berhasil", role=_role(result), opd_name=result.opd_name)
+    return [greeting, *await _registration_notices(ctx, result)]
+
+
+def _role(result: Redemption) -> str:
+    assert result.role is not None
+    return result.role.value
+
+
+async def _registration_notices(ctx: Context, result: Redemption) -> list[Reply]:
+    session = await ctx.session()
+    notices = [
+        ctx.notify(
+            admin,
+            "pendaftaran/pemberitahuan_admin",
+            name=ctx.request.sender_name or "-",
+            role=_role(result),
+            opd_name=result.opd_name,
+        )
+        for admin in await people.people_with_roles(session, [Role.ADMIN])
+        if admin != result.person_id
+    ]
+    if result.handover_issuer_id is not None and result.previous_liaisons:
+        buttons = [
+            [
+                await actions.action_button(
+                    session,
+                    f"Cabut {name}"[:40],
+                    kind="handover_revoke",
+                    person_id=result.handover_issuer_id,
+                    now=ctx.now,
+                    target=person_id,
+                    opd=result.opd_code,
+                )
+            ]
+            for person_id, name in result.previous_liaisons[:7]
+        ]
+        buttons.append(
+            [
+                await actions.action_button(
+                    session,
+                    "Biarkan semua tetap aktif",
+                    kind="handover_keep",
+                    person_id=result.handover_issuer_id,
+                    now=ctx.now,
+                )
+            ]
+        )
+        notices.append(
+            ctx.notify(
+                result.handover_issuer_id,
+                "pendaftaran/serah_terima_tanya",
+                buttons=buttons,
+                name=ctx.request.sender_name or "-",
+                opd_name=result.opd_name,
+                previous=[name for _, name in result.previous_liaisons],
+            )
+        )
+    return notices
+
+
+async def _lockout_notices(ctx: Context) -> list[Reply]:
+    session = await ctx.session()
+    notices = []
+    for admin in await people.people_with_roles(session, [Role.ADMIN]):
+        unlock = await actions.action_button(
+            session,
+            "Buka blokir",
+            kind="unlock_chat",
+            person_id=admin,
+            now=ctx.now,
+            channel=ctx.request.channel,
+            chat=ctx.request.sender_id,
+        )
+        notices.append(
+            ctx.notify(
+                admin,
+                "pendaftaran/terkunci_admin",
+                buttons=[[unlock]],
+                channel=ctx.request.channel,
+                chat=ctx.request.sender_id,
+                name=ctx.request.sender_name or "-",
+            )
+        )
+    return notices
+
+
+async def saya(ctx: Context) -> Reply:
+    """Who am I: name and active assignments."""
+    actor = ctx.request.actor
+    assert actor is not None
+    if actor.person_id is None:
+        return ctx.reply("orang/saya", person=None)
+    (person,) = await people.describe_people(await ctx.session(), [actor.person_id])
+    return ctx.reply("orang/saya", person=person)
+
+
+async def undang(ctx: Context) -> Reply:
+    """`/undang OPD_CODE [opd|kepala_opd]`, `/undang tim|admin|sekretariat|kasi|kabid`."""
+    args = [a.lower() for a in ctx.request.args]
+    if not args or len(args) > 2:
+        return ctx.reply("undangan/cara")
+    role, opd_code = _invite_target(args)
+    if role is None:
+        return ctx.reply("undangan/cara")
+    return await _issue(ctx, role, opd_code, handover=False)
+
+
+def _invite_target(args: list[str]) -> tuple[Role | None, str | None]:
+    if len(args) == 1 and args[0] in STAFF_ROLE_WORDS:
+        return STAFF_ROLE_WORDS[args[0]], None
+    role = OPD_ROLE_WORDS.get(args[1]) if len(args) == 2 else Role.OPD
+    return role, args[0].upper()
+
+
+async def serahkan(ctx: Context) -> Reply:
+    """`/serahkan OPD_CODE`: a hand-over code for a new liaison; the old one is dealt with on registration."""
+    if len(ctx.request.args) != 1:
+        return ctx.reply("undangan/cara_serahkan")
+    return await _issue(ctx, Role.OPD, ctx.request.args[0].upper(), handover=True)
+
+
+async def _issue(ctx: Context, role: Role, opd_code: str | None, *, handover: bool) -> Reply:
+    actor = ctx.request.actor
+    assert actor is not None
+    session = await ctx.session()
+    (invite,) = await invites.issue_invites(
+        session,
+        acting=ctx.acting(_issuing_role(actor.roles, role)),
+        role=role,
+        opd_code=opd_code if role in OPD_SCOPED_ROLES else None,
+        now=ctx.now,
+        issuer_roles=actor.roles,
+        handover=handover,
+    )
+    username = await bot_state.recall(session, bot_state.TELEGRAM_USERNAME)
+    return _code_reply(ctx, invite, username)
+
+
+def _issuing_role(roles: frozenset[Role], target: Role) -> Role | None:
+    able = [r for r in sorted(roles) if target in invites.ISSUABLE.get(r, frozenset())]
+    return able[0] if able else None
+
+
+def _code_reply(ctx: Context, invite: IssuedInvite, username: str | None) -> Reply:
+    link = invites.deep_link(username, invite.code) if username else None
+    return ctx.reply(
+        "undangan/kode",
+        code=invite.shown,
+        role=invite.role.value if invite.role else "tautan",
+        opd_code=invite.opd_code,
+        expires_at=invite.expires_at,
+        link=link,
+        handover=invite.handover,
+    )
+
+
+async def cabut(ctx: Context) -> Reply | list[Reply]:
+    """`/cabut` lists who the sender may revoke; `/cabut ID` revokes at once."""
+    actor = ctx.request.actor
+    assert actor is not None
+    session = await ctx.session()
+    revocable = invites.issuable_by(actor.roles)
+    if not ctx.request.args:
+        listed = [p for p in await people.describe_people(session) if any(a.role in revocable for a in p.assignments)]
+        return ctx.reply("orang/daftar_cabut", people=listed)
+    target = ctx.request.args[0].lstrip("#")
+    if not target.isdigit():
+        return ctx.reply("orang/cara_cabut")
+    result = await people.revoke_person(
+        session, int(target), acting=ctx.acting(), revoker_roles=actor.roles, now=ctx.now
+    )
+    return [
+        ctx.reply("orang/dicabut", result=result),
+        ctx.notify(result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked),
+    ]
+
+
+async def handover_revoke(ctx: Context, params: dict[str, Any]) -> Reply | list[Reply]:
+    actor = ctx.request.actor
+    assert actor is not None
+    result = await people.revoke_person(
+        await ctx.session(),
+        int(params["target"]),
+        acting=ctx.acting(),
+        revoker_roles=actor.roles,
+        now=ctx.now,
+        opd_code=params.get("opd"),
+    )
+    return [
+        ctx.reply("orang/dicabut", result=result),
+        ctx.notify(result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked),
+    ]
+
+
+async def handover_keep(ctx: Context, params: dict[str, Any]) -> Reply:
+    return ctx.reply("pendaftaran/serah_terima_biarkan")
+
+
+async def unlock_chat(ctx: Context, params: dict[str, Any]) -> Reply:
+    cleared = await invites.clear_attempts(
+        await ctx.session(), str(params["channel"]), str(params["chat"]), acting=ctx.acting(), now=ctx.now
+    )
+    if not cleared:
+        raise DomainError("umum/sudah_diproses")
+    return ctx.reply("pendaftaran/blokir_dibuka", chat=params["chat"])
+
+
+def register(registry: Registry) -> None:
+    registry.command("start", start)
+    registry.command("daftar", daftar)
+    registry.command("saya", saya)
+    registry.command("undang", undang)
+    registry.command("serahkan", serahkan)
+    registry.command("cabut", cabut)
+    registry.action("handover_revoke", handover_revoke)
+    registry.action("handover_keep", handover_keep)
+    registry.action("unlock_chat", unlock_chat)
