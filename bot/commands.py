@@ -44,7 +44,19 @@ COMMANDS: tuple[Command, ...] = (
         usage="KODE_OPD [opd|kepala_opd] | tim | admin | sekretariat | kasi | kabid",
     ),
     Command("cabut", "Cabut akses seseorang", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[ID]"),
+    Command(
+        "kampanye",
+        "Kampanye Monev: status, linimasa SOP, dan tindakan",
+        roles=STAFF | {Role.TIM},
+        usage="[#ID]",
+    ),
     Command("serahkan", "Serah terima penghubung OPD", roles=frozenset({Role.ADMIN, Role.KASI}), usage="KODE_OPD"),
+    Command(
+        "libur",
+        "Hari libur dan cuti bersama",
+        roles=frozenset({Role.ADMIN, Role.KASI}),
+        usage="[tambah|hapus TANGGAL [keterangan]]",
+    ),
 )
 
 

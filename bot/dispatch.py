@@ -13,7 +13,8 @@ from bot.commands import COMMANDS, Command, find_command
 from bot.core import Reply, Request
 from bot.errors import DomainError
 from bot.handling import Context, Handler, Registry, Services
-from bot.services import actions, audit, identity
+from bot.services import actions, audit, conversations, identity
+from bot.services.conversations import FlowState
 from storage.database import UnitOfWork
 
 logger = logging.getLogger(__name__)
@@ -83,6 +84,9 @@ class Dispatcher:
             return await _call(self.registry.buttons.get(prefix), ctx, "umum/tombol_kedaluwarsa")
         if request.command is not None:
             return await self._route_command(ctx, request.command)
+        flow = await self._flow_of(request)
+        if flow is not None and flow.flow in self.registry.flows:
+            return await self.registry.flows[flow.flow](ctx, flow)
         if request.attachments:
             return await _call(self.registry.attachment, ctx, "umum/tidak_didukung")
         if request.text is None:
@@ -92,6 +96,11 @@ class Dispatcher:
         if len(request.text) > MAX_INBOUND_TEXT:
             return ctx.reply("umum/pesan_terlalu_panjang", length=len(request.text), limit=MAX_INBOUND_TEXT)
         return await _call(self.registry.text, ctx, "umum/tidak_mengerti")
+
+    async def _flow_of(self, request: Request) -> FlowState | None:
+        # A read of its own, like the actor: a flow may download a file before it takes the write lock.
+        async with self.services.db.read() as session:
+            return await conversations.current(session, request.channel, request.chat_id)
 
     async def _route_command(self, ctx: Context, name: str) -> Reply | Sequence[Reply]:
         command = find_command(name, self.commands)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Button, Reply, Request
 from bot.services.audit import Acting
+from bot.services.conversations import FlowState
 from bot.settings import Settings
 from bot.templating import Renderer
 from storage.database import Database, UnitOfWork
@@ -67,6 +68,7 @@ class Context:
 
 Handler = Callable[[Context], Awaitable[Reply | Sequence[Reply]]]
 ActionHandler = Callable[[Context, dict[str, Any]], Awaitable[Reply | Sequence[Reply]]]
+FlowHandler = Callable[[Context, FlowState], Awaitable[Reply | Sequence[Reply]]]
 
 
 class Registry:
@@ -78,6 +80,7 @@ class Registry:
         self.text: Handler | None = None
         self.attachment: Handler | None = None
         self.actions: dict[str, ActionHandler] = {}
+        self.flows: dict[str, FlowHandler] = {}
 
     def command(self, name: str, handler: Handler) -> None:
         if name in self.commands:
@@ -89,6 +92,12 @@ class Registry:
         if kind in self.actions:
             raise ValueError(f"action {kind!r} registered twice")
         self.actions[kind] = handler
+
+    def flow(self, name: str, handler: FlowHandler) -> None:
+        """What answers text and files while a chat is in the flow `name` (see bot.services.conversations)."""
+        if name in self.flows:
+            raise ValueError(f"flow {name!r} registered twice")
+        self.flows[name] = handler
 
     def button(self, prefix: str, handler: Handler) -> None:
         """Button payloads look like `prefix:rest`; the prefix picks the handler."""

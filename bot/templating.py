@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +33,11 @@ def date_in_words(moment: datetime, zone: ZoneInfo) -> str:
     return f"{_DAYS[local.weekday()]}, {local.day} {_MONTHS[local.month - 1]} {local.year} pukul {local:%H.%M} {label}"
 
 
+def day_in_words(day: date) -> str:
+    """'Kamis, 24 Desember 2026' — a day without a time (holidays)."""
+    return f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
 def file_size_in_words(size: int) -> str:
     """Human file sizes the Indonesian way: '1,5 MB'."""
     value = float(size)
@@ -60,6 +65,7 @@ class Renderer:
         )
         self.env.filters["tanggal"] = lambda moment: date_in_words(moment, self.zone)
         self.env.filters["ukuran"] = file_size_in_words
+        self.env.filters["hari"] = day_in_words
 
     def render(self, template: str, /, **context: Any) -> str:
         """Render `templates/<name>.txt.j2` to a message text."""

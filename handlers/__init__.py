@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from bot.handling import Registry
-from handlers import general, opd, people, uploads
+from handlers import campaigns, general, libur, opd, people, uploads
 
 
 def build_registry() -> Registry:
     """Every handler module registers its commands and buttons here."""
     registry = Registry()
+    campaigns.register(registry)
     general.register(registry)
+    libur.register(registry)
     opd.register(registry)
     people.register(registry)
     uploads.register(registry)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.commands import commands_for
 from bot.core import Reply
 from bot.handling import Context, Registry
+from bot.services import conversations
 
 
 async def help_(ctx: Context) -> Reply:
@@ -15,7 +16,9 @@ async def help_(ctx: Context) -> Reply:
 
 
 async def cancel(ctx: Context) -> Reply:
-    """Leave the current flow; no flow can be open yet, so say there is nothing to cancel."""
+    """Leave the current flow; nothing it collected is kept."""
+    if await conversations.finish(await ctx.session(), ctx.request.channel, ctx.request.chat_id):
+        return ctx.reply("umum/dibatalkan")
     return ctx.reply("umum/batal_kosong")
 
 

@@ -11,6 +11,9 @@ from storage.filestore import FileTooLargeError
 
 async def receive_file(ctx: Context) -> Reply:
     """Check the size, stream the file into the store, then record it (the download happens before the lock)."""
+    actor = ctx.request.actor
+    if actor is None or not actor.is_registered:
+        raise DomainError("unggah/belum_terdaftar")
     attachment = ctx.request.attachments[0]
     file_name = uploads.clean_file_name(attachment.file_name, fallback=f"berkas-{ctx.request.message_id}")
     limit_mb = ctx.services.settings.telegram_max_file_mb
@@ -22,7 +25,6 @@ async def receive_file(ctx: Context) -> Reply:
         raise DomainError(
             "unggah/terlalu_besar", file_name=file_name, size=limit_mb * 1024 * 1024 + 1, limit_mb=limit_mb
         ) from None
-    actor = ctx.request.actor
     received = await uploads.record_unfiled_upload(
         await ctx.session(),
         blob=blob,

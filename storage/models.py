@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from storage.types import UTCDateTime
@@ -250,3 +251,112 @@ class PendingAction(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+
+
+class CampaignState(StrEnum):
+    """DESIGN §3: draft → awaiting_disposition → approved → signed → open → closed → recapped → finalized."""
+
+    DRAFT = "draft"
+    AWAITING_DISPOSITION = "awaiting_disposition"
+    APPROVED = "approved"
+    SIGNED = "signed"
+    OPEN = "open"
+    CLOSED = "closed"
+    RECAPPED = "recapped"
+    FINALIZED = "finalized"
+
+
+class Campaign(Base):
+    """One round of monev; it owns a copy of its items and their assignment to OPDs."""
+
+    __tablename__ = "campaign"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    framework: Mapped[str | None] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(24), default=CampaignState.DRAFT.value)
+    deadline: Mapped[datetime]
+    created_at: Mapped[datetime]
+    created_by_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    submitted_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    draft_letter_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
+    draft_letter_name: Mapped[str | None] = mapped_column(String(255))
+    signed_letter_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
+    signed_letter_name: Mapped[str | None] = mapped_column(String(255))
+    signed_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+
+class CampaignItem(Base):
+    """A requested item, copied into the campaign at creation (editing it never touches another campaign)."""
+
+    __tablename__ = "campaign_item"
+    __table_args__ = (UniqueConstraint("campaign_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    code: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    required: Mapped[bool] = mapped_column(default=True)
+    weight: Mapped[Decimal | None] = mapped_column(Numeric(7, 3))
+    file_kinds: Mapped[str] = mapped_column(String(100), default="")
+    position: Mapped[int]
+
+
+class CampaignOpd(Base):
+    """An OPD taking part in a campaign."""
+
+    __tablename__ = "campaign_opd"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"), primary_key=True)
+    opd_id: Mapped[int] = mapped_column(ForeignKey("opd.id"), primary_key=True)
+
+
+class ItemAssignment(Base):
+    """Which OPD must answer which item of a campaign."""
+
+    __tablename__ = "item_assignment"
+    __table_args__ = (Index("ix_item_assignment_opd", "opd_id"),)
+
+    campaign_item_id: Mapped[int] = mapped_column(ForeignKey("campaign_item.id"), primary_key=True)
+    opd_id: Mapped[int] = mapped_column(ForeignKey("opd.id"), primary_key=True)
+
+
+class CampaignEvent(Base):
+    """The campaign's timeline: every state change with its actor, time and note."""
+
+    __tablename__ = "campaign_event"
+    __table_args__ = (Index("ix_campaign_event_campaign", "campaign_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime]
+    actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Conversation(Base):
+    """A guided flow in progress in one chat; kept in the database so it survives a restart."""
+
+    __tablename__ = "conversation"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    flow: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(32))
+    data: Mapped[str] = mapped_column(Text, default="{}")
+    updated_at: Mapped[datetime]
+
+
+class HolidayOverride(Base):
+    """A local change to the `holidays` package's calendar: an added holiday, or one of its holidays cancelled."""
+
+    __tablename__ = "holiday_override"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    is_holiday: Mapped[bool]  # True: a holiday the package lacks; False: a package holiday made a working day
+    note: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    created_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))

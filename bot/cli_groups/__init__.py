@@ -8,6 +8,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bot.cli_groups import audit, invite, opd, people
+from bot.cli_groups import audit, campaign, invite, libur, opd, people
 
-GROUPS: tuple[ModuleType, ...] = (opd, invite, people, audit)
+GROUPS: tuple[ModuleType, ...] = (opd, invite, people, audit, libur, campaign)

@@ -16,11 +16,14 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import MonevApp, build_app
+from bot.cli_support import cli_acting
+from bot.services import invites
 from bot.runtime import Runtime
 from bot.settings import Settings
 from storage.database import Database
-from storage.models import InboundEvent
+from storage.models import InboundEvent, Role
 from tests.conftest import make_settings
+from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,9 +136,27 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{data_dir / 'monev.sqlite3'}"
 
 
-def texts(fake: FakeBotAPI, chat_id: int) -> list[str]:
-    return fake.texts(chat_id)
+async def code_for(bot: RunningBot, role: Role, opd: str | None = None, **options: object) -> str:
+    """A code minted the way the trusted CLI does it (in-process, for speed)."""
+    acting = await cli_acting(bot.app)
+    async with bot.app.services.db.write() as session:
+        (invite,) = await invites.issue_invites(
+            session, acting=acting, role=role, opd_code=opd, now=bot.app.now(), issuer_roles=None, **options
+        )
+    return invite.code
 
 
-def any_text(messages: list[dict[str, Any]]) -> str:
-    return "\n".join(m.get("text") or m.get("caption") or "" for m in messages)
+async def say(fake: FakeBotAPI, user: FakeUser, text: str, replies: int = 1) -> list[str]:
+    before = len(fake.sent_messages(user.id))
+    user.send_text(text)
+    messages = await fake.wait_for_messages(user.id, before + replies)
+    return [m["text"] for m in messages[before:]]
+
+
+async def registered(fake: FakeBotAPI, bot: RunningBot, user_id: int, role: Role, opd: str | None = None) -> FakeUser:
+    user = fake.user(user_id, first_name=f"{role.value.title()}{user_id}")
+    (greeting,) = await say(fake, user, f"/daftar {await code_for(bot, role, opd)}")
+    assert "Pendaftaran berhasil" in greeting
+    return user
+
+

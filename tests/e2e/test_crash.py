@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,17 @@ async def wait_for_row(db: Database, status: str, timeout: float = 15) -> Inboun
             await asyncio.sleep(0.05)
 
 
+async def invite_code(env: dict[str, str], cwd: Path) -> str:
+    """A `tim` code from the real CLI, before the bot starts."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "invite", "--role", "tim", env=BotProcess(env, cwd).env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    assert process.returncode == 0, err.decode()
+    return out.decode().split()[0]
+
+
 async def test_sigkill_mid_handler_then_restart_processes_the_update_once(
     fake_telegram: FakeBotAPI, tmp_path: Path
 ) -> None:
@@ -38,11 +50,14 @@ async def test_sigkill_mid_handler_then_restart_processes_the_update_once(
     env = telegram_env(fake_telegram, data_dir, MONEV_LOG_LEVEL="DEBUG")
     user = fake_telegram.user(7001)
     payload = os.urandom(2_000_000)
-    fake_telegram.throttle_downloads(200_000)  # ten seconds of download: the kill lands mid-handler
 
+    code = await invite_code(env, tmp_path)
     first = BotProcess(env, tmp_path)
     await first.start()
     try:
+        user.send_text(f"/daftar {code}")
+        await fake_telegram.wait_for_messages(7001, 1, timeout=20)
+        fake_telegram.throttle_downloads(200_000)  # ten seconds of download: the kill lands mid-handler
         user.send_document(payload, "evaluasi.pdf")
         await fake_telegram.wait_for(lambda: fake_telegram.calls_of("getFile"), timeout=20)
         await asyncio.sleep(0.5)
@@ -50,24 +65,24 @@ async def test_sigkill_mid_handler_then_restart_processes_the_update_once(
         await first.kill()
     db = Database(sqlite_url(data_dir))
     try:
-        (row,) = await journal_rows(db)
+        _, row = await journal_rows(db)
         assert row.status == "pending"  # journaled, not handled
-        assert fake_telegram.sent_messages(7001) == []
+        assert len(fake_telegram.sent_messages(7001)) == 1  # only the registration greeting
         fake_telegram.throttle_downloads(None)
 
         second = BotProcess(env, tmp_path)
         await second.start()
         try:
-            (receipt,) = await fake_telegram.wait_for_messages(7001, 1, timeout=20)
+            _, receipt = await fake_telegram.wait_for_messages(7001, 2, timeout=20)
             await wait_for_row(db, "replied")
         finally:
             assert await second.terminate() == 0
         assert hashlib.sha256(payload).hexdigest()[:8] in receipt["text"]
         async with db.read() as session:
             assert await session.scalar(select(func.count()).select_from(UnfiledUpload)) == 1
-        (row,) = await journal_rows(db)
+        _, row = await journal_rows(db)
         assert (row.status, row.attempts) == ("replied", 0)
-        assert len(fake_telegram.sent_messages(7001)) == 1
+        assert len(fake_telegram.sent_messages(7001)) == 2
         assert not list((data_dir / "files" / "tmp").glob("*"))  # the half-written temp file was removed
         logs = (first.stderr + second.stderr).decode()
         assert "getUpdates" in logs or "Telegram bot" in logs  # a real, verbose log was captured

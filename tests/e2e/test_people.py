@@ -12,11 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.cli_support import cli_acting
-from bot.services import invites
 from storage.models import Role, RoleAssignment
-from tests.e2e.harness import RunningBot, bot_settings, running_bot
-from tests.fake_telegram.actors import FakeUser
+from tests.e2e.harness import bot_settings, code_for, registered, running_bot, say
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -35,30 +32,6 @@ async def monev_cli(tmp_path: Path, *args: str) -> str:
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, err.decode()
     return out.decode()
-
-
-async def code_for(bot: RunningBot, role: Role, opd: str | None = None, **options: object) -> str:
-    """A code minted the way the trusted CLI does it (in-process, for speed)."""
-    acting = await cli_acting(bot.app)
-    async with bot.app.services.db.write() as session:
-        (invite,) = await invites.issue_invites(
-            session, acting=acting, role=role, opd_code=opd, now=bot.app.now(), issuer_roles=None, **options
-        )
-    return invite.code
-
-
-async def say(fake: FakeBotAPI, user: FakeUser, text: str, replies: int = 1) -> list[str]:
-    before = len(fake.sent_messages(user.id))
-    user.send_text(text)
-    messages = await fake.wait_for_messages(user.id, before + replies)
-    return [m["text"] for m in messages[before:]]
-
-
-async def registered(fake: FakeBotAPI, bot: RunningBot, user_id: int, role: Role, opd: str | None = None) -> FakeUser:
-    user = fake.user(user_id, first_name=f"{role.value.title()}{user_id}")
-    (greeting,) = await say(fake, user, f"/daftar {await code_for(bot, role, opd)}")
-    assert "Pendaftaran berhasil" in greeting
-    return user
 
 
 async def test_bootstrap_invite_and_register_by_deep_link_and_daftar(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:

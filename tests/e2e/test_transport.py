@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select
 
 from storage.models import InboundEvent, StoredFile, UnfiledUpload
-from tests.e2e.harness import bot_settings, free_port, journal_rows, running_bot
+from storage.models import Role
+from tests.e2e.harness import bot_settings, free_port, journal_rows, registered, running_bot
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -92,16 +93,17 @@ async def test_group_messages_get_only_the_private_chat_hint(fake_telegram: Fake
 
 
 async def test_chats_run_concurrently_while_each_chat_stays_in_order(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
-    slow, quick = fake_telegram.user(2001), fake_telegram.user(2002)
-    fake_telegram.throttle_downloads(400_000)  # a 1 MB file takes ~2.5 s to download
-    async with running_bot(bot_settings(fake_telegram, tmp_path)):
+    quick = fake_telegram.user(2002)
+    async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        slow = await registered(fake_telegram, bot, 2001, Role.TIM)
+        fake_telegram.throttle_downloads(400_000)  # a 1 MB file takes ~2.5 s to download
         slow.send_document(os.urandom(1_000_000), "laporan.pdf")
         slow.send_text("/help")
         await fake_telegram.wait_for(lambda: fake_telegram.calls_of("getFile"))
         quick.send_text("/help")
         await fake_telegram.wait_for_messages(2002, 1)
-        assert fake_telegram.texts(2001) == [], fake_telegram.texts(2001)  # the slow chat is still downloading
-        receipt, help_reply = await fake_telegram.wait_for_messages(2001, 2, timeout=20)
+        assert len(fake_telegram.texts(2001)) == 1, fake_telegram.texts(2001)  # still downloading
+        _, receipt, help_reply = await fake_telegram.wait_for_messages(2001, 3, timeout=20)
         assert "Berkas diterima" in receipt["text"]
         assert "Perintah yang bisa Anda pakai" in help_reply["text"]
 
@@ -119,12 +121,12 @@ async def test_a_429_is_honoured(fake_telegram: FakeBotAPI, tmp_path: Path) -> N
 
 
 async def test_a_5_mb_document_is_streamed_into_the_store(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
-    user = fake_telegram.user(4001)
     data = os.urandom(5 * 1024 * 1024)
     digest = hashlib.sha256(data).hexdigest()
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        user = await registered(fake_telegram, bot, 4001, Role.TIM)
         user.send_document(data, "../../rahasia/Data Dukung 2026.pdf", caption="I.01")
-        (receipt,) = await fake_telegram.wait_for_messages(4001, 1, timeout=20)
+        _, receipt = await fake_telegram.wait_for_messages(4001, 2, timeout=20)
         assert digest[:8] in receipt["text"]
         assert "5,0 MB" in receipt["text"]
         stored = bot.app.services.files.path_for(digest)
@@ -140,25 +142,29 @@ async def test_a_5_mb_document_is_streamed_into_the_store(fake_telegram: FakeBot
 
 
 async def test_an_oversize_file_is_refused_before_download(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
-    user = fake_telegram.user(4002)
-    async with running_bot(bot_settings(fake_telegram, tmp_path, MONEV_TELEGRAM_MAX_FILE_MB="1")):
+    stranger = fake_telegram.user(4003)
+    async with running_bot(bot_settings(fake_telegram, tmp_path, MONEV_TELEGRAM_MAX_FILE_MB="1")) as bot:
+        user = await registered(fake_telegram, bot, 4002, Role.TIM)
         user.send_document(os.urandom(1024 * 1024 + 10), "besar.pdf")
-        (reply,) = await fake_telegram.wait_for_messages(4002, 1)
+        _, reply = await fake_telegram.wait_for_messages(4002, 2)
         assert "terlalu besar" in reply["text"] and "1 MB" in reply["text"]
+        stranger.send_document(b"%PDF-1.4 isi", "a.pdf")
+        (refused,) = await fake_telegram.wait_for_messages(4003, 1)
+        assert "belum terdaftar" in refused["text"]
         assert fake_telegram.calls_of("getFile") == []
 
 
 async def test_failed_handlers_are_retried_then_marked_failed(
     fake_telegram: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    user = fake_telegram.user(5001)
-    fake_telegram.inject_error("getFile", error_code=500, description="Internal Server Error", times=10)
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        user = await registered(fake_telegram, bot, 5001, Role.TIM)
+        fake_telegram.inject_error("getFile", error_code=500, description="Internal Server Error", times=10)
         user.send_document(b"%PDF-1.4 isi", "a.pdf")
-        (reply,) = await fake_telegram.wait_for_messages(5001, 1, timeout=15)
+        _, reply = await fake_telegram.wait_for_messages(5001, 2, timeout=15)
         assert "Maaf, terjadi kesalahan" in reply["text"]
         await bot.wait_idle()
-        (row,) = await journal_rows(bot.app.services.db)
+        _, row = await journal_rows(bot.app.services.db)
         assert (row.status, row.attempts) == ("failed", 3)
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{bot.runtime.web.port}/healthz") as response:

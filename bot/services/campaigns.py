@@ -1,0 +1,402 @@
+"""Campaigns: creation with their own copy of items, editing while draft, disposition, the signed letter.
+
+State machine (DESIGN §3): draft → awaiting_disposition → approved → signed → open → …; a plan returned by the
+Kabid goes back to draft. Every state change is a campaign event (the timeline) and an audit row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import DomainError
+from bot.services import audit
+from bot.services.audit import Acting
+from bot.services.items import FRAMEWORKS, ItemSpec
+from bot.services.uploads import register_blob
+from storage.filestore import Blob
+from storage.models import (
+    Campaign,
+    CampaignEvent,
+    CampaignItem,
+    CampaignOpd,
+    CampaignState,
+    ItemAssignment,
+    Opd,
+    Person,
+    Role,
+    RoleAssignment,
+)
+
+TITLE_MAX = 200
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    id: int
+    title: str
+    state: CampaignState
+    deadline: datetime
+    framework: str | None
+
+
+@dataclass(frozen=True)
+class OpdItems:
+    code: str
+    name: str
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EventView:
+    kind: str
+    at: datetime
+    actor: str
+    note: str | None
+
+
+@dataclass(frozen=True)
+class CampaignDetail:
+    summary: CampaignSummary
+    created_by: int
+    submitted_by: int | None
+    signed_by: int | None
+    items: tuple[ItemSpec, ...]
+    opds: tuple[OpdItems, ...]
+    events: tuple[EventView, ...]
+    draft_letter: tuple[str, str] | None  # (sha256, file name)
+    signed_letter: tuple[str, str] | None
+
+    @property
+    def id(self) -> int:
+        return self.summary.id
+
+    @property
+    def state(self) -> CampaignState:
+        return self.summary.state
+
+
+async def create_campaign(
+    session: AsyncSession,
+    *,
+    title: str,
+    framework: str | None,
+    items: Sequence[ItemSpec],
+    deadline: datetime,
+    opd_codes: Sequence[str] | None,
+    acting: Acting,
+    now: datetime,
+    letter: tuple[Blob, str] | None = None,
+) -> int:
+    """Create a draft campaign with a copy of its items; `opd_codes=None` takes every active OPD the items name."""
+    title = " ".join(title.split())
+    if not 3 <= len(title) <= TITLE_MAX:
+        raise DomainError("kampanye/judul_tidak_sah", maksimum=TITLE_MAX)
+    if deadline <= now:
+        raise DomainError("kampanye/tenggat_lewat", tenggat=deadline)
+    if not items:
+        raise DomainError("kampanye/item_kosong")
+    if framework is not None and framework not in FRAMEWORKS:
+        raise DomainError("kampanye/kerangka_tidak_dikenal", kerangka=framework)
+    active = {o.code: o.id for o in (await session.scalars(select(Opd).where(Opd.active.is_(True)))).all()}
+    wanted = _participants(items, opd_codes, active)
+    campaign = Campaign(
+        title=title,
+        framework=framework,
+        state=CampaignState.DRAFT.value,
+        deadline=deadline,
+        created_at=now,
+        created_by_person_id=acting.person_id,
+    )
+    session.add(campaign)
+    await session.flush()
+    session.add_all(CampaignOpd(campaign_id=campaign.id, opd_id=active[code]) for code in wanted)
+    for spec in items:
+        item = CampaignItem(
+            campaign_id=campaign.id,
+            code=spec.code,
+            title=spec.title,
+            description=spec.description,
+            required=spec.required,
+            weight=spec.weight,
+            file_kinds=",".join(spec.file_kinds),
+            position=spec.position,
+        )
+        session.add(item)
+        await session.flush()
+        session.add_all(
+            ItemAssignment(campaign_item_id=item.id, opd_id=active[code]) for code in spec.opd_codes if code in wanted
+        )
+    if letter is not None:
+        await register_blob(session, letter[0], now)
+        campaign.draft_letter_sha256, campaign.draft_letter_name = letter[0].sha256, letter[1]
+    await _event(session, campaign, "created", acting, now, title=title, items=len(items), opds=len(wanted))
+    return campaign.id
+
+
+def _participants(items: Sequence[ItemSpec], opd_codes: Sequence[str] | None, active: dict[str, int]) -> list[str]:
+    named = sorted({code for spec in items for code in spec.opd_codes})
+    if opd_codes is None:
+        chosen = [code for code in named if code in active]
+    else:
+        chosen = sorted({code.upper() for code in opd_codes})
+        unknown = [code for code in chosen if code not in active]
+        if unknown:
+            raise DomainError("kampanye/opd_tidak_dikenal", kode=", ".join(unknown))
+    if not chosen:
+        raise DomainError("kampanye/opd_kosong")
+    return chosen
+
+
+async def list_campaigns(session: AsyncSession) -> list[CampaignSummary]:
+    rows = await session.scalars(select(Campaign).order_by(Campaign.id.desc()))
+    return [_summary(c) for c in rows.all()]
+
+
+async def campaign_detail(session: AsyncSession, campaign_id: int) -> CampaignDetail:
+    """Everything `/kampanye #ID` and `monev campaign show` display, in a fixed number of queries."""
+    campaign = await _load(session, campaign_id)
+    items = (
+        await session.scalars(
+            select(CampaignItem).where(CampaignItem.campaign_id == campaign_id).order_by(CampaignItem.position)
+        )
+    ).all()
+    assigned: dict[int, list[str]] = {}
+    for item_id, code in (
+        await session.execute(
+            select(ItemAssignment.campaign_item_id, Opd.code)
+            .join(Opd, Opd.id == ItemAssignment.opd_id)
+            .join(CampaignItem, CampaignItem.id == ItemAssignment.campaign_item_id)
+            .where(CampaignItem.campaign_id == campaign_id)
+            .order_by(Opd.code)
+        )
+    ).all():
+        assigned.setdefault(item_id, []).append(code)
+    specs = tuple(_spec(item, assigned.get(item.id, [])) for item in items)
+    participants = (
+        await session.execute(
+            select(Opd.code, Opd.name)
+            .join(CampaignOpd, CampaignOpd.opd_id == Opd.id)
+            .where(CampaignOpd.campaign_id == campaign_id)
+            .order_by(Opd.code)
+        )
+    ).all()
+    opds = tuple(
+        OpdItems(code, name, tuple(s.code for s in specs if code in s.opd_codes)) for code, name in participants
+    )
+    events = (
+        await session.execute(
+            select(CampaignEvent, Person.display_name)
+            .outerjoin(Person, Person.id == CampaignEvent.actor_person_id)
+            .where(CampaignEvent.campaign_id == campaign_id)
+            .order_by(CampaignEvent.at, CampaignEvent.id)
+        )
+    ).all()
+    return CampaignDetail(
+        summary=_summary(campaign),
+        created_by=campaign.created_by_person_id,
+        submitted_by=campaign.submitted_by_person_id,
+        signed_by=campaign.signed_by_person_id,
+        items=specs,
+        opds=opds,
+        events=tuple(
+            EventView(e.kind, e.at, audit.actor_label(e.actor_person_id, name, False), e.note) for e, name in events
+        ),
+        draft_letter=_letter(campaign.draft_letter_sha256, campaign.draft_letter_name),
+        signed_letter=_letter(campaign.signed_letter_sha256, campaign.signed_letter_name),
+    )
+
+
+async def assign_item(
+    session: AsyncSession, campaign_id: int, item_code: str, opd_codes: Sequence[str], *, acting: Acting, now: datetime
+) -> ItemSpec:
+    """Set exactly which OPDs answer one item of a draft campaign; new OPDs join the campaign."""
+    campaign = await _load(session, campaign_id)
+    _require_state(campaign, CampaignState.DRAFT, "kampanye/hanya_draf")
+    item = await session.scalar(
+        select(CampaignItem).where(CampaignItem.campaign_id == campaign_id, CampaignItem.code == item_code.upper())
+    )
+    if item is None:
+        raise DomainError("kampanye/item_tidak_dikenal", kode=item_code.upper())
+    codes = sorted({c.strip().upper() for c in opd_codes if c.strip()})
+    opds = {o.code: o.id for o in (await session.scalars(select(Opd).where(Opd.code.in_(codes)))).all()}
+    unknown = [c for c in codes if c not in opds]
+    if unknown:
+        raise DomainError("kampanye/opd_tidak_dikenal", kode=", ".join(unknown))
+    joined = set(
+        (await session.scalars(select(CampaignOpd.opd_id).where(CampaignOpd.campaign_id == campaign_id))).all()
+    )
+    session.add_all(CampaignOpd(campaign_id=campaign_id, opd_id=opds[c]) for c in codes if opds[c] not in joined)
+    await session.execute(delete(ItemAssignment).where(ItemAssignment.campaign_item_id == item.id))
+    session.add_all(ItemAssignment(campaign_item_id=item.id, opd_id=opds[c]) for c in codes)
+    await audit.record(
+        session, acting, "campaign_assign", now, object_type="campaign", object_id=campaign_id,
+        item=item.code, opds=codes,
+    )  # fmt: skip
+    return _spec(item, codes)
+
+
+async def set_draft_letter(
+    session: AsyncSession, campaign_id: int, blob: Blob, name: str, *, acting: Acting, now: datetime
+) -> None:
+    campaign = await _load(session, campaign_id)
+    _require_state(campaign, CampaignState.DRAFT, "kampanye/hanya_draf")
+    await register_blob(session, blob, now)
+    campaign.draft_letter_sha256, campaign.draft_letter_name = blob.sha256, name
+    await audit.record(
+        session, acting, "campaign_letter_draft", now, object_type="campaign", object_id=campaign_id,
+        sha256=blob.sha256,
+    )  # fmt: skip
+
+
+async def submit_to_kabid(session: AsyncSession, campaign_id: int, *, acting: Acting, now: datetime) -> list[int]:
+    """The Kasi submits the plan; returns the Kabids who may decide (never the submitter)."""
+    campaign = await _load(session, campaign_id)
+    _require_state(campaign, CampaignState.DRAFT, "kampanye/hanya_draf")
+    if not await session.scalar(select(func.count()).select_from(CampaignItem).where(CampaignItem.campaign_id == campaign_id)):
+        raise DomainError("kampanye/item_kosong")
+    deciders = [p for p in await _kabids(session) if p != acting.person_id]
+    if not deciders:
+        raise DomainError("kampanye/tanpa_kabid")
+    campaign.state = CampaignState.AWAITING_DISPOSITION.value
+    campaign.submitted_by_person_id = acting.person_id
+    await _event(session, campaign, "submitted", acting, now)
+    return deciders
+
+
+async def decide(
+    session: AsyncSession, campaign_id: int, *, approve: bool, note: str | None, acting: Acting, now: datetime
+) -> CampaignDetail:
+    """The Kabid's disposition: approve, or return to draft with a note. The submitter may never decide."""
+    campaign = await _load(session, campaign_id)
+    if campaign.state != CampaignState.AWAITING_DISPOSITION.value:
+        raise DomainError("umum/sudah_diproses")
+    if acting.person_id == campaign.submitted_by_person_id:
+        raise DomainError("kampanye/pengaju_tidak_boleh", audit_action="disposition_refused", id=campaign_id)
+    if acting.person_id not in await _kabids(session):
+        raise DomainError("kampanye/bukan_kabid", audit_action="disposition_refused", id=campaign_id)
+    if approve:
+        campaign.state = CampaignState.APPROVED.value
+        await _event(session, campaign, "approved", acting, now)
+    else:
+        text = " ".join((note or "").split())
+        if not text:
+            raise DomainError("kampanye/catatan_kosong")
+        campaign.state = CampaignState.DRAFT.value
+        await _event(session, campaign, "returned", acting, now, note=text[:2000])
+    return await campaign_detail(session, campaign_id)
+
+
+async def record_signed_letter(
+    session: AsyncSession, campaign_id: int, blob: Blob, name: str, *, acting: Acting, now: datetime
+) -> None:
+    """Step 2: the signed letter is uploaded; the uploader then confirms the broadcast."""
+    campaign = await _load(session, campaign_id)
+    _require_state(campaign, CampaignState.APPROVED, "kampanye/belum_disetujui")
+    await register_blob(session, blob, now)
+    campaign.signed_letter_sha256, campaign.signed_letter_name = blob.sha256, name
+    campaign.signed_by_person_id = acting.person_id
+    campaign.state = CampaignState.SIGNED.value
+    await _event(session, campaign, "signed", acting, now, sha256=blob.sha256)
+
+
+@dataclass(frozen=True)
+class BroadcastReach:
+    opds: int
+    liaisons: int
+
+
+async def broadcast_reach(session: AsyncSession, campaign_id: int) -> BroadcastReach:
+    """How many OPDs the invitation goes to, and how many registered liaisons they have."""
+    opds = await session.scalar(
+        select(func.count()).select_from(CampaignOpd).where(CampaignOpd.campaign_id == campaign_id)
+    )
+    liaisons = await session.scalar(
+        select(func.count(func.distinct(RoleAssignment.person_id)))
+        .join(CampaignOpd, CampaignOpd.opd_id == RoleAssignment.opd_id)
+        .where(
+            CampaignOpd.campaign_id == campaign_id,
+            RoleAssignment.role == Role.OPD.value,
+            RoleAssignment.revoked_at.is_(None),
+        )
+    )
+    return BroadcastReach(int(opds or 0), int(liaisons or 0))
+
+
+async def open_campaign(session: AsyncSession, campaign_id: int, *, acting: Acting, now: datetime) -> None:
+    """The uploader of the signed letter confirms the broadcast: the campaign opens."""
+    campaign = await _load(session, campaign_id)
+    if campaign.state != CampaignState.SIGNED.value:
+        raise DomainError("umum/sudah_diproses")
+    if acting.person_id != campaign.signed_by_person_id:
+        raise DomainError("kampanye/bukan_pengunggah", audit_action="broadcast_refused", id=campaign_id)
+    campaign.state = CampaignState.OPEN.value
+    await _event(session, campaign, "open", acting, now)
+
+
+async def _kabids(session: AsyncSession) -> list[int]:
+    rows = await session.scalars(
+        select(RoleAssignment.person_id)
+        .where(RoleAssignment.role == Role.KABID.value, RoleAssignment.revoked_at.is_(None))
+        .distinct()
+    )
+    return sorted(rows.all())
+
+
+async def _load(session: AsyncSession, campaign_id: int) -> Campaign:
+    campaign = await session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise DomainError("kampanye/tidak_dikenal", id=campaign_id)
+    return campaign
+
+
+def _require_state(campaign: Campaign, state: CampaignState, template: str) -> None:
+    if campaign.state != state.value:
+        raise DomainError(template, id=campaign.id, state=campaign.state)
+
+
+async def _event(
+    session: AsyncSession,
+    campaign: Campaign,
+    kind: str,
+    acting: Acting,
+    now: datetime,
+    note: str | None = None,
+    **details: object,
+) -> None:
+    session.add(
+        CampaignEvent(campaign_id=campaign.id, kind=kind, at=now, actor_person_id=acting.person_id, note=note)
+    )
+    await audit.record(
+        session, acting, f"campaign_{kind}", now, object_type="campaign", object_id=campaign.id,
+        **({"note": note} if note else {}), **details,
+    )  # fmt: skip
+
+
+def _summary(campaign: Campaign) -> CampaignSummary:
+    return CampaignSummary(
+        campaign.id, campaign.title, CampaignState(campaign.state), campaign.deadline, campaign.framework
+    )
+
+
+def _spec(item: CampaignItem, opd_codes: Sequence[str]) -> ItemSpec:
+    return ItemSpec(
+        code=item.code,
+        title=item.title,
+        description=item.description,
+        required=item.required,
+        weight=item.weight,
+        opd_codes=tuple(opd_codes),
+        file_kinds=tuple(k for k in item.file_kinds.split(",") if k),
+        domain=None,
+        aspect=None,
+        position=item.position,
+    )
+
+
+def _letter(sha256: str | None, name: str | None) -> tuple[str, str] | None:
+    return (sha256, name or "surat.pdf") if sha256 else None

@@ -1,0 +1,74 @@
+"""Guided flows in chat, with their state in the database so a restart loses nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Conversation
+
+
+@dataclass(frozen=True)
+class FlowState:
+    """Where a chat stands in a flow: the flow's name, its step and what was collected so far."""
+
+    flow: str
+    step: str
+    person_id: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+async def current(session: AsyncSession, channel: str, chat_id: str) -> FlowState | None:
+    row = await session.get(Conversation, (channel, chat_id))
+    if row is None:
+        return None
+    return FlowState(row.flow, row.step, row.person_id, json.loads(row.data))
+
+
+async def begin(
+    session: AsyncSession,
+    channel: str,
+    chat_id: str,
+    *,
+    person_id: int,
+    flow: str,
+    step: str,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> FlowState:
+    """Start a flow, replacing whatever flow the chat was in."""
+    await finish(session, channel, chat_id)
+    state = FlowState(flow, step, person_id, data or {})
+    session.add(
+        Conversation(
+            channel=channel, chat_id=chat_id, person_id=person_id, flow=flow, step=step,
+            data=json.dumps(state.data), updated_at=now,
+        )
+    )  # fmt: skip
+    return state
+
+
+async def advance(
+    session: AsyncSession, channel: str, chat_id: str, *, step: str, data: dict[str, Any], now: datetime
+) -> FlowState:
+    """Move the chat's flow to its next step with the data collected so far."""
+    row = await session.get_one(Conversation, (channel, chat_id))
+    row.step, row.data, row.updated_at = step, json.dumps(data), now
+    return FlowState(row.flow, step, row.person_id, data)
+
+
+async def finish(session: AsyncSession, channel: str, chat_id: str) -> bool:
+    """End the chat's flow (done, or /batal); True if there was one."""
+    result = await session.execute(
+        delete(Conversation).where(Conversation.channel == channel, Conversation.chat_id == chat_id)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def chats_in_flow(session: AsyncSession, flow: str) -> list[str]:
+    return list((await session.scalars(select(Conversation.chat_id).where(Conversation.flow == flow))).all())

@@ -1,0 +1,388 @@
+"""Requested items: the shipped frameworks' indicators with default assignments, and the item import (CSV/XLSX).
+
+Pure data, no database: every function returns frozen dataclasses that the campaign service copies into its tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypeVar
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+import bot.data
+
+FRAMEWORKS: dict[str, str] = {
+    "permenpanrb-59-2020": "PermenPANRB 59/2020 (Indeks SPBE, 47 indikator)",
+    "permenpanrb-8-2026-pemdi": "PermenPANRB 8/2026 (Indeks Pemerintah Digital, 20 indikator)",
+}
+FILE_KINDS = ("pdf", "dokumen", "lembar", "presentasi", "gambar", "zip")
+
+REQUIRED_COLUMNS = ("kode", "judul", "deskripsi", "wajib", "opd")
+OPTIONAL_COLUMNS = ("jenis_berkas",)
+CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,15}$")
+MAX_TITLE, MAX_DESCRIPTION = 300, 2000
+ALL_OPDS = "SEMUA"
+
+_T = TypeVar("_T")
+
+_INDICATORS_FILE, _ASSIGNMENTS_FILE = "spbe-indicators.csv", "spbe-default-assignments.csv"
+_WAJIB = {"ya": True, "1": True, "true": True, "tidak": False, "0": False, "false": False}
+_LIST_SEPARATORS = re.compile(r"[;,\s]+")
+_NUMBER = re.compile(r"[0-9]{1,3}")
+# Punctuation people type after the code in a caption ("13. Perwal ...", "I.13: SK ..."); tried only as a fallback.
+_CAPTION_TRAILERS = ".,:;"
+
+
+class ItemFileError(ValueError):
+    """The file cannot be read as an item list at all (bad extension, no header, missing column, bad encoding)."""
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    """One requested item of a set, ready to be copied into a campaign."""
+
+    code: str
+    title: str
+    description: str
+    required: bool
+    weight: Decimal | None
+    opd_codes: tuple[str, ...]  # upper-case; empty: not requested from any OPD
+    file_kinds: tuple[str, ...]  # a subset of FILE_KINDS; empty: every kind the intake accepts
+    domain: str | None
+    aspect: str | None
+    position: int  # 1-based order in the set
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    """One data row of an item file, cells as written; `line` is the 1-based file line (the header is line 1)."""
+
+    line: int
+    kode: str
+    judul: str
+    deskripsi: str
+    wajib: str
+    opd: str
+    jenis_berkas: str = ""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why one cell of an import file was refused."""
+
+    line: int
+    column: str
+    reason: str
+
+
+# --- the shipped frameworks ----------------------------------------------------------------------------------
+
+
+def framework_items(framework: str) -> list[ItemSpec]:
+    """Every indicator of a framework in order, as items with the default OPD assignments applied."""
+    if framework not in FRAMEWORKS:
+        raise ValueError(f"unknown framework {framework!r}; one of {', '.join(FRAMEWORKS)}")
+    return list(_framework_items(framework))
+
+
+@functools.cache
+def _framework_items(framework: str) -> tuple[ItemSpec, ...]:
+    assignments = _assignments().get(framework, {})
+    items: list[ItemSpec] = []
+    for position, row in enumerate((r for r in _indicators() if r["version"] == framework), start=1):
+        number = int(row["indicator_no"])
+        if number not in assignments:
+            # Shipped data, checked by the tests: a gap here is a packaging bug, not an operator's mistake.
+            raise RuntimeError(f"{_ASSIGNMENTS_FILE} has no row for {framework} indicator {number}")
+        opd_codes, requested = assignments[number]
+        items.append(
+            ItemSpec(
+                code=framework_code(number),
+                title=row["indicator"].strip(),
+                description=row["typical_data_dukung"].strip(),
+                # Not requested (Pemdi 5-7): the value comes from other agencies' assessments.
+                required=requested,
+                weight=Decimal(row["indicator_weight_percent"].strip()),
+                opd_codes=opd_codes if requested else (),
+                file_kinds=(),
+                domain=row["domain"].strip() or None,
+                aspect=row["aspect"].strip() or None,
+                position=position,
+            )
+        )
+    return tuple(items)
+
+
+def framework_code(number: int) -> str:
+    """The item code of a framework indicator: 13 → 'I.13'."""
+    return f"I.{number:02d}"
+
+
+def _data_file(name: str) -> Path:
+    return Path(bot.data.__file__).parent / name
+
+
+@functools.cache
+def _indicators() -> tuple[dict[str, str], ...]:
+    with _data_file(_INDICATORS_FILE).open(encoding="utf-8-sig", newline="") as handle:
+        return tuple(csv.DictReader(handle))
+
+
+@functools.cache
+def _assignments() -> dict[str, dict[int, tuple[tuple[str, ...], bool]]]:
+    by_framework: dict[str, dict[int, tuple[tuple[str, ...], bool]]] = {}
+    with _data_file(_ASSIGNMENTS_FILE).open(encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle):
+            codes = _unique(code.strip().upper() for code in row["opd_codes"].split(";") if code.strip())
+            requested = row["requested"].strip().lower() == "ya"
+            by_framework.setdefault(row["version"], {})[int(row["indicator_no"])] = (codes, requested)
+    return by_framework
+
+
+def _unique(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+# --- captions ------------------------------------------------------------------------------------------------
+
+
+def parse_item_code(word: str, open_codes: Collection[str]) -> str | None:
+    """The item a caption's first word names: one of `open_codes`, or a number N when `I.NN` is among them."""
+    words = word.split()
+    if not words:
+        return None
+    first = words[0].upper()
+    by_upper = {code.upper(): code for code in open_codes}
+    for candidate in dict.fromkeys((first, first.rstrip(_CAPTION_TRAILERS))):
+        if candidate in by_upper:
+            return by_upper[candidate]
+        if _NUMBER.fullmatch(candidate):
+            code = framework_code(int(candidate))
+            if code in by_upper:
+                return by_upper[code]
+    return None
+
+
+# --- the item import -----------------------------------------------------------------------------------------
+
+
+def parse_item_file(path: Path) -> list[ItemRow]:
+    """Read the data rows of a `.csv` or `.xlsx` item file; raises ItemFileError when the file is unusable."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ItemFileError(f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx")
+    if not path.is_file():
+        raise ItemFileError(f"{path}: no such file")
+    lines = _csv_lines(path) if suffix == ".csv" else _xlsx_lines(path)
+    return _rows_from_lines(path.name, lines)
+
+
+def _csv_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # utf-8-sig drops a BOM (Excel writes one) and reads plain UTF-8
+    except UnicodeDecodeError as error:
+        raise ItemFileError(f"{path.name}: not UTF-8 text (save it as 'CSV UTF-8')") from error
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    # Sniff on the header only: data cells (opd, jenis_berkas, deskripsi) may hold the other delimiter.
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    start = 1
+    try:
+        for cells in reader:
+            yield start, cells
+            start = reader.line_num + 1  # a quoted cell may span lines; report the line where its row starts
+    except csv.Error as error:
+        raise ItemFileError(f"{path.name}: line {start}: {error}") from error
+
+
+def _xlsx_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
+        raise ItemFileError(f"{path.name}: not a readable .xlsx workbook") from error
+    try:
+        sheet = workbook.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_cell_text(value) for value in values]
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # Excel's TRUE/FALSE in the wajib column
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a numeric code or wajib 1 typed into Excel comes back as 1.0
+    return str(value)
+
+
+def _rows_from_lines(file_name: str, lines: Iterable[tuple[int, list[str]]]) -> list[ItemRow]:
+    positions: dict[str, int] | None = None
+    rows: list[ItemRow] = []
+    for line, cells in lines:
+        if not any(cell.strip() for cell in cells):
+            continue
+        if positions is None:
+            positions = _header_positions(file_name, cells)
+            continue
+        value = {column: cells[index] if index < len(cells) else "" for column, index in positions.items()}
+        rows.append(ItemRow(line=line, **value))
+    if positions is None:
+        raise ItemFileError(f"{file_name}: the file is empty; the first row must be the header {_header_text()}")
+    return rows
+
+
+def _header_text() -> str:
+    return ",".join(REQUIRED_COLUMNS) + "[," + ",".join(OPTIONAL_COLUMNS) + "]"
+
+
+def _header_positions(file_name: str, cells: Sequence[str]) -> dict[str, int]:
+    names = [cell.strip().lower() for cell in cells]
+    missing = [column for column in REQUIRED_COLUMNS if column not in names]
+    if missing:
+        raise ItemFileError(
+            f"{file_name}: the header lacks the column(s) {', '.join(missing)}; required: {_header_text()}"
+        )
+    return {column: names.index(column) for column in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if column in names}
+
+
+def validate_item_rows(
+    rows: Sequence[ItemRow],
+    known_opd_codes: Collection[str],
+    active_opd_codes: Collection[str] | None = None,
+) -> tuple[list[ItemSpec], list[Rejection]]:
+    """The items of the valid rows and every problem in file order; the import is all-or-nothing on rejections.
+
+    `SEMUA` in the opd column means every active OPD (every known one when `active_opd_codes` is None).
+    """
+    if not rows:
+        return [], [Rejection(1, "kode", "tidak ada item")]
+    known = {code.strip().upper() for code in known_opd_codes}
+    everyone = tuple(sorted(known if active_opd_codes is None else {c.strip().upper() for c in active_opd_codes}))
+    first_line_of: dict[str, int] = {}
+    specs: list[ItemSpec] = []
+    rejections: list[Rejection] = []
+    for row in rows:
+        found: list[Rejection] = []
+        checked = functools.partial(_checked, found, row.line)
+        code = checked("kode", _valid_code, row.kode)
+        if code is not None and code in first_line_of:
+            found.append(Rejection(row.line, "kode", f"{code} repeats line {first_line_of[code]}"))
+        elif code is not None:
+            first_line_of[code] = row.line
+        title = checked("judul", _valid_title, row.judul)
+        description = checked("deskripsi", _valid_description, row.deskripsi)
+        required = checked("wajib", _valid_wajib, row.wajib)
+        opd_codes = checked("opd", functools.partial(_valid_opds, known=known, everyone=everyone), row.opd)
+        file_kinds = checked("jenis_berkas", _valid_file_kinds, row.jenis_berkas)
+        if found:
+            rejections.extend(found)
+            continue
+        assert code is not None and title is not None and description is not None
+        assert required is not None and opd_codes is not None and file_kinds is not None
+        specs.append(
+            ItemSpec(
+                code=code,
+                title=title,
+                description=description,
+                required=required,
+                weight=None,
+                opd_codes=opd_codes,
+                file_kinds=file_kinds,
+                domain=None,
+                aspect=None,
+                position=len(specs) + 1,
+            )
+        )
+    return specs, rejections
+
+
+class _Refused(ValueError):
+    """A cell's value is refused; the message is the rejection's reason."""
+
+
+def _checked(found: list[Rejection], line: int, column: str, check: Callable[[str], _T], raw: str) -> _T | None:
+    """The cell's value as `check` makes it, or None with the refusal appended to `found`."""
+    try:
+        return check(raw)
+    except _Refused as refusal:
+        found.append(Rejection(line, column, str(refusal)))
+        return None
+
+
+def _without_control_characters(text: str, allow_newline: bool = False) -> str:
+    if any(unicodedata.category(char) == "Cc" and not (allow_newline and char == "\n") for char in text):
+        raise _Refused("contains a control character")
+    return text
+
+
+def _valid_code(raw: str) -> str:
+    code = _without_control_characters(raw.strip().upper())
+    if not code:
+        raise _Refused("is empty")
+    if not (code.isascii() and CODE_PATTERN.fullmatch(code)):
+        raise _Refused(f"{code!r} must be 1-16 of A-Z 0-9 . _ - (not starting with . _ -)")
+    return code
+
+
+def _valid_title(raw: str) -> str:
+    title = _without_control_characters(raw.strip())
+    if not title:
+        raise _Refused("is empty")
+    if len(title) > MAX_TITLE:
+        raise _Refused(f"is longer than {MAX_TITLE} characters ({len(title)})")
+    return title
+
+
+def _valid_description(raw: str) -> str:
+    # Line breaks are allowed here only: Excel users write multi-line evidence lists (Alt+Enter).
+    description = _without_control_characters(raw.replace("\r\n", "\n").replace("\r", "\n").strip(), True)
+    if len(description) > MAX_DESCRIPTION:
+        raise _Refused(f"is longer than {MAX_DESCRIPTION} characters ({len(description)})")
+    return description
+
+
+def _valid_wajib(raw: str) -> bool:
+    value = _without_control_characters(raw.strip().lower())
+    if value not in _WAJIB:
+        raise _Refused(f"{_shown(value)} is not one of {', '.join(_WAJIB)}")
+    return _WAJIB[value]
+
+
+def _valid_opds(raw: str, known: set[str], everyone: tuple[str, ...]) -> tuple[str, ...]:
+    codes = _unique(code.upper() for code in _LIST_SEPARATORS.split(_without_control_characters(raw).strip()) if code)
+    if not codes:
+        raise _Refused(f"is empty; use {ALL_OPDS} or OPD codes")
+    if ALL_OPDS in codes:
+        if len(codes) > 1:
+            raise _Refused(f"{ALL_OPDS} cannot be combined with OPD codes")
+        if not everyone:
+            raise _Refused(f"{ALL_OPDS} names no OPD: none is active")
+        return everyone
+    if unknown := [code for code in codes if code not in known]:
+        raise _Refused(f"unknown OPD code(s): {', '.join(unknown)}")
+    return codes
+
+
+def _valid_file_kinds(raw: str) -> tuple[str, ...]:
+    kinds = {kind.lower() for kind in _LIST_SEPARATORS.split(_without_control_characters(raw).strip()) if kind}
+    if unknown := sorted(kinds - set(FILE_KINDS)):
+        raise _Refused(f"unknown kind(s): {', '.join(unknown)}; use {', '.join(FILE_KINDS)}")
+    return tuple(kind for kind in FILE_KINDS if kind in kinds)
+
+
+def _shown(value: str) -> str:
+    return repr(value) if value else "(empty)"

@@ -1,0 +1,443 @@
+"""`/kampanye`: campaigns, the creation flow, the Kasi → Kabid disposition and the signed letter (SOP steps 0–2).
+
+Read-only buttons use the prefix `kmp:` (`kmp:v:ID` shows a campaign, `kmp:baru` starts the creation flow,
+`kmp:fw:KEY` and `kmp:opd:semua` answer its questions, `kmp:ubah:ID`, `kmp:surat:ID` and `kmp:ttd:ID` start the
+editing and letter flows); every button that changes a campaign's state is a one-time action.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.core import Button, OutgoingDocument, Reply
+from bot.dates import DateParseError, parse_moment
+from bot.errors import DomainError
+from bot.handling import Context, Registry
+from bot.services import actions, campaigns, conversations, items, registry, uploads
+from bot.services.calendar import load_calendar
+from bot.services.campaigns import CampaignDetail
+from bot.services.conversations import FlowState
+from bot.services.filetypes import looks_like_pdf
+from bot.services.timeline import step_progress
+from storage.filestore import Blob
+from storage.models import CampaignState, Role
+
+EDITORS = frozenset({Role.ADMIN, Role.KASI})
+LETTER_UPLOADERS = frozenset({Role.SEKRETARIAT, Role.ADMIN})
+VIEWERS = frozenset({Role.ADMIN, Role.KASI, Role.KABID, Role.SEKRETARIAT, Role.TIM})
+FRAMEWORK_CHOICES = {"59": "permenpanrb-59-2020", "pemdi": "permenpanrb-8-2026-pemdi"}
+NEW, EDIT, DRAFT_LETTER, SIGNED_LETTER, RETURN_NOTE = "kmp_baru", "kmp_ubah", "kmp_surat", "kmp_ttd", "kmp_catatan"
+
+
+# -- /kampanye and its read-only buttons -------------------------------------------------------------------------
+
+
+async def kampanye(ctx: Context) -> Reply:
+    """`/kampanye` lists campaigns; `/kampanye #ID` shows one with the viewer's action buttons."""
+    if ctx.request.args:
+        return await show(ctx, _campaign_id(ctx.request.args[0]))
+    listed = await campaigns.list_campaigns(await ctx.session())
+    buttons = [[Button(f"#{c.id} {c.title}"[:60], f"kmp:v:{c.id}")] for c in listed[:7]]
+    if _roles(ctx) & EDITORS:
+        buttons.append([Button("Kampanye baru", "kmp:baru")])
+    return ctx.reply("kampanye/daftar", buttons=buttons, campaigns=listed)
+
+
+async def kampanye_button(ctx: Context) -> Reply | list[Reply]:
+    """The `kmp:` buttons; each checks the presser's roles, whatever the callback data says."""
+    assert ctx.request.payload is not None
+    _, kind, value = (ctx.request.payload.split(":", 2) + ["", ""])[:3]
+    if not _roles(ctx) & VIEWERS:
+        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=ctx.request.payload)
+    if kind == "v":
+        return await show(ctx, _campaign_id(value))
+    starters = {"baru": (EDITORS, None), "ubah": (EDITORS, EDIT), "surat": (EDITORS, DRAFT_LETTER),
+                "ttd": (LETTER_UPLOADERS, SIGNED_LETTER)}  # fmt: skip
+    if kind in starters:
+        allowed, flow = starters[kind]
+        if not _roles(ctx) & allowed:
+            raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=ctx.request.payload)
+        if flow is None:
+            return await _begin(ctx, NEW, "judul", {}, "kampanye/tanya_judul")
+        return await _begin_for_campaign(ctx, flow, _campaign_id(value))
+    if kind in ("fw", "opd"):
+        return await _flow_choice(ctx, kind, value)
+    raise DomainError("umum/tombol_kedaluwarsa")
+
+
+async def show(ctx: Context, campaign_id: int) -> Reply:
+    session = await ctx.session()
+    detail = await campaigns.campaign_detail(session, campaign_id)
+    calendar = await load_calendar(session, ctx.services.settings, _years(detail, ctx.now))
+    steps = step_progress(detail.events, calendar, ctx.now)
+    return ctx.reply(
+        "kampanye/rincian",
+        buttons=await _campaign_buttons(ctx, detail),
+        c=detail,
+        steps=steps,
+        minutes_per_day=calendar.minutes_per_day,
+        framework=items.FRAMEWORKS.get(detail.summary.framework or "", "daftar item impor"),
+    )
+
+
+def _years(detail: CampaignDetail, now: datetime) -> set[int]:
+    first = detail.events[0].at.year if detail.events else now.year
+    return set(range(first, now.year + 1))
+
+
+async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[Button]]:
+    """The actions the viewer's roles allow in the campaign's state."""
+    actor = ctx.request.actor
+    assert actor is not None and actor.person_id is not None
+    roles, session, me = actor.roles, await ctx.session(), actor.person_id
+    rows: list[list[Button]] = []
+    if detail.state == CampaignState.DRAFT and roles & EDITORS:
+        rows.append([Button("Ubah penugasan item", f"kmp:ubah:{detail.id}"),
+                     Button("Ganti surat draf", f"kmp:surat:{detail.id}")])  # fmt: skip
+        if Role.KASI in roles:
+            rows.append([await actions.action_button(session, "Ajukan ke Kabid", kind="kmp_submit", person_id=me,
+                                                     now=ctx.now, campaign=detail.id)])  # fmt: skip
+    if detail.state == CampaignState.AWAITING_DISPOSITION and Role.KABID in roles and me != detail.submitted_by:
+        rows.append(await _decision_buttons(ctx, detail.id, me))
+    if detail.state == CampaignState.APPROVED and roles & LETTER_UPLOADERS:
+        rows.append([Button("Unggah surat bertanda tangan", f"kmp:ttd:{detail.id}")])
+    if detail.state == CampaignState.SIGNED and me == detail.signed_by:
+        rows.append([await _broadcast_button(ctx, detail.id, me)])
+    return rows
+
+
+async def _decision_buttons(ctx: Context, campaign_id: int, kabid: int) -> list[Button]:
+    session = await ctx.session()
+    return [
+        await actions.action_button(session, "Setujui (disposisi)", kind="kmp_approve", person_id=kabid,
+                                    now=ctx.now, campaign=campaign_id),
+        await actions.action_button(session, "Kembalikan dengan catatan", kind="kmp_return", person_id=kabid,
+                                    now=ctx.now, campaign=campaign_id),
+    ]  # fmt: skip
+
+
+async def _broadcast_button(ctx: Context, campaign_id: int, uploader: int) -> Button:
+    session = await ctx.session()
+    reach = await campaigns.broadcast_reach(session, campaign_id)
+    label = f"Kirim undangan ke {reach.opds} OPD ({reach.liaisons} penghubung)"
+    return await actions.action_button(session, label, kind="kmp_open", person_id=uploader, now=ctx.now,
+                                       campaign=campaign_id)  # fmt: skip
+
+
+# -- the creation flow ------------------------------------------------------------------------------------------
+
+
+async def _begin(ctx: Context, flow: str, step: str, data: dict[str, Any], template: str, **params: Any) -> Reply:
+    actor = ctx.request.actor
+    assert actor is not None and actor.person_id is not None
+    await conversations.begin(await ctx.session(), ctx.request.channel, ctx.request.chat_id,
+                              person_id=actor.person_id, flow=flow, step=step, data=data, now=ctx.now)  # fmt: skip
+    return ctx.reply(template, **params)
+
+
+async def _advance(ctx: Context, step: str, data: dict[str, Any]) -> None:
+    await conversations.advance(await ctx.session(), ctx.request.channel, ctx.request.chat_id, step=step, data=data,
+                                now=ctx.now)  # fmt: skip
+
+
+async def new_campaign_flow(ctx: Context, state: FlowState) -> Reply:
+    """Title, framework or imported items, deadline, OPDs, letter: one question at a time."""
+    step, data, text = state.step, dict(state.data), (ctx.request.text or "").strip()
+    if step == "judul":
+        if not 3 <= len(text) <= campaigns.TITLE_MAX:
+            return ctx.reply("kampanye/judul_tidak_sah", maksimum=campaigns.TITLE_MAX)
+        await _advance(ctx, "kerangka", {**data, "title": text})
+        return _ask_framework(ctx)
+    if step == "kerangka":
+        return _ask_framework(ctx)
+    if step == "impor":
+        return await _import_items(ctx, data)
+    if step == "tenggat":
+        return await _deadline(ctx, data, text)
+    if step == "opd":
+        return await _opd_choice(ctx, data, text.replace(",", " ").split())
+    if step == "surat":
+        return await _finish_creation(ctx, data, text)
+    raise DomainError("umum/tombol_kedaluwarsa")
+
+
+def _ask_framework(ctx: Context) -> Reply:
+    buttons = [[Button("PermenPANRB 59/2020 (47 indikator)", "kmp:fw:59")],
+               [Button("PermenPANRB 8/2026 Pemdi (20 indikator)", "kmp:fw:pemdi")],
+               [Button("Impor daftar item (CSV/XLSX)", "kmp:fw:impor")]]  # fmt: skip
+    return ctx.reply("kampanye/tanya_kerangka", buttons=buttons)
+
+
+async def _flow_choice(ctx: Context, kind: str, value: str) -> Reply:
+    """A button answer inside the creation flow; stale if the chat is not at that question."""
+    state = await conversations.current(await ctx.session(), ctx.request.channel, ctx.request.chat_id)
+    expected = {"fw": "kerangka", "opd": "opd"}[kind]
+    if state is None or state.flow != NEW or state.step != expected:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    if kind == "opd":
+        return await _opd_choice(ctx, dict(state.data), [])
+    if value == "impor":
+        await _advance(ctx, "impor", dict(state.data))
+        return ctx.reply("kampanye/tanya_impor")
+    if value not in FRAMEWORK_CHOICES:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    await _advance(ctx, "tenggat", {**state.data, "framework": FRAMEWORK_CHOICES[value]})
+    return ctx.reply("kampanye/tanya_tenggat")
+
+
+async def _import_items(ctx: Context, data: dict[str, Any]) -> Reply:
+    if not ctx.request.attachments:
+        return ctx.reply("kampanye/tanya_impor")
+    attachment = ctx.request.attachments[0]
+    name = uploads.clean_file_name(attachment.file_name, fallback="item.xlsx")
+    blob = await attachment.fetch(ctx.services.files)
+    opds = await registry.list_opds(await ctx.session())
+    specs, rejections = _validated_items(blob, name, [o.code for o in opds], [o.code for o in opds if o.active])
+    if rejections:
+        return ctx.reply("kampanye/impor_ditolak", rejections=rejections[:20], more=max(0, len(rejections) - 20))
+    await _advance(ctx, "tenggat", {**data, "framework": None, "items": [_spec_json(s) for s in specs]})
+    return ctx.reply("kampanye/impor_diterima", count=len(specs))
+
+
+def _validated_items(
+    blob: Blob, name: str, known: list[str], active: list[str]
+) -> tuple[list[items.ItemSpec], list[items.Rejection]]:
+    """The item parser reads by file extension; the store names blobs by hash, so give it a named link."""
+    with tempfile.TemporaryDirectory() as folder:
+        link = Path(folder) / f"impor{Path(name).suffix.lower()}"
+        os.symlink(blob.path, link)
+        try:
+            rows = items.parse_item_file(link)
+        except items.ItemFileError as error:
+            return [], [items.Rejection(1, "-", str(error))]
+    return items.validate_item_rows(rows, known, active)
+
+
+async def _deadline(ctx: Context, data: dict[str, Any], text: str) -> Reply:
+    try:
+        deadline = parse_moment(text, ctx.services.settings.timezone)
+    except DateParseError:
+        return ctx.reply("kampanye/tenggat_tidak_sah")
+    if deadline <= ctx.now:
+        return ctx.reply("kampanye/tenggat_lewat", tenggat=deadline)
+    await _advance(ctx, "opd", {**data, "deadline": deadline.isoformat()})
+    return ctx.reply("kampanye/tanya_opd", buttons=[[Button("Semua OPD sesuai penugasan", "kmp:opd:semua")]],
+                     tenggat=deadline)  # fmt: skip
+
+
+async def _opd_choice(ctx: Context, data: dict[str, Any], codes: list[str]) -> Reply:
+    known = {o.code for o in await registry.list_opds(await ctx.session()) if o.active}
+    unknown = sorted({c.upper() for c in codes} - known)
+    if unknown:
+        return ctx.reply("kampanye/opd_tidak_dikenal", kode=", ".join(unknown))
+    await _advance(ctx, "surat", {**data, "opd_codes": sorted({c.upper() for c in codes}) or None})
+    return ctx.reply("kampanye/tanya_surat")
+
+
+async def _finish_creation(ctx: Context, data: dict[str, Any], text: str) -> Reply:
+    letter = None
+    if ctx.request.attachments:
+        letter = await _pdf_from(ctx)
+    elif text.lower() != "lewati":
+        return ctx.reply("kampanye/tanya_surat")
+    specs = (
+        items.framework_items(data["framework"])
+        if data.get("framework")
+        else [_spec_from_json(s) for s in data["items"]]
+    )
+    session = await ctx.session()
+    campaign_id = await campaigns.create_campaign(
+        session,
+        title=data["title"],
+        framework=data.get("framework"),
+        items=specs,
+        deadline=datetime.fromisoformat(data["deadline"]),
+        opd_codes=data.get("opd_codes"),
+        acting=ctx.acting(_editor_role(ctx)),
+        now=ctx.now,
+        letter=letter,
+    )
+    await conversations.finish(session, ctx.request.channel, ctx.request.chat_id)
+    return await show(ctx, campaign_id)
+
+
+async def _pdf_from(ctx: Context) -> tuple[Blob, str]:
+    """The message's file, which must really be a PDF (judged by its content)."""
+    attachment = ctx.request.attachments[0]
+    name = uploads.clean_file_name(attachment.file_name, fallback="surat.pdf")
+    blob = await attachment.fetch(ctx.services.files)
+    if not looks_like_pdf(blob.path):
+        raise DomainError("kampanye/bukan_pdf", nama=name)
+    return blob, name
+
+
+def _spec_json(spec: items.ItemSpec) -> dict[str, Any]:
+    return {"code": spec.code, "title": spec.title, "description": spec.description, "required": spec.required,
+            "opd_codes": list(spec.opd_codes), "file_kinds": list(spec.file_kinds), "position": spec.position}  # fmt: skip
+
+
+def _spec_from_json(data: dict[str, Any]) -> items.ItemSpec:
+    return items.ItemSpec(
+        code=data["code"], title=data["title"], description=data["description"], required=data["required"],
+        weight=None, opd_codes=tuple(data["opd_codes"]), file_kinds=tuple(data["file_kinds"]), domain=None,
+        aspect=None, position=data["position"],
+    )  # fmt: skip
+
+
+# -- editing a draft, the letters, the return note ---------------------------------------------------------------
+
+
+async def _begin_for_campaign(ctx: Context, flow: str, campaign_id: int) -> Reply:
+    detail = await campaigns.campaign_detail(await ctx.session(), campaign_id)
+    wanted = CampaignState.APPROVED if flow == SIGNED_LETTER else CampaignState.DRAFT
+    if detail.state != wanted:
+        raise DomainError("umum/sudah_diproses")
+    template = {EDIT: "kampanye/tanya_penugasan", DRAFT_LETTER: "kampanye/tanya_surat_draf",
+                SIGNED_LETTER: "kampanye/tanya_surat_ttd"}[flow]  # fmt: skip
+    return await _begin(ctx, flow, "tunggu", {"campaign": campaign_id}, template, c=detail)
+
+
+async def edit_flow(ctx: Context, state: FlowState) -> Reply:
+    """Lines of `KODE_ITEM OPD OPD …` set who answers an item; `selesai` ends."""
+    text = (ctx.request.text or "").strip()
+    campaign_id = int(state.data["campaign"])
+    if text.lower() == "selesai":
+        await conversations.finish(await ctx.session(), ctx.request.channel, ctx.request.chat_id)
+        return await show(ctx, campaign_id)
+    changed = []
+    for line in text.splitlines():
+        words = line.replace(",", " ").split()
+        if len(words) < 2:
+            return ctx.reply("kampanye/penugasan_tidak_sah", baris=line)
+        changed.append(
+            await campaigns.assign_item(await ctx.session(), campaign_id, words[0], words[1:],
+                                        acting=ctx.acting(_editor_role(ctx)), now=ctx.now)  # fmt: skip
+        )
+    return ctx.reply("kampanye/penugasan_diubah", changed=changed)
+
+
+async def draft_letter_flow(ctx: Context, state: FlowState) -> Reply:
+    if not ctx.request.attachments:
+        return ctx.reply("kampanye/kirim_pdf")
+    blob, name = await _pdf_from(ctx)
+    session = await ctx.session()
+    campaign_id = int(state.data["campaign"])
+    await campaigns.set_draft_letter(session, campaign_id, blob, name, acting=ctx.acting(_editor_role(ctx)),
+                                     now=ctx.now)  # fmt: skip
+    await conversations.finish(session, ctx.request.channel, ctx.request.chat_id)
+    return await show(ctx, campaign_id)
+
+
+async def signed_letter_flow(ctx: Context, state: FlowState) -> Reply:
+    """Step 2: the signed letter arrives; its uploader is asked to confirm the broadcast."""
+    if not ctx.request.attachments:
+        return ctx.reply("kampanye/kirim_pdf")
+    blob, name = await _pdf_from(ctx)
+    session = await ctx.session()
+    campaign_id = int(state.data["campaign"])
+    role = min(_roles(ctx) & LETTER_UPLOADERS)
+    await campaigns.record_signed_letter(session, campaign_id, blob, name, acting=ctx.acting(role), now=ctx.now)
+    await conversations.finish(session, ctx.request.channel, ctx.request.chat_id)
+    actor = ctx.request.actor
+    assert actor is not None and actor.person_id is not None
+    button = await _broadcast_button(ctx, campaign_id, actor.person_id)
+    return ctx.reply("kampanye/surat_ttd_diterima", buttons=[[button]], nama=name)
+
+
+async def return_note_flow(ctx: Context, state: FlowState) -> list[Reply] | Reply:
+    """The Kabid types why the plan goes back; the Kasi is told."""
+    note = (ctx.request.text or "").strip()
+    if not note:
+        return ctx.reply("kampanye/tanya_catatan")
+    session = await ctx.session()
+    detail = await campaigns.decide(session, int(state.data["campaign"]), approve=False, note=note,
+                                    acting=ctx.acting(Role.KABID), now=ctx.now)  # fmt: skip
+    await conversations.finish(session, ctx.request.channel, ctx.request.chat_id)
+    return [ctx.reply("kampanye/dikembalikan", c=detail), *_tell_submitter(ctx, detail, approved=False, note=note)]
+
+
+# -- one-time actions --------------------------------------------------------------------------------------------
+
+
+async def submit_action(ctx: Context, params: dict[str, Any]) -> list[Reply]:
+    """The Kasi submits the plan; every eligible Kabid gets the summary, the letter and the decision buttons."""
+    session = await ctx.session()
+    campaign_id = int(params["campaign"])
+    kabids = await campaigns.submit_to_kabid(session, campaign_id, acting=ctx.acting(Role.KASI), now=ctx.now)
+    detail = await campaigns.campaign_detail(session, campaign_id)
+    replies = [ctx.reply("kampanye/diajukan", c=detail, jumlah=len(kabids))]
+    for kabid in kabids:
+        replies.append(ctx.notify(kabid, "kampanye/untuk_kabid", buttons=[await _decision_buttons(ctx, campaign_id,
+                                                                                                kabid)], c=detail))  # fmt: skip
+        if detail.draft_letter:
+            sha, name = detail.draft_letter
+            replies.append(Reply(name, document=OutgoingDocument(sha, name, f"Draf surat: {detail.summary.title}"),
+                                 to_person_id=kabid))  # fmt: skip
+    return replies
+
+
+async def approve_action(ctx: Context, params: dict[str, Any]) -> list[Reply]:
+    detail = await campaigns.decide(await ctx.session(), int(params["campaign"]), approve=True, note=None,
+                                    acting=ctx.acting(Role.KABID), now=ctx.now)  # fmt: skip
+    return [ctx.reply("kampanye/disetujui", c=detail), *_tell_submitter(ctx, detail, approved=True, note=None)]
+
+
+async def return_action(ctx: Context, params: dict[str, Any]) -> Reply:
+    """The note comes as the Kabid's next message (a flow), so the decision waits for it."""
+    detail = await campaigns.campaign_detail(await ctx.session(), int(params["campaign"]))
+    if detail.state != CampaignState.AWAITING_DISPOSITION:
+        raise DomainError("umum/sudah_diproses")
+    return await _begin(ctx, RETURN_NOTE, "catatan", {"campaign": detail.id}, "kampanye/tanya_catatan")
+
+
+async def open_action(ctx: Context, params: dict[str, Any]) -> Reply:
+    """The uploader confirms the broadcast: the campaign opens (the outbox issue sends the invitations)."""
+    session = await ctx.session()
+    campaign_id = int(params["campaign"])
+    role = min(_roles(ctx) & LETTER_UPLOADERS) if _roles(ctx) & LETTER_UPLOADERS else None
+    await campaigns.open_campaign(session, campaign_id, acting=ctx.acting(role), now=ctx.now)
+    reach = await campaigns.broadcast_reach(session, campaign_id)
+    return ctx.reply("kampanye/dibuka", id=campaign_id, reach=reach)
+
+
+def _tell_submitter(ctx: Context, detail: CampaignDetail, *, approved: bool, note: str | None) -> list[Reply]:
+    if detail.submitted_by is None:
+        return []
+    return [ctx.notify(detail.submitted_by, "kampanye/hasil_disposisi", c=detail, approved=approved, note=note)]
+
+
+# -- helpers ----------------------------------------------------------------------------------------------------
+
+
+def _roles(ctx: Context) -> frozenset[Role]:
+    return ctx.request.actor.roles if ctx.request.actor else frozenset()
+
+
+def _editor_role(ctx: Context) -> Role | None:
+    held = _roles(ctx) & EDITORS
+    return min(held) if held else None
+
+
+def _campaign_id(text: str) -> int:
+    cleaned = text.lstrip("#")
+    if not cleaned.isdigit() or len(cleaned) > 9:
+        raise DomainError("kampanye/tidak_dikenal", id=text[:12])
+    return int(cleaned)
+
+
+def register(registry_: Registry) -> None:
+    registry_.command("kampanye", kampanye)
+    registry_.button("kmp", kampanye_button)
+    registry_.flow(NEW, new_campaign_flow)
+    registry_.flow(EDIT, edit_flow)
+    registry_.flow(DRAFT_LETTER, draft_letter_flow)
+    registry_.flow(SIGNED_LETTER, signed_letter_flow)
+    registry_.flow(RETURN_NOTE, return_note_flow)
+    registry_.action("kmp_submit", submit_action)
+    registry_.action("kmp_approve", approve_action)
+    registry_.action("kmp_return", return_action)
+    registry_.action("kmp_open", open_action)
