@@ -109,16 +109,11 @@ class OutgoingDocument:
 
 @dataclass(frozen=True)
 class Reply:
-    """One message: text (HTML with <b>, <i>, <code> only), optional rows of buttons or a document.
-
-    `to_person_id` addresses someone other than the sender (a notification); it is sent after the sender's
-    replies, to that person's most recently active account on the same channel.
-    """
+    """One message: text (HTML with <b>, <i>, <code> only), optional rows of buttons or a document."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     document: OutgoingDocument | None = None
-    to_person_id: int | None = None
 
 
 def parse_command(text: str) -> tuple[str | None, tuple[str, ...]]:
@@ -174,8 +169,6 @@ def reply_to_json(reply: Reply) -> dict[str, object]:
     if reply.document:
         doc = reply.document
         data["document"] = [doc.sha256, doc.file_name, doc.caption]
-    if reply.to_person_id is not None:
-        data["to"] = reply.to_person_id
     return data
 
 
@@ -185,4 +178,4 @@ def reply_from_json(data: dict[str, Any]) -> Reply:
         for row in data.get("buttons", [])
     )
     document = OutgoingDocument(*data["document"]) if data.get("document") else None
-    return Reply(str(data["text"]), buttons=buttons, document=document, to_person_id=data.get("to"))
+    return Reply(str(data["text"]), buttons=buttons, document=document)

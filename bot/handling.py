@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Button, Reply, Request
+from bot.services import outbox
 from bot.services.audit import Acting
 from bot.services.conversations import FlowState
 from bot.settings import Settings
@@ -49,12 +50,31 @@ class Context:
             self.request.message_id,
         )
 
-    def notify(
-        self, person_id: int, template: str, *, buttons: Sequence[Sequence[Button]] = (), **params: Any
-    ) -> Reply:
-        """A message to someone else, sent after this update's replies."""
-        reply = self.reply(template, buttons=buttons, **params)
-        return Reply(reply.text, buttons=reply.buttons, to_person_id=person_id)
+    async def notify(
+        self,
+        person_id: int,
+        template: str,
+        *,
+        buttons: Sequence[Sequence[Button]] = (),
+        kind: str = "pemberitahuan",
+        **params: Any,
+    ) -> None:
+        """A message to someone else: written to the outbox in this update's transaction."""
+        await self.send_later(person_id, self.reply(template, buttons=buttons, **params), kind=kind)
+
+    async def send_later(
+        self, person_id: int, reply: Reply, *, kind: str, campaign_id: int | None = None, opd_id: int | None = None
+    ) -> None:
+        """Queue a prepared message for a person (the dispatcher delivers it after the commit)."""
+        await outbox.enqueue(
+            await self.session(),
+            person_id=person_id,
+            kind=kind,
+            reply=reply,
+            now=self.now,
+            campaign_id=campaign_id,
+            opd_id=opd_id,
+        )
 
     async def session(self) -> AsyncSession:
         """The update's write transaction, begun on first use: do network I/O before asking for it."""

@@ -75,5 +75,7 @@ def configure_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[
     root.addHandler(handler)
     root.setLevel(level)
     # httpx logs every request URL at INFO, and a Bot API URL contains the token.
-    for noisy in ("httpx", "httpcore", "apscheduler", "aiosqlite", "alembic"):
+    for noisy in ("httpx", "httpcore", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # A long outbox run makes APScheduler skip the overlapping ticks, which it reports as a warning each second.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)

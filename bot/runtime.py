@@ -13,6 +13,7 @@ from bot.app import MonevApp
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram.channel import TelegramChannel, journal_telegram_updates
 from bot.inbound import InboundProcessor
+from bot.outbox_dispatch import OutboxDispatcher
 from bot.services import journal, lease
 from bot.web.server import WebServer
 from jobs.scheduler import PeriodicJob
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 JOURNAL_SWEEP_SECONDS = 60
 PAYLOAD_PURGE_SECONDS = 24 * 60 * 60
+OUTBOX_SECONDS = 1.0
 
 
 class Runtime:
@@ -44,6 +46,8 @@ class Runtime:
             self.web.telegram_secret = settings.webhook_secret
             self.web.journal_telegram = lambda payloads: journal_telegram_updates(app.services.db, payloads, app.now())
             self.web.on_journaled = self.telegram.pump.notify
+        channels = {"telegram": self.telegram} if self.telegram is not None else {}
+        self.outbox = OutboxDispatcher(app.services, channels, app.now)
         self.is_holder = False
         self._active_tasks: list[asyncio.Task[None]] = []
         self._register_jobs()
@@ -58,6 +62,7 @@ class Runtime:
 
             scheduler.register(PeriodicJob("journal-sweep", JOURNAL_SWEEP_SECONDS, sweep))
         scheduler.register(PeriodicJob("journal-purge", PAYLOAD_PURGE_SECONDS, self._purge_payloads))
+        scheduler.register(PeriodicJob("outbox-dispatch", OUTBOX_SECONDS, self.outbox.run_once))
 
     async def _purge_payloads(self, now: datetime) -> None:
         async with self.app.services.db.write() as session:
@@ -94,6 +99,7 @@ class Runtime:
     async def _become_active(self) -> None:
         logger.info("instance %s holds the lease: processing", self.instance)
         self.is_holder = True
+        await self.outbox.recover()
         if self.telegram is not None:
             telegram = self.telegram
             await telegram.publish_commands()

@@ -17,12 +17,13 @@ from bot.core import Button, OutgoingDocument, Reply
 from bot.dates import DateParseError, parse_moment
 from bot.errors import DomainError
 from bot.handling import Context, Registry
-from bot.services import actions, campaigns, conversations, items, registry, uploads
+from bot.services import actions, campaigns, conversations, items, outbox, registry, uploads
 from bot.services.calendar import load_calendar
 from bot.services.campaigns import CampaignDetail
 from bot.services.conversations import FlowState
 from bot.services.filetypes import looks_like_pdf
 from bot.services.timeline import step_progress
+from handlers import invitations
 from storage.filestore import Blob
 from storage.models import CampaignState, Role
 
@@ -55,8 +56,12 @@ async def kampanye_button(ctx: Context) -> Reply | list[Reply]:
         raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=ctx.request.payload)
     if kind == "v":
         return await show(ctx, _campaign_id(value))
-    starters = {"baru": (EDITORS, None), "ubah": (EDITORS, EDIT), "surat": (EDITORS, DRAFT_LETTER),
-                "ttd": (LETTER_UPLOADERS, SIGNED_LETTER)}  # fmt: skip
+    starters = {
+        "baru": (EDITORS, None),
+        "ubah": (EDITORS, EDIT),
+        "surat": (EDITORS, DRAFT_LETTER),
+        "ttd": (LETTER_UPLOADERS, SIGNED_LETTER),
+    }
     if kind in starters:
         allowed, flow = starters[kind]
         if not _roles(ctx) & allowed:
@@ -74,11 +79,14 @@ async def show(ctx: Context, campaign_id: int) -> Reply:
     detail = await campaigns.campaign_detail(session, campaign_id)
     calendar = await load_calendar(session, ctx.services.settings, _years(detail, ctx.now))
     steps = step_progress(detail.events, calendar, ctx.now)
+    delivery = await outbox.campaign_delivery(session, campaign_id)
     return ctx.reply(
         "kampanye/rincian",
         buttons=await _campaign_buttons(ctx, detail),
         c=detail,
         steps=steps,
+        delivery=delivery,
+        tanpa_penghubung=[o.code for o in detail.opds if o.code not in {d.code for d in delivery}],
         minutes_per_day=calendar.minutes_per_day,
         framework=items.FRAMEWORKS.get(detail.summary.framework or "", "daftar item impor"),
     )
@@ -96,11 +104,20 @@ async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[B
     roles, session, me = actor.roles, await ctx.session(), actor.person_id
     rows: list[list[Button]] = []
     if detail.state == CampaignState.DRAFT and roles & EDITORS:
-        rows.append([Button("Ubah penugasan item", f"kmp:ubah:{detail.id}"),
-                     Button("Ganti surat draf", f"kmp:surat:{detail.id}")])  # fmt: skip
+        rows.append(
+            [
+                Button("Ubah penugasan item", f"kmp:ubah:{detail.id}"),
+                Button("Ganti surat draf", f"kmp:surat:{detail.id}"),
+            ]
+        )
         if Role.KASI in roles:
-            rows.append([await actions.action_button(session, "Ajukan ke Kabid", kind="kmp_submit", person_id=me,
-                                                     now=ctx.now, campaign=detail.id)])  # fmt: skip
+            rows.append(
+                [
+                    await actions.action_button(
+                        session, "Ajukan ke Kabid", kind="kmp_submit", person_id=me, now=ctx.now, campaign=detail.id
+                    )
+                ]
+            )
     if detail.state == CampaignState.AWAITING_DISPOSITION and Role.KABID in roles and me != detail.submitted_by:
         rows.append(await _decision_buttons(ctx, detail.id, me))
     if detail.state == CampaignState.APPROVED and roles & LETTER_UPLOADERS:
@@ -113,19 +130,22 @@ async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[B
 async def _decision_buttons(ctx: Context, campaign_id: int, kabid: int) -> list[Button]:
     session = await ctx.session()
     return [
-        await actions.action_button(session, "Setujui (disposisi)", kind="kmp_approve", person_id=kabid,
-                                    now=ctx.now, campaign=campaign_id),
-        await actions.action_button(session, "Kembalikan dengan catatan", kind="kmp_return", person_id=kabid,
-                                    now=ctx.now, campaign=campaign_id),
-    ]  # fmt: skip
+        await actions.action_button(
+            session, "Setujui (disposisi)", kind="kmp_approve", person_id=kabid, now=ctx.now, campaign=campaign_id
+        ),
+        await actions.action_button(
+            session, "Kembalikan dengan catatan", kind="kmp_return", person_id=kabid, now=ctx.now, campaign=campaign_id
+        ),
+    ]
 
 
 async def _broadcast_button(ctx: Context, campaign_id: int, uploader: int) -> Button:
     session = await ctx.session()
     reach = await campaigns.broadcast_reach(session, campaign_id)
     label = f"Kirim undangan ke {reach.opds} OPD ({reach.liaisons} penghubung)"
-    return await actions.action_button(session, label, kind="kmp_open", person_id=uploader, now=ctx.now,
-                                       campaign=campaign_id)  # fmt: skip
+    return await actions.action_button(
+        session, label, kind="kmp_open", person_id=uploader, now=ctx.now, campaign=campaign_id
+    )
 
 
 # -- the creation flow ------------------------------------------------------------------------------------------
@@ -134,14 +154,23 @@ async def _broadcast_button(ctx: Context, campaign_id: int, uploader: int) -> Bu
 async def _begin(ctx: Context, flow: str, step: str, data: dict[str, Any], template: str, **params: Any) -> Reply:
     actor = ctx.request.actor
     assert actor is not None and actor.person_id is not None
-    await conversations.begin(await ctx.session(), ctx.request.channel, ctx.request.chat_id,
-                              person_id=actor.person_id, flow=flow, step=step, data=data, now=ctx.now)  # fmt: skip
+    await conversations.begin(
+        await ctx.session(),
+        ctx.request.channel,
+        ctx.request.chat_id,
+        person_id=actor.person_id,
+        flow=flow,
+        step=step,
+        data=data,
+        now=ctx.now,
+    )
     return ctx.reply(template, **params)
 
 
 async def _advance(ctx: Context, step: str, data: dict[str, Any]) -> None:
-    await conversations.advance(await ctx.session(), ctx.request.channel, ctx.request.chat_id, step=step, data=data,
-                                now=ctx.now)  # fmt: skip
+    await conversations.advance(
+        await ctx.session(), ctx.request.channel, ctx.request.chat_id, step=step, data=data, now=ctx.now
+    )
 
 
 async def new_campaign_flow(ctx: Context, state: FlowState) -> Reply:
@@ -166,9 +195,11 @@ async def new_campaign_flow(ctx: Context, state: FlowState) -> Reply:
 
 
 def _ask_framework(ctx: Context) -> Reply:
-    buttons = [[Button("PermenPANRB 59/2020 (47 indikator)", "kmp:fw:59")],
-               [Button("PermenPANRB 8/2026 Pemdi (20 indikator)", "kmp:fw:pemdi")],
-               [Button("Impor daftar item (CSV/XLSX)", "kmp:fw:impor")]]  # fmt: skip
+    buttons = [
+        [Button("PermenPANRB 59/2020 (47 indikator)", "kmp:fw:59")],
+        [Button("PermenPANRB 8/2026 Pemdi (20 indikator)", "kmp:fw:pemdi")],
+        [Button("Impor daftar item (CSV/XLSX)", "kmp:fw:impor")],
+    ]
     return ctx.reply("kampanye/tanya_kerangka", buttons=buttons)
 
 
@@ -225,8 +256,9 @@ async def _deadline(ctx: Context, data: dict[str, Any], text: str) -> Reply:
     if deadline <= ctx.now:
         return ctx.reply("kampanye/tenggat_lewat", tenggat=deadline)
     await _advance(ctx, "opd", {**data, "deadline": deadline.isoformat()})
-    return ctx.reply("kampanye/tanya_opd", buttons=[[Button("Semua OPD sesuai penugasan", "kmp:opd:semua")]],
-                     tenggat=deadline)  # fmt: skip
+    return ctx.reply(
+        "kampanye/tanya_opd", buttons=[[Button("Semua OPD sesuai penugasan", "kmp:opd:semua")]], tenggat=deadline
+    )
 
 
 async def _opd_choice(ctx: Context, data: dict[str, Any], codes: list[str]) -> Reply:
@@ -276,16 +308,30 @@ async def _pdf_from(ctx: Context) -> tuple[Blob, str]:
 
 
 def _spec_json(spec: items.ItemSpec) -> dict[str, Any]:
-    return {"code": spec.code, "title": spec.title, "description": spec.description, "required": spec.required,
-            "opd_codes": list(spec.opd_codes), "file_kinds": list(spec.file_kinds), "position": spec.position}  # fmt: skip
+    return {
+        "code": spec.code,
+        "title": spec.title,
+        "description": spec.description,
+        "required": spec.required,
+        "opd_codes": list(spec.opd_codes),
+        "file_kinds": list(spec.file_kinds),
+        "position": spec.position,
+    }
 
 
 def _spec_from_json(data: dict[str, Any]) -> items.ItemSpec:
     return items.ItemSpec(
-        code=data["code"], title=data["title"], description=data["description"], required=data["required"],
-        weight=None, opd_codes=tuple(data["opd_codes"]), file_kinds=tuple(data["file_kinds"]), domain=None,
-        aspect=None, position=data["position"],
-    )  # fmt: skip
+        code=data["code"],
+        title=data["title"],
+        description=data["description"],
+        required=data["required"],
+        weight=None,
+        opd_codes=tuple(data["opd_codes"]),
+        file_kinds=tuple(data["file_kinds"]),
+        domain=None,
+        aspect=None,
+        position=data["position"],
+    )
 
 
 # -- editing a draft, the letters, the return note ---------------------------------------------------------------
@@ -296,8 +342,11 @@ async def _begin_for_campaign(ctx: Context, flow: str, campaign_id: int) -> Repl
     wanted = CampaignState.APPROVED if flow == SIGNED_LETTER else CampaignState.DRAFT
     if detail.state != wanted:
         raise DomainError("umum/sudah_diproses")
-    template = {EDIT: "kampanye/tanya_penugasan", DRAFT_LETTER: "kampanye/tanya_surat_draf",
-                SIGNED_LETTER: "kampanye/tanya_surat_ttd"}[flow]  # fmt: skip
+    template = {
+        EDIT: "kampanye/tanya_penugasan",
+        DRAFT_LETTER: "kampanye/tanya_surat_draf",
+        SIGNED_LETTER: "kampanye/tanya_surat_ttd",
+    }[flow]
     return await _begin(ctx, flow, "tunggu", {"campaign": campaign_id}, template, c=detail)
 
 
@@ -314,8 +363,9 @@ async def edit_flow(ctx: Context, state: FlowState) -> Reply:
         if len(words) < 2:
             return ctx.reply("kampanye/penugasan_tidak_sah", baris=line)
         changed.append(
-            await campaigns.assign_item(await ctx.session(), campaign_id, words[0], words[1:],
-                                        acting=ctx.acting(_editor_role(ctx)), now=ctx.now)  # fmt: skip
+            await campaigns.assign_item(
+                await ctx.session(), campaign_id, words[0], words[1:], acting=ctx.acting(_editor_role(ctx)), now=ctx.now
+            )
         )
     return ctx.reply("kampanye/penugasan_diubah", changed=changed)
 
@@ -326,8 +376,9 @@ async def draft_letter_flow(ctx: Context, state: FlowState) -> Reply:
     blob, name = await _pdf_from(ctx)
     session = await ctx.session()
     campaign_id = int(state.data["campaign"])
-    await campaigns.set_draft_letter(session, campaign_id, blob, name, acting=ctx.acting(_editor_role(ctx)),
-                                     now=ctx.now)  # fmt: skip
+    await campaigns.set_draft_letter(
+        session, campaign_id, blob, name, acting=ctx.acting(_editor_role(ctx)), now=ctx.now
+    )
     await conversations.finish(session, ctx.request.channel, ctx.request.chat_id)
     return await show(ctx, campaign_id)
 
@@ -348,42 +399,51 @@ async def signed_letter_flow(ctx: Context, state: FlowState) -> Reply:
     return ctx.reply("kampanye/surat_ttd_diterima", buttons=[[button]], nama=name)
 
 
-async def return_note_flow(ctx: Context, state: FlowState) -> list[Reply] | Reply:
+async def return_note_flow(ctx: Context, state: FlowState) -> Reply:
     """The Kabid types why the plan goes back; the Kasi is told."""
     note = (ctx.request.text or "").strip()
     if not note:
         return ctx.reply("kampanye/tanya_catatan")
     session = await ctx.session()
-    detail = await campaigns.decide(session, int(state.data["campaign"]), approve=False, note=note,
-                                    acting=ctx.acting(Role.KABID), now=ctx.now)  # fmt: skip
+    detail = await campaigns.decide(
+        session, int(state.data["campaign"]), approve=False, note=note, acting=ctx.acting(Role.KABID), now=ctx.now
+    )
     await conversations.finish(session, ctx.request.channel, ctx.request.chat_id)
-    return [ctx.reply("kampanye/dikembalikan", c=detail), *_tell_submitter(ctx, detail, approved=False, note=note)]
+    await _tell_submitter(ctx, detail, approved=False, note=note)
+    return ctx.reply("kampanye/dikembalikan", c=detail)
 
 
 # -- one-time actions --------------------------------------------------------------------------------------------
 
 
-async def submit_action(ctx: Context, params: dict[str, Any]) -> list[Reply]:
+async def submit_action(ctx: Context, params: dict[str, Any]) -> Reply:
     """The Kasi submits the plan; every eligible Kabid gets the summary, the letter and the decision buttons."""
     session = await ctx.session()
     campaign_id = int(params["campaign"])
     kabids = await campaigns.submit_to_kabid(session, campaign_id, acting=ctx.acting(Role.KASI), now=ctx.now)
     detail = await campaigns.campaign_detail(session, campaign_id)
-    replies = [ctx.reply("kampanye/diajukan", c=detail, jumlah=len(kabids))]
     for kabid in kabids:
-        replies.append(ctx.notify(kabid, "kampanye/untuk_kabid", buttons=[await _decision_buttons(ctx, campaign_id,
-                                                                                                kabid)], c=detail))  # fmt: skip
+        buttons = [await _decision_buttons(ctx, campaign_id, kabid)]
+        await ctx.notify(kabid, "kampanye/untuk_kabid", buttons=buttons, kind="disposisi", c=detail)
         if detail.draft_letter:
             sha, name = detail.draft_letter
-            replies.append(Reply(name, document=OutgoingDocument(sha, name, f"Draf surat: {detail.summary.title}"),
-                                 to_person_id=kabid))  # fmt: skip
-    return replies
+            caption = f"Draf surat: {detail.summary.title}"
+            letter = Reply(caption, document=OutgoingDocument(sha, name, caption))
+            await ctx.send_later(kabid, letter, kind="disposisi", campaign_id=campaign_id)
+    return ctx.reply("kampanye/diajukan", c=detail, jumlah=len(kabids))
 
 
-async def approve_action(ctx: Context, params: dict[str, Any]) -> list[Reply]:
-    detail = await campaigns.decide(await ctx.session(), int(params["campaign"]), approve=True, note=None,
-                                    acting=ctx.acting(Role.KABID), now=ctx.now)  # fmt: skip
-    return [ctx.reply("kampanye/disetujui", c=detail), *_tell_submitter(ctx, detail, approved=True, note=None)]
+async def approve_action(ctx: Context, params: dict[str, Any]) -> Reply:
+    detail = await campaigns.decide(
+        await ctx.session(),
+        int(params["campaign"]),
+        approve=True,
+        note=None,
+        acting=ctx.acting(Role.KABID),
+        now=ctx.now,
+    )
+    await _tell_submitter(ctx, detail, approved=True, note=None)
+    return ctx.reply("kampanye/disetujui", c=detail)
 
 
 async def return_action(ctx: Context, params: dict[str, Any]) -> Reply:
@@ -395,19 +455,21 @@ async def return_action(ctx: Context, params: dict[str, Any]) -> Reply:
 
 
 async def open_action(ctx: Context, params: dict[str, Any]) -> Reply:
-    """The uploader confirms the broadcast: the campaign opens (the outbox issue sends the invitations)."""
+    """The uploader confirms the broadcast: the campaign opens and every liaison's invitation is queued."""
     session = await ctx.session()
     campaign_id = int(params["campaign"])
     role = min(_roles(ctx) & LETTER_UPLOADERS) if _roles(ctx) & LETTER_UPLOADERS else None
     await campaigns.open_campaign(session, campaign_id, acting=ctx.acting(role), now=ctx.now)
     reach = await campaigns.broadcast_reach(session, campaign_id)
-    return ctx.reply("kampanye/dibuka", id=campaign_id, reach=reach)
+    queued = await invitations.invite_all(session, ctx.services.renderer, campaign_id, ctx.now)
+    return ctx.reply("kampanye/dibuka", id=campaign_id, reach=reach, queued=queued)
 
 
-def _tell_submitter(ctx: Context, detail: CampaignDetail, *, approved: bool, note: str | None) -> list[Reply]:
-    if detail.submitted_by is None:
-        return []
-    return [ctx.notify(detail.submitted_by, "kampanye/hasil_disposisi", c=detail, approved=approved, note=note)]
+async def _tell_submitter(ctx: Context, detail: CampaignDetail, *, approved: bool, note: str | None) -> None:
+    if detail.submitted_by is not None:
+        await ctx.notify(
+            detail.submitted_by, "kampanye/hasil_disposisi", kind="disposisi", c=detail, approved=approved, note=note
+        )
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------

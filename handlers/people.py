@@ -9,6 +9,7 @@ from bot.errors import DomainError
 from bot.handling import Context, Registry
 from bot.services import actions, bot_state, invites, people
 from bot.services.invites import IssuedInvite, RedeemStatus, Redemption
+from handlers import invitations
 from storage.models import OPD_SCOPED_ROLES, Role
 
 STAFF_ROLE_WORDS = {
@@ -52,18 +53,17 @@ async def register_with_code(ctx: Context, code_text: str) -> Reply | list[Reply
         now=ctx.now,
     )
     if result.status == RedeemStatus.LOCKED:
-        replies = [ctx.reply("pendaftaran/terkunci", until=result.locked_until)]
         if result.just_locked:
-            replies += await _lockout_notices(ctx)
-        return replies
+            await _lockout_notices(ctx)
+        return ctx.reply("pendaftaran/terkunci", until=result.locked_until)
     if result.status == RedeemStatus.ALREADY:
         return ctx.reply("pendaftaran/sudah_terdaftar")
     if result.status == RedeemStatus.LINKED:
         return ctx.reply("pendaftaran/tertaut")
     if not result.ok:
         return ctx.reply("pendaftaran/gagal", status=result.status.value)
-    greeting = ctx.reply("pendaftaran/berhasil", role=_role(result), opd_name=result.opd_name)
-    return [greeting, *await _registration_notices(ctx, result)]
+    await _registration_notices(ctx, result)
+    return ctx.reply("pendaftaran/berhasil", role=_role(result), opd_name=result.opd_name)
 
 
 def _role(result: Redemption) -> str:
@@ -71,27 +71,27 @@ def _role(result: Redemption) -> str:
     return result.role.value
 
 
-async def _registration_notices(ctx: Context, result: Redemption) -> list[Reply]:
+async def _registration_notices(ctx: Context, result: Redemption) -> None:
+    """Tell the admins; ask the issuer of a hand-over code about the old liaisons; send open invitations."""
     session = await ctx.session()
-    notices = [
-        ctx.notify(
-            admin,
-            "pendaftaran/pemberitahuan_admin",
-            name=ctx.request.sender_name or "-",
-            role=_role(result),
-            opd_name=result.opd_name,
-        )
-        for admin in await people.people_with_roles(session, [Role.ADMIN])
-        if admin != result.person_id
-    ]
-    if result.handover_issuer_id is not None and result.previous_liaisons:
+    for admin in await people.people_with_roles(session, [Role.ADMIN]):
+        if admin != result.person_id:
+            await ctx.notify(
+                admin,
+                "pendaftaran/pemberitahuan_admin",
+                name=ctx.request.sender_name or "-",
+                role=_role(result),
+                opd_name=result.opd_name,
+            )
+    issuer = result.handover_issuer_id
+    if issuer is not None and result.previous_liaisons:
         buttons = [
             [
                 await actions.action_button(
                     session,
                     f"Cabut {name}"[:40],
                     kind="handover_revoke",
-                    person_id=result.handover_issuer_id,
+                    person_id=issuer,
                     now=ctx.now,
                     target=person_id,
                     opd=result.opd_code,
@@ -99,33 +99,23 @@ async def _registration_notices(ctx: Context, result: Redemption) -> list[Reply]
             ]
             for person_id, name in result.previous_liaisons[:7]
         ]
-        buttons.append(
-            [
-                await actions.action_button(
-                    session,
-                    "Biarkan semua tetap aktif",
-                    kind="handover_keep",
-                    person_id=result.handover_issuer_id,
-                    now=ctx.now,
-                )
-            ]
+        keep = await actions.action_button(
+            session, "Biarkan semua tetap aktif", kind="handover_keep", person_id=issuer, now=ctx.now
         )
-        notices.append(
-            ctx.notify(
-                result.handover_issuer_id,
-                "pendaftaran/serah_terima_tanya",
-                buttons=buttons,
-                name=ctx.request.sender_name or "-",
-                opd_name=result.opd_name,
-                previous=[name for _, name in result.previous_liaisons],
-            )
+        await ctx.notify(
+            issuer,
+            "pendaftaran/serah_terima_tanya",
+            buttons=[*buttons, [keep]],
+            name=ctx.request.sender_name or "-",
+            opd_name=result.opd_name,
+            previous=[name for _, name in result.previous_liaisons],
         )
-    return notices
+    if result.role == Role.OPD and result.person_id is not None and result.opd_code:
+        await invitations.invite_new_liaison(session, ctx.services.renderer, result.person_id, result.opd_code, ctx.now)
 
 
-async def _lockout_notices(ctx: Context) -> list[Reply]:
+async def _lockout_notices(ctx: Context) -> None:
     session = await ctx.session()
-    notices = []
     for admin in await people.people_with_roles(session, [Role.ADMIN]):
         unlock = await actions.action_button(
             session,
@@ -136,17 +126,14 @@ async def _lockout_notices(ctx: Context) -> list[Reply]:
             channel=ctx.request.channel,
             chat=ctx.request.sender_id,
         )
-        notices.append(
-            ctx.notify(
-                admin,
-                "pendaftaran/terkunci_admin",
-                buttons=[[unlock]],
-                channel=ctx.request.channel,
-                chat=ctx.request.sender_id,
-                name=ctx.request.sender_name or "-",
-            )
+        await ctx.notify(
+            admin,
+            "pendaftaran/terkunci_admin",
+            buttons=[[unlock]],
+            channel=ctx.request.channel,
+            chat=ctx.request.sender_id,
+            name=ctx.request.sender_name or "-",
         )
-    return notices
 
 
 async def saya(ctx: Context) -> Reply:
@@ -234,10 +221,8 @@ async def cabut(ctx: Context) -> Reply | list[Reply]:
     result = await people.revoke_person(
         session, int(target), acting=ctx.acting(), revoker_roles=actor.roles, now=ctx.now
     )
-    return [
-        ctx.reply("orang/dicabut", result=result),
-        ctx.notify(result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked),
-    ]
+    await ctx.notify(result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked)
+    return ctx.reply("orang/dicabut", result=result)
 
 
 async def handover_revoke(ctx: Context, params: dict[str, Any]) -> Reply | list[Reply]:
@@ -251,10 +236,8 @@ async def handover_revoke(ctx: Context, params: dict[str, Any]) -> Reply | list[
         now=ctx.now,
         opd_code=params.get("opd"),
     )
-    return [
-        ctx.reply("orang/dicabut", result=result),
-        ctx.notify(result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked),
-    ]
+    await ctx.notify(result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked)
+    return ctx.reply("orang/dicabut", result=result)
 
 
 async def handover_keep(ctx: Context, params: dict[str, Any]) -> Reply:

@@ -87,6 +87,7 @@ class ChannelIdentity(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
     last_inbound_at: Mapped[datetime | None]
+    unreachable_at: Mapped[datetime | None]  # blocked the bot / chat not found; cleared by their next message
 
     person: Mapped[Person] = relationship(back_populates="identities", lazy="raise")
 
@@ -284,6 +285,7 @@ class Campaign(Base):
     signed_letter_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
     signed_letter_name: Mapped[str | None] = mapped_column(String(255))
     signed_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    broadcast_reported_at: Mapped[datetime | None]
 
 
 class CampaignItem(Base):
@@ -360,3 +362,65 @@ class HolidayOverride(Base):
     note: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
     created_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox message stands; sent, unreachable and failed are final."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by the dispatcher; after a crash the new lease holder sends it again
+    SENT = "sent"
+    UNREACHABLE = "unreachable"  # blocked the bot or no chat: not retried
+    FAILED = "failed"  # refused by the platform (our bug): logged, not retried
+
+
+class OutboxMessage(Base):
+    """Everything the bot sends that is not a direct reply, written in the transaction of its cause."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "not_before", "id"),
+        Index("ix_outbox_campaign", "campaign_id", "opd_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    template_key: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str | None] = mapped_column(Text)  # the rendered message (and template parameters)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    not_before: Mapped[datetime]
+    created_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    sent_at: Mapped[datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(16))
+    chat_id: Mapped[str | None] = mapped_column(String(64))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
+    opd_id: Mapped[int | None] = mapped_column(ForeignKey("opd.id"))
+
+
+class DeliveryAttempt(Base):
+    """Every attempt to deliver an outbox message (append-only)."""
+
+    __tablename__ = "delivery_attempt"
+    __table_args__ = (Index("ix_delivery_attempt_message", "message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"))
+    at: Mapped[datetime]
+    channel: Mapped[str | None] = mapped_column(String(16))
+    chat_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(String(500))
+
+
+class PlatformFile(Base):
+    """A stored file already uploaded to a platform, so later sends reuse its id (Telegram's file_id)."""
+
+    __tablename__ = "platform_file"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"), primary_key=True)
+    file_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]

@@ -40,6 +40,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def postgres_url() -> str:
+    """The PostgreSQL test database (for tests that only make sense there, like two instances sharing it)."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{POSTGRES_URL_VARIABLE} is not set: CI must run the PostgreSQL leg")
+        pytest.skip(f"PostgreSQL leg skipped: set {POSTGRES_URL_VARIABLE} to run it")
+    return url
+
+
+@pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     """A migrated, empty database (PostgreSQL tables are truncated between tests)."""
     database = Database(database_url)

@@ -41,12 +41,21 @@ async def seeded(db: Database) -> Acting:
     return cli
 
 
-async def create(db: Database, acting: Acting, framework: str = PEMDI, now: datetime = FRIDAY_3PM, **extra: object) -> int:
+async def create(
+    db: Database, acting: Acting, framework: str = PEMDI, now: datetime = FRIDAY_3PM, **extra: object
+) -> int:
     async with db.write() as session:
         return await campaigns.create_campaign(
-            session, title="Evaluasi Mandiri SPBE 2026", framework=framework, items=items.framework_items(framework),
-            deadline=now + timedelta(days=30), opd_codes=None, acting=acting, now=now, **extra,
-        )  # fmt: skip
+            session,
+            title="Evaluasi Mandiri SPBE 2026",
+            framework=framework,
+            items=items.framework_items(framework),
+            deadline=now + timedelta(days=30),
+            opd_codes=None,
+            acting=acting,
+            now=now,
+            **extra,
+        )
 
 
 async def test_default_assignments_are_copied_into_the_campaign(db: Database) -> None:
@@ -92,8 +101,16 @@ async def test_editing_one_campaign_leaves_another_unchanged(db: Database) -> No
 )
 async def test_bad_campaigns_are_refused_and_nothing_is_written(db: Database, change: dict, template: str) -> None:
     acting = await seeded(db)
-    values = dict(title="Monev 2026", framework=PEMDI, items=items.framework_items(PEMDI),
-                  deadline=FRIDAY_3PM + timedelta(days=9), opd_codes=None) | change  # fmt: skip
+    values = (
+        dict(
+            title="Monev 2026",
+            framework=PEMDI,
+            items=items.framework_items(PEMDI),
+            deadline=FRIDAY_3PM + timedelta(days=9),
+            opd_codes=None,
+        )
+        | change
+    )
     with pytest.raises(DomainError) as refused:
         async with db.write() as session:
             await campaigns.create_campaign(session, acting=acting, now=FRIDAY_3PM, **values)
@@ -116,13 +133,15 @@ async def test_disposition_return_resubmit_approve_sign_open(db: Database, tmp_p
             await campaigns.decide(session, campaign, approve=True, note=None, acting=secretary, now=now)
     assert not_kabid.value.template == "kampanye/bukan_kabid"
     async with db.write() as session:
-        returned = await campaigns.decide(session, campaign, approve=False, note="Tambah OPD kecamatan",
-                                          acting=kabid, now=now + timedelta(minutes=5))  # fmt: skip
+        returned = await campaigns.decide(
+            session, campaign, approve=False, note="Tambah OPD kecamatan", acting=kabid, now=now + timedelta(minutes=5)
+        )
     assert returned.state == CampaignState.DRAFT and returned.events[-1].note == "Tambah OPD kecamatan"
     async with db.write() as session:
         await campaigns.submit_to_kabid(session, campaign, acting=kasi, now=now + timedelta(minutes=10))
-        approved = await campaigns.decide(session, campaign, approve=True, note=None, acting=kabid,
-                                          now=now + timedelta(minutes=20))  # fmt: skip
+        approved = await campaigns.decide(
+            session, campaign, approve=True, note=None, acting=kabid, now=now + timedelta(minutes=20)
+        )
     assert approved.state == CampaignState.APPROVED
     async with db.write() as session:
         with pytest.raises(DomainError) as twice:
@@ -141,7 +160,15 @@ async def test_disposition_return_resubmit_approve_sign_open(db: Database, tmp_p
         await campaigns.open_campaign(session, campaign, acting=secretary, now=now + timedelta(minutes=40))
         detail = await campaigns.campaign_detail(session, campaign)
     assert detail.state == CampaignState.OPEN
-    assert [e.kind for e in detail.events] == ["created", "submitted", "returned", "submitted", "approved", "signed", "open"]
+    assert [e.kind for e in detail.events] == [
+        "created",
+        "submitted",
+        "returned",
+        "submitted",
+        "approved",
+        "signed",
+        "open",
+    ]
 
 
 async def test_the_submitter_who_is_also_kabid_cannot_decide(db: Database) -> None:
@@ -166,8 +193,9 @@ async def test_timeline_counts_working_time_across_a_weekend_and_a_holiday(db: D
     tuesday_9am = datetime(2026, 8, 18, 9, 0, tzinfo=WIB)  # Sat, Sun and Mon 17 Aug (holiday) do not count
     async with db.write() as session:
         await campaigns.submit_to_kabid(session, campaign, acting=kasi, now=tuesday_9am)
-        await campaigns.decide(session, campaign, approve=True, note=None, acting=kabid,
-                               now=tuesday_9am + timedelta(minutes=45))  # fmt: skip
+        await campaigns.decide(
+            session, campaign, approve=True, note=None, acting=kabid, now=tuesday_9am + timedelta(minutes=45)
+        )
         detail = await campaigns.campaign_detail(session, campaign)
         settings: Settings = make_settings(tmp_path)
         calendar = await load_calendar(session, settings, [2026])

@@ -147,11 +147,19 @@ def test_csv_with_bom_and_semicolons(tmp_path: Path) -> None:
     assert rejections == []
     assert specs == [
         ItemSpec(
-            "A-1", "Perwal Arsitektur", "Perwal, lampiran; dan notulen", True, None,
-            ("DISKOMINFO", "DINKES"), ("pdf",), None, None, 1,
+            "A-1",
+            "Perwal Arsitektur",
+            "Perwal, lampiran; dan notulen",
+            True,
+            None,
+            ("DISKOMINFO", "DINKES"),
+            ("pdf",),
+            None,
+            None,
+            1,
         ),
         ItemSpec("B.2", "SK Tim", "", False, None, tuple(sorted(KNOWN)), (), None, None, 2),
-    ]  # fmt: skip
+    ]
 
 
 def test_csv_with_commas_and_a_multiline_cell(tmp_path: Path) -> None:

@@ -30,8 +30,9 @@ async def setup(db: Database) -> Acting:
     return acting
 
 
-async def mint(db: Database, acting: Acting, role: Role | None, opd: str | None = None, *, now: datetime = NOW,
-               **options: object) -> str:  # fmt: skip
+async def mint(
+    db: Database, acting: Acting, role: Role | None, opd: str | None = None, *, now: datetime = NOW, **options: object
+) -> str:
     async with db.write() as session:
         (invite,) = await invites.issue_invites(
             session, acting=acting, role=role, opd_code=opd, now=now, issuer_roles=None, **options
@@ -42,9 +43,15 @@ async def mint(db: Database, acting: Acting, role: Role | None, opd: str | None 
 async def redeem(db: Database, code: str, chat: str, *, now: datetime = NOW, name: str = "Budi") -> invites.Redemption:
     async with db.write() as session:
         return await invites.redeem(
-            session, code_text=code, channel="telegram", external_id=chat, display_name=name, username=None,
-            acting=Acting(None, None, "telegram", "1"), now=now,
-        )  # fmt: skip
+            session,
+            code_text=code,
+            channel="telegram",
+            external_id=chat,
+            display_name=name,
+            username=None,
+            acting=Acting(None, None, "telegram", "1"),
+            now=now,
+        )
 
 
 def test_codes_are_crockford_base32_grouped_and_forgiving() -> None:
@@ -104,10 +111,16 @@ async def test_five_failures_lock_the_chat_for_an_hour_from_the_first(db: Databa
 async def test_separation_of_duties_is_enforced_by_the_service(db: Database) -> None:
     acting = await setup(db)
     cases = [
-        ({Role.ADMIN}, Role.KABID, False), ({Role.ADMIN}, Role.KASI, False), ({Role.ADMIN}, Role.OPD, True),
-        ({Role.KASI}, Role.KABID, False), ({Role.KASI}, Role.ADMIN, True), ({Role.KABID}, Role.KABID, True),
-        ({Role.KABID}, Role.OPD, False), ({Role.OPD}, Role.OPD, False), ({Role.SEKRETARIAT}, Role.TIM, False),
-    ]  # fmt: skip
+        ({Role.ADMIN}, Role.KABID, False),
+        ({Role.ADMIN}, Role.KASI, False),
+        ({Role.ADMIN}, Role.OPD, True),
+        ({Role.KASI}, Role.KABID, False),
+        ({Role.KASI}, Role.ADMIN, True),
+        ({Role.KABID}, Role.KABID, True),
+        ({Role.KABID}, Role.OPD, False),
+        ({Role.OPD}, Role.OPD, False),
+        ({Role.SEKRETARIAT}, Role.TIM, False),
+    ]
     for issuer, role, allowed in cases:
         async with db.write() as session:
             try:

@@ -114,8 +114,6 @@ class ConsoleChannel:
         )
 
     def _print(self, reply: Reply) -> None:
-        if reply.to_person_id is not None:  # a notification to someone else: shown, not delivered
-            self.out.write(f"[kepada orang #{reply.to_person_id}] ")
         self.out.write(to_plain_text(reply.text) + "\n")
         if reply.document:
             self.out.write(f"[dokumen] {reply.document.file_name}\n")

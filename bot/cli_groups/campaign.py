@@ -10,7 +10,7 @@ from bot.app import MonevApp
 from bot.channels.console import to_plain_text
 from bot.cli_support import CliRejected, cli_acting, refusals_as_rejections
 from bot.dates import DateParseError, parse_moment
-from bot.services import campaigns, items, registry
+from bot.services import campaigns, items, outbox, registry
 from bot.services.calendar import load_calendar
 from bot.services.filetypes import looks_like_pdf
 from bot.services.timeline import step_progress
@@ -81,11 +81,20 @@ async def _create(app: MonevApp, args: argparse.Namespace) -> int:
     with refusals_as_rejections(app):
         async with app.services.db.write() as session:
             campaign_id = await campaigns.create_campaign(
-                session, title=args.title, framework=args.framework, items=specs, deadline=deadline,
-                opd_codes=_codes(args.opd) if args.opd else None, acting=acting, now=app.now(), letter=letter,
-            )  # fmt: skip
-    print(f"campaign {campaign_id} created as draft: {len(specs)} items, deadline "
-          f"{date_in_words(deadline, app.settings.timezone)}")  # fmt: skip
+                session,
+                title=args.title,
+                framework=args.framework,
+                items=specs,
+                deadline=deadline,
+                opd_codes=_codes(args.opd) if args.opd else None,
+                acting=acting,
+                now=app.now(),
+                letter=letter,
+            )
+    print(
+        f"campaign {campaign_id} created as draft: {len(specs)} items, deadline "
+        f"{date_in_words(deadline, app.settings.timezone)}"
+    )
     return 0
 
 
@@ -109,11 +118,17 @@ async def _show(app: MonevApp, campaign_id: int) -> int:
         async with app.services.db.read() as session:
             detail = await campaigns.campaign_detail(session, campaign_id)
             calendar = await load_calendar(session, app.settings, range(app.now().year - 1, app.now().year + 1))
+            delivery = await outbox.campaign_delivery(session, campaign_id)
     steps = step_progress(detail.events, calendar, app.now())
     text = app.services.renderer.render(
-        "kampanye/rincian", c=detail, steps=steps, minutes_per_day=calendar.minutes_per_day,
+        "kampanye/rincian",
+        c=detail,
+        steps=steps,
+        minutes_per_day=calendar.minutes_per_day,
+        delivery=delivery,
+        tanpa_penghubung=[o.code for o in detail.opds if o.code not in {d.code for d in delivery}],
         framework=items.FRAMEWORKS.get(detail.summary.framework or "", "daftar item impor"),
-    )  # fmt: skip
+    )
     print(to_plain_text(text))
     return 0
 

@@ -14,8 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import AuditEntry, Person
 
 EXPORT_COLUMNS = (
-    "id", "at_utc", "actor", "role", "action", "object_type", "object_id", "channel", "chat_message_id", "details_json",
-)  # fmt: skip
+    "id",
+    "at_utc",
+    "actor",
+    "role",
+    "action",
+    "object_type",
+    "object_id",
+    "channel",
+    "chat_message_id",
+    "details_json",
+)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError
@@ -234,9 +234,15 @@ async def assign_item(
     await session.execute(delete(ItemAssignment).where(ItemAssignment.campaign_item_id == item.id))
     session.add_all(ItemAssignment(campaign_item_id=item.id, opd_id=opds[c]) for c in codes)
     await audit.record(
-        session, acting, "campaign_assign", now, object_type="campaign", object_id=campaign_id,
-        item=item.code, opds=codes,
-    )  # fmt: skip
+        session,
+        acting,
+        "campaign_assign",
+        now,
+        object_type="campaign",
+        object_id=campaign_id,
+        item=item.code,
+        opds=codes,
+    )
     return _spec(item, codes)
 
 
@@ -248,16 +254,23 @@ async def set_draft_letter(
     await register_blob(session, blob, now)
     campaign.draft_letter_sha256, campaign.draft_letter_name = blob.sha256, name
     await audit.record(
-        session, acting, "campaign_letter_draft", now, object_type="campaign", object_id=campaign_id,
+        session,
+        acting,
+        "campaign_letter_draft",
+        now,
+        object_type="campaign",
+        object_id=campaign_id,
         sha256=blob.sha256,
-    )  # fmt: skip
+    )
 
 
 async def submit_to_kabid(session: AsyncSession, campaign_id: int, *, acting: Acting, now: datetime) -> list[int]:
     """The Kasi submits the plan; returns the Kabids who may decide (never the submitter)."""
     campaign = await _load(session, campaign_id)
     _require_state(campaign, CampaignState.DRAFT, "kampanye/hanya_draf")
-    if not await session.scalar(select(func.count()).select_from(CampaignItem).where(CampaignItem.campaign_id == campaign_id)):
+    if not await session.scalar(
+        select(func.count()).select_from(CampaignItem).where(CampaignItem.campaign_id == campaign_id)
+    ):
         raise DomainError("kampanye/item_kosong")
     deciders = [p for p in await _kabids(session) if p != acting.person_id]
     if not deciders:
@@ -368,13 +381,17 @@ async def _event(
     note: str | None = None,
     **details: object,
 ) -> None:
-    session.add(
-        CampaignEvent(campaign_id=campaign.id, kind=kind, at=now, actor_person_id=acting.person_id, note=note)
-    )
+    session.add(CampaignEvent(campaign_id=campaign.id, kind=kind, at=now, actor_person_id=acting.person_id, note=note))
     await audit.record(
-        session, acting, f"campaign_{kind}", now, object_type="campaign", object_id=campaign.id,
-        **({"note": note} if note else {}), **details,
-    )  # fmt: skip
+        session,
+        acting,
+        f"campaign_{kind}",
+        now,
+        object_type="campaign",
+        object_id=campaign.id,
+        **({"note": note} if note else {}),
+        **details,
+    )
 
 
 def _summary(campaign: Campaign) -> CampaignSummary:
@@ -400,3 +417,92 @@ def _spec(item: CampaignItem, opd_codes: Sequence[str]) -> ItemSpec:
 
 def _letter(sha256: str | None, name: str | None) -> tuple[str, str] | None:
     return (sha256, name or "surat.pdf") if sha256 else None
+
+
+@dataclass(frozen=True)
+class InvitationTarget:
+    """One liaison of one OPD, with what the invitation and the data request tell them."""
+
+    person_id: int
+    opd_id: int
+    opd_code: str
+    opd_name: str
+    items: tuple[tuple[str, str], ...]  # (code, title) of the items this OPD must answer
+    campaign_id: int
+    title: str
+    deadline: datetime
+    letter: tuple[str, str] | None
+
+
+async def invitation_targets(
+    session: AsyncSession, campaign_id: int, *, person_id: int | None = None, opd_code: str | None = None
+) -> list[InvitationTarget]:
+    """Every active liaison of every OPD of the campaign (or one liaison of one OPD), in four queries."""
+    campaign = await _load(session, campaign_id)
+    liaisons = (
+        select(RoleAssignment.person_id, Opd.id, Opd.code, Opd.name)
+        .join(Opd, Opd.id == RoleAssignment.opd_id)
+        .join(CampaignOpd, and_(CampaignOpd.opd_id == Opd.id, CampaignOpd.campaign_id == campaign_id))
+        .where(RoleAssignment.role == Role.OPD.value, RoleAssignment.revoked_at.is_(None))
+    )
+    if person_id is not None:
+        liaisons = liaisons.where(RoleAssignment.person_id == person_id)
+    if opd_code is not None:
+        liaisons = liaisons.where(Opd.code == opd_code)
+    rows = (await session.execute(liaisons.distinct().order_by(Opd.code, RoleAssignment.person_id))).all()
+    asked: dict[int, list[tuple[str, str]]] = {}
+    for opd_id, code, title in (
+        await session.execute(
+            select(ItemAssignment.opd_id, CampaignItem.code, CampaignItem.title)
+            .join(CampaignItem, CampaignItem.id == ItemAssignment.campaign_item_id)
+            .where(CampaignItem.campaign_id == campaign_id)
+            .order_by(CampaignItem.position)
+        )
+    ).all():
+        asked.setdefault(opd_id, []).append((code, title))
+    letter = _letter(campaign.signed_letter_sha256, campaign.signed_letter_name)
+    return [
+        InvitationTarget(
+            person,
+            opd_id,
+            code,
+            name,
+            tuple(asked.get(opd_id, [])),
+            campaign.id,
+            campaign.title,
+            campaign.deadline,
+            letter,
+        )
+        for person, opd_id, code, name in rows
+    ]
+
+
+async def open_campaigns_of(session: AsyncSession, opd_code: str) -> list[int]:
+    """Open campaigns that ask this OPD (a liaison who registers later gets their invitations)."""
+    rows = await session.scalars(
+        select(Campaign.id)
+        .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
+        .join(Opd, Opd.id == CampaignOpd.opd_id)
+        .where(Opd.code == opd_code, Campaign.state == CampaignState.OPEN.value)
+        .order_by(Campaign.id)
+    )
+    return list(rows.all())
+
+
+async def unreported_broadcasts(session: AsyncSession) -> list[int]:
+    """Open campaigns whose broadcast report has not gone to the uploader yet."""
+    rows = await session.scalars(
+        select(Campaign.id).where(
+            Campaign.state == CampaignState.OPEN.value,
+            Campaign.broadcast_reported_at.is_(None),
+            Campaign.signed_by_person_id.is_not(None),
+        )
+    )
+    return list(rows.all())
+
+
+async def mark_broadcast_reported(session: AsyncSession, campaign_id: int, now: datetime) -> int | None:
+    """Remember that the report went out; returns whom it goes to (the uploader of the signed letter)."""
+    campaign = await _load(session, campaign_id)
+    campaign.broadcast_reported_at = now
+    return campaign.signed_by_person_id

@@ -46,10 +46,15 @@ async def begin(
     state = FlowState(flow, step, person_id, data or {})
     session.add(
         Conversation(
-            channel=channel, chat_id=chat_id, person_id=person_id, flow=flow, step=step,
-            data=json.dumps(state.data), updated_at=now,
+            channel=channel,
+            chat_id=chat_id,
+            person_id=person_id,
+            flow=flow,
+            step=step,
+            data=json.dumps(state.data),
+            updated_at=now,
         )
-    )  # fmt: skip
+    )
     return state
 
 

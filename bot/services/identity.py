@@ -86,9 +86,9 @@ async def ensure_assignment(
 
 
 async def touch(session: AsyncSession, channel: str, external_id: str, now: datetime) -> None:
-    """Remember when this account last wrote to us (notifications go to the most recently active one)."""
+    """Remember when this account last wrote to us; writing again also clears an unreachable mark."""
     await session.execute(
         update(ChannelIdentity)
         .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
-        .values(last_inbound_at=now)
+        .values(last_inbound_at=now, unreachable_at=None)
     )

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError
-from bot.services import audit
+from bot.services import audit, outbox
 from bot.services.audit import Acting
 from bot.services.invites import issuable_by
 from storage.models import ChannelIdentity, InboundEvent, Opd, Person, Role, RoleAssignment
@@ -152,6 +152,7 @@ async def purge_person(session: AsyncSession, person_id: int, *, acting: Acting,
         identity.phone = None
     person.display_name = None
     person.purged_at = now
+    await outbox.purge_payloads(session, person_id)
     await session.execute(
         update(RoleAssignment)
         .where(RoleAssignment.person_id == person_id, RoleAssignment.revoked_at.is_(None))

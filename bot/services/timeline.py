@@ -48,16 +48,20 @@ def sop_steps() -> tuple[SopStep, ...]:
     with SOP_STEPS_FILE.open(encoding="utf-8") as handle:
         return tuple(
             SopStep(
-                int(row["step"]), row["actor_role"], row["activity"], row["start_event"], row["end_event"],
-                int(row["target"]), row["unit"], row["output"],
-            )  # fmt: skip
+                int(row["step"]),
+                row["actor_role"],
+                row["activity"],
+                row["start_event"],
+                row["end_event"],
+                int(row["target"]),
+                row["unit"],
+                row["output"],
+            )
             for row in csv.DictReader(handle)
         )
 
 
-def step_progress(
-    events: Sequence[EventView], calendar: WorkingCalendar, now: datetime
-) -> list[StepProgress]:
+def step_progress(events: Sequence[EventView], calendar: WorkingCalendar, now: datetime) -> list[StepProgress]:
     """Measure each step: it ends at the first `end_event`, and starts at the last `start_event` before that.
 
     So a plan returned by the Kabid and submitted again is measured from its last submission; a step that has

@@ -11,14 +11,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
 from bot.app import MonevApp, build_app
 from bot.cli_support import cli_acting
-from bot.services import invites
 from bot.runtime import Runtime
+from bot.services import invites
 from bot.settings import Settings
 from storage.database import Database
 from storage.models import InboundEvent, Role
@@ -107,12 +106,16 @@ class BotProcess:
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run",
-            cwd=self.cwd, env=self.env,
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=self.cwd,
+            env=self.env,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+        )
 
     async def kill(self) -> None:
         assert self.process is not None
@@ -158,5 +161,3 @@ async def registered(fake: FakeBotAPI, bot: RunningBot, user_id: int, role: Role
     (greeting,) = await say(fake, user, f"/daftar {await code_for(bot, role, opd)}")
     assert "Pendaftaran berhasil" in greeting
     return user
-
-

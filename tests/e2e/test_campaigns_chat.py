@@ -87,7 +87,9 @@ async def test_create_submit_return_approve_sign_and_open(fake_telegram: FakeBot
         assert told
         await say(fake_telegram, kasi, "/kampanye #1")
         await press(fake_telegram, kasi, "Ajukan ke Kabid")
-        await fake_telegram.wait_for(lambda: len([m for m in fake_telegram.sent_messages(120) if m.get("document")]) == 2)
+        await fake_telegram.wait_for(
+            lambda: len([m for m in fake_telegram.sent_messages(120) if m.get("document")]) == 2
+        )
         assert "disetujui" in (await press(fake_telegram, kabid, "Setujui"))[0]
         assert "sudah diproses" in (await press(fake_telegram, kabid, "Setujui"))[0]
         await fake_telegram.wait_for(lambda: [t for t in fake_telegram.texts(110) if "menyetujui" in t])
@@ -104,8 +106,14 @@ async def test_create_submit_return_approve_sign_and_open(fake_telegram: FakeBot
             detail_after = await campaigns.campaign_detail(session, 1)
         assert detail_after.state == CampaignState.OPEN
         assert [e.kind for e in detail_after.events] == [
-            "created", "submitted", "returned", "submitted", "approved", "signed", "open",
-        ]  # fmt: skip
+            "created",
+            "submitted",
+            "returned",
+            "submitted",
+            "approved",
+            "signed",
+            "open",
+        ]
 
 
 async def test_roles_and_buttons_are_checked(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:

@@ -35,9 +35,17 @@ async def wait_for_row(db: Database, status: str, timeout: float = 15) -> Inboun
 async def invite_code(env: dict[str, str], cwd: Path) -> str:
     """A `tim` code from the real CLI, before the bot starts."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "invite", "--role", "tim", env=BotProcess(env, cwd).env, cwd=cwd,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "bot",
+        "invite",
+        "--role",
+        "tim",
+        env=BotProcess(env, cwd).env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
     return out.decode().split()[0]

@@ -26,9 +26,15 @@ async def monev_cli(tmp_path: Path, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MONEV_")}
     env["MONEV_DATA_DIR"] = str(tmp_path / "data")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", *args, env=env, cwd=tmp_path,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=env,
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, err.decode()
     return out.decode()
@@ -160,8 +166,14 @@ async def test_separation_of_duties_and_forged_buttons(fake_telegram: FakeBotAPI
         exported = tmp_path / "audit.csv"
         await monev_cli(tmp_path, "audit", "export", "--out", str(exported))
         actions = [row["action"] for row in csv.DictReader(exported.read_text(encoding="utf-8").splitlines())]
-        for expected in ("invite_refused", "command_refused", "forged_button", "opd_deactivate",
-                         "revoke_refused", "revoke"):  # fmt: skip
+        for expected in (
+            "invite_refused",
+            "command_refused",
+            "forged_button",
+            "opd_deactivate",
+            "revoke_refused",
+            "revoke",
+        ):
             assert expected in actions, expected
 
 

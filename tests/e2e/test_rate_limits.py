@@ -14,7 +14,6 @@ from bot.channels.ratelimit import Limits, NoLimiter, RateLimiter
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.sender import TelegramSender
 from bot.core import Reply
-from storage.filestore import FileStore
 from tests.e2e.harness import bot_settings, running_bot
 from tests.fake_telegram.server import FakeBotAPI
 
@@ -25,7 +24,7 @@ async def send_to_many(fake: FakeBotAPI, limiter: RateLimiter, tmp_path: Path, c
     for user_id in range(1, chats + 1):
         fake.user(10_000 + user_id)
     async with Bot(fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url) as bot:
-        sender = TelegramSender(bot, limiter, FileStore(tmp_path))
+        sender = TelegramSender(bot, limiter)
         started = time.monotonic()
 
         async def one_chat(chat_id: int) -> None:

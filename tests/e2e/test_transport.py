@@ -11,8 +11,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from storage.models import InboundEvent, StoredFile, UnfiledUpload
-from storage.models import Role
+from storage.models import InboundEvent, Role, StoredFile, UnfiledUpload
 from tests.e2e.harness import bot_settings, free_port, journal_rows, registered, running_bot
 from tests.fake_telegram.server import FakeBotAPI
 

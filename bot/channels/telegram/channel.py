@@ -22,11 +22,12 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram.convert import CHANNEL, chat_key_of, to_request
 from bot.channels.telegram.download import TelegramDownloader
-from bot.channels.telegram.sender import TelegramSender, Undeliverable
+from bot.channels.telegram.sender import TelegramSender
 from bot.commands import COMMANDS, Command
-from bot.core import reply_from_json
+from bot.core import Reply, reply_from_json
+from bot.delivery import DeliveryFailed, DeliveryRejected, Undeliverable
 from bot.inbound import ChatQueues, InboundProcessor, JournalPump
-from bot.services import bot_state, journal, people
+from bot.services import bot_state, journal, outbox
 from bot.services.journal import JournalRow
 from bot.settings import Settings
 from storage.database import Database
@@ -85,10 +86,12 @@ class TelegramChannel:
             local_mode=settings.telegram_local_mode,
             max_bytes=settings.telegram_max_file_mb * 1024 * 1024,
         )
-        self.sender = TelegramSender(self.bot, limiter, files)
+        self.files = files
+        self.sender = TelegramSender(self.bot, limiter)
         self.queues = ChatQueues(self.process_row)
         self.pump = JournalPump(db, CHANNEL, self.queues)
         self.username: str | None = None
+        self._upload_locks: dict[str, asyncio.Lock] = {}
 
     # -- start-up and shutdown -------------------------------------------------------------------------
 
@@ -237,31 +240,51 @@ class TelegramChannel:
         if isinstance(query, dict) and "id" in query:
             await self.sender.answer_callback(str(query["id"]))
         error: str | None = None
-        for data in row.replies or []:
-            reply = reply_from_json(data)
-            chat_id = int(row.chat_key) if reply.to_person_id is None else await self._chat_of(reply.to_person_id)
-            if chat_id is None:
-                logger.info("person %s has no Telegram chat; notification not sent", reply.to_person_id)
-                continue
-            try:
-                await self.sender.send_reply(chat_id, reply)
-            except Undeliverable as reason:
-                logger.info("message to chat %s undeliverable: %s", chat_id, reason)
-                error = str(reason)
-            except BadRequest as bug:
-                logger.error("Telegram refused our message for journal row %s: %s", row.id, bug.message)
-                error = bug.message
+        try:
+            for data in row.replies or []:
+                await self.deliver(row.chat_key, reply_from_json(data))
+        except (Undeliverable, DeliveryRejected) as reason:
+            level = logging.INFO if isinstance(reason, Undeliverable) else logging.ERROR
+            logger.log(level, "reply for journal row %s not delivered: %s", row.id, reason)
+            error = str(reason)
+        except DeliveryFailed:
+            return  # the network is down: the row stays unreplied and the sweep sends it again
         await self._mark_replied(row, error)
-
-    async def _chat_of(self, person_id: int) -> int | None:
-        """A notification goes to the person's most recently active Telegram account."""
-        async with self.db.read() as session:
-            chats = await people.channel_ids(session, person_id, CHANNEL)
-        return int(chats[0]) if chats else None
 
     async def _mark_replied(self, row: JournalRow, error: str | None) -> None:
         async with self.db.write() as session:
             await journal.mark_replied(session, row.id, self.clock(), error)
+
+    # -- delivery, shared by direct replies and the outbox -----------------------------------------------------
+
+    async def deliver(self, chat_id: str, reply: Reply) -> None:
+        """Send one message to a Telegram chat, translating Telegram's errors for the dispatcher."""
+        try:
+            if reply.document is not None:
+                await self._send_document(int(chat_id), reply)
+            else:
+                await self.sender.send_reply(int(chat_id), reply)
+        except BadRequest as bug:
+            raise DeliveryRejected(bug.message) from None
+        except NetworkError as failure:
+            raise DeliveryFailed(f"network error: {type(failure).__name__}") from None
+
+    async def _send_document(self, chat_id: int, reply: Reply) -> None:
+        """Upload a stored file once (concurrent first sends wait for it); later sends reuse its file_id."""
+        document = reply.document
+        assert document is not None
+        async with self._upload_locks.setdefault(document.sha256, asyncio.Lock()):
+            async with self.db.read() as session:
+                file_id = await outbox.platform_file_id(session, CHANNEL, document.sha256)
+            if file_id is None:
+                sent = await self.sender.upload_document(chat_id, self.files.path_for(document.sha256), reply)
+                if sent is not None and sent.document is not None:
+                    async with self.db.write() as session:
+                        await outbox.remember_platform_file(
+                            session, CHANNEL, document.sha256, sent.document.file_id, self.clock()
+                        )
+                return
+        await self.sender.send_document(chat_id, file_id, reply)
 
 
 async def journal_telegram_updates(db: Database, payloads: list[dict[str, Any]], now: datetime) -> int:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.channels.ratelimit import RateLimiter
 from bot.core import Reply, split_text
-from storage.filestore import FileStore
+from bot.delivery import Undeliverable
 
 logger = logging.getLogger(__name__)
 
@@ -23,24 +24,15 @@ NETWORK_RETRIES = 5
 ROUTINE_BAD_REQUESTS = ("query is too old", "message is not modified", "query id is invalid")
 
 
-class Undeliverable(Exception):
-    """The chat cannot receive messages: the user blocked the bot (403) or the chat does not exist."""
-
-
 class TelegramSender:
     """Sends neutral replies; one call per Telegram message, each through the rate limiter."""
 
-    def __init__(self, bot: Bot, limiter: RateLimiter, files: FileStore) -> None:
+    def __init__(self, bot: Bot, limiter: RateLimiter) -> None:
         self.bot = bot
         self.limiter = limiter
-        self.files = files
 
     async def send_reply(self, chat_id: int, reply: Reply) -> None:
-        """Send one reply: its text split below 4,096 characters, buttons on the last part, or a document."""
-        is_group = chat_id < 0
-        if reply.document is not None:
-            await self._send_document(chat_id, reply, is_group)
-            return
+        """Send one text reply: split below 4,096 characters, the buttons on the last part."""
         parts = split_text(reply.text)
         for index, part in enumerate(parts):
             markup = _keyboard(reply) if index == len(parts) - 1 else None
@@ -49,25 +41,33 @@ class TelegramSender:
                 lambda part=part, markup=markup: self.bot.send_message(  # type: ignore[misc]
                     chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup
                 ),
-                is_group=is_group,
             )
 
-    async def _send_document(self, chat_id: int, reply: Reply, is_group: bool) -> None:
-        document = reply.document
-        assert document is not None
-        path = self.files.path_for(document.sha256)
+    async def send_document(self, chat_id: int, file_id: str, reply: Reply) -> Message | None:
+        """Send a document Telegram already has, by its file_id."""
+        return await self.call(
+            chat_id,
+            lambda: self.bot.send_document(
+                chat_id, file_id, caption=_caption(reply), parse_mode=ParseMode.HTML, reply_markup=_keyboard(reply)
+            ),
+        )
 
-        async def send() -> object:
+    async def upload_document(self, chat_id: int, path: Path, reply: Reply) -> Message | None:
+        """Upload a stored file (streamed from disk, under its original name)."""
+        assert reply.document is not None
+        name = reply.document.file_name
+
+        async def send() -> Message:
             with path.open("rb") as handle:
                 return await self.bot.send_document(
                     chat_id,
-                    InputFile(handle, filename=document.file_name),
-                    caption=document.caption or reply.text or None,
+                    InputFile(handle, filename=name),
+                    caption=_caption(reply),
                     parse_mode=ParseMode.HTML,
                     reply_markup=_keyboard(reply),
                 )
 
-        await self.call(chat_id, send, is_group=is_group)
+        return await self.call(chat_id, send)
 
     async def answer_callback(self, query_id: str) -> None:
         """Stop the button's spinner; a stale query is routine and ignored."""
@@ -79,11 +79,11 @@ class TelegramSender:
         except NetworkError:
             logger.info("answerCallbackQuery failed on the network; the spinner times out by itself")
 
-    async def call(self, chat_id: int, send: Callable[[], Awaitable[T]], *, is_group: bool = False) -> T | None:
+    async def call(self, chat_id: int, send: Callable[[], Awaitable[T]]) -> T | None:
         """One rate-limited API call: waits out 429s, retries network errors with backoff."""
         network_failures = 0
         while True:
-            await self.limiter.acquire(chat_id, is_group=is_group)
+            await self.limiter.acquire(chat_id, is_group=chat_id < 0)
             try:
                 return await send()
             except RetryAfter as error:
@@ -105,6 +105,12 @@ class TelegramSender:
                     raise
                 logger.info("network error sending to chat %s (%s), retrying", chat_id, type(error).__name__)
                 await asyncio.sleep(min(2**network_failures * 0.25, 10))
+
+
+def _caption(reply: Reply) -> str | None:
+    """Telegram allows 1,024 characters of caption."""
+    text = (reply.document.caption if reply.document else None) or reply.text
+    return text[:1024] if text else None
 
 
 def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:

@@ -1,0 +1,266 @@
+"""The outbox: every message that is not a direct reply is written here, in the transaction of its cause.
+
+Rows address a person; the channel and chat are chosen at dispatch (the most recently active identity that is
+not marked unreachable). Delivery attempts are recorded append-only in `delivery_attempt`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.core import Reply, reply_from_json, reply_to_json
+from storage.models import (
+    ChannelIdentity,
+    DeliveryAttempt,
+    Opd,
+    OutboxMessage,
+    OutboxStatus,
+    PlatformFile,
+)
+
+# The WhatsApp template each kind uses outside the 24-hour window (CONTRACT.md, MONEV_WHATSAPP_TEMPLATES).
+TEMPLATE_KEYS = {"undangan": "undangan", "permintaan_data": "undangan", "laporan_kirim": "pemberitahuan"}
+DEFAULT_TEMPLATE_KEY = "pemberitahuan"
+OPEN = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message the dispatcher is about to send."""
+
+    id: int
+    person_id: int
+    reply: Reply
+    attempts: int = 0
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    person_id: int,
+    kind: str,
+    reply: Reply,
+    now: datetime,
+    campaign_id: int | None = None,
+    opd_id: int | None = None,
+    params: dict[str, Any] | None = None,
+) -> int:
+    """Write one message for a person; it goes out once the caller's transaction commits."""
+    message = OutboxMessage(
+        person_id=person_id,
+        kind=kind,
+        template_key=TEMPLATE_KEYS.get(kind, DEFAULT_TEMPLATE_KEY),
+        payload=json.dumps({"reply": reply_to_json(reply), "params": params or {}}, ensure_ascii=False),
+        status=OutboxStatus.PENDING.value,
+        not_before=now,
+        created_at=now,
+        campaign_id=campaign_id,
+        opd_id=opd_id,
+    )
+    session.add(message)
+    await session.flush()
+    return message.id
+
+
+async def release_in_flight(session: AsyncSession) -> int:
+    """After a crash or a lease takeover, messages left `sending` go out again (at most one per chat twice)."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.SENDING.value)
+        .values(status=OutboxStatus.PENDING.value)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def claim_due(session: AsyncSession, now: datetime, limit: int = 500) -> list[Claimed]:
+    """Claim due messages in order; a person whose earlier message waits for a retry gets nothing newer first."""
+    earlier = aliased(OutboxMessage)
+    waiting_before = exists().where(
+        earlier.person_id == OutboxMessage.person_id,
+        earlier.id < OutboxMessage.id,
+        earlier.status.in_(OPEN),
+        earlier.not_before > now,
+    )
+    rows = (
+        await session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.not_before <= now,
+                ~waiting_before,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    ).all()
+    if not rows:
+        return []
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_([r.id for r in rows]))
+        .values(status=OutboxStatus.SENDING.value)
+    )
+    purged = [r.id for r in rows if not r.payload]
+    if purged:  # the person was purged: nothing left to send
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(purged)).values(status=OutboxStatus.FAILED.value)
+        )
+    return [
+        Claimed(r.id, r.person_id, reply_from_json(json.loads(r.payload)["reply"]), r.attempts)
+        for r in rows
+        if r.payload
+    ]
+
+
+async def release(session: AsyncSession, message_ids: list[int]) -> None:
+    """Claimed messages that were not attempted go back to pending (behind a message that must wait)."""
+    if message_ids:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == OutboxStatus.SENDING.value)
+            .values(status=OutboxStatus.PENDING.value)
+        )
+
+
+async def targets(session: AsyncSession, person_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """Each person's (channel, chat id): their most recently active reachable identity (Telegram on a tie)."""
+    rows = await session.execute(
+        select(ChannelIdentity.person_id, ChannelIdentity.channel, ChannelIdentity.external_id)
+        .where(
+            ChannelIdentity.person_id.in_(person_ids),
+            ChannelIdentity.unreachable_at.is_(None),
+            ChannelIdentity.channel.in_(["telegram", "whatsapp"]),
+            ~ChannelIdentity.external_id.startswith("purged-"),
+        )
+        .order_by(
+            ChannelIdentity.person_id,
+            ChannelIdentity.last_inbound_at.desc().nulls_last(),
+            (ChannelIdentity.channel != "telegram"),
+            ChannelIdentity.id.desc(),
+        )
+    )
+    chosen: dict[int, tuple[str, str]] = {}
+    for person_id, channel, external_id in rows.all():
+        chosen.setdefault(person_id, (channel, external_id))
+    return chosen
+
+
+async def record_outcome(
+    session: AsyncSession,
+    message_id: int,
+    status: OutboxStatus,
+    *,
+    now: datetime,
+    channel: str | None,
+    chat_id: str | None,
+    error: str | None = None,
+    retry_in: timedelta | None = None,
+) -> None:
+    """Record one attempt (append-only) and the message's new status; a retry goes back to pending later."""
+    session.add(
+        DeliveryAttempt(
+            message_id=message_id,
+            at=now,
+            channel=channel,
+            chat_id=chat_id,
+            outcome="retry" if retry_in else status.value,
+            error=(error or None) and error[:500],
+        )
+    )
+    values: dict[str, Any] = {"channel": channel, "chat_id": chat_id, "last_error": (error or None) and error[:500]}
+    if retry_in is not None:
+        values.update(status=OutboxStatus.PENDING.value, not_before=now + retry_in)
+    else:
+        values.update(status=status.value)
+        if status == OutboxStatus.SENT:
+            values["sent_at"] = now
+    await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(attempts=OutboxMessage.attempts + 1, **values)
+    )
+
+
+async def mark_unreachable(session: AsyncSession, channel: str, chat_id: str, now: datetime) -> None:
+    """The person blocked the bot or the chat is gone: skip this identity until they write again."""
+    await session.execute(
+        update(ChannelIdentity)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == chat_id)
+        .values(unreachable_at=now)
+    )
+
+
+async def purge_payloads(session: AsyncSession, person_id: int) -> None:
+    await session.execute(update(OutboxMessage).where(OutboxMessage.person_id == person_id).values(payload=None))
+
+
+async def platform_file_id(session: AsyncSession, channel: str, sha256: str) -> str | None:
+    return await session.scalar(
+        select(PlatformFile.file_id).where(PlatformFile.channel == channel, PlatformFile.sha256 == sha256)
+    )
+
+
+async def remember_platform_file(session: AsyncSession, channel: str, sha256: str, file_id: str, now: datetime) -> None:
+    if await platform_file_id(session, channel, sha256) is None:
+        session.add(PlatformFile(channel=channel, sha256=sha256, file_id=file_id, created_at=now))
+
+
+@dataclass(frozen=True)
+class OpdDelivery:
+    """The broadcast of one campaign to one OPD, counted by message status."""
+
+    code: str
+    name: str
+    sent: int
+    pending: int
+    unreachable: int
+    failed: int
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.pending + self.unreachable + self.failed
+
+
+async def campaign_delivery(session: AsyncSession, campaign_id: int) -> list[OpdDelivery]:
+    """Per OPD of the campaign's broadcast: how many messages were sent, wait, or could not be delivered."""
+    rows = await session.execute(
+        select(Opd.code, Opd.name, OutboxMessage.status, func.count())
+        .join(OutboxMessage, and_(OutboxMessage.opd_id == Opd.id, OutboxMessage.campaign_id == campaign_id))
+        .where(OutboxMessage.kind.in_(["undangan", "permintaan_data"]))
+        .group_by(Opd.code, Opd.name, OutboxMessage.status)
+    )
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for code, name, status, count in rows.all():
+        counts.setdefault((code, name), {})[status] = count
+    return [
+        OpdDelivery(
+            code,
+            name,
+            c.get("sent", 0),
+            c.get("pending", 0) + c.get("sending", 0),
+            c.get("unreachable", 0),
+            c.get("failed", 0),
+        )
+        for (code, name), c in sorted(counts.items())
+    ]
+
+
+async def broadcast_settled(session: AsyncSession, campaign_id: int) -> bool:
+    """True once no invitation of the campaign is waiting or being sent."""
+    waiting = await session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.campaign_id == campaign_id,
+            OutboxMessage.kind.in_(["undangan", "permintaan_data"]),
+            OutboxMessage.status.in_(OPEN),
+        )
+    )
+    return not waiting

@@ -1,0 +1,99 @@
+"""A campaign opened with its broadcast queued, built through the real services (crash tests and the benchmark)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import campaigns, identity, invites, items, registry
+from bot.services.audit import Acting
+from bot.settings import Settings
+from bot.templating import Renderer
+from handlers import invitations
+from storage import migrate
+from storage.database import Database
+from storage.filestore import FileStore
+from storage.models import Role
+
+PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+LIAISON_BASE = 500_000
+
+
+@dataclass(frozen=True)
+class World:
+    campaign_id: int
+    uploader_chat: int
+    liaisons: dict[int, str]  # Telegram user id → OPD code
+
+
+async def open_broadcast(
+    settings: Settings, liaisons_per_opd: dict[str, int], *, extra_opds: Sequence[str] = (), now: datetime
+) -> World:
+    """Register liaisons (by invite codes), create, dispose, sign and open a campaign: its invitations are queued."""
+    db = Database(settings.database_url)
+    try:
+        await migrate.upgrade(db)
+        renderer = Renderer(settings.timezone)
+        async with db.write() as session:
+            cli = Acting(await identity.ensure_local_person(session, "cli", "setup", now), "cli", "cli")
+            rows = registry.parse_opd_file(registry.default_opd_file())
+            await registry.import_opds(session, rows, acting=cli, now=now)
+            liaisons = await _register(session, liaisons_per_opd, cli, now)
+            kasi = await _register_one(session, Role.KASI, None, 900_001, cli, now)
+            kabid = await _register_one(session, Role.KABID, None, 900_002, cli, now)
+            secretary = await _register_one(session, Role.SEKRETARIAT, None, 900_003, cli, now)
+            opds = sorted({*liaisons_per_opd, *extra_opds})
+            spec = items.ItemSpec(
+                "I.01", "Kebijakan internal SPBE", "SK atau Perwal", True, None, tuple(opds), (), None, None, 1
+            )
+            campaign_id = await campaigns.create_campaign(
+                session,
+                title="Evaluasi Mandiri SPBE 2026",
+                framework=None,
+                items=[spec],
+                deadline=now + timedelta(days=30),
+                opd_codes=opds,
+                acting=kasi,
+                now=now,
+            )
+            await campaigns.submit_to_kabid(session, campaign_id, acting=kasi, now=now)
+            await campaigns.decide(session, campaign_id, approve=True, note=None, acting=kabid, now=now)
+            blob = FileStore(settings.files_dir).store_bytes(PDF)
+            await campaigns.record_signed_letter(session, campaign_id, blob, "undangan.pdf", acting=secretary, now=now)
+            await campaigns.open_campaign(session, campaign_id, acting=secretary, now=now)
+            await invitations.invite_all(session, renderer, campaign_id, now)
+        return World(campaign_id, 900_003, liaisons)
+    finally:
+        await db.dispose()
+
+
+async def _register(session: AsyncSession, per_opd: dict[str, int], cli: Acting, now: datetime) -> dict[int, str]:
+    liaisons: dict[int, str] = {}
+    user = LIAISON_BASE
+    for opd, count in sorted(per_opd.items()):
+        for _ in range(count):
+            user += 1
+            await _register_one(session, Role.OPD, opd, user, cli, now)
+            liaisons[user] = opd
+    return liaisons
+
+
+async def _register_one(
+    session: AsyncSession, role: Role, opd: str | None, user_id: int, cli: Acting, now: datetime
+) -> Acting:
+    (invite,) = await invites.issue_invites(session, acting=cli, role=role, opd_code=opd, now=now, issuer_roles=None)
+    result = await invites.redeem(
+        session,
+        code_text=invite.code,
+        channel="telegram",
+        external_id=str(user_id),
+        display_name=f"{role.value}-{user_id}",
+        username=None,
+        acting=Acting(None, None, "telegram"),
+        now=now,
+    )
+    assert result.ok, result
+    return Acting(result.person_id, role.value, "telegram")
