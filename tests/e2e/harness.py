@@ -119,8 +119,9 @@ class BotProcess:
 
     async def kill(self) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        await self._collect()
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+            await self._collect()
 
     async def terminate(self) -> int:
         assert self.process is not None
