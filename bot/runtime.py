@@ -62,7 +62,7 @@ class Runtime:
 
             scheduler.register(PeriodicJob("journal-sweep", JOURNAL_SWEEP_SECONDS, sweep))
         scheduler.register(PeriodicJob("journal-purge", PAYLOAD_PURGE_SECONDS, self._purge_payloads))
-        scheduler.register(PeriodicJob("outbox-dispatch", OUTBOX_SECONDS, self.outbox.run_once))
+        scheduler.register(PeriodicJob("outbox-dispatch", OUTBOX_SECONDS, self.outbox.run_once, start_now=True))
 
     async def _purge_payloads(self, now: datetime) -> None:
         async with self.app.services.db.write() as session:

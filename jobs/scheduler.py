@@ -27,6 +27,7 @@ class PeriodicJob:
     name: str
     every_seconds: float
     run: JobFunction
+    start_now: bool = False  # first run when the scheduler starts, not one interval later
 
 
 class SchedulerHost:
@@ -56,6 +57,7 @@ class SchedulerHost:
             coalesce=True,  # after a pause, run once rather than once per missed interval
             max_instances=1,
             misfire_grace_time=None,
+            **({"next_run_time": datetime.now(self.zone)} if job.start_now else {}),
         )
 
     async def run_now(self, name: str, now: datetime) -> None:
