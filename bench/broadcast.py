@@ -208,9 +208,7 @@ async def _run(fake: FakeBotAPI, settings: Settings, world: World, limited: bool
     expected = {chat: PER_LIAISON for chat in world.liaisons} | {world.uploader_chat: 1}
     extra = sum(max(0, len(by_chat.get(chat, [])) - n) for chat, n in expected.items())
     out_of_order = sum(
-        1
-        for chat in world.liaisons
-        if ["document" in m for m in by_chat.get(chat, [])][:PER_LIAISON] != [True, False]
+        1 for chat in world.liaisons if ["document" in m for m in by_chat.get(chat, [])][:PER_LIAISON] != [True, False]
     )
     return RunResult(
         liaisons=len(world.liaisons),

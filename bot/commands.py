@@ -50,6 +50,15 @@ COMMANDS: tuple[Command, ...] = (
         roles=STAFF | {Role.TIM},
         usage="[#ID]",
     ),
+    Command(
+        "kirim",
+        "Kirim data dukung (beberapa berkas sekaligus); admin/Kasi: atas nama OPD",
+        roles=frozenset({Role.OPD, Role.ADMIN, Role.KASI}),
+        usage="[KODE_OPD] [KODE_ITEM]",
+    ),
+    Command("status", "Kelengkapan data dukung OPD", roles=STAFF | {Role.TIM, Role.OPD}, usage="[KODE_OPD]"),
+    Command("riwayat", "Riwayat versi data dukung OPD", roles=STAFF | {Role.TIM, Role.OPD}, usage="[KODE_OPD]"),
+    Command("item", "Apa yang diminta sebuah item", roles=STAFF | {Role.TIM, Role.OPD}, usage="KODE_ITEM"),
     Command("serahkan", "Serah terima penghubung OPD", roles=frozenset({Role.ADMIN, Role.KASI}), usage="KODE_OPD"),
     Command(
         "libur",

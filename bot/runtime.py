@@ -16,6 +16,7 @@ from bot.inbound import InboundProcessor
 from bot.outbox_dispatch import OutboxDispatcher
 from bot.services import journal, lease
 from bot.web.server import WebServer
+from handlers import intake
 from jobs.scheduler import PeriodicJob
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 JOURNAL_SWEEP_SECONDS = 60
 PAYLOAD_PURGE_SECONDS = 24 * 60 * 60
 OUTBOX_SECONDS = 1.0
+BATCH_SECONDS = 0.5
 
 
 class Runtime:
@@ -63,6 +65,10 @@ class Runtime:
             scheduler.register(PeriodicJob("journal-sweep", JOURNAL_SWEEP_SECONDS, sweep))
         scheduler.register(PeriodicJob("journal-purge", PAYLOAD_PURGE_SECONDS, self._purge_payloads))
         scheduler.register(PeriodicJob("outbox-dispatch", OUTBOX_SECONDS, self.outbox.run_once, start_now=True))
+        scheduler.register(PeriodicJob("upload-batches", BATCH_SECONDS, self._close_batches))
+
+    async def _close_batches(self, now: datetime) -> None:
+        await intake.close_due_batches(self.app.services, now)
 
     async def _purge_payloads(self, now: datetime) -> None:
         async with self.app.services.db.write() as session:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.handling import Registry
-from handlers import campaigns, general, libur, opd, people, uploads
+from handlers import campaigns, general, intake, libur, opd, people, progress
 
 
 def build_registry() -> Registry:
@@ -14,5 +14,6 @@ def build_registry() -> Registry:
     libur.register(registry)
     opd.register(registry)
     people.register(registry)
-    uploads.register(registry)
+    intake.register(registry)
+    progress.register(registry)
     return registry

@@ -424,3 +424,89 @@ class PlatformFile(Base):
     sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"), primary_key=True)
     file_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
+
+
+class BatchStatus(StrEnum):
+    COLLECTING = "collecting"  # an album's parts or a /kirim session still arriving
+    AWAITING_ITEM = "awaiting_item"  # complete; the sender has been asked which item
+    FILED = "filed"
+    CANCELLED = "cancelled"
+
+
+class UploadBatch(Base):
+    """Files that become one version: one message, one album, or one /kirim session (kept across restarts)."""
+
+    __tablename__ = "upload_batch"
+    __table_args__ = (
+        UniqueConstraint("channel", "chat_id", "media_group_id"),
+        Index("ix_upload_batch_open", "status", "last_part_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    opd_id: Mapped[int] = mapped_column(ForeignKey("opd.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    item_code: Mapped[str | None] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(8))  # single, album, kirim
+    media_group_id: Mapped[str | None] = mapped_column(String(64))
+    on_behalf: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default=BatchStatus.COLLECTING.value)
+    created_at: Mapped[datetime]
+    last_part_at: Mapped[datetime]
+
+
+class BatchFile(Base):
+    """One file of a batch; a replayed update finds its row (unique per journal row)."""
+
+    __tablename__ = "batch_file"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("upload_batch.id"))
+    inbound_event_id: Mapped[int | None] = mapped_column(ForeignKey("inbound_event.id"), unique=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(8))
+
+
+class ReviewState(StrEnum):
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REVISION_REQUESTED = "revision_requested"
+
+
+class SubmissionVersion(Base):
+    """A version of one OPD's answer to one item: a set of files; nothing is overwritten or deleted."""
+
+    __tablename__ = "submission_version"
+    __table_args__ = (
+        UniqueConstraint("campaign_item_id", "opd_id", "number"),
+        Index("ix_submission_opd", "campaign_id", "opd_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    campaign_item_id: Mapped[int] = mapped_column(ForeignKey("campaign_item.id"))
+    opd_id: Mapped[int] = mapped_column(ForeignKey("opd.id"))
+    number: Mapped[int]
+    uploaded_by_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    on_behalf: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    late: Mapped[bool] = mapped_column(default=False)
+    review_state: Mapped[str] = mapped_column(String(24), default=ReviewState.SUBMITTED.value)
+    superseded_by_number: Mapped[int | None]
+    reviewed_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    review_note: Mapped[str | None] = mapped_column(Text)
+    files_key: Mapped[str] = mapped_column(String(64))  # SHA-256 of the sorted file hashes: same set, same key
+
+
+class SubmissionFile(Base):
+    __tablename__ = "submission_file"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("submission_version.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)

@@ -1,7 +1,7 @@
 """The project's one rate limiter, shared by direct replies and (later) the outbox.
 
-Token buckets: 30 messages/s overall, 1/s per private chat (with a burst of 3, which Telegram tolerates),
-20/min per group. A sender waits for its chat's token first (so a busy chat never holds up the others),
+Token buckets: 30 messages/s overall (starting with a burst of 20), 1/s per private chat (with a burst of 3,
+which Telegram tolerates), 20/min per group. A sender waits for its chat's token first (so a busy chat never holds up the others),
 then for a global token. python-telegram-bot's AIORateLimiter is not used: it has no per-chat limit.
 """
 
@@ -18,7 +18,8 @@ class Limits:
     """Telegram's published limits, as buckets (rate per second, burst)."""
 
     global_rate: float = 30.0
-    global_burst: int = 30
+    # Below Telegram's 30: requests that leave a busy event loop late can arrive together with later ones.
+    global_burst: int = 20
     chat_rate: float = 1.0
     chat_burst: int = 3
     group_rate: float = 20 / 60

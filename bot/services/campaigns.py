@@ -351,6 +351,14 @@ async def open_campaign(session: AsyncSession, campaign_id: int, *, acting: Acti
     await _event(session, campaign, "open", acting, now)
 
 
+async def close_collection(session: AsyncSession, campaign_id: int, *, acting: Acting, now: datetime) -> None:
+    """Collection ends (there is no automatic close: the deadline only makes uploads late)."""
+    campaign = await _load(session, campaign_id)
+    _require_state(campaign, CampaignState.OPEN, "kampanye/belum_dibuka")
+    campaign.state = CampaignState.CLOSED.value
+    await _event(session, campaign, "closed", acting, now)
+
+
 async def _kabids(session: AsyncSession) -> list[int]:
     rows = await session.scalars(
         select(RoleAssignment.person_id)

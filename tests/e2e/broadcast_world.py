@@ -30,7 +30,13 @@ class World:
 
 
 async def open_broadcast(
-    settings: Settings, liaisons_per_opd: dict[str, int], *, extra_opds: Sequence[str] = (), now: datetime
+    settings: Settings,
+    liaisons_per_opd: dict[str, int],
+    *,
+    extra_opds: Sequence[str] = (),
+    now: datetime,
+    framework: str | None = None,
+    deadline: datetime | None = None,
 ) -> World:
     """Register liaisons (by invite codes), create, dispose, sign and open a campaign: its invitations are queued."""
     db = Database(settings.database_url)
@@ -46,15 +52,19 @@ async def open_broadcast(
             kabid = await _register_one(session, Role.KABID, None, 900_002, cli, now)
             secretary = await _register_one(session, Role.SEKRETARIAT, None, 900_003, cli, now)
             opds = sorted({*liaisons_per_opd, *extra_opds})
-            spec = items.ItemSpec(
-                "I.01", "Kebijakan internal SPBE", "SK atau Perwal", True, None, tuple(opds), (), None, None, 1
+            specs = (
+                items.framework_items(framework)
+                if framework
+                else [
+                    items.ItemSpec("I.01", "Kebijakan internal SPBE", "SK", True, None, tuple(opds), (), None, None, 1)
+                ]
             )
             campaign_id = await campaigns.create_campaign(
                 session,
                 title="Evaluasi Mandiri SPBE 2026",
-                framework=None,
-                items=[spec],
-                deadline=now + timedelta(days=30),
+                framework=framework,
+                items=specs,
+                deadline=deadline or now + timedelta(days=30),
                 opd_codes=opds,
                 acting=kasi,
                 now=now,

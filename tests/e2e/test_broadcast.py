@@ -144,7 +144,9 @@ KILL_AFTER = 45  # past the global bucket's first burst of 30, so the kill lands
 
 
 @pytest.mark.slow
-async def test_sigkill_mid_broadcast_then_restart_delivers_everything(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+async def test_sigkill_mid_broadcast_then_restart_delivers_everything(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
     env = telegram_env(fake_telegram, tmp_path / "data")
     world = await open_broadcast(bot_settings(fake_telegram, tmp_path), SIZES, now=now())
     users_for(fake_telegram, world)
@@ -176,7 +178,9 @@ async def test_two_instances_on_postgresql_the_standby_finishes(
     finally:
         await database.dispose()
     env = telegram_env(fake_telegram, tmp_path / "data", MONEV_DATABASE_URL=postgres_url)
-    world = await open_broadcast(bot_settings(fake_telegram, tmp_path, MONEV_DATABASE_URL=postgres_url), SIZES, now=now())
+    world = await open_broadcast(
+        bot_settings(fake_telegram, tmp_path, MONEV_DATABASE_URL=postgres_url), SIZES, now=now()
+    )
     users_for(fake_telegram, world)
     holder, standby = BotProcess(env, tmp_path), BotProcess(env, tmp_path)
     await holder.start()

@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import os
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -13,8 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from storage.database import Database
-from storage.models import InboundEvent, UnfiledUpload
-from tests.e2e.harness import BotProcess, journal_rows, sqlite_url, telegram_env
+from storage.models import InboundEvent, SubmissionFile, SubmissionVersion, UnfiledUpload
+from tests.e2e.broadcast_world import open_broadcast
+from tests.e2e.harness import BotProcess, bot_settings, journal_rows, sqlite_url, telegram_env
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -57,7 +59,7 @@ async def test_sigkill_mid_handler_then_restart_processes_the_update_once(
     data_dir = tmp_path / "data"
     env = telegram_env(fake_telegram, data_dir, MONEV_LOG_LEVEL="DEBUG")
     user = fake_telegram.user(7001)
-    payload = os.urandom(2_000_000)
+    payload = b"%PDF-1.7\n" + os.urandom(2_000_000) + b"\n%%EOF\n"
 
     code = await invite_code(env, tmp_path)
     first = BotProcess(env, tmp_path)
@@ -147,3 +149,44 @@ async def test_a_wrong_token_exits_2_with_one_line(fake_telegram: FakeBotAPI, tm
     errors = [line for line in process.stderr.decode().splitlines() if line.startswith("monev:")]
     assert errors == ["monev: MONEV_TELEGRAM_TOKEN: Telegram rejected the bot token"]
     assert "WRONG-token" not in process.stderr.decode()
+
+
+async def test_sigkill_mid_upload_then_restart_files_the_version_once(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    env = telegram_env(fake_telegram, data_dir)
+    world = await open_broadcast(bot_settings(fake_telegram, tmp_path), {"DINKES": 1}, now=datetime.now().astimezone())
+    (chat,) = world.liaisons
+    liaison = fake_telegram.user(chat)
+    fake_telegram.user(world.uploader_chat)
+    payload = b"%PDF-1.7\n" + os.urandom(2_000_000) + b"\n%%EOF\n"
+    first = BotProcess(env, tmp_path)
+    await first.start()
+    try:
+        await fake_telegram.wait_for_messages(chat, 2, timeout=20)  # the invitation and the data request
+        fake_telegram.throttle_downloads(200_000)
+        liaison.send_document(payload, "perwal.pdf", caption="I.01")
+        await fake_telegram.wait_for(lambda: fake_telegram.calls_of("getFile"), timeout=20)
+        await asyncio.sleep(0.5)
+    finally:
+        await first.kill()
+    fake_telegram.throttle_downloads(None)
+    db = Database(sqlite_url(data_dir))
+    try:
+        async with db.read() as session:
+            assert await session.scalar(select(func.count()).select_from(SubmissionVersion)) == 0
+        second = BotProcess(env, tmp_path)
+        await second.start()
+        try:
+            messages = await fake_telegram.wait_for_messages(chat, 3, timeout=20)
+        finally:
+            assert await second.terminate() == 0
+        assert "Versi: 1" in messages[2]["text"] and hashlib.sha256(payload).hexdigest()[:8] in messages[2]["text"]
+        async with db.read() as session:
+            (version,) = (await session.scalars(select(SubmissionVersion))).all()
+            (stored,) = (await session.scalars(select(SubmissionFile.sha256))).all()
+        assert version.number == 1 and stored == hashlib.sha256(payload).hexdigest()
+        assert not list((data_dir / "files" / "tmp").glob("*"))
+    finally:
+        await db.dispose()

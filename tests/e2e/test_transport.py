@@ -18,6 +18,11 @@ from tests.fake_telegram.server import FakeBotAPI
 pytestmark = pytest.mark.e2e
 
 
+def pdf_of(size: int) -> bytes:
+    """A file that passes the content check: a PDF header, random bytes, the end marker."""
+    return b"%PDF-1.7\n" + os.urandom(size - 16) + b"\n%%EOF\n"
+
+
 async def test_start_and_help_by_long_polling(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
     user = fake_telegram.user(1001, first_name="Sari")
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
@@ -96,7 +101,7 @@ async def test_chats_run_concurrently_while_each_chat_stays_in_order(fake_telegr
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
         slow = await registered(fake_telegram, bot, 2001, Role.TIM)
         fake_telegram.throttle_downloads(400_000)  # a 1 MB file takes ~2.5 s to download
-        slow.send_document(os.urandom(1_000_000), "laporan.pdf")
+        slow.send_document(pdf_of(1_000_000), "laporan.pdf")
         slow.send_text("/help")
         await fake_telegram.wait_for(lambda: fake_telegram.calls_of("getFile"))
         quick.send_text("/help")
@@ -120,7 +125,7 @@ async def test_a_429_is_honoured(fake_telegram: FakeBotAPI, tmp_path: Path) -> N
 
 
 async def test_a_5_mb_document_is_streamed_into_the_store(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
-    data = os.urandom(5 * 1024 * 1024)
+    data = pdf_of(5 * 1024 * 1024)
     digest = hashlib.sha256(data).hexdigest()
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
         user = await registered(fake_telegram, bot, 4001, Role.TIM)
@@ -144,7 +149,7 @@ async def test_an_oversize_file_is_refused_before_download(fake_telegram: FakeBo
     stranger = fake_telegram.user(4003)
     async with running_bot(bot_settings(fake_telegram, tmp_path, MONEV_TELEGRAM_MAX_FILE_MB="1")) as bot:
         user = await registered(fake_telegram, bot, 4002, Role.TIM)
-        user.send_document(os.urandom(1024 * 1024 + 10), "besar.pdf")
+        user.send_document(pdf_of(1024 * 1024 + 10), "besar.pdf")
         _, reply = await fake_telegram.wait_for_messages(4002, 2)
         assert "terlalu besar" in reply["text"] and "1 MB" in reply["text"]
         stranger.send_document(b"%PDF-1.4 isi", "a.pdf")

@@ -1,0 +1,415 @@
+"""Data dukung intake: batches of files become versions of an OPD's answer to an item; completeness is derived.
+
+One message, one album or one /kirim session is one version. A version whose set of files equals an earlier
+version's set for the same item is not created ("sudah diterima sebagai versi N"); a new version takes earlier
+unreviewed versions out of the review queue. Nothing is overwritten or deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import DomainError
+from bot.services import audit
+from bot.services.audit import Acting
+from bot.services.uploads import register_blob
+from storage.database import dialect_insert
+from storage.filestore import Blob
+from storage.models import (
+    BatchFile,
+    BatchStatus,
+    Campaign,
+    CampaignItem,
+    CampaignOpd,
+    CampaignState,
+    ItemAssignment,
+    Opd,
+    Person,
+    ReviewState,
+    SubmissionFile,
+    SubmissionVersion,
+    UploadBatch,
+)
+
+COLLECTING = (CampaignState.OPEN.value, CampaignState.CLOSED.value)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where an OPD's uploads go: its latest open (or closed) campaign."""
+
+    campaign_id: int
+    title: str
+    state: CampaignState
+    deadline: datetime
+    opd_id: int
+    opd_code: str
+    opd_name: str
+
+
+@dataclass(frozen=True)
+class ItemStatus:
+    code: str
+    title: str
+    required: bool
+    state: str  # belum, terkirim, perlu_revisi, diterima
+    latest: int | None
+    late: bool
+
+
+@dataclass(frozen=True)
+class Progress:
+    scope: Scope
+    items: tuple[ItemStatus, ...]
+
+    @property
+    def required(self) -> int:
+        return sum(1 for i in self.items if i.required)
+
+    @property
+    def complete(self) -> int:
+        return sum(1 for i in self.items if i.required and i.state in ("terkirim", "diterima"))
+
+    @property
+    def verified(self) -> int:
+        return sum(1 for i in self.items if i.required and i.state == "diterima")
+
+    @property
+    def missing(self) -> int:
+        return self.required - self.complete
+
+    def percent(self, count: int) -> int:
+        return round(100 * count / self.required) if self.required else 100
+
+
+@dataclass(frozen=True)
+class ReceiptFile:
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Receipt:
+    scope: Scope
+    item_code: str
+    item_title: str
+    version: int
+    duplicate: bool
+    late: bool
+    files: tuple[ReceiptFile, ...]
+    missing_required: int
+    uploader: str
+    on_behalf: bool
+
+
+async def scope_for(session: AsyncSession, opd_code: str) -> Scope | None:
+    """The OPD's latest campaign that collects (open) or has just closed collection."""
+    row = (
+        await session.execute(
+            select(Campaign, Opd)
+            .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
+            .join(Opd, Opd.id == CampaignOpd.opd_id)
+            .where(Opd.code == opd_code.upper(), Campaign.state.in_(COLLECTING))
+            .order_by(Campaign.state != CampaignState.OPEN.value, Campaign.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    campaign, opd = row
+    return Scope(
+        campaign.id, campaign.title, CampaignState(campaign.state), campaign.deadline, opd.id, opd.code, opd.name
+    )
+
+
+async def progress(session: AsyncSession, scope: Scope) -> Progress:
+    """The OPD's checklist: each assigned item with the state of its latest version (two queries)."""
+    items = (
+        await session.execute(
+            select(CampaignItem.id, CampaignItem.code, CampaignItem.title, CampaignItem.required)
+            .join(ItemAssignment, ItemAssignment.campaign_item_id == CampaignItem.id)
+            .where(CampaignItem.campaign_id == scope.campaign_id, ItemAssignment.opd_id == scope.opd_id)
+            .order_by(CampaignItem.position)
+        )
+    ).all()
+    latest_number = (
+        select(SubmissionVersion.campaign_item_id, func.max(SubmissionVersion.number).label("number"))
+        .where(SubmissionVersion.campaign_id == scope.campaign_id, SubmissionVersion.opd_id == scope.opd_id)
+        .group_by(SubmissionVersion.campaign_item_id)
+        .subquery()
+    )
+    latest = {
+        row.campaign_item_id: row
+        for row in (
+            await session.execute(
+                select(SubmissionVersion).join(
+                    latest_number,
+                    and_(
+                        SubmissionVersion.campaign_item_id == latest_number.c.campaign_item_id,
+                        SubmissionVersion.number == latest_number.c.number,
+                        SubmissionVersion.opd_id == scope.opd_id,
+                    ),
+                )
+            )
+        ).scalars()
+    }
+    marks = {ReviewState.SUBMITTED.value: "terkirim", ReviewState.ACCEPTED.value: "diterima",
+             ReviewState.REVISION_REQUESTED.value: "perlu_revisi"}  # fmt: skip
+    return Progress(
+        scope,
+        tuple(
+            ItemStatus(
+                code,
+                title,
+                required,
+                marks[latest[item_id].review_state] if item_id in latest else "belum",
+                latest[item_id].number if item_id in latest else None,
+                latest[item_id].late if item_id in latest else False,
+            )  # fmt: skip
+            for item_id, code, title, required in items
+        ),
+    )
+
+
+def open_items(state: Progress) -> list[ItemStatus]:
+    """Items still to answer: assigned and not accepted."""
+    return [i for i in state.items if i.state != "diterima"]
+
+
+async def open_batch(
+    session: AsyncSession,
+    *,
+    scope: Scope,
+    channel: str,
+    chat_id: str,
+    person_id: int,
+    kind: str,
+    now: datetime,
+    item_code: str | None = None,
+    media_group_id: str | None = None,
+    on_behalf: bool = False,
+) -> int:
+    """Start collecting a version (an album's first part finds the album's existing batch instead)."""
+    if media_group_id is not None:
+        existing = await session.scalar(
+            select(UploadBatch.id).where(
+                UploadBatch.channel == channel,
+                UploadBatch.chat_id == chat_id,
+                UploadBatch.media_group_id == media_group_id,
+            )
+        )
+        if existing is not None:
+            return existing
+    batch = UploadBatch(
+        channel=channel, chat_id=chat_id, person_id=person_id, opd_id=scope.opd_id, campaign_id=scope.campaign_id,
+        item_code=item_code, kind=kind, media_group_id=media_group_id, on_behalf=on_behalf,
+        status=BatchStatus.COLLECTING.value, created_at=now, last_part_at=now,
+    )  # fmt: skip
+    session.add(batch)
+    await session.flush()
+    return batch.id
+
+
+async def collecting_batch(session: AsyncSession, channel: str, chat_id: str) -> UploadBatch | None:
+    """The chat's open /kirim session, if any."""
+    return await session.scalar(
+        select(UploadBatch)
+        .where(
+            UploadBatch.channel == channel,
+            UploadBatch.chat_id == chat_id,
+            UploadBatch.kind == "kirim",
+            UploadBatch.status == BatchStatus.COLLECTING.value,
+        )
+        .order_by(UploadBatch.id.desc())
+        .limit(1)
+    )
+
+
+async def add_file(
+    session: AsyncSession,
+    batch_id: int,
+    blob: Blob,
+    name: str,
+    kind: str,
+    *,
+    inbound_event_id: int | None,
+    now: datetime,
+    item_code: str | None = None,
+) -> int:
+    """Add a stored file to a batch (once per journaled update); returns how many files the batch holds."""
+    await register_blob(session, blob, now)
+    await session.execute(
+        dialect_insert(session)(BatchFile)
+        .values(batch_id=batch_id, inbound_event_id=inbound_event_id, sha256=blob.sha256, file_name=name,
+                size=blob.size, kind=kind)
+        .on_conflict_do_nothing(index_elements=["inbound_event_id"])
+    )  # fmt: skip
+    values: dict[str, object] = {"last_part_at": now}
+    if item_code:
+        values["item_code"] = item_code
+    await session.execute(update(UploadBatch).where(UploadBatch.id == batch_id).values(**values))
+    return int(await session.scalar(select(func.count()).where(BatchFile.batch_id == batch_id)) or 0)
+
+
+async def load_batch(session: AsyncSession, batch_id: int) -> UploadBatch | None:
+    return await session.get(UploadBatch, batch_id)
+
+
+async def due_batches(session: AsyncSession, now: datetime, *, album_quiet: float, kirim_quiet: float) -> list[int]:
+    """Batches to close: albums quiet for 2 s, /kirim sessions quiet for 10 minutes."""
+    rows = await session.scalars(
+        select(UploadBatch.id).where(
+            UploadBatch.status == BatchStatus.COLLECTING.value,
+            (
+                (UploadBatch.kind == "album") & (UploadBatch.last_part_at <= now - timedelta(seconds=album_quiet))
+                | (UploadBatch.kind == "kirim") & (UploadBatch.last_part_at <= now - timedelta(seconds=kirim_quiet))
+            ),
+        )
+    )
+    return list(rows.all())
+
+
+async def await_item(session: AsyncSession, batch_id: int) -> None:
+    await session.execute(
+        update(UploadBatch).where(UploadBatch.id == batch_id).values(status=BatchStatus.AWAITING_ITEM.value)
+    )
+
+
+async def cancel_batch(session: AsyncSession, batch_id: int) -> None:
+    await session.execute(
+        update(UploadBatch).where(UploadBatch.id == batch_id).values(status=BatchStatus.CANCELLED.value)
+    )
+
+
+async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, acting: Acting, now: datetime) -> Receipt:
+    """Turn a batch into a version of one item: dedupe, supersede, mark late; refuse closed campaigns."""
+    batch = await session.get_one(UploadBatch, batch_id)
+    if batch.status in (BatchStatus.FILED.value, BatchStatus.CANCELLED.value):
+        raise DomainError("umum/sudah_diproses")
+    campaign = await session.get_one(Campaign, batch.campaign_id)
+    opd = await session.get_one(Opd, batch.opd_id)
+    scope = Scope(
+        campaign.id, campaign.title, CampaignState(campaign.state), campaign.deadline, opd.id, opd.code, opd.name
+    )
+    if campaign.state != CampaignState.OPEN.value and not batch.on_behalf:
+        raise DomainError("unggah/kampanye_ditutup", judul=campaign.title)
+    item = await session.scalar(
+        select(CampaignItem)
+        .join(ItemAssignment, ItemAssignment.campaign_item_id == CampaignItem.id)
+        .where(
+            CampaignItem.campaign_id == campaign.id,
+            CampaignItem.code == item_code.upper(),
+            ItemAssignment.opd_id == opd.id,
+        )
+    )
+    if item is None:
+        raise DomainError("unggah/item_bukan_milik_opd", audit_action="forged_item", kode=item_code[:16].upper(),
+                          opd=opd.code)  # fmt: skip
+    files = (
+        await session.scalars(select(BatchFile).where(BatchFile.batch_id == batch_id).order_by(BatchFile.id))
+    ).all()
+    if not files:
+        raise DomainError("unggah/batch_kosong")
+    key = hashlib.sha256("\n".join(sorted({f.sha256 for f in files})).encode()).hexdigest()
+    previous = (
+        await session.scalars(
+            select(SubmissionVersion)
+            .where(SubmissionVersion.campaign_item_id == item.id, SubmissionVersion.opd_id == opd.id)
+            .order_by(SubmissionVersion.number)
+        )
+    ).all()
+    batch.status = BatchStatus.FILED.value
+    duplicate = next((v for v in previous if v.files_key == key), None)
+    late = now > campaign.deadline
+    if duplicate is not None:
+        number = duplicate.number
+    else:
+        number = (previous[-1].number if previous else 0) + 1
+        version = SubmissionVersion(
+            campaign_id=campaign.id, campaign_item_id=item.id, opd_id=opd.id, number=number,
+            uploaded_by_person_id=batch.person_id, on_behalf=batch.on_behalf, created_at=now, late=late,
+            review_state=ReviewState.SUBMITTED.value, files_key=key,
+        )  # fmt: skip
+        session.add(version)
+        await session.flush()
+        session.add_all(
+            SubmissionFile(version_id=version.id, position=n, sha256=f.sha256, file_name=f.file_name, size=f.size)
+            for n, f in enumerate(files, start=1)
+        )
+        await session.execute(
+            update(SubmissionVersion)
+            .where(
+                SubmissionVersion.campaign_item_id == item.id,
+                SubmissionVersion.opd_id == opd.id,
+                SubmissionVersion.number < number,
+                SubmissionVersion.review_state == ReviewState.SUBMITTED.value,
+                SubmissionVersion.superseded_by_number.is_(None),
+            )
+            .values(superseded_by_number=number)
+        )
+        await audit.record(
+            session, acting, "submission", now, object_type="submission_version", object_id=version.id,
+            opd=opd.code, item=item.code, version=number, files=[f.sha256 for f in files], late=late,
+            on_behalf=batch.on_behalf,
+        )  # fmt: skip
+    state = await progress(session, scope)
+    uploader = await session.get_one(Person, batch.person_id)
+    return Receipt(
+        scope, item.code, item.title, number, duplicate is not None, late,
+        tuple(ReceiptFile(f.file_name, f.size, f.sha256) for f in files), state.missing,
+        audit.actor_label(uploader.id, uploader.display_name, uploader.purged_at is not None), batch.on_behalf,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VersionView:
+    item_code: str
+    number: int
+    created_at: datetime
+    state: str
+    late: bool
+    superseded_by: int | None
+    uploader: str
+    on_behalf: bool
+    files: tuple[ReceiptFile, ...]
+
+
+async def history(session: AsyncSession, scope: Scope) -> list[VersionView]:
+    """Every version of the OPD in the campaign, newest first (three queries)."""
+    rows = (
+        await session.execute(
+            select(SubmissionVersion, CampaignItem.code, Person.display_name)
+            .join(CampaignItem, CampaignItem.id == SubmissionVersion.campaign_item_id)
+            .join(Person, Person.id == SubmissionVersion.uploaded_by_person_id)
+            .where(SubmissionVersion.campaign_id == scope.campaign_id, SubmissionVersion.opd_id == scope.opd_id)
+            .order_by(SubmissionVersion.created_at.desc(), SubmissionVersion.id.desc())
+        )
+    ).all()
+    files: dict[int, list[ReceiptFile]] = {}
+    ids = [v.id for v, _, _ in rows]
+    for f in (
+        await session.scalars(
+            select(SubmissionFile).where(SubmissionFile.version_id.in_(ids)).order_by(SubmissionFile.position)
+        )
+    ).all():
+        files.setdefault(f.version_id, []).append(ReceiptFile(f.file_name, f.size, f.sha256))
+    return [
+        VersionView(
+            code,
+            v.number,
+            v.created_at,
+            v.review_state,
+            v.late,
+            v.superseded_by_number,
+            name or f"pengguna-{v.uploaded_by_person_id}",
+            v.on_behalf,
+            tuple(files.get(v.id, [])),
+        )  # fmt: skip
+        for v, code, name in rows
+    ]

@@ -1,0 +1,270 @@
+"""Data dukung in chat: files are checked by content, collected into versions and filed to the OPD's items.
+
+Buttons use the prefix `kir:`: `kir:<batch>:<ITEM>` files a waiting batch to an item, `kir:<batch>:p:<page>` pages
+the choices, `kir:<batch>:s` ends a /kirim session, `kir:<batch>:x` cancels. The batch id names nothing by itself:
+every press is checked against the batch's owner, its state and the OPD's assigned items.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.commands import STAFF
+from bot.core import Attachment, Button, Reply
+from bot.errors import DomainError
+from bot.handling import Context, Registry, Services
+from bot.services import items, outbox, people, submissions, uploads
+from bot.services.audit import Acting
+from bot.services.filetypes import sniff
+from bot.services.submissions import Receipt, Scope
+from storage.filestore import Blob, FileTooLargeError
+from storage.models import BatchStatus, Opd, Role, UploadBatch
+
+PAGE_SIZE = 7
+ON_BEHALF_ROLES = frozenset({Role.ADMIN, Role.KASI})
+ALBUM_QUIET_SECONDS = 2.0
+KIRIM_QUIET_SECONDS = 600.0
+
+
+async def receive_file(ctx: Context) -> Reply | list[Reply]:
+    """A document or photo outside a guided flow: evidence from a liaison, or part of a /kirim session."""
+    actor = ctx.request.actor
+    if actor is None or not actor.is_registered:
+        raise DomainError("unggah/belum_terdaftar")
+    attachment = ctx.request.attachments[0]
+    name = uploads.clean_file_name(attachment.file_name, fallback=f"berkas-{ctx.request.message_id}")
+    _check_size(ctx, attachment, name)
+    async with ctx.services.db.read() as session:
+        kirim = await submissions.collecting_batch(session, ctx.request.channel, ctx.request.chat_id)
+    if kirim is None and actor.roles & STAFF and Role.OPD not in actor.roles:
+        return ctx.reply("unggah/staf_di_luar_alur")
+    scope = None if kirim is not None else await _liaison_scope(ctx)
+    if kirim is None and scope is None:
+        return await _keep_unfiled(ctx, attachment, name)
+    blob = await _fetch_checked(ctx, attachment, name)
+    session = await ctx.session()
+    if kirim is not None:
+        count = await submissions.add_file(session, kirim.id, blob, name, attachment.kind,
+                                           inbound_event_id=ctx.request.journal_id, now=ctx.now)  # fmt: skip
+        return ctx.reply("unggah/kirim_diterima", buttons=[[Button("Selesai", f"kir:{kirim.id}:s")]], name=name,
+                         count=count)  # fmt: skip
+    assert scope is not None
+    state = await submissions.progress(session, scope)
+    caption_item = _caption_item(ctx.request.text, state)
+    kind = "album" if attachment.media_group_id else "single"
+    batch_id = await submissions.open_batch(
+        session, scope=scope, channel=ctx.request.channel, chat_id=ctx.request.chat_id, person_id=_me(ctx),
+        kind=kind, now=ctx.now, media_group_id=attachment.media_group_id,
+    )  # fmt: skip
+    await submissions.add_file(session, batch_id, blob, name, attachment.kind, inbound_event_id=ctx.request.journal_id,
+                               now=ctx.now, item_code=caption_item)  # fmt: skip
+    if kind == "album":
+        return []  # the batch closes 2 s after its last part; the question or receipt comes then
+    if caption_item:
+        return await _file_and_receipt(ctx, batch_id, caption_item)
+    await submissions.await_item(session, batch_id)
+    return question(ctx.services, batch_id, state, page=0)
+
+
+def _check_size(ctx: Context, attachment: Attachment, name: str) -> None:
+    limit_mb = ctx.services.settings.telegram_max_file_mb
+    if attachment.size is not None and attachment.size > limit_mb * 1024 * 1024:
+        raise DomainError("unggah/terlalu_besar", file_name=name, size=attachment.size, limit_mb=limit_mb)
+
+
+async def _fetch_checked(ctx: Context, attachment: Attachment, name: str) -> Blob:
+    """Stream the file into the store (before the write lock), then judge it by its content."""
+    try:
+        blob = await attachment.fetch(ctx.services.files)
+    except FileTooLargeError:
+        limit_mb = ctx.services.settings.telegram_max_file_mb
+        raise DomainError(
+            "unggah/terlalu_besar", file_name=name, size=limit_mb * 1048576 + 1, limit_mb=limit_mb
+        ) from None
+    verdict = sniff(blob.path, name)
+    if not verdict.accepted:
+        raise DomainError(verdict.reason or "berkas/tidak_dikenal", name=name, **verdict.detail)
+    return blob
+
+
+async def _liaison_scope(ctx: Context) -> Scope | None:
+    actor = ctx.request.actor
+    assert actor is not None
+    codes = sorted({a.opd_code for a in actor.assignments if a.role == Role.OPD and a.opd_code})
+    if len(codes) > 1:
+        raise DomainError("unggah/pilih_opd", codes=codes)
+    async with ctx.services.db.read() as session:
+        return await submissions.scope_for(session, codes[0]) if codes else None
+
+
+async def _keep_unfiled(ctx: Context, attachment: Attachment, name: str) -> Reply:
+    """No campaign collects from this OPD yet: keep the file safely and say so."""
+    blob = await _fetch_checked(ctx, attachment, name)
+    actor = ctx.request.actor
+    received = await uploads.record_unfiled_upload(
+        await ctx.session(), blob=blob, file_name=name, channel=ctx.request.channel,
+        sender_external_id=ctx.request.sender_id, person_id=actor.person_id if actor else None,
+        inbound_event_id=ctx.request.journal_id, now=ctx.now,
+    )  # fmt: skip
+    return ctx.reply("unggah/diterima_sementara", file_name=received.file_name, size=received.size,
+                     sha_prefix=received.sha256[:8])  # fmt: skip
+
+
+def _caption_item(caption: str | None, state: submissions.Progress) -> str | None:
+    if not caption or not caption.split():
+        return None
+    return items.parse_item_code(caption.split()[0], [i.code for i in submissions.open_items(state)])
+
+
+def _me(ctx: Context) -> int:
+    actor = ctx.request.actor
+    assert actor is not None and actor.person_id is not None
+    return actor.person_id
+
+
+def question(services: Services, batch_id: int, state: submissions.Progress, page: int) -> Reply:
+    """Which item? The OPD's open items, seven per page, with paging and cancel."""
+    choices = submissions.open_items(state)
+    if not choices:
+        raise DomainError("unggah/tidak_ada_item_terbuka", opd=state.scope.opd_name)
+    pages = max(1, -(-len(choices) // PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    shown = choices[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
+    rows = [[Button(f"{i.code} {i.title}"[:60], f"kir:{batch_id}:{i.code}", i.title)] for i in shown]
+    paging = []
+    if page > 0:
+        paging.append(Button("« Sebelumnya", f"kir:{batch_id}:p:{page - 1}"))
+    if page < pages - 1:
+        paging.append(Button("Berikutnya »", f"kir:{batch_id}:p:{page + 1}"))
+    rows.append([*paging, Button("Batal", f"kir:{batch_id}:x")])
+    text = services.renderer.render("unggah/pilih_item", opd=state.scope.opd_name, page=page + 1, pages=pages)
+    return Reply(text, buttons=tuple(tuple(r) for r in rows))
+
+
+async def _file_and_receipt(ctx: Context, batch_id: int, item_code: str) -> Reply:
+    receipt = await submissions.file_batch(await ctx.session(), batch_id, item_code, acting=ctx.acting(), now=ctx.now)
+    await _tell_liaisons(ctx.services, receipt, ctx.now, session=await ctx.session())
+    return Reply(render_receipt(ctx.services, receipt))
+
+
+def render_receipt(services: Services, receipt: Receipt) -> str:
+    return services.renderer.render("unggah/tanda_terima", r=receipt)
+
+
+async def _tell_liaisons(services: Services, receipt: Receipt, now: datetime, *, session: AsyncSession) -> None:
+    """A version filed on behalf of an OPD is announced to its liaisons."""
+    if not receipt.on_behalf or receipt.duplicate:
+        return
+    text = services.renderer.render("unggah/atas_nama", r=receipt)
+    for liaison in await people.people_with_roles(session, [Role.OPD], receipt.scope.opd_id):
+        await outbox.enqueue(session, person_id=liaison, kind="pemberitahuan", reply=Reply(text), now=now)
+
+
+async def kirim_button(ctx: Context) -> Reply:
+    """Item choice, paging, /kirim's "Selesai", cancel — always for the batch's own sender."""
+    assert ctx.request.payload is not None
+    parts = ctx.request.payload.split(":")
+    if len(parts) < 3 or not parts[1].isdigit():
+        raise DomainError("umum/tombol_kedaluwarsa")
+    session = await ctx.session()
+    batch = await submissions.load_batch(session, int(parts[1]))
+    if batch is None or batch.person_id != _me(ctx):
+        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=ctx.request.payload[:64])
+    action = parts[2]
+    if batch.status not in (BatchStatus.COLLECTING.value, BatchStatus.AWAITING_ITEM.value):
+        raise DomainError("umum/sudah_diproses")
+    if action == "x":
+        await submissions.cancel_batch(session, batch.id)
+        return ctx.reply("unggah/dibatalkan")
+    scope = await _batch_scope(session, batch)
+    state = await submissions.progress(session, scope)
+    if action == "p" and len(parts) == 4 and parts[3].isdigit():
+        return question(ctx.services, batch.id, state, int(parts[3]))
+    if action == "s":
+        if batch.item_code:
+            return await _file_and_receipt(ctx, batch.id, batch.item_code)
+        await submissions.await_item(session, batch.id)
+        return question(ctx.services, batch.id, state, 0)
+    return await _file_and_receipt(ctx, batch.id, action)
+
+
+async def _batch_scope(session: AsyncSession, batch: UploadBatch) -> Scope:
+    opd = await session.get_one(Opd, batch.opd_id)
+    scope = await submissions.scope_for(session, opd.code)
+    if scope is None or scope.campaign_id != batch.campaign_id:
+        raise DomainError("unggah/kampanye_ditutup", judul="")
+    return scope
+
+
+async def kirim(ctx: Context) -> Reply:
+    """`/kirim [KODE]` (a liaison) or `/kirim OPD_CODE KODE` (admin, Kasi, on behalf): collect files until Selesai."""
+    actor = ctx.request.actor
+    assert actor is not None
+    args = [a.upper() for a in ctx.request.args]
+    on_behalf = not actor.roles & {Role.OPD} or (len(args) == 2 and bool(actor.roles & ON_BEHALF_ROLES))
+    item_code: str | None
+    if on_behalf:
+        if len(args) != 2 or not actor.roles & ON_BEHALF_ROLES:
+            return ctx.reply("unggah/cara_kirim_atas_nama")
+        opd_code, item_code = args
+    else:
+        codes = sorted({a.opd_code for a in actor.assignments if a.role == Role.OPD and a.opd_code})
+        if len(codes) != 1:
+            raise DomainError("unggah/pilih_opd", codes=codes)
+        opd_code, item_code = codes[0], (args[0] if args else None)
+    session = await ctx.session()
+    scope = await submissions.scope_for(session, opd_code)
+    if scope is None:
+        raise DomainError("unggah/tidak_ada_kampanye", opd=opd_code)
+    if item_code:
+        state = await submissions.progress(session, scope)
+        named = items.parse_item_code(item_code, [i.code for i in state.items])
+        if named is None:
+            raise DomainError(
+                "unggah/item_bukan_milik_opd", audit_action="forged_item", kode=item_code[:16], opd=opd_code
+            )
+        item_code = named
+    batch_id = await submissions.open_batch(
+        session, scope=scope, channel=ctx.request.channel, chat_id=ctx.request.chat_id, person_id=_me(ctx),
+        kind="kirim", now=ctx.now, item_code=item_code, on_behalf=on_behalf,
+    )  # fmt: skip
+    return ctx.reply("unggah/kirim_mulai", buttons=[[Button("Selesai", f"kir:{batch_id}:s")]], scope=scope,
+                     item=item_code, on_behalf=on_behalf)  # fmt: skip
+
+
+async def close_due_batches(services: Services, now: datetime) -> int:
+    """The job: albums quiet for 2 s and /kirim sessions quiet for 10 minutes are filed, or asked about."""
+    closed = 0
+    async with services.db.read() as session:
+        due = await submissions.due_batches(
+            session, now, album_quiet=ALBUM_QUIET_SECONDS, kirim_quiet=KIRIM_QUIET_SECONDS
+        )
+    for batch_id in due:
+        async with services.db.write() as session:
+            batch = await submissions.load_batch(session, batch_id)
+            if batch is None or batch.status != BatchStatus.COLLECTING.value:
+                continue
+            acting = Acting(batch.person_id, "opd" if not batch.on_behalf else None, batch.channel)
+            try:
+                if batch.item_code:
+                    receipt = await submissions.file_batch(session, batch_id, batch.item_code, acting=acting, now=now)
+                    reply = Reply(render_receipt(services, receipt))
+                    await _tell_liaisons(services, receipt, now, session=session)
+                else:
+                    await submissions.await_item(session, batch_id)
+                    state = await submissions.progress(session, await _batch_scope(session, batch))
+                    reply = question(services, batch_id, state, 0)
+            except DomainError as refusal:
+                await submissions.cancel_batch(session, batch_id)
+                reply = Reply(services.renderer.render(refusal.template, **refusal.params))
+            await outbox.enqueue(session, person_id=batch.person_id, kind="tanda_terima", reply=reply, now=now)
+            closed += 1
+    return closed
+
+
+def register(registry: Registry) -> None:
+    registry.attachment = receive_file
+    registry.command("kirim", kirim)
+    registry.button("kir", kirim_button)
