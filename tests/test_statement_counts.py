@@ -106,7 +106,12 @@ class Staff:
 async def make_staff(db: Database) -> Staff:
     async with db.write() as session:
         made = []
-        for name, role in (("cli", None), ("kasi", Role.KASI), ("kabid", Role.KABID), ("sekretariat", Role.SEKRETARIAT)):
+        for name, role in (
+            ("cli", None),
+            ("kasi", Role.KASI),
+            ("kabid", Role.KABID),
+            ("sekretariat", Role.SEKRETARIAT),
+        ):
             person_id = await identity.ensure_local_person(session, "console", name, NOW)
             if role is not None:
                 session.add(RoleAssignment(person_id=person_id, role=role.value, granted_at=NOW))
@@ -125,8 +130,18 @@ async def import_opds(db: Database, staff: Staff, extended: bool, count: int | N
 async def open_campaign(db: Database, store: FileStore, staff: Staff, opd_codes: list[str], items: int) -> int:
     """Create (with imported item specs), dispose, sign and open a campaign through the real services."""
     specs = [
-        ItemSpec(f"I.{n:02d}", f"Indikator {n} tata kelola SPBE", "Dokumen pendukung", n % 5 != 0, None,
-                 tuple(opd_codes), (), None, None, n)  # fmt: skip
+        ItemSpec(
+            f"I.{n:02d}",
+            f"Indikator {n} tata kelola SPBE",
+            "Dokumen pendukung",
+            n % 5 != 0,
+            None,
+            tuple(opd_codes),
+            (),
+            None,
+            None,
+            n,
+        )  # fmt: skip
         for n in range(1, items + 1)
     ]
     async with db.write() as session:
@@ -158,7 +173,9 @@ async def liaisons_direct(db: Database, opd_codes: list[str], first_user: int) -
     """One liaison per OPD as plain rows (person, Telegram identity, active OPD role)."""
     made: dict[str, tuple[int, str]] = {}
     async with db.write() as session:
-        ids = {code: id_ for code, id_ in await session.execute(select(Opd.code, Opd.id).where(Opd.code.in_(opd_codes)))}
+        ids = {
+            code: id_ for code, id_ in await session.execute(select(Opd.code, Opd.id).where(Opd.code.in_(opd_codes)))
+        }
         for n, code in enumerate(opd_codes):
             person = Person(display_name=f"Penghubung {code}", created_at=NOW)
             session.add(person)
@@ -184,7 +201,9 @@ async def file_in(
     batch = await submissions.open_batch(session, scope=scope, channel=CHANNEL, chat_id=chat, person_id=person_id,
                                          kind="single", now=NOW)  # fmt: skip
     await submissions.add_file(session, batch, blob, name, "document", inbound_event_id=None, now=NOW)
-    return await submissions.file_batch(session, batch, item, acting=Acting(person_id, Role.OPD.value, CHANNEL), now=NOW)
+    return await submissions.file_batch(
+        session, batch, item, acting=Acting(person_id, Role.OPD.value, CHANNEL), now=NOW
+    )
 
 
 async def scope_of(db: Database, code: str) -> Scope:
@@ -198,9 +217,7 @@ async def bulk_versions(session: AsyncSession, campaign_id: int, owners: dict[in
     """Versions 1..len(blobs) of every item for each OPD (opd id → liaison), as rows shaped like `file_batch`'s."""
     for blob in blobs:
         await register_blob(session, blob, NOW)
-    item_ids = (
-        await session.scalars(select(CampaignItem.id).where(CampaignItem.campaign_id == campaign_id))
-    ).all()
+    item_ids = (await session.scalars(select(CampaignItem.id).where(CampaignItem.campaign_id == campaign_id))).all()
     made = [(opd_id, person_id, item_id, number, blob)
             for opd_id, person_id in owners.items()
             for item_id in item_ids
@@ -262,7 +279,9 @@ async def large_world(db: Database, store: FileStore, staff: Staff) -> World:
     person_id, chat = liaisons[measured]
     scope = await scope_of(db, measured)
     async with db.write() as session:
-        opd_ids = {code: id_ for code, id_ in await session.execute(select(Opd.code, Opd.id).where(Opd.code.in_(codes)))}
+        opd_ids = {
+            code: id_ for code, id_ in await session.execute(select(Opd.code, Opd.id).where(Opd.code.in_(codes)))
+        }
         await bulk_versions(session, campaign_id, {opd_ids[measured]: person_id}, blobs[:3])
         await bulk_versions(session, campaign_id, {opd_ids[c]: liaisons[c][0] for c in codes[1:]}, blobs)
         for n in range(1, 41):
@@ -337,8 +356,12 @@ async def measure(db: Database, log: StatementLog, store: FileStore, dispatcher:
 
 
 def same_count(name: str, small: list[str], large: list[str]) -> None:
-    shown = "\n".join(f"  {'small' if n == 0 else 'large'}:\n    " + "\n    ".join(s) for n, s in enumerate((small, large)))
-    assert len(small) == len(large), f"{name}: {len(small)} statements in the small world, {len(large)} in the large\n{shown}"
+    shown = "\n".join(
+        f"  {'small' if n == 0 else 'large'}:\n    " + "\n    ".join(s) for n, s in enumerate((small, large))
+    )
+    assert len(small) == len(large), (
+        f"{name}: {len(small)} statements in the small world, {len(large)} in the large\n{shown}"
+    )
 
 
 async def test_status_and_filing_statement_counts_do_not_grow(
