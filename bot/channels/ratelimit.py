@@ -1,8 +1,9 @@
-"""The project's one rate limiter, shared by direct replies and (later) the outbox.
+"""The project's one rate limiter, shared by direct replies and the outbox.
 
 Token buckets: 30 messages/s overall (starting with a burst of 20), 1/s per private chat (with a burst of 3,
 which Telegram tolerates), 20/min per group. A sender waits for its chat's token first (so a busy chat never
-holds up the others), then for a global token. python-telegram-bot's AIORateLimiter is not used: it has no per-chat limit.
+holds up the others), then for a global token. python-telegram-bot's AIORateLimiter is not used: it has no
+per-chat limit.
 """
 
 from __future__ import annotations
