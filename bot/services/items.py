@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import csv
 import functools
-import io
 import re
 import unicodedata
-import zipfile
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
-
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
+from typing import TypeVar
 
 import bot.data
+from bot.services.tables import TableFileError, table_lines
 
 FRAMEWORKS: dict[str, str] = {
     "permenpanrb-59-2020": "PermenPANRB 59/2020 (Indeks SPBE, 47 indikator)",
@@ -179,54 +175,11 @@ def parse_item_code(word: str, open_codes: Collection[str]) -> str | None:
 
 def parse_item_file(path: Path) -> list[ItemRow]:
     """Read the data rows of a `.csv` or `.xlsx` item file; raises ItemFileError when the file is unusable."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        raise ItemFileError(f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx")
-    if not path.is_file():
-        raise ItemFileError(f"{path}: no such file")
-    lines = _csv_lines(path) if suffix == ".csv" else _xlsx_lines(path)
+    try:
+        lines = table_lines(path)
+    except TableFileError as error:
+        raise ItemFileError(str(error)) from None
     return _rows_from_lines(path.name, lines)
-
-
-def _csv_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # utf-8-sig drops a BOM (Excel writes one) and reads plain UTF-8
-    except UnicodeDecodeError as error:
-        raise ItemFileError(f"{path.name}: not UTF-8 text (save it as 'CSV UTF-8')") from error
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    # Sniff on the header only: data cells (opd, jenis_berkas, deskripsi) may hold the other delimiter.
-    delimiter = ";" if header.count(";") > header.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    start = 1
-    try:
-        for cells in reader:
-            yield start, cells
-            start = reader.line_num + 1  # a quoted cell may span lines; report the line where its row starts
-    except csv.Error as error:
-        raise ItemFileError(f"{path.name}: line {start}: {error}") from error
-
-
-def _xlsx_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
-        raise ItemFileError(f"{path.name}: not a readable .xlsx workbook") from error
-    try:
-        sheet = workbook.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_cell_text(value) for value in values]
-    finally:
-        workbook.close()
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"  # Excel's TRUE/FALSE in the wajib column
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # a numeric code or wajib 1 typed into Excel comes back as 1.0
-    return str(value)
 
 
 def _rows_from_lines(file_name: str, lines: Iterable[tuple[int, list[str]]]) -> list[ItemRow]:

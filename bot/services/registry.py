@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import re
 import unicodedata
-import zipfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +18,7 @@ import bot.data
 from bot.errors import DomainError
 from bot.services import audit
 from bot.services.audit import Acting
+from bot.services.tables import TableFileError, table_lines
 from storage.models import Opd
 
 logger = logging.getLogger(__name__)
@@ -94,49 +90,11 @@ def default_opd_file(extended: bool = False) -> Path:
 
 def parse_opd_file(path: Path) -> list[OpdRow]:
     """Read the data rows of a `.csv` or `.xlsx` OPD file; raises ImportFileError when the file is unusable."""
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        raise ImportFileError(f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx")
-    if not path.is_file():
-        raise ImportFileError(f"{path}: no such file")
-    lines = _csv_lines(path) if suffix == ".csv" else _xlsx_lines(path)
+    try:
+        lines = table_lines(path)
+    except TableFileError as error:
+        raise ImportFileError(str(error)) from None
     return _rows_from_lines(path.name, lines)
-
-
-def _csv_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # utf-8-sig drops a BOM (Excel writes one) and reads plain UTF-8
-    except UnicodeDecodeError as error:
-        raise ImportFileError(f"{path.name}: not UTF-8 text (save it as 'CSV UTF-8')") from error
-    header = next((line for line in text.splitlines() if line.strip()), "")
-    # Sniff on the header only: data cells (e.g. the shipped `source` column) may hold the other delimiter.
-    delimiter = ";" if header.count(";") > header.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    start = 1
-    for cells in reader:
-        yield start, cells
-        start = reader.line_num + 1  # a quoted cell may span lines; report the line where its row starts
-
-
-def _xlsx_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
-    try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
-        raise ImportFileError(f"{path.name}: not a readable .xlsx workbook") from error
-    try:
-        sheet = workbook.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield number, [_cell_text(value) for value in values]
-    finally:
-        workbook.close()
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))  # a numeric code typed into Excel comes back as 12.0
-    return str(value)
 
 
 def _rows_from_lines(file_name: str, lines: Iterable[tuple[int, list[str]]]) -> list[OpdRow]:

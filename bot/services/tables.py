@@ -1,0 +1,68 @@
+"""Reading operators' spreadsheets: `.csv` (UTF-8, `,` or `;`) or `.xlsx`, as numbered rows of cell texts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
+
+
+class TableFileError(ValueError):
+    """The file cannot be read as a table at all."""
+
+
+def table_lines(path: Path) -> list[tuple[int, list[str]]]:
+    """Every row with the 1-based file line where it starts (the sheet's row number for .xlsx)."""
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise TableFileError(f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx")
+    if not path.is_file():
+        raise TableFileError(f"{path}: no such file")
+    return list(_csv_lines(path) if suffix == ".csv" else _xlsx_lines(path))
+
+
+def _csv_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # utf-8-sig drops a BOM (Excel writes one) and reads plain UTF-8
+    except UnicodeDecodeError as error:
+        raise TableFileError(f"{path.name}: not UTF-8 text (save it as 'CSV UTF-8')") from error
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    # Sniff on the header only: data cells (a `source` or `opd` column) may hold the other delimiter.
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    start = 1
+    try:
+        for cells in reader:
+            yield start, cells
+            start = reader.line_num + 1  # a quoted cell may span lines; report the line where its row starts
+    except csv.Error as error:
+        raise TableFileError(f"{path.name}: line {start}: {error}") from error
+
+
+def _xlsx_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
+        raise TableFileError(f"{path.name}: not a readable .xlsx workbook") from error
+    try:
+        sheet = workbook.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_cell_text(value) for value in values]
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"  # Excel's TRUE/FALSE (the wajib column)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a numeric code typed into Excel comes back as 12.0
+    return str(value)
