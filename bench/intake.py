@@ -202,9 +202,17 @@ class FakeProcess:
 @asynccontextmanager
 async def fake_process() -> AsyncIterator[FakeProcess]:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.fake_telegram", "--port", "0", "--no-limits", cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "tests.fake_telegram",
+        "--port",
+        "0",
+        "--no-limits",
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
         assert process.stdout is not None
         settings: dict[str, str] = {}
@@ -305,13 +313,17 @@ async def upload_bench(runs: int, size: int) -> list[UploadRun]:
             (liaison,) = world.liaisons
             app = build_app(settings)
             await app.prepare()
-            bot = Bot(settings.telegram_token or "", base_url=settings.telegram_base_url,
-                      base_file_url=settings.telegram_base_file_url)  # fmt: skip
+            bot = Bot(
+                settings.telegram_token or "",
+                base_url=settings.telegram_base_url,
+                base_file_url=settings.telegram_base_file_url,
+            )
             http = httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=60.0), follow_redirects=False)
             try:
                 await bot.initialize()
-                downloader = TelegramDownloader(bot, http, local_mode=False,
-                                                max_bytes=settings.telegram_max_file_mb * MIB)  # fmt: skip
+                downloader = TelegramDownloader(
+                    bot, http, local_mode=False, max_bytes=settings.telegram_max_file_mb * MIB
+                )
                 uploader = Uploader(app, fake, bot, downloader, liaison)
                 return await _upload_runs(uploader, sources, runs, size)
             finally:
@@ -357,8 +369,10 @@ async def _upload_runs(uploader: Uploader, sources: Path, runs: int, size: int) 
 
 
 def report_upload(results: list[UploadRun], size: int) -> None:
-    print(f"upload: {size / 1e6:.1f} MB ({size / MIB:.0f} MiB) random PDF-shaped file, {len(results)} runs "
-          "(+1 warm-up); fake Bot API in a child process")  # fmt: skip
+    print(
+        f"upload: {size / 1e6:.1f} MB ({size / MIB:.0f} MiB) random PDF-shaped file, {len(results)} runs "
+        "(+1 warm-up); fake Bot API in a child process"
+    )
     for n, r in enumerate(results, start=1):
         print(
             f"  run {n}: handled {r.seconds * 1000:.0f} ms (download {r.download_seconds * 1000:.0f} ms, "
@@ -372,13 +386,22 @@ def report_upload(results: list[UploadRun], size: int) -> None:
     traced = median([r.traced_peak_mb for r in results])
     rss = median([r.rss_extra_mb for r in results])
     hwm = median([r.hwm_extra_mb for r in results])
-    print(f"  median handled (Dispatcher.run: download, sniff, filing, receipt): {seconds * 1000:.0f} ms, "
-          f"of which download (getFile + stream + fsync + rename) {median([r.download_seconds for r in results]) * 1000:.0f} ms")  # fmt: skip
-    print(f"  median baseline (sha256sum + cp, one subprocess each): {base * 1000:.0f} ms; "
-          f"for reference, fsync of the copy: {median([r.copy_fsync_seconds for r in results]) * 1000:.0f} ms")  # fmt: skip
+    download = median([r.download_seconds for r in results])
+    copy_fsync = median([r.copy_fsync_seconds for r in results])
+    highest = max(max(r.traced_peak_mb, r.rss_extra_mb, r.hwm_extra_mb) for r in results)
+    print(
+        f"  median handled (Dispatcher.run: download, sniff, filing, receipt): {seconds * 1000:.0f} ms, "
+        f"of which download (getFile + stream + fsync + rename) {download * 1000:.0f} ms"
+    )
+    print(
+        f"  median baseline (sha256sum + cp, one subprocess each): {base * 1000:.0f} ms; "
+        f"for reference, fsync of the copy: {copy_fsync * 1000:.0f} ms"
+    )
     print(f"  median ratio handled/baseline: {ratio:.2f}")
-    print(f"  median extra peak memory: tracemalloc {traced:.2f} MB, ru_maxrss delta {rss:.2f} MB, "
-          f"VmHWM delta {hwm:.2f} MB (max of all runs: {max(max(r.traced_peak_mb, r.rss_extra_mb, r.hwm_extra_mb) for r in results):.2f} MB)")  # fmt: skip
+    print(
+        f"  median extra peak memory: tracemalloc {traced:.2f} MB, ru_maxrss delta {rss:.2f} MB, "
+        f"VmHWM delta {hwm:.2f} MB (highest of all runs: {highest:.2f} MB)"
+    )
     worst = max(traced, rss, hwm)
     print(f"{verdict(worst < MEMORY_TARGET_MB)} (extra peak memory {worst:.2f} MB, the larger median; target < 30 MB)")
     print(f"{verdict(ratio <= TIME_TARGET_RATIO)} (time {ratio:.2f} x baseline; target <= {TIME_TARGET_RATIO} x)")
@@ -401,8 +424,9 @@ def fifty_items() -> list[items.ItemSpec]:
     """The 47 indicators of PermenPANRB 59/2020 and the first 3 of 8/2026, renumbered I.01-I.50."""
     chosen = [*items.framework_items(SPBE), *items.framework_items(PEMDI)[:3]]
     return [
-        items.ItemSpec(f"I.{n:02d}", s.title, s.description, s.required, s.weight, (), s.file_kinds, s.domain,
-                       s.aspect, n)  # fmt: skip
+        items.ItemSpec(
+            f"I.{n:02d}", s.title, s.description, s.required, s.weight, (), s.file_kinds, s.domain, s.aspect, n
+        )
         for n, s in enumerate(chosen, start=1)
     ]
 
@@ -417,8 +441,16 @@ def opd_rows(count: int, at: datetime) -> list[dict[str, Any]]:
     while len(rows) < count:
         n += 1
         kind, name = ("satuan", f"UPT Puskesmas Kecamatan {n}") if n % 3 else ("lainnya", f"SMP Negeri {n} Pontianak")
-        rows.append({"code": f"UNIT_{n:03d}", "name": name, "short_name": name[:40], "kind": kind, "active": True,
-                     "created_at": at})  # fmt: skip
+        rows.append(
+            {
+                "code": f"UNIT_{n:03d}",
+                "name": name,
+                "short_name": name[:40],
+                "kind": kind,
+                "active": True,
+                "created_at": at,
+            }
+        )
     return rows
 
 
@@ -429,32 +461,74 @@ async def seed_status_world(db: Database, opds: int, versions_per_item: int, at:
     async with db.write() as session:
 
         async def put(model: Any, rows: list[dict[str, Any]]) -> None:
+            # executemany compiles one INSERT from the first row's keys: every row must carry the same keys.
+            assert all(row.keys() == rows[0].keys() for row in rows), model
             for start in range(0, len(rows), 20_000):
                 await session.execute(insert(model.__table__), rows[start : start + 20_000])
 
         await put(Opd, [{"id": n, **row} for n, row in enumerate(opd_rows(opds, at), start=1)])
         staff = {"kasi": 1, "kabid": 2, "sekretariat": 3}
-        await put(Person, [{"id": pid, "display_name": f"{name}-bench", "created_at": at} for name, pid in staff.items()]
-                  + [{"id": 100 + o, "display_name": f"Penghubung {o}", "created_at": at} for o in range(1, opds + 1)])  # fmt: skip
-        await put(ChannelIdentity, [{"person_id": 100 + o, "channel": "telegram", "external_id": str(600_000 + o),
-                                     "created_at": at} for o in range(1, opds + 1)])  # fmt: skip
-        await put(RoleAssignment, [{"person_id": pid, "role": name, "granted_at": at} for name, pid in staff.items()]
-                  + [{"person_id": 100 + o, "role": Role.OPD.value, "opd_id": o, "granted_at": at}
-                     for o in range(1, opds + 1)])  # fmt: skip
+        await put(
+            Person,
+            [{"id": pid, "display_name": f"{name}-bench", "created_at": at} for name, pid in staff.items()]
+            + [{"id": 100 + o, "display_name": f"Penghubung {o}", "created_at": at} for o in range(1, opds + 1)],
+        )
+        await put(
+            ChannelIdentity,
+            [
+                {"person_id": 100 + o, "channel": "telegram", "external_id": str(600_000 + o), "created_at": at}
+                for o in range(1, opds + 1)
+            ],
+        )
+        await put(
+            RoleAssignment,
+            [{"person_id": pid, "role": name, "opd_id": None, "granted_at": at} for name, pid in staff.items()]
+            + [
+                {"person_id": 100 + o, "role": Role.OPD.value, "opd_id": o, "granted_at": at}
+                for o in range(1, opds + 1)
+            ],
+        )
         letter = hashlib.sha256(b"surat undangan").hexdigest()
         await put(StoredFile, [{"sha256": letter, "size": 180_000, "created_at": at}])
-        await put(Campaign, [{
-            "id": 1, "title": "Evaluasi Mandiri SPBE 2026", "framework": SPBE, "state": CampaignState.OPEN.value,
-            "deadline": at + timedelta(days=30), "created_at": at - timedelta(days=10), "created_by_person_id": 1,
-            "submitted_by_person_id": 1, "signed_letter_sha256": letter, "signed_letter_name": "undangan.pdf",
-            "signed_by_person_id": 3,
-        }])  # fmt: skip
-        await put(CampaignItem, [{"id": s.position, "campaign_id": 1, "code": s.code, "title": s.title,
-                                  "description": s.description, "required": s.required, "weight": s.weight,
-                                  "file_kinds": ",".join(s.file_kinds), "position": s.position} for s in specs])  # fmt: skip
+        await put(
+            Campaign,
+            [
+                {
+                    "id": 1,
+                    "title": "Evaluasi Mandiri SPBE 2026",
+                    "framework": SPBE,
+                    "state": CampaignState.OPEN.value,
+                    "deadline": at + timedelta(days=30),
+                    "created_at": at - timedelta(days=10),
+                    "created_by_person_id": 1,
+                    "submitted_by_person_id": 1,
+                    "signed_letter_sha256": letter,
+                    "signed_letter_name": "undangan.pdf",
+                    "signed_by_person_id": 3,
+                }
+            ],
+        )
+        await put(
+            CampaignItem,
+            [
+                {
+                    "id": s.position,
+                    "campaign_id": 1,
+                    "code": s.code,
+                    "title": s.title,
+                    "description": s.description,
+                    "required": s.required,
+                    "weight": s.weight,
+                    "file_kinds": ",".join(s.file_kinds),
+                    "position": s.position,
+                }
+                for s in specs
+            ],
+        )
         await put(CampaignOpd, [{"campaign_id": 1, "opd_id": o} for o in range(1, opds + 1)])
-        await put(ItemAssignment, [{"campaign_item_id": s.position, "opd_id": o}
-                                   for s in specs for o in range(1, opds + 1)])  # fmt: skip
+        await put(
+            ItemAssignment, [{"campaign_item_id": s.position, "opd_id": o} for s in specs for o in range(1, opds + 1)]
+        )
 
         versions, files, stored, batches, batch_files = [], [], [], [], []
         version_id = file_number = 0
@@ -471,25 +545,58 @@ async def seed_status_world(db: Database, opds: int, versions_per_item: int, at:
                         name = f"{s.code}-v{number}-{position}.pdf"
                         shas.append(sha)
                         stored.append({"sha256": sha, "size": size, "created_at": created})
-                        files.append({"version_id": version_id, "position": position, "sha256": sha,
-                                      "file_name": name, "size": size})  # fmt: skip
-                        batch_files.append({"batch_id": version_id, "sha256": sha, "file_name": name, "size": size,
-                                            "kind": "document"})  # fmt: skip
-                    batches.append({"id": version_id, "channel": "telegram", "chat_id": str(600_000 + o),
-                                    "person_id": 100 + o, "opd_id": o, "campaign_id": 1, "item_code": s.code,
-                                    "kind": "single", "status": BatchStatus.FILED.value, "created_at": created,
-                                    "last_part_at": created})  # fmt: skip
+                        files.append(
+                            {
+                                "version_id": version_id,
+                                "position": position,
+                                "sha256": sha,
+                                "file_name": name,
+                                "size": size,
+                            }
+                        )
+                        batch_files.append(
+                            {"batch_id": version_id, "sha256": sha, "file_name": name, "size": size, "kind": "document"}
+                        )
+                    batches.append(
+                        {
+                            "id": version_id,
+                            "channel": "telegram",
+                            "chat_id": str(600_000 + o),
+                            "person_id": 100 + o,
+                            "opd_id": o,
+                            "campaign_id": 1,
+                            "item_code": s.code,
+                            "kind": "single",
+                            "status": BatchStatus.FILED.value,
+                            "created_at": created,
+                            "last_part_at": created,
+                        }
+                    )
                     latest = number == versions_per_item
-                    state = (rng.choice([ReviewState.SUBMITTED, ReviewState.SUBMITTED, ReviewState.ACCEPTED])
-                             if latest else ReviewState.REVISION_REQUESTED if number == 1 else ReviewState.SUBMITTED)  # fmt: skip
-                    versions.append({
-                        "id": version_id, "campaign_id": 1, "campaign_item_id": s.position, "opd_id": o,
-                        "number": number, "uploaded_by_person_id": 100 + o, "on_behalf": False, "created_at": created,
-                        "late": False, "review_state": state.value,
-                        "superseded_by_number": None if latest or state != ReviewState.SUBMITTED else number + 1,
-                        "reviewed_by_person_id": 1 if state != ReviewState.SUBMITTED else None,
-                        "files_key": hashlib.sha256("\n".join(sorted(shas)).encode()).hexdigest(),
-                    })  # fmt: skip
+                    state = (
+                        rng.choice([ReviewState.SUBMITTED, ReviewState.SUBMITTED, ReviewState.ACCEPTED])
+                        if latest
+                        else ReviewState.REVISION_REQUESTED
+                        if number == 1
+                        else ReviewState.SUBMITTED
+                    )
+                    versions.append(
+                        {
+                            "id": version_id,
+                            "campaign_id": 1,
+                            "campaign_item_id": s.position,
+                            "opd_id": o,
+                            "number": number,
+                            "uploaded_by_person_id": 100 + o,
+                            "on_behalf": False,
+                            "created_at": created,
+                            "late": False,
+                            "review_state": state.value,
+                            "superseded_by_number": None if latest or state != ReviewState.SUBMITTED else number + 1,
+                            "reviewed_by_person_id": 1 if state != ReviewState.SUBMITTED else None,
+                            "files_key": hashlib.sha256("\n".join(sorted(shas)).encode()).hexdigest(),
+                        }
+                    )
         await put(StoredFile, stored)
         await put(UploadBatch, batches)
         await put(BatchFile, batch_files)
@@ -522,9 +629,11 @@ async def status_bench(runs: int) -> None:
             world = await seed_status_world(app.services.db, 500, 5, app.now())
             seeded = time.perf_counter() - started
             size_mb = (settings.data_dir / "monev.sqlite3").stat().st_size / 1e6
-            print(f"/status: SQLite database of {world.opds} OPDs, one open campaign of 50 items assigned to every "
-                  f"OPD, 5 versions per item per OPD: {world.versions} versions, {world.files} files "
-                  f"({size_mb:.0f} MB, seeded in {seeded:.1f} s); measured OPD {world.opd_code}")  # fmt: skip
+            print(
+                f"/status: SQLite database of {world.opds} OPDs, one open campaign of 50 items assigned to every "
+                f"OPD, 5 versions per item per OPD: {world.versions} versions, {world.files} files "
+                f"({size_mb:.0f} MB, seeded in {seeded:.1f} s); measured OPD {world.opd_code}"
+            )
             await _status_runs(app, world, runs)
             await _filing_in_large_db(app, world)
         finally:
@@ -542,8 +651,15 @@ async def _status_runs(app: MonevApp, world: StatusWorld, runs: int) -> None:
             state = await submissions.progress(session, scope)
             rendered[:] = [services.renderer.render("unggah/status", p=state)]
 
-    request = Request(channel="telegram", chat_id=world.chat, sender_id=world.chat, received_at=app.now(),
-                      command="status", text="/status", message_id="1")  # fmt: skip
+    request = Request(
+        channel="telegram",
+        chat_id=world.chat,
+        sender_id=world.chat,
+        received_at=app.now(),
+        command="status",
+        text="/status",
+        message_id="1",
+    )
 
     async def dispatched() -> None:
         (reply,) = await app.dispatcher.run(request, app.now())
@@ -552,23 +668,34 @@ async def _status_runs(app: MonevApp, world: StatusWorld, runs: int) -> None:
     direct = await timed(runs, handler_path)
     through = await timed(runs, dispatched)
     text_ = rendered[0]
-    print(f"  reply: {len(text_)} characters, {text_.count(' v5')} items showing v5, sent as "
-          f"{len(split_text(text_))} Telegram message(s) (split at {4000} characters)")  # fmt: skip
-    print(f"  scope_for + progress + render (one write unit, {runs} runs): median {median(direct):.2f} ms, "
-          f"p95 {percentile(direct, 0.95):.2f} ms")  # fmt: skip
-    print(f"  Dispatcher.run(/status) (actor, unit of work, touch; {runs} runs): median {median(through):.2f} ms, "
-          f"p95 {percentile(through, 0.95):.2f} ms")  # fmt: skip
-    print(f"{verdict(median(direct) < STATUS_TARGET_MS)} (handler path median {median(direct):.2f} ms; "
-          f"target < {STATUS_TARGET_MS:.0f} ms)")  # fmt: skip
-    print(f"{verdict(median(through) < STATUS_TARGET_MS)} (through the dispatcher, median {median(through):.2f} ms; "
-          f"target < {STATUS_TARGET_MS:.0f} ms)")  # fmt: skip
+    print(
+        f"  reply: {len(text_)} characters, {text_.count(' v5')} items showing v5, sent as "
+        f"{len(split_text(text_))} Telegram message(s) (split at {4000} characters)"
+    )
+    print(
+        f"  scope_for + progress + render (one write unit, {runs} runs): median {median(direct):.2f} ms, "
+        f"p95 {percentile(direct, 0.95):.2f} ms"
+    )
+    print(
+        f"  Dispatcher.run(/status) (actor, unit of work, touch; {runs} runs): median {median(through):.2f} ms, "
+        f"p95 {percentile(through, 0.95):.2f} ms"
+    )
+    print(
+        f"{verdict(median(direct) < STATUS_TARGET_MS)} (handler path median {median(direct):.2f} ms; "
+        f"target < {STATUS_TARGET_MS:.0f} ms)"
+    )
+    print(
+        f"{verdict(median(through) < STATUS_TARGET_MS)} (through the dispatcher, median {median(through):.2f} ms; "
+        f"target < {STATUS_TARGET_MS:.0f} ms)"
+    )
 
 
 async def _filing_in_large_db(app: MonevApp, world: StatusWorld, runs: int = 30) -> None:
     """Extra: the same database, filing a small upload for the measured OPD (services only, no download)."""
     services = app.services
-    blobs = [services.files.store_bytes(b"%PDF-1.7\n% bench " + str(n).encode() + b"\n%%EOF\n")
-             for n in range(runs + 5)]  # fmt: skip
+    blobs = [
+        services.files.store_bytes(b"%PDF-1.7\n% bench " + str(n).encode() + b"\n%%EOF\n") for n in range(runs + 5)
+    ]
     acting = Acting(world.liaison, Role.OPD.value, "telegram")
     samples = []
     for n, blob in enumerate(blobs):
@@ -576,19 +703,32 @@ async def _filing_in_large_db(app: MonevApp, world: StatusWorld, runs: int = 30)
         async with services.db.write() as session:
             scope = await submissions.scope_for(session, world.opd_code)
             assert scope is not None
-            batch = await submissions.open_batch(session, scope=scope, channel="telegram", chat_id=world.chat,
-                                                 person_id=world.liaison, kind="single", now=app.now())  # fmt: skip
-            await submissions.add_file(session, batch, blob, f"bukti-{n}.pdf", "document", inbound_event_id=None,
-                                       now=app.now())  # fmt: skip
+            batch = await submissions.open_batch(
+                session,
+                scope=scope,
+                channel="telegram",
+                chat_id=world.chat,
+                person_id=world.liaison,
+                kind="single",
+                now=app.now(),
+            )
+            await submissions.add_file(
+                session, batch, blob, f"bukti-{n}.pdf", "document", inbound_event_id=None, now=app.now()
+            )
             await submissions.file_batch(session, batch, f"I.{n % 50 + 1:02d}", acting=acting, now=app.now())
         if n >= 5:
             samples.append((time.perf_counter() - started) * 1000)
     async with services.db.read() as session:
-        plan = (await session.execute(text(
-            "EXPLAIN QUERY PLAN SELECT count(*) FROM batch_file WHERE batch_file.batch_id = 1"))).all()  # fmt: skip
-    print(f"  extra: filing a small upload there (scope_for + open_batch + add_file + file_batch, {len(samples)} runs): "
-          f"median {median(samples):.2f} ms, p95 {percentile(samples, 0.95):.2f} ms; "
-          f"batch_file by batch_id: {'; '.join(str(row[-1]) for row in plan)}")  # fmt: skip
+        plan = (
+            await session.execute(
+                text("EXPLAIN QUERY PLAN SELECT count(*) FROM batch_file WHERE batch_file.batch_id = 1")
+            )
+        ).all()
+    print(
+        f"  extra: filing a small upload there (scope_for + open_batch + add_file + file_batch, {len(samples)} runs): "
+        f"median {median(samples):.2f} ms, p95 {percentile(samples, 0.95):.2f} ms; "
+        f"batch_file by batch_id: {'; '.join(str(row[-1]) for row in plan)}"
+    )
 
 
 # ----- main -----------------------------------------------------------------------------------------------------

@@ -461,6 +461,7 @@ class BatchFile(Base):
     """One file of a batch; a replayed update finds its row (unique per journal row)."""
 
     __tablename__ = "batch_file"
+    __table_args__ = (Index("ix_batch_file_batch", "batch_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     batch_id: Mapped[int] = mapped_column(ForeignKey("upload_batch.id"))

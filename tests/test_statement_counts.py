@@ -141,30 +141,45 @@ async def open_campaign(db: Database, store: FileStore, staff: Staff, opd_codes:
             None,
             None,
             n,
-        )  # fmt: skip
+        )
         for n in range(1, items + 1)
     ]
     async with db.write() as session:
         campaign_id = await campaigns.create_campaign(
-            session, title=f"Evaluasi SPBE ({items} item)", framework=None, items=specs,
-            deadline=NOW + timedelta(days=30), opd_codes=opd_codes, acting=staff.kasi, now=NOW,
-        )  # fmt: skip
+            session,
+            title=f"Evaluasi SPBE ({items} item)",
+            framework=None,
+            items=specs,
+            deadline=NOW + timedelta(days=30),
+            opd_codes=opd_codes,
+            acting=staff.kasi,
+            now=NOW,
+        )
         await campaigns.submit_to_kabid(session, campaign_id, acting=staff.kasi, now=NOW)
         await campaigns.decide(session, campaign_id, approve=True, note=None, acting=staff.kabid, now=NOW)
         letter = store.store_bytes(PDF + f"% surat {campaign_id}".encode())
-        await campaigns.record_signed_letter(session, campaign_id, letter, "undangan.pdf", acting=staff.secretary,
-                                             now=NOW)  # fmt: skip
+        await campaigns.record_signed_letter(
+            session, campaign_id, letter, "undangan.pdf", acting=staff.secretary, now=NOW
+        )
         await campaigns.open_campaign(session, campaign_id, acting=staff.secretary, now=NOW)
     return campaign_id
 
 
 async def liaison_by_invite(db: Database, staff: Staff, opd_code: str, user_id: int) -> int:
     async with db.write() as session:
-        (invite,) = await invites.issue_invites(session, acting=staff.cli, role=Role.OPD, opd_code=opd_code, now=NOW,
-                                                issuer_roles=None)  # fmt: skip
-        result = await invites.redeem(session, code_text=invite.code, channel=CHANNEL, external_id=str(user_id),
-                                      display_name=f"Penghubung {opd_code}", username=None,
-                                      acting=Acting(None, None, CHANNEL), now=NOW)  # fmt: skip
+        (invite,) = await invites.issue_invites(
+            session, acting=staff.cli, role=Role.OPD, opd_code=opd_code, now=NOW, issuer_roles=None
+        )
+        result = await invites.redeem(
+            session,
+            code_text=invite.code,
+            channel=CHANNEL,
+            external_id=str(user_id),
+            display_name=f"Penghubung {opd_code}",
+            username=None,
+            acting=Acting(None, None, CHANNEL),
+            now=NOW,
+        )
     assert result.ok and result.person_id is not None
     return result.person_id
 
@@ -198,8 +213,9 @@ async def file_one(
 async def file_in(
     session: AsyncSession, scope: Scope, person_id: int, chat: str, item: str, blob: Blob, name: str
 ) -> submissions.Receipt:
-    batch = await submissions.open_batch(session, scope=scope, channel=CHANNEL, chat_id=chat, person_id=person_id,
-                                         kind="single", now=NOW)  # fmt: skip
+    batch = await submissions.open_batch(
+        session, scope=scope, channel=CHANNEL, chat_id=chat, person_id=person_id, kind="single", now=NOW
+    )
     await submissions.add_file(session, batch, blob, name, "document", inbound_event_id=None, now=NOW)
     return await submissions.file_batch(
         session, batch, item, acting=Acting(person_id, Role.OPD.value, CHANNEL), now=NOW
@@ -218,18 +234,28 @@ async def bulk_versions(session: AsyncSession, campaign_id: int, owners: dict[in
     for blob in blobs:
         await register_blob(session, blob, NOW)
     item_ids = (await session.scalars(select(CampaignItem.id).where(CampaignItem.campaign_id == campaign_id))).all()
-    made = [(opd_id, person_id, item_id, number, blob)
-            for opd_id, person_id in owners.items()
-            for item_id in item_ids
-            for number, blob in enumerate(blobs, start=1)]  # fmt: skip
+    made = [
+        (opd_id, person_id, item_id, number, blob)
+        for opd_id, person_id in owners.items()
+        for item_id in item_ids
+        for number, blob in enumerate(blobs, start=1)
+    ]
     rows = [
-        {"campaign_id": campaign_id, "campaign_item_id": item_id, "opd_id": opd_id, "number": number,
-         "uploaded_by_person_id": person_id, "on_behalf": False, "created_at": NOW, "late": False,
-         "review_state": ReviewState.SUBMITTED.value,
-         "superseded_by_number": number + 1 if number < len(blobs) else None,
-         "files_key": hashlib.sha256(blob.sha256.encode()).hexdigest()}  # as file_batch keys a one-file set
+        {
+            "campaign_id": campaign_id,
+            "campaign_item_id": item_id,
+            "opd_id": opd_id,
+            "number": number,
+            "uploaded_by_person_id": person_id,
+            "on_behalf": False,
+            "created_at": NOW,
+            "late": False,
+            "review_state": ReviewState.SUBMITTED.value,
+            "superseded_by_number": number + 1 if number < len(blobs) else None,
+            "files_key": hashlib.sha256(blob.sha256.encode()).hexdigest(),
+        }  # as file_batch keys a one-file set
         for opd_id, person_id, item_id, number, blob in made
-    ]  # fmt: skip
+    ]
     ids = (
         await session.scalars(
             insert(SubmissionVersion).returning(SubmissionVersion.id, sort_by_parameter_order=True), rows
@@ -238,11 +264,16 @@ async def bulk_versions(session: AsyncSession, campaign_id: int, owners: dict[in
     await session.execute(
         insert(SubmissionFile),
         [
-            {"version_id": version_id, "position": 1, "sha256": blob.sha256, "file_name": f"bukti-{number}.pdf",
-             "size": blob.size}
+            {
+                "version_id": version_id,
+                "position": 1,
+                "sha256": blob.sha256,
+                "file_name": f"bukti-{number}.pdf",
+                "size": blob.size,
+            }
             for version_id, (_, _, _, number, blob) in zip(ids, made, strict=True)
         ],
-    )  # fmt: skip
+    )
 
 
 def blobs_for(store: FileStore, count: int) -> list[Blob]:
@@ -255,8 +286,9 @@ async def small_world(db: Database, store: FileStore, staff: Staff) -> World:
     codes = await import_opds(db, staff, extended=False, count=3)
     await open_campaign(db, store, staff, codes, items=5)
     (blob,) = blobs_for(store, 1)
-    liaisons = {code: (await liaison_by_invite(db, staff, code, 700_000 + n), str(700_000 + n))
-                for n, code in enumerate(codes)}  # fmt: skip
+    liaisons = {
+        code: (await liaison_by_invite(db, staff, code, 700_000 + n), str(700_000 + n)) for n, code in enumerate(codes)
+    }
     for code, (person_id, chat) in liaisons.items():
         scope = await scope_of(db, code)
         for n in range(1, 6):
@@ -298,8 +330,17 @@ def dispatcher_for(db: Database, tmp_path: Path) -> Dispatcher:
 
 def chat_request(world: World, text: str, message_id: int, attachments: tuple[Attachment, ...] = ()) -> Request:
     command, args = (text[1:], ()) if text.startswith("/") else (None, ())
-    return Request(channel=CHANNEL, chat_id=world.chat, sender_id=world.chat, received_at=NOW, command=command,
-                   args=args, text=text, attachments=attachments, message_id=str(message_id))  # fmt: skip
+    return Request(
+        channel=CHANNEL,
+        chat_id=world.chat,
+        sender_id=world.chat,
+        received_at=NOW,
+        command=command,
+        args=args,
+        text=text,
+        attachments=attachments,
+        message_id=str(message_id),
+    )
 
 
 def document(data: bytes, name: str) -> Attachment:
@@ -319,8 +360,9 @@ class Counts:
     history_chat: list[str]
 
 
-async def measure(db: Database, log: StatementLog, store: FileStore, dispatcher: Dispatcher, world: World,
-                  tag: str) -> Counts:  # fmt: skip
+async def measure(
+    db: Database, log: StatementLog, store: FileStore, dispatcher: Dispatcher, world: World, tag: str
+) -> Counts:
     """Every measured operation once, each checked for the answer it must give in this world."""
     with log.counting() as status:
         async with db.write() as session:

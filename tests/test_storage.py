@@ -8,12 +8,14 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from storage import migrate
 from storage.database import Database
-from storage.models import Opd, Person
+from storage.models import Base, Opd, Person
 from storage.types import NaiveDatetimeError
 
 WIB = ZoneInfo("Asia/Pontianak")
@@ -115,3 +117,11 @@ async def test_read_only_unit_does_not_wait_for_the_write_lock(sqlite_db: Databa
         async with asyncio.timeout(2):
             async with sqlite_db.read() as reader:
                 assert await reader.scalar(select(Person.id)) is None
+
+
+async def test_the_migrations_match_the_models(db: Database) -> None:
+    async with db.engine.connect() as connection:
+        drift = await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    assert drift == []

@@ -381,7 +381,7 @@ class VersionView:
 
 
 async def history(session: AsyncSession, scope: Scope) -> list[VersionView]:
-    """Every version of the OPD in the campaign, newest first (three queries)."""
+    """Every version of the OPD in the campaign, newest first (two queries)."""
     rows = (
         await session.execute(
             select(SubmissionVersion, CampaignItem.code, Person.display_name)
