@@ -36,7 +36,7 @@ from telegram import Bot
 from telegram.constants import ParseMode
 
 from bot.app import MonevApp, build_app
-from bot.channels.ratelimit import NoLimiter, RateLimiter
+from bot.channels.ratelimit import Limits, NoLimiter, RateLimiter
 from bot.outbox_dispatch import CLAIM_BATCH, CONCURRENT_CHATS
 from bot.runtime import Runtime
 from bot.services import registry
@@ -48,7 +48,7 @@ from tests.fake_telegram.server import FakeBotAPI
 
 TARGET_RATIO = 1.10
 GLOBAL_RATE = 30.0  # Telegram's (and the fake's) messages per second overall
-GLOBAL_BURST = 30  # the bot's global bucket starts full: the first 30 go at once
+GLOBAL_BURST = Limits().global_burst  # the bot's global bucket starts full: these go at once
 PER_LIAISON = 2  # the signed letter (a document), then the data request
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Conversation
@@ -73,7 +73,3 @@ async def finish(session: AsyncSession, channel: str, chat_id: str) -> bool:
         delete(Conversation).where(Conversation.channel == channel, Conversation.chat_id == chat_id)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def chats_in_flow(session: AsyncSession, flow: str) -> list[str]:
-    return list((await session.scalars(select(Conversation.chat_id).where(Conversation.flow == flow))).all())

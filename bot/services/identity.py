@@ -26,12 +26,6 @@ async def resolve_actor(session: AsyncSession, channel: str, external_id: str) -
     return Actor(person_id=row.id, display_name=row.display_name, assignments=await _assignments(session, row.id))
 
 
-async def actor_for_person(session: AsyncSession, person_id: int) -> Actor:
-    """The actor of a known person (all their active assignments)."""
-    person = await session.get_one(Person, person_id)
-    return Actor(person.id, person.display_name, await _assignments(session, person.id))
-
-
 async def _assignments(session: AsyncSession, person_id: int) -> tuple[Assignment, ...]:
     rows = await session.execute(
         select(RoleAssignment.role, RoleAssignment.opd_id, Opd.code)

@@ -72,13 +72,6 @@ async def record_inbound(
     return await session.scalar(statement)
 
 
-async def load_row(session: AsyncSession, channel: str, update_key: str) -> JournalRow | None:
-    row = await session.scalar(
-        select(InboundEvent).where(InboundEvent.channel == channel, InboundEvent.update_key == update_key)
-    )
-    return _as_row(row) if row else None
-
-
 async def load_row_by_id(session: AsyncSession, row_id: int) -> JournalRow | None:
     row = await session.get(InboundEvent, row_id)
     return _as_row(row) if row else None

@@ -161,16 +161,6 @@ async def purge_person(session: AsyncSession, person_id: int, *, acting: Acting,
     await audit.record(session, acting, "purge", now, object_type="person", object_id=person_id)
 
 
-async def channel_ids(session: AsyncSession, person_id: int, channel: str) -> list[str]:
-    """The person's accounts on one channel, most recently active first (where a notification goes)."""
-    rows = await session.scalars(
-        select(ChannelIdentity.external_id)
-        .where(ChannelIdentity.person_id == person_id, ChannelIdentity.channel == channel)
-        .order_by(ChannelIdentity.last_inbound_at.desc().nulls_last(), ChannelIdentity.id.desc())
-    )
-    return [r for r in rows.all() if not r.startswith("purged-")]
-
-
 async def liaisons_by_opd(session: AsyncSession) -> dict[str, list[str]]:
     """Registered liaisons (`opd` role) per OPD code, in one query."""
     rows = await session.execute(
