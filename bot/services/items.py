@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import bot.data
-from bot.services.tables import TableFileError, table_lines
+from bot.services.tables import TableFileError, table_records
 
 FRAMEWORKS: dict[str, str] = {
     "permenpanrb-59-2020": "PermenPANRB 59/2020 (Indeks SPBE, 47 indikator)",
@@ -176,40 +176,10 @@ def parse_item_code(word: str, open_codes: Collection[str]) -> str | None:
 def parse_item_file(path: Path) -> list[ItemRow]:
     """Read the data rows of a `.csv` or `.xlsx` item file; raises ItemFileError when the file is unusable."""
     try:
-        lines = table_lines(path)
+        records = table_records(path, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
     except TableFileError as error:
         raise ItemFileError(str(error)) from None
-    return _rows_from_lines(path.name, lines)
-
-
-def _rows_from_lines(file_name: str, lines: Iterable[tuple[int, list[str]]]) -> list[ItemRow]:
-    positions: dict[str, int] | None = None
-    rows: list[ItemRow] = []
-    for line, cells in lines:
-        if not any(cell.strip() for cell in cells):
-            continue
-        if positions is None:
-            positions = _header_positions(file_name, cells)
-            continue
-        value = {column: cells[index] if index < len(cells) else "" for column, index in positions.items()}
-        rows.append(ItemRow(line=line, **value))
-    if positions is None:
-        raise ItemFileError(f"{file_name}: the file is empty; the first row must be the header {_header_text()}")
-    return rows
-
-
-def _header_text() -> str:
-    return ",".join(REQUIRED_COLUMNS) + "[," + ",".join(OPTIONAL_COLUMNS) + "]"
-
-
-def _header_positions(file_name: str, cells: Sequence[str]) -> dict[str, int]:
-    names = [cell.strip().lower() for cell in cells]
-    missing = [column for column in REQUIRED_COLUMNS if column not in names]
-    if missing:
-        raise ItemFileError(
-            f"{file_name}: the header lacks the column(s) {', '.join(missing)}; required: {_header_text()}"
-        )
-    return {column: names.index(column) for column in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if column in names}
+    return [ItemRow(line=line, **record) for line, record in records]
 
 
 def validate_item_rows(

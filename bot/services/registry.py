@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ import bot.data
 from bot.errors import DomainError
 from bot.services import audit
 from bot.services.audit import Acting
-from bot.services.tables import TableFileError, table_lines
+from bot.services.tables import TableFileError, table_records
 from storage.models import Opd
 
 logger = logging.getLogger(__name__)
@@ -91,38 +91,10 @@ def default_opd_file(extended: bool = False) -> Path:
 def parse_opd_file(path: Path) -> list[OpdRow]:
     """Read the data rows of a `.csv` or `.xlsx` OPD file; raises ImportFileError when the file is unusable."""
     try:
-        lines = table_lines(path)
+        records = table_records(path, REQUIRED_COLUMNS)
     except TableFileError as error:
         raise ImportFileError(str(error)) from None
-    return _rows_from_lines(path.name, lines)
-
-
-def _rows_from_lines(file_name: str, lines: Iterable[tuple[int, list[str]]]) -> list[OpdRow]:
-    positions: dict[str, int] | None = None
-    rows: list[OpdRow] = []
-    for line, cells in lines:
-        if not any(cell.strip() for cell in cells):
-            continue
-        if positions is None:
-            positions = _header_positions(file_name, cells)
-            continue
-        value = {column: cells[index] if index < len(cells) else "" for column, index in positions.items()}
-        rows.append(OpdRow(line, value["code"], value["name"], value["short_name"], value["kind"]))
-    if positions is None:
-        raise ImportFileError(
-            f"{file_name}: the file is empty; the first row must be the header {','.join(REQUIRED_COLUMNS)}"
-        )
-    return rows
-
-
-def _header_positions(file_name: str, cells: Sequence[str]) -> dict[str, int]:
-    names = [cell.strip().lower() for cell in cells]
-    missing = [column for column in REQUIRED_COLUMNS if column not in names]
-    if missing:
-        raise ImportFileError(
-            f"{file_name}: the header lacks the column(s) {', '.join(missing)}; required: {','.join(REQUIRED_COLUMNS)}"
-        )
-    return {column: names.index(column) for column in REQUIRED_COLUMNS}
+    return [OpdRow(line, r["code"], r["name"], r["short_name"], r["kind"]) for line, r in records]
 
 
 def _cleaned(row: OpdRow) -> OpdRow:

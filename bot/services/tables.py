@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,3 +66,33 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))  # a numeric code typed into Excel comes back as 12.0
     return str(value)
+
+
+def table_records(
+    path: Path, required: Sequence[str], optional: Sequence[str] = ()
+) -> list[tuple[int, dict[str, str]]]:
+    """Data rows as {column: text} with their line, under a header naming the columns (any order and case).
+
+    Empty rows are skipped; extra columns are ignored; a missing optional column reads as "".
+    """
+    header_text = ",".join(required) + ("[," + ",".join(optional) + "]" if optional else "")
+    positions: dict[str, int] | None = None
+    records: list[tuple[int, dict[str, str]]] = []
+    for line, cells in table_lines(path):
+        if not any(cell.strip() for cell in cells):
+            continue
+        if positions is None:
+            names = [cell.strip().lower() for cell in cells]
+            missing = [column for column in required if column not in names]
+            if missing:
+                raise TableFileError(
+                    f"{path.name}: the header lacks the column(s) {', '.join(missing)}; required: {header_text}"
+                )
+            positions = {column: names.index(column) for column in (*required, *optional) if column in names}
+            continue
+        record = {column: "" for column in optional}
+        record.update({column: cells[i] if i < len(cells) else "" for column, i in positions.items()})
+        records.append((line, record))
+    if positions is None:
+        raise TableFileError(f"{path.name}: the file is empty; the first row must be the header {header_text}")
+    return records
