@@ -7,6 +7,7 @@ one at an injected time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ class SchedulerHost:
     async def _tick(self, name: str) -> None:
         try:
             await self._jobs[name].run(datetime.now(self.zone))
+        except asyncio.CancelledError:
+            # Shutdown or a lost lease cancels a running job; the database says what is still due next time.
+            logger.info("scheduled job %s stopped mid-run", name)
         except Exception:
             logger.exception("scheduled job %s failed", name)
 
