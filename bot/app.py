@@ -49,7 +49,7 @@ class MonevApp:
         self.services.files.remove_stray_temp_files()
 
     async def close(self) -> None:
-        self.scheduler.shutdown()
+        await self.scheduler.stop()
         await self.services.db.dispose()
 
     async def console(self, role: Role, opd_code: str | None, out: TextIO) -> ConsoleChannel:

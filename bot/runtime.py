@@ -121,7 +121,7 @@ class Runtime:
 
     async def _step_down(self) -> None:
         self.is_holder = False
-        self.app.scheduler.pause()
+        await self.app.scheduler.pause()
         for task in self._active_tasks:
             task.cancel()
         await asyncio.gather(*self._active_tasks, return_exceptions=True)

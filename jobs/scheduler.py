@@ -38,6 +38,7 @@ class SchedulerHost:
         self.zone = zone
         self._scheduler = AsyncIOScheduler(timezone=zone)
         self._jobs: dict[str, PeriodicJob] = {}
+        self._running: set[asyncio.Task[None]] = set()
 
     @property
     def job_names(self) -> list[str]:
@@ -68,6 +69,9 @@ class SchedulerHost:
         await self._jobs[name].run(now)
 
     async def _tick(self, name: str) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)  # type: ignore[arg-type]
         try:
             await self._jobs[name].run(datetime.now(self.zone))
         except asyncio.CancelledError:
@@ -75,15 +79,29 @@ class SchedulerHost:
             logger.info("scheduled job %s stopped mid-run", name)
         except Exception:
             logger.exception("scheduled job %s failed", name)
+        finally:
+            self._running.discard(task)  # type: ignore[arg-type]
 
     def start(self) -> None:
         self._scheduler.start()
         logger.info("scheduler started with jobs: %s", ", ".join(self.job_names) or "(none)")
 
-    def pause(self) -> None:
-        """Stop running jobs while this instance is not the lease holder."""
+    async def pause(self) -> None:
+        """No more runs while this instance is not the lease holder; jobs still running are stopped now."""
         if self._scheduler.running:
             self._scheduler.pause()
+        await self._cancel_running()
+
+    async def stop(self) -> None:
+        """Shut the scheduler down and wait until no job runs (before the database closes)."""
+        self.shutdown()
+        await self._cancel_running()
+
+    async def _cancel_running(self) -> None:
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
 
     def resume(self) -> None:
         if self._scheduler.running:

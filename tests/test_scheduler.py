@@ -76,3 +76,22 @@ async def test_a_failing_job_does_not_stop_the_scheduler(caplog: pytest.LogCaptu
     finally:
         host.shutdown()
     assert "scheduled job rapuh failed" in caplog.text
+
+
+async def test_pausing_stops_a_running_job_at_once() -> None:
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def long_job(now: datetime) -> None:
+        started.set()
+        await asyncio.sleep(30)
+        finished.set()
+
+    host = SchedulerHost(WIB)
+    host.register(PeriodicJob("panjang", 0.05, long_job))
+    host.start()
+    try:
+        await asyncio.wait_for(started.wait(), timeout=5)
+        await asyncio.wait_for(host.pause(), timeout=2)  # a deposed lease holder must stop sending now
+        assert not finished.is_set()
+    finally:
+        await host.stop()
