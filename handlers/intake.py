@@ -44,22 +44,50 @@ async def receive_file(ctx: Context) -> Reply | list[Reply]:
     if kirim is None and scope is None:
         return await _keep_unfiled(ctx, attachment, name)
     blob = await _fetch_checked(ctx, attachment, name)
-    session = await ctx.session()
     if kirim is not None:
-        count = await submissions.add_file(session, kirim.id, blob, name, attachment.kind,
-                                           inbound_event_id=ctx.request.journal_id, now=ctx.now)  # fmt: skip
-        return ctx.reply("unggah/kirim_diterima", buttons=[[Button("Selesai", f"kir:{kirim.id}:s")]], name=name,
-                         count=count)  # fmt: skip
+        count = await submissions.add_file(
+            await ctx.session(),
+            kirim.id,
+            blob,
+            name,
+            attachment.kind,
+            inbound_event_id=ctx.request.journal_id,
+            now=ctx.now,
+        )
+        buttons = [[Button("Selesai", f"kir:{kirim.id}:s")]]
+        return ctx.reply("unggah/kirim_diterima", buttons=buttons, name=name, count=count)
     assert scope is not None
+    return await _file_into_scope(ctx, scope, attachment, blob, name)
+
+
+async def _file_into_scope(
+    ctx: Context, scope: Scope, attachment: Attachment, blob: Blob, name: str
+) -> Reply | list[Reply]:
+    """A liaison's message: filed now when the caption names an item, asked about otherwise; albums wait."""
+    session = await ctx.session()
     state = await submissions.progress(session, scope)
     caption_item = _caption_item(ctx.request.text, state)
     kind = "album" if attachment.media_group_id else "single"
     batch_id = await submissions.open_batch(
-        session, scope=scope, channel=ctx.request.channel, chat_id=ctx.request.chat_id, person_id=_me(ctx),
-        kind=kind, now=ctx.now, media_group_id=attachment.media_group_id,
-    )  # fmt: skip
-    await submissions.add_file(session, batch_id, blob, name, attachment.kind, inbound_event_id=ctx.request.journal_id,
-                               now=ctx.now, item_code=caption_item)  # fmt: skip
+        session,
+        scope=scope,
+        channel=ctx.request.channel,
+        chat_id=ctx.request.chat_id,
+        person_id=_me(ctx),
+        kind=kind,
+        now=ctx.now,
+        media_group_id=attachment.media_group_id,
+    )
+    await submissions.add_file(
+        session,
+        batch_id,
+        blob,
+        name,
+        attachment.kind,
+        inbound_event_id=ctx.request.journal_id,
+        now=ctx.now,
+        item_code=caption_item,
+    )
     if kind == "album":
         return []  # the batch closes 2 s after its last part; the question or receipt comes then
     if caption_item:
@@ -104,12 +132,18 @@ async def _keep_unfiled(ctx: Context, attachment: Attachment, name: str) -> Repl
     blob = await _fetch_checked(ctx, attachment, name)
     actor = ctx.request.actor
     received = await uploads.record_unfiled_upload(
-        await ctx.session(), blob=blob, file_name=name, channel=ctx.request.channel,
-        sender_external_id=ctx.request.sender_id, person_id=actor.person_id if actor else None,
-        inbound_event_id=ctx.request.journal_id, now=ctx.now,
-    )  # fmt: skip
-    return ctx.reply("unggah/diterima_sementara", file_name=received.file_name, size=received.size,
-                     sha_prefix=received.sha256[:8])  # fmt: skip
+        await ctx.session(),
+        blob=blob,
+        file_name=name,
+        channel=ctx.request.channel,
+        sender_external_id=ctx.request.sender_id,
+        person_id=actor.person_id if actor else None,
+        inbound_event_id=ctx.request.journal_id,
+        now=ctx.now,
+    )
+    return ctx.reply(
+        "unggah/diterima_sementara", file_name=received.file_name, size=received.size, sha_prefix=received.sha256[:8]
+    )
 
 
 def _caption_item(caption: str | None, state: submissions.Progress) -> str | None:
@@ -227,11 +261,23 @@ async def kirim(ctx: Context) -> Reply:
             )
         item_code = named
     batch_id = await submissions.open_batch(
-        session, scope=scope, channel=ctx.request.channel, chat_id=ctx.request.chat_id, person_id=_me(ctx),
-        kind="kirim", now=ctx.now, item_code=item_code, on_behalf=on_behalf,
-    )  # fmt: skip
-    return ctx.reply("unggah/kirim_mulai", buttons=[[Button("Selesai", f"kir:{batch_id}:s")]], scope=scope,
-                     item=item_code, on_behalf=on_behalf)  # fmt: skip
+        session,
+        scope=scope,
+        channel=ctx.request.channel,
+        chat_id=ctx.request.chat_id,
+        person_id=_me(ctx),
+        kind="kirim",
+        now=ctx.now,
+        item_code=item_code,
+        on_behalf=on_behalf,
+    )
+    return ctx.reply(
+        "unggah/kirim_mulai",
+        buttons=[[Button("Selesai", f"kir:{batch_id}:s")]],
+        scope=scope,
+        item=item_code,
+        on_behalf=on_behalf,
+    )
 
 
 async def close_due_batches(services: Services, now: datetime) -> int:

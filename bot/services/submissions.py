@@ -159,8 +159,11 @@ async def progress(session: AsyncSession, scope: Scope) -> Progress:
             )
         ).scalars()
     }
-    marks = {ReviewState.SUBMITTED.value: "terkirim", ReviewState.ACCEPTED.value: "diterima",
-             ReviewState.REVISION_REQUESTED.value: "perlu_revisi"}  # fmt: skip
+    marks = {
+        ReviewState.SUBMITTED.value: "terkirim",
+        ReviewState.ACCEPTED.value: "diterima",
+        ReviewState.REVISION_REQUESTED.value: "perlu_revisi",
+    }
     return Progress(
         scope,
         tuple(
@@ -171,7 +174,7 @@ async def progress(session: AsyncSession, scope: Scope) -> Progress:
                 marks[latest[item_id].review_state] if item_id in latest else "belum",
                 latest[item_id].number if item_id in latest else None,
                 latest[item_id].late if item_id in latest else False,
-            )  # fmt: skip
+            )
             for item_id, code, title, required in items
         ),
     )
@@ -207,10 +210,19 @@ async def open_batch(
         if existing is not None:
             return existing
     batch = UploadBatch(
-        channel=channel, chat_id=chat_id, person_id=person_id, opd_id=scope.opd_id, campaign_id=scope.campaign_id,
-        item_code=item_code, kind=kind, media_group_id=media_group_id, on_behalf=on_behalf,
-        status=BatchStatus.COLLECTING.value, created_at=now, last_part_at=now,
-    )  # fmt: skip
+        channel=channel,
+        chat_id=chat_id,
+        person_id=person_id,
+        opd_id=scope.opd_id,
+        campaign_id=scope.campaign_id,
+        item_code=item_code,
+        kind=kind,
+        media_group_id=media_group_id,
+        on_behalf=on_behalf,
+        status=BatchStatus.COLLECTING.value,
+        created_at=now,
+        last_part_at=now,
+    )
     session.add(batch)
     await session.flush()
     return batch.id
@@ -246,10 +258,16 @@ async def add_file(
     await register_blob(session, blob, now)
     await session.execute(
         dialect_insert(session)(BatchFile)
-        .values(batch_id=batch_id, inbound_event_id=inbound_event_id, sha256=blob.sha256, file_name=name,
-                size=blob.size, kind=kind)
+        .values(
+            batch_id=batch_id,
+            inbound_event_id=inbound_event_id,
+            sha256=blob.sha256,
+            file_name=name,
+            size=blob.size,
+            kind=kind,
+        )
         .on_conflict_do_nothing(index_elements=["inbound_event_id"])
-    )  # fmt: skip
+    )
     values: dict[str, object] = {"last_part_at": now}
     if item_code:
         values["item_code"] = item_code
@@ -309,8 +327,9 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
         )
     )
     if item is None:
-        raise DomainError("unggah/item_bukan_milik_opd", audit_action="forged_item", kode=item_code[:16].upper(),
-                          opd=opd.code)  # fmt: skip
+        raise DomainError(
+            "unggah/item_bukan_milik_opd", audit_action="forged_item", kode=item_code[:16].upper(), opd=opd.code
+        )
     files = (
         await session.scalars(select(BatchFile).where(BatchFile.batch_id == batch_id).order_by(BatchFile.id))
     ).all()
@@ -332,10 +351,17 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
     else:
         number = (previous[-1].number if previous else 0) + 1
         version = SubmissionVersion(
-            campaign_id=campaign.id, campaign_item_id=item.id, opd_id=opd.id, number=number,
-            uploaded_by_person_id=batch.person_id, on_behalf=batch.on_behalf, created_at=now, late=late,
-            review_state=ReviewState.SUBMITTED.value, files_key=key,
-        )  # fmt: skip
+            campaign_id=campaign.id,
+            campaign_item_id=item.id,
+            opd_id=opd.id,
+            number=number,
+            uploaded_by_person_id=batch.person_id,
+            on_behalf=batch.on_behalf,
+            created_at=now,
+            late=late,
+            review_state=ReviewState.SUBMITTED.value,
+            files_key=key,
+        )
         session.add(version)
         await session.flush()
         session.add_all(
@@ -354,17 +380,33 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
             .values(superseded_by_number=number)
         )
         await audit.record(
-            session, acting, "submission", now, object_type="submission_version", object_id=version.id,
-            opd=opd.code, item=item.code, version=number, files=[f.sha256 for f in files], late=late,
+            session,
+            acting,
+            "submission",
+            now,
+            object_type="submission_version",
+            object_id=version.id,
+            opd=opd.code,
+            item=item.code,
+            version=number,
+            files=[f.sha256 for f in files],
+            late=late,
             on_behalf=batch.on_behalf,
-        )  # fmt: skip
+        )
     state = await progress(session, scope)
     uploader = await session.get_one(Person, batch.person_id)
     return Receipt(
-        scope, item.code, item.title, number, duplicate is not None, late,
-        tuple(ReceiptFile(f.file_name, f.size, f.sha256) for f in files), state.missing,
-        audit.actor_label(uploader.id, uploader.display_name, uploader.purged_at is not None), batch.on_behalf,
-    )  # fmt: skip
+        scope,
+        item.code,
+        item.title,
+        number,
+        duplicate is not None,
+        late,
+        tuple(ReceiptFile(f.file_name, f.size, f.sha256) for f in files),
+        state.missing,
+        audit.actor_label(uploader.id, uploader.display_name, uploader.purged_at is not None),
+        batch.on_behalf,
+    )
 
 
 @dataclass(frozen=True)
@@ -410,6 +452,6 @@ async def history(session: AsyncSession, scope: Scope) -> list[VersionView]:
             name or f"pengguna-{v.uploaded_by_person_id}",
             v.on_behalf,
             tuple(files.get(v.id, [])),
-        )  # fmt: skip
+        )
         for v, code, name in rows
     ]
