@@ -40,8 +40,8 @@ async def receive_file(ctx: Context) -> Reply | list[Reply]:
         kirim = await submissions.collecting_batch(session, ctx.request.channel, ctx.request.chat_id)
     if kirim is None and actor.roles & STAFF and Role.OPD not in actor.roles:
         return ctx.reply("unggah/staf_di_luar_alur")
-    scope = None if kirim is not None else await _liaison_scope(ctx)
-    if kirim is None and scope is None:
+    scopes = [] if kirim is not None else await _liaison_scopes(ctx)
+    if kirim is None and not scopes:
         return await _keep_unfiled(ctx, attachment, name)
     blob = await _fetch_checked(ctx, attachment, name)
     if kirim is not None:
@@ -56,8 +56,9 @@ async def receive_file(ctx: Context) -> Reply | list[Reply]:
         )
         buttons = [[Button("Selesai", f"kir:{kirim.id}:s")]]
         return ctx.reply("unggah/kirim_diterima", buttons=buttons, name=name, count=count)
-    assert scope is not None
-    return await _file_into_scope(ctx, scope, attachment, blob, name)
+    if len(scopes) > 1:
+        return await _ask_opd_first(ctx, scopes, attachment, blob, name)
+    return await _file_into_scope(ctx, scopes[0], attachment, blob, name)
 
 
 async def _file_into_scope(
@@ -117,14 +118,55 @@ async def _fetch_checked(ctx: Context, attachment: Attachment, name: str) -> Blo
     return blob
 
 
-async def _liaison_scope(ctx: Context) -> Scope | None:
+def _own_opds(ctx: Context) -> list[str]:
     actor = ctx.request.actor
     assert actor is not None
-    codes = sorted({a.opd_code for a in actor.assignments if a.role == Role.OPD and a.opd_code})
-    if len(codes) > 1:
-        raise DomainError("unggah/pilih_opd", codes=codes)
+    return sorted({a.opd_code for a in actor.assignments if a.role == Role.OPD and a.opd_code})
+
+
+async def _liaison_scopes(ctx: Context) -> list[Scope]:
+    """The collecting campaign of each of the liaison's OPDs (OPDs with none are left out)."""
     async with ctx.services.db.read() as session:
-        return await submissions.scope_for(session, codes[0]) if codes else None
+        scopes = [await submissions.scope_for(session, code) for code in _own_opds(ctx)]
+    return [scope for scope in scopes if scope is not None]
+
+
+async def _ask_opd_first(
+    ctx: Context, scopes: list[Scope], attachment: Attachment, blob: Blob, name: str
+) -> Reply | list[Reply]:
+    """A liaison of several OPDs: keep the files in a batch and ask which OPD they are for (albums: the job asks)."""
+    session = await ctx.session()
+    caption = (ctx.request.text or "").split()
+    batch_id = await submissions.open_batch(
+        session,
+        scope=None,
+        channel=ctx.request.channel,
+        chat_id=ctx.request.chat_id,
+        person_id=_me(ctx),
+        kind="album" if attachment.media_group_id else "single",
+        now=ctx.now,
+        media_group_id=attachment.media_group_id,
+    )
+    await submissions.add_file(
+        session,
+        batch_id,
+        blob,
+        name,
+        attachment.kind,
+        inbound_event_id=ctx.request.journal_id,
+        now=ctx.now,
+        item_code=caption[0][:16].upper() if caption else None,
+    )
+    if attachment.media_group_id:
+        return []
+    await submissions.await_opd(session, batch_id)
+    return opd_question(ctx.services, batch_id, [s.opd_code for s in scopes])
+
+
+def opd_question(services: Services, batch_id: int, codes: list[str]) -> Reply:
+    rows = [(Button(code, f"kir:{batch_id}:o:{code}"),) for code in codes[:PAGE_SIZE]]
+    text = services.renderer.render("unggah/pilih_opd_tombol")
+    return Reply(text, buttons=(*rows, (Button("Batal", f"kir:{batch_id}:x"),)))
 
 
 async def _keep_unfiled(ctx: Context, attachment: Attachment, name: str) -> Reply:
@@ -207,11 +249,16 @@ async def kirim_button(ctx: Context) -> Reply:
     if batch is None or batch.person_id != _me(ctx):
         raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=ctx.request.payload[:64])
     action = parts[2]
-    if batch.status not in (BatchStatus.COLLECTING.value, BatchStatus.AWAITING_ITEM.value):
+    open_states = (BatchStatus.COLLECTING.value, BatchStatus.AWAITING_ITEM.value, BatchStatus.AWAITING_OPD.value)
+    if batch.status not in open_states:
         raise DomainError("umum/sudah_diproses")
     if action == "x":
         await submissions.cancel_batch(session, batch.id)
         return ctx.reply("unggah/dibatalkan")
+    if action == "o":
+        return await _choose_opd(ctx, batch, parts[3] if len(parts) == 4 else "")
+    if batch.status == BatchStatus.AWAITING_OPD.value:
+        raise DomainError("umum/tombol_kedaluwarsa")
     scope = await _batch_scope(session, batch)
     state = await submissions.progress(session, scope)
     if action == "p" and len(parts) == 4 and parts[3].isdigit():
@@ -224,7 +271,28 @@ async def kirim_button(ctx: Context) -> Reply:
     return await _file_and_receipt(ctx, batch.id, action)
 
 
+async def _choose_opd(ctx: Context, batch: UploadBatch, code: str) -> Reply:
+    """The answer to "which OPD?": only one of the presser's own OPDs, once."""
+    if batch.status != BatchStatus.AWAITING_OPD.value:
+        raise DomainError("umum/sudah_diproses")
+    if code not in _own_opds(ctx):
+        raise DomainError("unggah/bukan_opd_anda", audit_action="other_opd_refused", opd=code[:32])
+    session = await ctx.session()
+    scope = await submissions.scope_for(session, code)
+    if scope is None:
+        raise DomainError("unggah/tidak_ada_kampanye", opd=code)
+    await submissions.choose_scope(session, batch.id, scope)
+    state = await submissions.progress(session, scope)
+    item = _caption_item(batch.item_code, state)
+    if item:
+        return await _file_and_receipt(ctx, batch.id, item)
+    await submissions.await_item(session, batch.id)
+    return question(ctx.services, batch.id, state, 0)
+
+
 async def _batch_scope(session: AsyncSession, batch: UploadBatch) -> Scope:
+    if batch.opd_id is None:
+        raise DomainError("umum/tombol_kedaluwarsa")
     opd = await session.get_one(Opd, batch.opd_id)
     scope = await submissions.scope_for(session, opd.code)
     if scope is None or scope.campaign_id != batch.campaign_id:
@@ -244,10 +312,13 @@ async def kirim(ctx: Context) -> Reply:
             return ctx.reply("unggah/cara_kirim_atas_nama")
         opd_code, item_code = args
     else:
-        codes = sorted({a.opd_code for a in actor.assignments if a.role == Role.OPD and a.opd_code})
-        if len(codes) != 1:
+        codes = _own_opds(ctx)
+        if args and args[0] in codes:  # a liaison of several OPDs names which one
+            opd_code, item_code = args[0], (args[1] if len(args) > 1 else None)
+        elif len(codes) == 1:
+            opd_code, item_code = codes[0], (args[0] if args else None)
+        else:
             raise DomainError("unggah/pilih_opd", codes=codes)
-        opd_code, item_code = codes[0], (args[0] if args else None)
     session = await ctx.session()
     scope = await submissions.scope_for(session, opd_code)
     if scope is None:
@@ -294,7 +365,11 @@ async def close_due_batches(services: Services, now: datetime) -> int:
                 continue
             acting = Acting(batch.person_id, "opd" if not batch.on_behalf else None, batch.channel)
             try:
-                if batch.item_code:
+                if batch.opd_id is None:
+                    await submissions.await_opd(session, batch_id)
+                    codes = await people.opd_codes_of(session, batch.person_id)
+                    reply = opd_question(services, batch_id, codes)
+                elif batch.item_code:
                     receipt = await submissions.file_batch(session, batch_id, batch.item_code, acting=acting, now=now)
                     reply = Reply(render_receipt(services, receipt))
                     await _tell_liaisons(services, receipt, now, session=session)

@@ -428,6 +428,7 @@ class PlatformFile(Base):
 
 class BatchStatus(StrEnum):
     COLLECTING = "collecting"  # an album's parts or a /kirim session still arriving
+    AWAITING_OPD = "awaiting_opd"  # a liaison of several OPDs has been asked which OPD it is for
     AWAITING_ITEM = "awaiting_item"  # complete; the sender has been asked which item
     FILED = "filed"
     CANCELLED = "cancelled"
@@ -446,8 +447,8 @@ class UploadBatch(Base):
     channel: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[str] = mapped_column(String(64))
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
-    opd_id: Mapped[int] = mapped_column(ForeignKey("opd.id"))
-    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    opd_id: Mapped[int | None] = mapped_column(ForeignKey("opd.id"))  # None until a liaison of several OPDs picks
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
     item_code: Mapped[str | None] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(8))  # single, album, kirim
     media_group_id: Mapped[str | None] = mapped_column(String(64))

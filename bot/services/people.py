@@ -174,3 +174,18 @@ async def liaisons_by_opd(session: AsyncSession) -> dict[str, list[str]]:
     for code, person_id, name in rows.all():
         result.setdefault(code, []).append(name or f"pengguna-{person_id}")
     return result
+
+
+async def opd_codes_of(session: AsyncSession, person_id: int) -> list[str]:
+    """The OPDs a person is an active liaison of."""
+    rows = await session.scalars(
+        select(Opd.code)
+        .join(RoleAssignment, RoleAssignment.opd_id == Opd.id)
+        .where(
+            RoleAssignment.person_id == person_id,
+            RoleAssignment.role == Role.OPD.value,
+            RoleAssignment.revoked_at.is_(None),
+        )
+        .order_by(Opd.code)
+    )
+    return list(rows.all())

@@ -188,7 +188,7 @@ def open_items(state: Progress) -> list[ItemStatus]:
 async def open_batch(
     session: AsyncSession,
     *,
-    scope: Scope,
+    scope: Scope | None,
     channel: str,
     chat_id: str,
     person_id: int,
@@ -198,7 +198,10 @@ async def open_batch(
     media_group_id: str | None = None,
     on_behalf: bool = False,
 ) -> int:
-    """Start collecting a version (an album's first part finds the album's existing batch instead)."""
+    """Start collecting a version (an album's first part finds the album's existing batch instead).
+
+    `scope=None` leaves the OPD to be chosen (a liaison of several OPDs is asked which one).
+    """
     if media_group_id is not None:
         existing = await session.scalar(
             select(UploadBatch.id).where(
@@ -213,8 +216,8 @@ async def open_batch(
         channel=channel,
         chat_id=chat_id,
         person_id=person_id,
-        opd_id=scope.opd_id,
-        campaign_id=scope.campaign_id,
+        opd_id=scope.opd_id if scope else None,
+        campaign_id=scope.campaign_id if scope else None,
         item_code=item_code,
         kind=kind,
         media_group_id=media_group_id,
@@ -293,6 +296,21 @@ async def due_batches(session: AsyncSession, now: datetime, *, album_quiet: floa
     return list(rows.all())
 
 
+async def choose_scope(session: AsyncSession, batch_id: int, scope: Scope) -> None:
+    """The OPD (and its campaign) a waiting batch is for; its files are then filed as usual."""
+    await session.execute(
+        update(UploadBatch)
+        .where(UploadBatch.id == batch_id)
+        .values(opd_id=scope.opd_id, campaign_id=scope.campaign_id, status=BatchStatus.COLLECTING.value)
+    )
+
+
+async def await_opd(session: AsyncSession, batch_id: int) -> None:
+    await session.execute(
+        update(UploadBatch).where(UploadBatch.id == batch_id).values(status=BatchStatus.AWAITING_OPD.value)
+    )
+
+
 async def await_item(session: AsyncSession, batch_id: int) -> None:
     await session.execute(
         update(UploadBatch).where(UploadBatch.id == batch_id).values(status=BatchStatus.AWAITING_ITEM.value)
@@ -310,6 +328,8 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
     batch = await session.get_one(UploadBatch, batch_id)
     if batch.status in (BatchStatus.FILED.value, BatchStatus.CANCELLED.value):
         raise DomainError("umum/sudah_diproses")
+    if batch.opd_id is None or batch.campaign_id is None:
+        raise DomainError("unggah/pilih_opd", codes=[])
     campaign = await session.get_one(Campaign, batch.campaign_id)
     opd = await session.get_one(Opd, batch.opd_id)
     scope = Scope(

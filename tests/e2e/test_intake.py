@@ -17,7 +17,7 @@ from bot.services import campaigns
 from bot.services.audit import Acting
 from storage.models import Role, SubmissionFile, SubmissionVersion
 from tests.e2e.broadcast_world import PDF, World, open_broadcast
-from tests.e2e.harness import bot_settings, registered, running_bot
+from tests.e2e.harness import bot_settings, code_for, registered, running_bot
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
 
@@ -173,3 +173,34 @@ async def test_refusals_forgeries_on_behalf_lateness_and_closing(fake_telegram: 
             fake_telegram, liaison, 1, lambda: liaison.send_document(PDF + b"% tutup", "t.pdf", caption="I.20")
         )
         assert "sudah ditutup" in closed
+
+
+async def test_a_liaison_of_two_opds_is_asked_which_one_first(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    settings = bot_settings(fake_telegram, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 1, "DISKOMINFO": 1}, now=now(), framework=PEMDI)
+    chat = min(world.liaisons)  # the DINKES liaison, who also becomes DISKOMINFO's
+    for user_id in (*world.liaisons, world.uploader_chat):
+        fake_telegram.user(user_id)
+    liaison = fake_telegram.user(chat, first_name="Budi")
+    async with running_bot(settings) as bot:
+        await fake_telegram.wait_for_messages(chat, 2, timeout=15)
+        code = await code_for(bot, Role.OPD, "DISKOMINFO")
+        await next_texts(fake_telegram, liaison, 3, lambda: liaison.send_text(f"/daftar {code}"))  # + invitations
+
+        (asked,) = await next_texts(
+            fake_telegram, liaison, 1, lambda: liaison.send_document(PDF, "sk.pdf", caption="I.13")
+        )
+        assert "untuk OPD mana" in asked
+        assert [b["text"] for b in liaison.buttons()] == ["DINKES", "DISKOMINFO", "Batal"]
+        question_message = fake_telegram.sent_messages(chat)[-1]["message_id"]
+        batch = liaison.buttons()[0]["callback_data"].split(":")[1]
+        (forged,) = await next_texts(
+            fake_telegram, liaison, 1, lambda: liaison.press(f"kir:{batch}:o:BPBD", forge=True)
+        )
+        assert "OPD Anda sendiri" in forged
+        (receipt,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(2, question_message))
+        assert "Komunikasi dan Informatika" in receipt and "Item: I.13" in receipt and "Versi: 1" in receipt
+        (twice,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1, question_message))
+        assert "sudah diproses" in twice
+        (status,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/status DISKOMINFO"))
+        assert "I.13" in status and "terkirim v1" in status
