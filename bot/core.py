@@ -179,3 +179,30 @@ def reply_from_json(data: dict[str, Any]) -> Reply:
     )
     document = OutgoingDocument(*data["document"]) if data.get("document") else None
     return Reply(str(data["text"]), buttons=buttons, document=document)
+
+
+PAGE_SIZE = 7  # CONTRACT.md: at most 7 choices a page, plus previous, next and cancel
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a long list of choices, and the row of paging buttons that goes under it."""
+
+    number: int  # from 0
+    count: int
+    start: int
+    end: int
+    paging: tuple[Button, ...]
+
+
+def page_of(total: int, page: int, payload_for_page: Callable[[int], str]) -> Page:
+    """Which choices page `page` shows (clamped), with "previous" and "next" buttons where they lead somewhere."""
+    count = max(1, -(-total // PAGE_SIZE))
+    page = min(max(page, 0), count - 1)
+    paging = []
+    if page > 0:
+        paging.append(Button("« Sebelumnya", payload_for_page(page - 1)))
+    if page < count - 1:
+        paging.append(Button("Berikutnya »", payload_for_page(page + 1)))
+    start = page * PAGE_SIZE
+    return Page(page, count, start, min(start + PAGE_SIZE, total), tuple(paging))

@@ -373,26 +373,29 @@ async def edit_flow(ctx: Context, state: FlowState) -> Reply:
 async def draft_letter_flow(ctx: Context, state: FlowState) -> Reply:
     if not ctx.request.attachments:
         return ctx.reply("kampanye/kirim_pdf")
-    blob, name = await _pdf_from(ctx)
-    session = await ctx.session()
-    campaign_id = int(state.data["campaign"])
+    campaign_id, blob, name = await _letter_received(ctx, state)
     await campaigns.set_draft_letter(
-        session, campaign_id, blob, name, acting=ctx.acting(_editor_role(ctx)), now=ctx.now
+        await ctx.session(), campaign_id, blob, name, acting=ctx.acting(_editor_role(ctx)), now=ctx.now
     )
-    await conversations.finish(session, ctx.request.channel, ctx.request.chat_id)
     return await show(ctx, campaign_id)
+
+
+async def _letter_received(ctx: Context, state: FlowState) -> tuple[int, Blob, str]:
+    """A letter flow's PDF arrived: the flow ends, whichever letter it was."""
+    blob, name = await _pdf_from(ctx)
+    await conversations.finish(await ctx.session(), ctx.request.channel, ctx.request.chat_id)
+    return int(state.data["campaign"]), blob, name
 
 
 async def signed_letter_flow(ctx: Context, state: FlowState) -> Reply:
     """Step 2: the signed letter arrives; its uploader is asked to confirm the broadcast."""
     if not ctx.request.attachments:
         return ctx.reply("kampanye/kirim_pdf")
-    blob, name = await _pdf_from(ctx)
-    session = await ctx.session()
-    campaign_id = int(state.data["campaign"])
+    campaign_id, blob, name = await _letter_received(ctx, state)
     role = min(_roles(ctx) & LETTER_UPLOADERS)
-    await campaigns.record_signed_letter(session, campaign_id, blob, name, acting=ctx.acting(role), now=ctx.now)
-    await conversations.finish(session, ctx.request.channel, ctx.request.chat_id)
+    await campaigns.record_signed_letter(
+        await ctx.session(), campaign_id, blob, name, acting=ctx.acting(role), now=ctx.now
+    )
     actor = ctx.request.actor
     assert actor is not None and actor.person_id is not None
     button = await _broadcast_button(ctx, campaign_id, actor.person_id)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.commands import STAFF
-from bot.core import Attachment, Button, Reply
+from bot.core import PAGE_SIZE, Attachment, Button, Reply, page_of
 from bot.errors import DomainError
 from bot.handling import Context, Registry, Services
 from bot.services import items, outbox, people, submissions, uploads
@@ -22,7 +22,6 @@ from bot.services.submissions import Receipt, Scope
 from storage.filestore import Blob, FileTooLargeError
 from storage.models import BatchStatus, Opd, Role, UploadBatch
 
-PAGE_SIZE = 7
 ON_BEHALF_ROLES = frozenset({Role.ADMIN, Role.KASI})
 ALBUM_QUIET_SECONDS = 2.0
 KIRIM_QUIET_SECONDS = 600.0
@@ -68,14 +67,27 @@ async def _file_into_scope(
     session = await ctx.session()
     state = await submissions.progress(session, scope)
     caption_item = _caption_item(ctx.request.text, state)
-    kind = "album" if attachment.media_group_id else "single"
+    batch_id = await _batch_for_message(ctx, scope, attachment, blob, name, caption_item)
+    if attachment.media_group_id:
+        return []  # the batch closes 2 s after its last part; the question or receipt comes then
+    if caption_item:
+        return await _file_and_receipt(ctx, batch_id, caption_item)
+    await submissions.await_item(session, batch_id)
+    return question(ctx.services, batch_id, state, page=0)
+
+
+async def _batch_for_message(
+    ctx: Context, scope: Scope | None, attachment: Attachment, blob: Blob, name: str, item_code: str | None
+) -> int:
+    """The batch this message's file joins: its own, or its album's (an album is one version)."""
+    session = await ctx.session()
     batch_id = await submissions.open_batch(
         session,
         scope=scope,
         channel=ctx.request.channel,
         chat_id=ctx.request.chat_id,
         person_id=_me(ctx),
-        kind=kind,
+        kind="album" if attachment.media_group_id else "single",
         now=ctx.now,
         media_group_id=attachment.media_group_id,
     )
@@ -87,14 +99,9 @@ async def _file_into_scope(
         attachment.kind,
         inbound_event_id=ctx.request.journal_id,
         now=ctx.now,
-        item_code=caption_item,
+        item_code=item_code,
     )
-    if kind == "album":
-        return []  # the batch closes 2 s after its last part; the question or receipt comes then
-    if caption_item:
-        return await _file_and_receipt(ctx, batch_id, caption_item)
-    await submissions.await_item(session, batch_id)
-    return question(ctx.services, batch_id, state, page=0)
+    return batch_id
 
 
 def _check_size(ctx: Context, attachment: Attachment, name: str) -> None:
@@ -135,31 +142,13 @@ async def _ask_opd_first(
     ctx: Context, scopes: list[Scope], attachment: Attachment, blob: Blob, name: str
 ) -> Reply | list[Reply]:
     """A liaison of several OPDs: keep the files in a batch and ask which OPD they are for (albums: the job asks)."""
-    session = await ctx.session()
     caption = (ctx.request.text or "").split()
-    batch_id = await submissions.open_batch(
-        session,
-        scope=None,
-        channel=ctx.request.channel,
-        chat_id=ctx.request.chat_id,
-        person_id=_me(ctx),
-        kind="album" if attachment.media_group_id else "single",
-        now=ctx.now,
-        media_group_id=attachment.media_group_id,
-    )
-    await submissions.add_file(
-        session,
-        batch_id,
-        blob,
-        name,
-        attachment.kind,
-        inbound_event_id=ctx.request.journal_id,
-        now=ctx.now,
-        item_code=caption[0][:16].upper() if caption else None,
-    )
+    # The caption's item is checked once the OPD is known (it names that OPD's items).
+    item = caption[0][:16].upper() if caption else None
+    batch_id = await _batch_for_message(ctx, None, attachment, blob, name, item)
     if attachment.media_group_id:
         return []
-    await submissions.await_opd(session, batch_id)
+    await submissions.await_opd(await ctx.session(), batch_id)
     return opd_question(ctx.services, batch_id, [s.opd_code for s in scopes])
 
 
@@ -205,17 +194,15 @@ def question(services: Services, batch_id: int, state: submissions.Progress, pag
     choices = submissions.open_items(state)
     if not choices:
         raise DomainError("unggah/tidak_ada_item_terbuka", opd=state.scope.opd_name)
-    pages = max(1, -(-len(choices) // PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
-    shown = choices[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    rows = [[Button(f"{i.code} {i.title}"[:60], f"kir:{batch_id}:{i.code}", i.title)] for i in shown]
-    paging = []
-    if page > 0:
-        paging.append(Button("« Sebelumnya", f"kir:{batch_id}:p:{page - 1}"))
-    if page < pages - 1:
-        paging.append(Button("Berikutnya »", f"kir:{batch_id}:p:{page + 1}"))
-    rows.append([*paging, Button("Batal", f"kir:{batch_id}:x")])
-    text = services.renderer.render("unggah/pilih_item", opd=state.scope.opd_name, page=page + 1, pages=pages)
+    shown = page_of(len(choices), page, lambda n: f"kir:{batch_id}:p:{n}")
+    rows = [
+        [Button(f"{i.code} {i.title}"[:60], f"kir:{batch_id}:{i.code}", i.title)]
+        for i in choices[shown.start : shown.end]
+    ]
+    rows.append([*shown.paging, Button("Batal", f"kir:{batch_id}:x")])
+    text = services.renderer.render(
+        "unggah/pilih_item", opd=state.scope.opd_name, page=shown.number + 1, pages=shown.count
+    )
     return Reply(text, buttons=tuple(tuple(r) for r in rows))
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot.commands import STAFF
-from bot.core import Button, Reply
+from bot.core import Button, Reply, page_of
 from bot.errors import DomainError
 from bot.handling import Context, Registry
 from bot.services import actions, people, registry
 from storage.models import Role
 
-PAGE_SIZE = 7
 MANAGERS = frozenset({Role.ADMIN, Role.KASI})
 
 
@@ -53,16 +52,9 @@ async def _overview(ctx: Context, page: int) -> Reply:
 
 
 def _page_buttons(codes: list[str], page: int) -> list[list[Button]]:
-    pages = max(1, -(-len(codes) // PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
-    chosen = codes[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
-    rows = [[Button(code, f"opd:d:{code}")] for code in chosen]
-    paging = []
-    if page > 0:
-        paging.append(Button("« Sebelumnya", f"opd:p:{page - 1}"))
-    if page < pages - 1:
-        paging.append(Button("Berikutnya »", f"opd:p:{page + 1}"))
-    return rows + ([paging] if paging else [])
+    shown = page_of(len(codes), page, lambda n: f"opd:p:{n}")
+    rows = [[Button(code, f"opd:d:{code}")] for code in codes[shown.start : shown.end]]
+    return rows + ([list(shown.paging)] if shown.paging else [])
 
 
 async def _detail(ctx: Context, code: str) -> Reply:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.app import MonevApp
 from bot.commands import COMMANDS, Command
-from bot.core import Actor, Assignment, Button, Reply, Request, parse_command, split_text
+from bot.core import Actor, Assignment, Button, Reply, Request, page_of, parse_command, split_text
 from bot.dispatch import Dispatcher
 from bot.errors import DomainError
 from bot.handling import Context, Registry
@@ -151,3 +151,14 @@ def test_button_payloads_are_bounded() -> None:
         Button("x", "a" * 65)
     with pytest.raises(ValueError):
         Button("x", "pilih:é")
+
+
+def test_long_choice_lists_page_by_seven() -> None:
+    first = page_of(16, 0, lambda n: f"x:p:{n}")
+    assert (first.start, first.end, first.count) == (0, 7, 3)
+    assert [b.payload for b in first.paging] == ["x:p:1"]
+    middle = page_of(16, 1, lambda n: f"x:p:{n}")
+    assert [b.payload for b in middle.paging] == ["x:p:0", "x:p:2"]
+    last = page_of(16, 99, lambda n: f"x:p:{n}")  # a stale page number is clamped
+    assert (last.number, last.start, last.end, [b.label for b in last.paging]) == (2, 14, 16, ["« Sebelumnya"])
+    assert page_of(3, 0, str).paging == ()

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import MonevApp, build_app
 from bot.cli_support import cli_acting
@@ -20,7 +20,7 @@ from bot.runtime import Runtime
 from bot.services import invites
 from bot.settings import Settings
 from storage.database import Database
-from storage.models import InboundEvent, Role
+from storage.models import InboundEvent, OutboxMessage, OutboxStatus, Role
 from tests.conftest import make_settings
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
@@ -88,6 +88,21 @@ def bot_settings(fake: FakeBotAPI, tmp_path: Path, **extra: str) -> Settings:
     env = telegram_env(fake, tmp_path / "data", **extra)
     data_dir = env.pop("MONEV_DATA_DIR")
     return make_settings(Path(data_dir), **env)
+
+
+async def outbox_idle(db: Database, timeout: float = 10) -> None:
+    """Until nothing is pending or being sent (a message can reach the fake a moment before it is marked)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            async with db.read() as session:
+                waiting = await session.scalar(
+                    select(func.count())
+                    .select_from(OutboxMessage)
+                    .where(OutboxMessage.status.in_([OutboxStatus.PENDING.value, OutboxStatus.SENDING.value]))
+                )
+            if not waiting:
+                return
+            await asyncio.sleep(0.05)
 
 
 async def journal_rows(db: Database) -> list[InboundEvent]:

@@ -14,7 +14,7 @@ from storage.database import Database
 from storage.models import ChannelIdentity, DeliveryAttempt, OutboxMessage, Role
 from tests.conftest import truncate_all
 from tests.e2e.broadcast_world import World, open_broadcast
-from tests.e2e.harness import BotProcess, bot_settings, registered, running_bot, say, telegram_env
+from tests.e2e.harness import BotProcess, bot_settings, outbox_idle, registered, running_bot, say, telegram_env
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -22,21 +22,6 @@ pytestmark = pytest.mark.e2e
 
 def now() -> datetime:
     return datetime.now().astimezone()
-
-
-async def outbox_idle(db: Database) -> None:
-    """Until nothing is pending or being sent (a message can reach the fake a moment before it is marked)."""
-    async with asyncio.timeout(10):
-        while True:
-            async with db.read() as session:
-                waiting = await session.scalar(
-                    select(func.count())
-                    .select_from(OutboxMessage)
-                    .where(OutboxMessage.status.in_(["pending", "sending"]))
-                )
-            if not waiting:
-                return
-            await asyncio.sleep(0.05)
 
 
 def users_for(fake: FakeBotAPI, world: World) -> None:
@@ -72,7 +57,10 @@ async def test_every_liaison_gets_both_messages_and_the_uploader_a_report(
             request = fake_telegram.sent_messages(chat)[1]["text"]
             assert opd in request and "I.01" in request and "WIB" in request
         assert "BPBD" in report[0] and "tanpa penghubung" in report[0]
-        assert "DINKES: 2 terkirim, 2 tidak terjangkau" in report[0] or "tidak terjangkau" in report[0]
+        # sorted liaisons: DINKES ×2, DISHUB ×2, DISKOMINFO ×2; the 3rd (DISHUB) blocked, the 5th (DISKOMINFO) gone
+        assert "DINKES: 4 terkirim\n" in report[0]
+        assert "DISHUB: 2 terkirim, 2 tidak terjangkau" in report[0]
+        assert "DISKOMINFO: 2 terkirim, 2 tidak terjangkau" in report[0]
         uploads = fake_telegram.calls_of("sendDocument")
         assert sum(1 for c in uploads if "upload" in str(c.get("document", ""))) == 1  # uploaded once, then file_id
         await outbox_idle(bot.app.services.db)
