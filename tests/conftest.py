@@ -26,28 +26,28 @@ def make_settings(data_dir: Path, **env: str) -> Settings:
     return load_settings(values, dotenv=None)
 
 
+def required_postgres_url() -> str:
+    """MONEV_TEST_POSTGRES_URL; without it the test is skipped, and under CI=true it fails (the leg must run)."""
+    url = os.environ.get(POSTGRES_URL_VARIABLE)
+    if not url:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{POSTGRES_URL_VARIABLE} is not set: CI must run the PostgreSQL leg")
+        pytest.skip(f"PostgreSQL leg skipped: set {POSTGRES_URL_VARIABLE} to run it")
+    return url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty test database on each backend; PostgreSQL only when MONEV_TEST_POSTGRES_URL is set."""
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'monev.sqlite3'}"
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{POSTGRES_URL_VARIABLE} is not set: CI must run the PostgreSQL leg")
-        pytest.skip(f"PostgreSQL leg skipped: set {POSTGRES_URL_VARIABLE} to run it")
-    return url
+    return required_postgres_url()
 
 
 @pytest.fixture
 def postgres_url() -> str:
     """The PostgreSQL test database (for tests that only make sense there, like two instances sharing it)."""
-    url = os.environ.get(POSTGRES_URL_VARIABLE)
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{POSTGRES_URL_VARIABLE} is not set: CI must run the PostgreSQL leg")
-        pytest.skip(f"PostgreSQL leg skipped: set {POSTGRES_URL_VARIABLE} to run it")
-    return url
+    return required_postgres_url()
 
 
 @pytest.fixture
