@@ -81,6 +81,7 @@ class Fault:
     error: ApiError | None
     network: bool
     deliver: bool
+    body: bytes | None = None  # answer 200 with exactly these bytes (e.g. unparsable, or an empty result)
 
     def matches(self, method: str, chat_id: Any) -> bool:
         """True when this fault applies to a call of `method` for `chat_id`."""

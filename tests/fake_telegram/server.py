@@ -128,6 +128,8 @@ class FakeBotAPI(FakeState):
         if fault is not None and not fault.deliver:
             return self._fault_response(request, fault, call)
         response = await self._run(handler, params, files, call)
+        if (delay := self.answer_delays.get(name.lower())) is not None:
+            await asyncio.sleep(delay)  # processed (a message is sent) but the bot waits for the answer
         if fault is None or response.status != 200:
             return response
         return self._fault_response(request, fault, call)  # processed, but the answer is lost
@@ -149,6 +151,8 @@ class FakeBotAPI(FakeState):
         return _error(exc)
 
     def _fault_response(self, request: web.Request, fault: Fault, call: Call) -> web.Response:
+        if fault.body is not None:
+            return web.Response(status=200, body=fault.body, content_type="application/json")
         if fault.network or fault.error is None:
             return _drop_connection(request)
         return self._api_error(fault.error, call)

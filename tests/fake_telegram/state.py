@@ -87,6 +87,7 @@ class FakeState:
         self.callback_queries: dict[str, bool] = {}
         self.faults: list[Fault] = []
         self.download_rate: int | None = None
+        self.answer_delays: dict[str, float] = {}
         self.webhook: Webhook | None = None
         self.active_poll: Poll | None = None
         self.closing = False
@@ -350,6 +351,16 @@ class FakeState:
         error = None if network else _injected_error(error_code, description, retry_after)
         self.faults.append(Fault(method.lower(), chat_id, times, error, network, deliver))
 
+    def inject_response(
+        self, method: str, body: bytes, *, chat_id: int | None = None, times: int = 1, deliver: bool = False
+    ) -> None:
+        """Answer the next `times` calls of `method` with HTTP 200 and exactly `body` (deliver=True: process first).
+
+        For a broken server or proxy: `b"<html>Bad Gateway</html>"` cannot be parsed; `b'{"ok":true,"result":[]}'`
+        makes getUpdates answer at once with nothing.
+        """
+        self.faults.append(Fault(method.lower(), chat_id, times, None, False, deliver, body))
+
     def clear_faults(self) -> None:
         """Drop every injected fault that has not fired yet."""
         self.faults.clear()
@@ -361,6 +372,13 @@ class FakeState:
     def unblock_user(self, user_id: int) -> None:
         """The user un-blocked the bot."""
         self.blocked.discard(user_id)
+
+    def delay_answers(self, method: str, seconds: float | None) -> None:
+        """Process calls of `method` at once but answer them `seconds` later (None: answer at once again)."""
+        if seconds is None:
+            self.answer_delays.pop(method.lower(), None)
+        else:
+            self.answer_delays[method.lower()] = seconds
 
     def throttle_downloads(self, bytes_per_sec: int | None) -> None:
         """Stream file downloads at this rate (None: full speed)."""

@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from telegram import Bot, CallbackQuery, Document, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -214,6 +214,33 @@ async def test_lost_response_after_delivery_shows_up_as_duplicate(fake_telegram:
         await bot.send_message(user.id, "rekap")
     await bot.send_message(user.id, "rekap")  # a naive retry
     assert fake_telegram.duplicate_texts() == {user.id: ["rekap"]}
+
+
+async def test_injected_raw_answers(fake_telegram: FakeBotAPI, bot: Bot) -> None:
+    user = fake_telegram.user(3002)
+    fake_telegram.inject_response("sendMessage", b"<html>502 Bad Gateway</html>", deliver=True)
+    with pytest.raises(TelegramError, match="Invalid server response"):
+        await bot.send_message(user.id, "terkirim")
+    assert fake_telegram.texts(user.id) == ["terkirim"]  # processed, then the answer could not be read
+    user.send_text("halo")
+    fake_telegram.inject_response("getUpdates", b'{"ok": true, "result": []}')
+    assert await bot.get_updates(timeout=5) == ()  # at once, although an update is waiting
+    (update,) = await bot.get_updates(timeout=5)
+    assert update.message is not None and update.message.text == "halo"
+
+
+async def test_delayed_answers_are_processed_first(fake_telegram: FakeBotAPI, bot: Bot) -> None:
+    user = fake_telegram.user(3003)
+    fake_telegram.delay_answers("sendMessage", 30)
+    sending = asyncio.create_task(bot.send_message(user.id, "lambat"))
+    await fake_telegram.wait_for_messages(user.id, 1)  # stored while the bot still waits for the answer
+    assert not sending.done()
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    fake_telegram.delay_answers("sendMessage", None)
+    await bot.send_message(user.id, "cepat")
+    assert fake_telegram.texts(user.id) == ["lambat", "cepat"]
 
 
 # ----- files ------------------------------------------------------------------------------------
