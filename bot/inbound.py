@@ -62,6 +62,31 @@ class InboundProcessor:
         async with self.db.write() as session:
             await journal.mark_done(session, row.id, [], self.clock())
 
+    async def mark_unparsable(self, row: JournalRow, error: BaseException) -> None:
+        """An update the platform library cannot parse: failed at once, no reply, one line in the log."""
+        logger.warning(
+            "journal row %s (%s update %s) cannot be parsed (%s: %s); marked failed",
+            row.id,
+            row.channel,
+            row.update_key,
+            type(error).__name__,
+            error,
+        )
+        async with self.db.write() as session:
+            await journal.mark_failed(session, row.id, [], self.clock(), error=f"unparsable: {error}")
+
+    async def record_send_failure(self, row: JournalRow, error: BaseException) -> None:
+        """A send whose outcome is unknown (e.g. an unparsable answer) counts as an attempt; the third gives up."""
+        now = self.clock()
+        reason = f"{type(error).__name__}: {error}"
+        async with self.db.write() as session:
+            attempts = await journal.record_failure(session, row.id, reason, now)
+            if attempts >= journal.MAX_ATTEMPTS:
+                logger.error("reply for journal row %s: giving up after %d attempts (%s)", row.id, attempts, reason)
+                await journal.give_up_reply(session, row.id, now)
+            else:
+                logger.warning("reply for journal row %s not confirmed (%s); attempt %d", row.id, reason, attempts)
+
     async def record_failure(self, row: JournalRow, error: BaseException) -> None:
         """Count a failed attempt; after the third, give up and store the apology as the reply."""
         now = self.clock()
@@ -81,12 +106,13 @@ class ChatQueues:
         self._queues: dict[str, deque[JournalRow]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self.in_flight: set[int] = set()
+        self.closing = False
         self._idle = asyncio.Event()
         self._idle.set()
 
     def submit(self, row: JournalRow) -> bool:
-        """Queue a row unless it is already queued, running or sending in this process."""
-        if row.id in self.in_flight:
+        """Queue a row unless it is already queued, running or sending in this process, or we are shutting down."""
+        if row.id in self.in_flight or self.closing:
             return False
         self.in_flight.add(row.id)
         self._idle.clear()
@@ -99,10 +125,12 @@ class ChatQueues:
     async def _work(self, key: str) -> None:
         queue = self._queues[key]
         try:
-            while queue:
+            while queue and not self.closing:
                 row = queue[0]
                 try:
                     async with self._bound:
+                        if self.closing:
+                            break  # shut down while waiting for a turn: the row stays journaled
                         await self._process(row)
                 except Exception:
                     logger.exception("worker for chat %s failed on journal row %s", key, row.id)
@@ -118,6 +146,18 @@ class ChatQueues:
     async def wait_idle(self) -> None:
         """Until every queued row has been processed (tests, clean shutdown)."""
         await self._idle.wait()
+
+    def reopen(self) -> None:
+        """Accept rows again (this instance holds the lease again)."""
+        self.closing = False
+
+    async def drain(self) -> None:
+        """Clean shutdown: take no new rows; each chat finishes the row it is on, its reply sent and recorded.
+
+        Rows still queued behind it stay in the journal and are resumed at the next start.
+        """
+        self.closing = True
+        await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
 
     async def close(self) -> None:
         """Stop the workers; unfinished rows stay in the journal and are resumed on the next start."""

@@ -2,6 +2,9 @@
 
 Each person's messages go out strictly in order, one at a time, so at most one message per chat is in flight
 when the process dies; that one may be sent again after the restart. Everything recorded as sent stays sent.
+Every claim and outcome is fenced by the lease epoch this instance holds: once a standby has taken over, the
+first refused write stops this dispatcher, so a stalled holder sends at most the message it had in flight
+per chat. A clean shutdown (`stop`) lets the messages in flight finish and be recorded, and claims no more.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from datetime import datetime, timedelta
 from bot.core import Reply
 from bot.delivery import Deliverer, DeliveryFailed, DeliveryRejected, Undeliverable
 from bot.handling import Services
-from bot.services import campaigns, outbox
+from bot.services import campaigns, lease, outbox
+from bot.services.lease import Fence
 from bot.services.outbox import Claimed
 from storage.database import Database
 from storage.models import OutboxStatus
@@ -24,6 +28,13 @@ logger = logging.getLogger(__name__)
 CONCURRENT_CHATS = 64
 CLAIM_BATCH = 500
 MAX_RETRY_DELAY = timedelta(minutes=10)
+# An attempt that ended in something other than a known platform answer (e.g. an answer that cannot be
+# parsed: the message may have gone out) is retried, but only this many times in all.
+MAX_UNCERTAIN_ATTEMPTS = 3
+
+
+class Fenced(Exception):
+    """The lease was taken over since this dispatcher's fence was granted: stop sending."""
 
 
 class OutboxDispatcher:
@@ -34,15 +45,28 @@ class OutboxDispatcher:
         self.channels = channels
         self.clock = clock
         self._bound = asyncio.Semaphore(CONCURRENT_CHATS)
+        # Set by the runtime while this instance holds the lease; without it nothing is claimed.
+        self.fence: Fence | None = None
+        self._stopping = False
 
     @property
     def db(self) -> Database:
         return self.services.db
 
+    def start(self, fence: Fence) -> None:
+        """This instance now holds the lease under `fence`."""
+        self.fence = fence
+        self._stopping = False
+
+    def stop(self) -> None:
+        """Claim nothing more; each chat's message in flight still finishes and is recorded."""
+        self._stopping = True
+
     async def recover(self) -> int:
         """On becoming the lease holder: messages a dead holder left `sending` are due again."""
+        assert self.fence is not None
         async with self.db.write() as session:
-            released = await outbox.release_in_flight(session)
+            released = await outbox.release_in_flight(session, self.fence)
         if released:
             logger.info("released %d outbox messages left in flight by a previous sender", released)
         return released
@@ -54,97 +78,161 @@ class OutboxDispatcher:
     async def deliver_due(self) -> int:
         """Deliver until nothing is due; returns how many messages were attempted."""
         delivered = 0
-        while True:
+        while (fence := self.fence) is not None and not self._stopping:
             async with self.db.write() as session:
-                claimed = await outbox.claim_due(session, self.clock(), CLAIM_BATCH)
+                claimed = await outbox.claim_due(session, self.clock(), fence, list(self.channels), CLAIM_BATCH)
             if not claimed:
-                if await self._report_settled_broadcasts():
+                if await self._report_settled_broadcasts(fence):
                     continue  # the reports themselves are in the outbox now
                 return delivered
-            await self._deliver_batch(claimed)
             delivered += len(claimed)
+            try:
+                await self._deliver_batch(claimed, fence)
+            except Fenced:
+                logger.warning("the lease was taken over by another instance: this one stops sending")
+                return delivered
+        return delivered
 
-    async def _deliver_batch(self, claimed: list[Claimed]) -> None:
+    async def _deliver_batch(self, claimed: list[Claimed], fence: Fence) -> None:
         by_person: dict[int, list[Claimed]] = {}
         for message in claimed:
             by_person.setdefault(message.person_id, []).append(message)
         async with self.db.read() as session:
-            where = await outbox.targets(session, list(by_person))
-        await asyncio.gather(*(self._deliver_to(pid, msgs, where.get(pid)) for pid, msgs in by_person.items()))
+            where = await outbox.targets(session, list(by_person), list(self.channels))
+        results = await asyncio.gather(
+            *(self._deliver_to(pid, msgs, where.get(pid), fence) for pid, msgs in by_person.items()),
+            return_exceptions=True,
+        )
+        for result in results:  # every chat finished its message in flight before we look
+            if isinstance(result, BaseException):
+                raise result
 
-    async def _deliver_to(self, person_id: int, messages: list[Claimed], target: tuple[str, str] | None) -> None:
+    async def _deliver_to(
+        self, person_id: int, messages: list[Claimed], target: tuple[str, str] | None, fence: Fence
+    ) -> None:
         """One person's messages in order; a message that must wait holds back the ones after it."""
         async with self._bound:
             for index, message in enumerate(messages):
-                outcome = await self._deliver_one(message, target)
+                if self._stopping or self.fence != fence:
+                    outcome = "stop"  # shutting down, or another chat found the lease taken over
+                else:
+                    try:
+                        outcome = await self._deliver_one(message, target, fence)
+                    except Fenced:
+                        if self.fence == fence:
+                            self.fence = None  # every other chat stops before its next message
+                        raise
                 if outcome == "unreachable":
                     target = None
-                elif outcome == "retry":
+                elif outcome in ("retry", "stop"):
+                    start = index + 1 if outcome == "retry" else index
                     async with self.db.write() as session:
-                        await outbox.release(session, [m.id for m in messages[index + 1 :]])
+                        await outbox.release(session, [m.id for m in messages[start:]], fence)
                     return
 
-    async def _deliver_one(self, message: Claimed, target: tuple[str, str] | None) -> str:
-        now = self.clock()
-        if target is None or target[0] not in self.channels:
-            await self._record(message, OutboxStatus.UNREACHABLE, target, "no reachable chat account")
+    async def _deliver_one(self, message: Claimed, target: tuple[str, str] | None, fence: Fence) -> str:
+        if target is None:
+            await self._record(message, OutboxStatus.UNREACHABLE, target, "no reachable chat account", fence)
             return "unreachable"
         channel, chat_id = target
         try:
             await self.channels[channel].deliver(chat_id, message.reply)
         except Undeliverable as reason:
             logger.info("outbox message %s: chat %s unreachable (%s)", message.id, chat_id, reason)
-            async with self.db.write() as session:
-                await outbox.mark_unreachable(session, channel, chat_id, now)
-                await outbox.record_outcome(
-                    session,
-                    message.id,
-                    OutboxStatus.UNREACHABLE,
-                    now=now,
-                    channel=channel,
-                    chat_id=chat_id,
-                    error=str(reason),
-                )
+            await self._record_unreachable(message, target, str(reason), fence)
             return "unreachable"
         except DeliveryRejected as bug:
             logger.error("outbox message %s refused by %s: %s", message.id, channel, bug)
-            await self._record(message, OutboxStatus.FAILED, target, str(bug))
+            await self._record(message, OutboxStatus.FAILED, target, str(bug), fence)
             return "failed"
         except DeliveryFailed as failure:
-            attempts = await self._retry(message, target, str(failure))
+            attempts = await self._retry(message, target, str(failure), fence)
             logger.warning("outbox message %s: %s; retry %d scheduled", message.id, failure, attempts)
             return "retry"
-        await self._record(message, OutboxStatus.SENT, target, None)
+        except Exception as unknown:  # e.g. an answer that cannot be parsed: it may have gone out
+            return await self._uncertain(message, target, unknown, fence)
+        await self._record(message, OutboxStatus.SENT, target, None, fence)
         return "sent"
 
+    async def _record_unreachable(self, message: Claimed, target: tuple[str, str], reason: str, fence: Fence) -> None:
+        channel, chat_id = target
+        now = self.clock()
+        async with self.db.write() as session:
+            recorded = await outbox.record_outcome(
+                session,
+                message.id,
+                OutboxStatus.UNREACHABLE,
+                fence=fence,
+                now=now,
+                channel=channel,
+                chat_id=chat_id,
+                error=reason,
+            )
+            if recorded:  # the channel answered so: only then is the person's account unreachable
+                await outbox.mark_unreachable(session, channel, chat_id, now)
+        if not recorded:
+            raise Fenced
+
+    async def _uncertain(self, message: Claimed, target: tuple[str, str], error: Exception, fence: Fence) -> str:
+        """Count an attempt whose outcome we cannot tell; after the third, the message is failed."""
+        reason = f"{type(error).__name__}: {error}"
+        if message.attempts + 1 >= MAX_UNCERTAIN_ATTEMPTS:
+            logger.error(
+                "outbox message %s: giving up after %d attempts (%s)", message.id, message.attempts + 1, reason
+            )
+            await self._record(message, OutboxStatus.FAILED, target, reason, fence)
+            return "failed"
+        attempts = await self._retry(message, target, reason, fence)
+        logger.warning("outbox message %s: %s; retry %d scheduled", message.id, reason, attempts)
+        return "retry"
+
     async def _record(
-        self, message: Claimed, status: OutboxStatus, target: tuple[str, str] | None, error: str | None
+        self,
+        message: Claimed,
+        status: OutboxStatus,
+        target: tuple[str, str] | None,
+        error: str | None,
+        fence: Fence,
     ) -> None:
         channel, chat_id = target if target else (None, None)
         async with self.db.write() as session:
-            await outbox.record_outcome(
-                session, message.id, status, now=self.clock(), channel=channel, chat_id=chat_id, error=error
+            recorded = await outbox.record_outcome(
+                session,
+                message.id,
+                status,
+                fence=fence,
+                now=self.clock(),
+                channel=channel,
+                chat_id=chat_id,
+                error=error,
             )
+        if not recorded:
+            raise Fenced
 
-    async def _retry(self, message: Claimed, target: tuple[str, str], error: str) -> int:
+    async def _retry(self, message: Claimed, target: tuple[str, str], error: str, fence: Fence) -> int:
         delay = min(timedelta(seconds=5 * 2 ** min(message.attempts, 10)), MAX_RETRY_DELAY)
         async with self.db.write() as session:
-            await outbox.record_outcome(
+            recorded = await outbox.record_outcome(
                 session,
                 message.id,
                 OutboxStatus.PENDING,
+                fence=fence,
                 now=self.clock(),
                 channel=target[0],
                 chat_id=target[1],
                 error=error,
                 retry_in=delay,
             )
+        if not recorded:
+            raise Fenced
         return message.attempts + 1
 
-    async def _report_settled_broadcasts(self) -> bool:
+    async def _report_settled_broadcasts(self, fence: Fence) -> bool:
         """When a broadcast has no message waiting any more, its uploader gets the delivery report."""
         reported = False
         async with self.db.write() as session:
+            if not await lease.still_holds(session, fence):
+                return False
             for campaign_id in await campaigns.unreported_broadcasts(session):
                 if not await outbox.broadcast_settled(session, campaign_id):
                     continue

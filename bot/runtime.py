@@ -25,6 +25,11 @@ JOURNAL_SWEEP_SECONDS = 60
 PAYLOAD_PURGE_SECONDS = 24 * 60 * 60
 OUTBOX_SECONDS = 1.0
 BATCH_SECONDS = 0.5
+# A clean shutdown waits this long for sends in flight to finish and be recorded (below the 10 s a container
+# runtime gives between SIGTERM and SIGKILL); what is still running then is cancelled and resumed at the next start.
+SHUTDOWN_GRACE_SECONDS = 8.0
+# The database's clock decides the lease; an instance whose own clock is further off than this says so.
+CLOCK_SKEW_WARNING = timedelta(seconds=10)
 
 
 class Runtime:
@@ -51,6 +56,8 @@ class Runtime:
         channels = {"telegram": self.telegram} if self.telegram is not None else {}
         self.outbox = OutboxDispatcher(app.services, channels, app.now)
         self.is_holder = False
+        self.fence: lease.Fence | None = None
+        self._skew_reported = False
         self._active_tasks: list[asyncio.Task[None]] = []
         self._register_jobs()
 
@@ -89,25 +96,43 @@ class Runtime:
         while True:
             try:
                 async with self.app.services.db.write() as session:
-                    holding = await lease.hold_lease(session, self.instance, self.app.now(), timeout)
+                    grant = await lease.hold_lease(session, self.instance, self.app.now(), timeout)
             except Exception:
                 logger.exception("could not renew the lease")
-                holding = False
+                grant = None
             if (crashed := self.failed_task()) is not None:
                 raise crashed
-            if holding and not self.is_holder:
-                await self._become_active()
-            elif not holding and self.is_holder:
+            if grant is not None:
+                self._report_skew(grant.clock_skew)
+                if grant.fence != self.fence:
+                    if self.is_holder:  # taken over and back while we stalled: start afresh under the new epoch
+                        logger.warning("the lease changed hands while this instance stalled: restarting processing")
+                        await self._step_down()
+                    await self._become_active(grant.fence)
+            elif self.is_holder:
                 logger.warning("lost the lease: stepping down to standby")
                 await self._step_down()
             await asyncio.sleep(settings.lease_renew_seconds)
 
-    async def _become_active(self) -> None:
-        logger.info("instance %s holds the lease: processing", self.instance)
+    def _report_skew(self, skew: timedelta) -> None:
+        """Once per episode: this machine's clock is far from the database's (the jobs' times come from it)."""
+        off = abs(skew) > CLOCK_SKEW_WARNING
+        if off and not self._skew_reported:
+            logger.warning(
+                "this machine's clock is %.0f s off the database's: check its time synchronisation",
+                skew.total_seconds(),
+            )
+        self._skew_reported = off
+
+    async def _become_active(self, fence: lease.Fence) -> None:
+        logger.info("instance %s holds the lease (epoch %d): processing", self.instance, fence.epoch)
         self.is_holder = True
+        self.fence = fence
+        self.outbox.start(fence)
         await self.outbox.recover()
         if self.telegram is not None:
             telegram = self.telegram
+            telegram.queues.reopen()
             await telegram.publish_commands()
             resumed = await telegram.pump.resume_all()
             if resumed:
@@ -120,14 +145,36 @@ class Runtime:
         self.app.scheduler.resume()
 
     async def _step_down(self) -> None:
+        """The lease is lost (or we shut down): stop at once; whatever was in flight is fenced off or resumed."""
         self.is_holder = False
+        self.fence = None
+        self.outbox.fence = None
         await self.app.scheduler.pause()
+        await self._cancel_active_tasks()
+        if self.telegram is not None:
+            await self.telegram.queues.close()
+
+    async def _cancel_active_tasks(self) -> None:
         for task in self._active_tasks:
             task.cancel()
         await asyncio.gather(*self._active_tasks, return_exceptions=True)
         self._active_tasks.clear()
+
+    async def _drain(self) -> None:
+        """Take no new work (polling, journal rows, outbox claims, job runs); let what is in flight finish."""
+        await self._cancel_active_tasks()
+        self.outbox.stop()
+        waits = [self.app.scheduler.drain()]
         if self.telegram is not None:
-            await self.telegram.queues.close()
+            waits.append(self.telegram.queues.drain())
+        try:
+            async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS):
+                await asyncio.gather(*waits)
+        except TimeoutError:
+            logger.warning(
+                "shutdown: work still running after %.0f s is stopped; it is resumed at the next start",
+                SHUTDOWN_GRACE_SECONDS,
+            )
 
     def failed_task(self) -> BaseException | None:
         """A crashed active task (e.g. the token was revoked while polling)."""
@@ -137,8 +184,14 @@ class Runtime:
         return None
 
     async def stop(self) -> None:
-        """Clean shutdown: stop processing, give the lease up for a standby, close everything."""
+        """Clean shutdown: take no new work, let sends in flight finish and be recorded, give the lease up, close.
+
+        After a SIGTERM nothing that was sent is sent again: a reply or outbox message either went out and
+        was recorded before the exit, or had not been sent and goes out at the next start.
+        """
         was_holder = self.is_holder
+        if was_holder:
+            await self._drain()
         await self._step_down()
         if was_holder:
             try:

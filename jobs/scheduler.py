@@ -92,6 +92,12 @@ class SchedulerHost:
             self._scheduler.pause()
         await self._cancel_running()
 
+    async def drain(self) -> None:
+        """No more runs; wait for the jobs running now to finish (a clean shutdown, before `pause` or `stop`)."""
+        if self._scheduler.running:
+            self._scheduler.pause()
+        await asyncio.gather(*list(self._running), return_exceptions=True)
+
     async def stop(self) -> None:
         """Shut the scheduler down and wait until no job runs (before the database closes)."""
         self.shutdown()

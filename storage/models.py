@@ -162,6 +162,8 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     acquired_at: Mapped[datetime]
     renewed_at: Mapped[datetime]
+    # Bumped on every takeover; a sender's writes are conditional on the epoch it was granted (a fence).
+    epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class BotState(Base):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
 
 from bot.services import journal, lease
 from storage.database import Database
-from storage.models import InboundStatus
+from storage.models import InboundStatus, Lease
 
 WIB = ZoneInfo("Asia/Pontianak")
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=WIB)
@@ -83,18 +85,70 @@ async def test_old_payloads_are_purged_only_when_finished(db: Database) -> None:
     assert payloads == {done_id: None, pending_id: {"keep": True}, fresh_id: {"keep": True}}
 
 
+async def age_the_lease(db: Database, seconds: float) -> None:
+    """The holder stopped renewing `seconds` ago, by the database's clock (a stalled or dead instance)."""
+    async with db.write() as session:
+        renewed = await session.scalar(select(Lease.renewed_at))
+        assert renewed is not None
+        await session.execute(update(Lease).values(renewed_at=renewed - timedelta(seconds=seconds)))
+
+
 async def test_the_lease_is_held_renewed_and_taken_over_after_the_timeout(db: Database) -> None:
     timeout = timedelta(seconds=30)
+    now = datetime.now(WIB)
     async with db.write() as session:
-        assert await lease.hold_lease(session, "a", NOW, timeout)
+        first = await lease.hold_lease(session, "a", now, timeout)
     async with db.write() as session:
-        assert not await lease.hold_lease(session, "b", NOW + timedelta(seconds=10), timeout)
-        assert await lease.hold_lease(session, "a", NOW + timedelta(seconds=25), timeout)
+        assert await lease.hold_lease(session, "b", now, timeout) is None
+        renewed = await lease.hold_lease(session, "a", now, timeout)
+    assert first is not None and renewed is not None and renewed.fence == first.fence
+    await age_the_lease(db, 25)
     async with db.write() as session:
-        assert not await lease.hold_lease(session, "b", NOW + timedelta(seconds=50), timeout)
-        assert await lease.hold_lease(session, "b", NOW + timedelta(seconds=56), timeout)
+        assert await lease.hold_lease(session, "b", now, timeout) is None
+    await age_the_lease(db, 60)
+    async with db.write() as session:
+        taken = await lease.hold_lease(session, "b", now, timeout)
         assert await lease.lease_holder(session) == "b"
     async with db.write() as session:
-        assert not await lease.hold_lease(session, "a", NOW + timedelta(seconds=57), timeout)
+        assert await lease.hold_lease(session, "a", now, timeout) is None
         await lease.release_lease(session, "b")
-        assert await lease.hold_lease(session, "a", NOW + timedelta(seconds=58), timeout)
+        back = await lease.hold_lease(session, "a", now, timeout)
+    assert first is not None and taken is not None and back is not None
+    # Every takeover is a new epoch; a renewal keeps it.
+    assert (first.fence, taken.fence, back.fence) == (
+        lease.Fence("a", first.fence.epoch),
+        lease.Fence("b", first.fence.epoch + 1),
+        lease.Fence("a", first.fence.epoch + 2),
+    )
+
+
+async def test_a_standby_with_a_fast_clock_does_not_steal_a_live_lease(db: Database) -> None:
+    """The database's clock decides expiry: an instance whose clock runs an hour ahead takes nothing."""
+    timeout = timedelta(seconds=30)
+    now = datetime.now(WIB)
+    async with db.write() as session:
+        held = await lease.hold_lease(session, "a", now, timeout)
+    async with db.write() as session:
+        stolen = await lease.hold_lease(session, "b", now + timedelta(hours=1), timeout)
+        holder = await lease.lease_holder(session)
+    assert held is not None and stolen is None and holder == "a"
+    async with db.write() as session:
+        # A holder whose own clock lags keeps renewing, and learns how far off its clock is.
+        renewed = await lease.hold_lease(session, "a", now - timedelta(hours=1), timeout)
+    assert renewed is not None and renewed.fence == held.fence
+    assert timedelta(minutes=59) < -renewed.clock_skew < timedelta(minutes=61)
+
+
+async def test_acquired_at_is_stored_as_the_instant_of_the_takeover(db: Database) -> None:
+    timeout = timedelta(seconds=30)
+    async with db.write() as session:
+        assert await lease.hold_lease(session, "a", datetime.now(WIB), timeout)
+    await age_the_lease(db, 60)
+    async with db.write() as session:
+        assert await lease.hold_lease(session, "b", datetime.now(WIB), timeout)
+    async with db.read() as session:
+        row = await session.get_one(Lease, lease.MAIN_LEASE)
+    utc_now = datetime.now(UTC)
+    assert row.holder == "b" and row.acquired_at.tzinfo is not None
+    assert abs(row.acquired_at - utc_now) < timedelta(seconds=30)  # not 7 hours off
+    assert abs(row.renewed_at - row.acquired_at) < timedelta(seconds=1)

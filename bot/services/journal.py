@@ -130,12 +130,24 @@ async def record_failure(session: AsyncSession, row_id: int, error: str, now: da
     return row.attempts
 
 
-async def mark_failed(session: AsyncSession, row_id: int, replies: Sequence[dict[str, Any]], now: datetime) -> None:
-    """Give up on a row after its attempts; the apology in `replies` is still sent."""
+async def mark_failed(
+    session: AsyncSession, row_id: int, replies: Sequence[dict[str, Any]], now: datetime, error: str | None = None
+) -> None:
+    """Give up on a row after its attempts (at once if it cannot be parsed); the apology in `replies` is still sent."""
+    values: dict[str, Any] = {
+        "status": InboundStatus.FAILED.value,
+        "replies": json.dumps(list(replies)),
+        "handled_at": now,
+    }
+    if error is not None:
+        values["last_error"] = error[:500]
+    await session.execute(update(InboundEvent).where(InboundEvent.id == row_id).values(**values))
+
+
+async def give_up_reply(session: AsyncSession, row_id: int, now: datetime) -> None:
+    """Stop sending a reply whose attempts all ended without a readable answer: failed, and not sent again."""
     await session.execute(
-        update(InboundEvent)
-        .where(InboundEvent.id == row_id)
-        .values(status=InboundStatus.FAILED.value, replies=json.dumps(list(replies)), handled_at=now)
+        update(InboundEvent).where(InboundEvent.id == row_id).values(status=InboundStatus.FAILED.value, replied_at=now)
     )
 
 

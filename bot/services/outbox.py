@@ -1,12 +1,15 @@
 """The outbox: every message that is not a direct reply is written here, in the transaction of its cause.
 
 Rows address a person; the channel and chat are chosen at dispatch (the most recently active identity that is
-not marked unreachable). Delivery attempts are recorded append-only in `delivery_attempt`.
+not marked unreachable, on a channel this process runs). Delivery attempts are recorded append-only in
+`delivery_attempt`. Every write of the sender is fenced: it counts only while the lease still shows the
+sender's `Fence`, so a holder that stalled past a takeover can neither claim nor record anything.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.core import Reply, reply_from_json, reply_to_json
+from bot.services.lease import Fence, holds
 from storage.models import (
     ChannelIdentity,
     DeliveryAttempt,
@@ -29,6 +33,7 @@ from storage.models import (
 TEMPLATE_KEYS = {"undangan": "undangan", "permintaan_data": "undangan", "laporan_kirim": "pemberitahuan"}
 DEFAULT_TEMPLATE_KEY = "pemberitahuan"
 OPEN = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+MESSAGING_CHANNELS = ("telegram", "whatsapp")
 
 
 @dataclass(frozen=True)
@@ -69,18 +74,34 @@ async def enqueue(
     return message.id
 
 
-async def release_in_flight(session: AsyncSession) -> int:
+async def release_in_flight(session: AsyncSession, fence: Fence) -> int:
     """After a crash or a lease takeover, messages left `sending` go out again (at most one per chat twice)."""
     result = await session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.SENDING.value)
+        .where(OutboxMessage.status == OutboxStatus.SENDING.value, holds(fence))
         .values(status=OutboxStatus.PENDING.value)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def claim_due(session: AsyncSession, now: datetime, limit: int = 500) -> list[Claimed]:
-    """Claim due messages in order; a person whose earlier message waits for a retry gets nothing newer first."""
+def _reachable_identity(channels: Sequence[str]) -> Any:
+    """SQL: the message's person has an identity on one of `channels` not marked unreachable."""
+    return exists().where(
+        ChannelIdentity.person_id == OutboxMessage.person_id,
+        ChannelIdentity.channel.in_(list(channels)),
+        ChannelIdentity.unreachable_at.is_(None),
+        ~ChannelIdentity.external_id.startswith("purged-"),
+    )
+
+
+async def claim_due(
+    session: AsyncSession, now: datetime, fence: Fence, channels: Sequence[str], limit: int = 500
+) -> list[Claimed]:
+    """Claim due messages in order; a person whose earlier message waits for a retry gets nothing newer first.
+
+    A message is claimed only if its person can be reached on one of the running `channels`, or on none at
+    all (it is then recorded unreachable): a message for a channel that is not running waits for it.
+    """
     earlier = aliased(OutboxMessage)
     waiting_before = exists().where(
         earlier.person_id == OutboxMessage.person_id,
@@ -88,6 +109,7 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int = 500) -> l
         earlier.status.in_(OPEN),
         earlier.not_before > now,
     )
+    deliverable = _reachable_identity(channels) | ~_reachable_identity(MESSAGING_CHANNELS)
     rows = (
         await session.scalars(
             select(OutboxMessage)
@@ -95,6 +117,8 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int = 500) -> l
                 OutboxMessage.status == OutboxStatus.PENDING.value,
                 OutboxMessage.not_before <= now,
                 ~waiting_before,
+                deliverable,
+                holds(fence),
             )
             .order_by(OutboxMessage.id)
             .limit(limit)
@@ -102,11 +126,22 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int = 500) -> l
     ).all()
     if not rows:
         return []
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_([r.id for r in rows]))
-        .values(status=OutboxStatus.SENDING.value)
+    # Conditional on the status and the fence, so rows claimed by someone else in between are not taken.
+    claimed = set(
+        (
+            await session.scalars(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_([r.id for r in rows]),
+                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                    holds(fence),
+                )
+                .values(status=OutboxStatus.SENDING.value)
+                .returning(OutboxMessage.id)
+            )
+        ).all()
     )
+    rows = [r for r in rows if r.id in claimed]
     purged = [r.id for r in rows if not r.payload]
     if purged:  # the person was purged: nothing left to send
         await session.execute(
@@ -119,24 +154,33 @@ async def claim_due(session: AsyncSession, now: datetime, limit: int = 500) -> l
     ]
 
 
-async def release(session: AsyncSession, message_ids: list[int]) -> None:
+async def release(session: AsyncSession, message_ids: list[int], fence: Fence) -> None:
     """Claimed messages that were not attempted go back to pending (behind a message that must wait)."""
     if message_ids:
         await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(message_ids), OutboxMessage.status == OutboxStatus.SENDING.value)
+            .where(
+                OutboxMessage.id.in_(message_ids),
+                OutboxMessage.status == OutboxStatus.SENDING.value,
+                holds(fence),
+            )
             .values(status=OutboxStatus.PENDING.value)
         )
 
 
-async def targets(session: AsyncSession, person_ids: list[int]) -> dict[int, tuple[str, str]]:
-    """Each person's (channel, chat id): their most recently active reachable identity (Telegram on a tie)."""
+async def targets(
+    session: AsyncSession, person_ids: list[int], channels: Sequence[str] = MESSAGING_CHANNELS
+) -> dict[int, tuple[str, str]]:
+    """Each person's (channel, chat id) on `channels`: their most recently active reachable identity.
+
+    Telegram wins a tie.
+    """
     rows = await session.execute(
         select(ChannelIdentity.person_id, ChannelIdentity.channel, ChannelIdentity.external_id)
         .where(
             ChannelIdentity.person_id.in_(person_ids),
             ChannelIdentity.unreachable_at.is_(None),
-            ChannelIdentity.channel.in_(["telegram", "whatsapp"]),
+            ChannelIdentity.channel.in_(list(channels)),
             ~ChannelIdentity.external_id.startswith("purged-"),
         )
         .order_by(
@@ -157,13 +201,32 @@ async def record_outcome(
     message_id: int,
     status: OutboxStatus,
     *,
+    fence: Fence,
     now: datetime,
     channel: str | None,
     chat_id: str | None,
     error: str | None = None,
     retry_in: timedelta | None = None,
-) -> None:
-    """Record one attempt (append-only) and the message's new status; a retry goes back to pending later."""
+) -> bool:
+    """Record one attempt (append-only) and the message's new status; a retry goes back to pending later.
+
+    False, and nothing written, when the lease no longer shows `fence` or the message is no longer ours
+    (a standby took over and released it).
+    """
+    values: dict[str, Any] = {"channel": channel, "chat_id": chat_id, "last_error": (error or None) and error[:500]}
+    if retry_in is not None:
+        values.update(status=OutboxStatus.PENDING.value, not_before=now + retry_in)
+    else:
+        values.update(status=status.value)
+        if status == OutboxStatus.SENT:
+            values["sent_at"] = now
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.SENDING.value, holds(fence))
+        .values(attempts=OutboxMessage.attempts + 1, **values)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
     session.add(
         DeliveryAttempt(
             message_id=message_id,
@@ -174,18 +237,7 @@ async def record_outcome(
             error=(error or None) and error[:500],
         )
     )
-    values: dict[str, Any] = {"channel": channel, "chat_id": chat_id, "last_error": (error or None) and error[:500]}
-    if retry_in is not None:
-        values.update(status=OutboxStatus.PENDING.value, not_before=now + retry_in)
-    else:
-        values.update(status=status.value)
-        if status == OutboxStatus.SENT:
-            values["sent_at"] = now
-    await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id)
-        .values(attempts=OutboxMessage.attempts + 1, **values)
-    )
+    return True
 
 
 async def mark_unreachable(session: AsyncSession, channel: str, chat_id: str, now: datetime) -> None:
