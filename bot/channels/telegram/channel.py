@@ -37,6 +37,9 @@ from storage.models import InboundStatus
 logger = logging.getLogger(__name__)
 
 POLL_TIMEOUT = 25
+# A getUpdates that answers at once with nothing (a broken or misconfigured server, a proxy) must not become
+# a busy loop: empty answers are at least this far apart.
+EMPTY_POLL_PAUSE = 1.0
 RETRY_BACKOFF = (0.5, 2.0)
 # The row a worker is processing; PTB awaits our handler in the worker's own task, so the value is visible.
 _current_row: contextvars.ContextVar[JournalRow] = contextvars.ContextVar("current_row")
@@ -126,16 +129,16 @@ class TelegramChannel:
         return await journal_telegram_updates(self.db, payloads, self.clock())
 
     async def poll(self) -> None:
-        """Long polling: journal each batch, then confirm it by asking for the next offset."""
+        """Long polling: journal each batch raw, then confirm it by asking for the next offset."""
         await self._call_with_retry(lambda: self.bot.delete_webhook(drop_pending_updates=False))
+        loop = asyncio.get_running_loop()
         offset: int | None = None
         conflict_logged = False
         failures = 0
         while True:
+            started = loop.time()
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=Update.ALL_TYPES
-                )
+                updates = await self._get_raw_updates(offset)
             except Conflict:
                 if not conflict_logged:
                     logger.error(
@@ -151,17 +154,37 @@ class TelegramChannel:
             except RetryAfter as error:
                 await asyncio.sleep(_seconds(error.retry_after))
                 continue
-            except NetworkError as error:
+            except (NetworkError, TelegramError, KeyError) as error:  # the last two: an answer that does not parse
                 failures += 1
                 logger.warning("getUpdates failed (%s); retrying", type(error).__name__)
                 await asyncio.sleep(min(2**failures, 30))
                 continue
             failures, conflict_logged = 0, False
-            if not updates:
+            journaled = _journalable(updates)
+            if not journaled:
+                if (waited := loop.time() - started) < EMPTY_POLL_PAUSE:
+                    await asyncio.sleep(EMPTY_POLL_PAUSE - waited)
                 continue
-            await self.journal_updates([update.to_dict() for update in updates])
-            offset = updates[-1].update_id + 1
+            await self.journal_updates(journaled)
+            offset = max(update["update_id"] for update in journaled) + 1
             self.pump.notify()
+
+    async def _get_raw_updates(self, offset: int | None) -> list[Any]:
+        """getUpdates as the raw JSON objects, parsed one by one later, in the per-chat workers.
+
+        PTB's `get_updates` parses the whole batch before returning it: one update it cannot parse fails the
+        batch, before anything is journaled, and kills the polling loop. PTB has no public call that returns
+        the raw result, so this uses the one `get_updates` itself uses (same connection pool, same errors).
+        """
+        result = await self.bot._post(  # noqa: SLF001
+            "getUpdates",
+            {"offset": offset, "timeout": POLL_TIMEOUT, "allowed_updates": list(Update.ALL_TYPES)},
+            read_timeout=POLL_TIMEOUT + 10,
+        )
+        if not isinstance(result, list):
+            logger.warning("getUpdates answered something that is not a list of updates; ignored")
+            return []
+        return result
 
     async def set_webhook(self) -> None:
         assert self.settings.webhook_url and self.settings.webhook_secret
@@ -196,6 +219,8 @@ class TelegramChannel:
             current = await self._reload(row.id)
             if current is None or current.status != InboundStatus.PENDING or backoff is None:
                 break
+            if self.queues.closing:
+                break  # shutting down: the next start retries it
             await asyncio.sleep(backoff)  # a failed attempt: retry soon, the minute sweep does the rest
         if current is not None and current.awaits_reply:
             await self._deliver(current)
@@ -208,9 +233,14 @@ class TelegramChannel:
         if row.payload is None:  # purged before it could run: nothing left to process
             await self.processor.finish_without_reply(row)
             return
+        try:
+            update = Update.de_json(row.payload, self.bot)
+        except Exception as error:  # PTB raises whatever a wrong-typed field leads to: the update does not parse
+            await self.processor.mark_unparsable(row, error)
+            return
         token = _current_row.set(row)
         try:
-            await self.application.process_update(Update.de_json(row.payload, self.bot))
+            await self.application.process_update(update)
         finally:
             _current_row.reset(token)
 
@@ -249,6 +279,9 @@ class TelegramChannel:
             error = str(reason)
         except DeliveryFailed:
             return  # the network is down: the row stays unreplied and the sweep sends it again
+        except Exception as unknown:  # e.g. an answer that cannot be parsed: the reply may have gone out
+            await self.processor.record_send_failure(row, unknown)
+            return  # counted: the sweep sends it again, until the third attempt gives up
         await self._mark_replied(row, error)
 
     async def _mark_replied(self, row: JournalRow, error: str | None) -> None:
@@ -285,6 +318,14 @@ class TelegramChannel:
                         )
                 return
         await self.sender.send_document(chat_id, file_id, reply)
+
+
+def _journalable(updates: list[Any]) -> list[dict[str, Any]]:
+    """The raw updates that can be journaled: objects with an integer update_id (their key and offset)."""
+    keyed = [u for u in updates if isinstance(u, dict) and isinstance(u.get("update_id"), int)]
+    if len(keyed) < len(updates):
+        logger.warning("getUpdates returned %d entries without an update_id; ignored", len(updates) - len(keyed))
+    return keyed
 
 
 async def journal_telegram_updates(db: Database, payloads: list[dict[str, Any]], now: datetime) -> int:

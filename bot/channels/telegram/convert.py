@@ -14,16 +14,25 @@ CHANNEL = "telegram"
 
 
 def chat_key_of(payload: dict[str, Any]) -> str | None:
-    """The chat an update belongs to, read from the raw payload (for per-chat ordering)."""
+    """The chat an update belongs to, read from the raw payload (for per-chat ordering).
+
+    The payload is not parsed yet and may be malformed: anything not shaped as expected gives None.
+    """
     for key in ("message", "edited_message", "channel_post", "edited_channel_post", "my_chat_member"):
         if isinstance(payload.get(key), dict):
-            chat = payload[key].get("chat") or {}
-            return str(chat["id"]) if "id" in chat else None
+            return _id_of(payload[key].get("chat"))
     query = payload.get("callback_query")
     if isinstance(query, dict):
-        message = query.get("message") or {}
-        chat_id = (message.get("chat") or {}).get("id")
-        return str(chat_id if chat_id is not None else query.get("from", {}).get("id"))
+        message = query.get("message")
+        chat = _id_of(message.get("chat")) if isinstance(message, dict) else None
+        return chat if chat is not None else _id_of(query.get("from"))
+    return None
+
+
+def _id_of(entity: Any) -> str | None:
+    """The `id` of a raw chat or user object, if it has a plain one."""
+    if isinstance(entity, dict) and isinstance(entity.get("id"), int | str):
+        return str(entity["id"])[:64]
     return None
 
 
