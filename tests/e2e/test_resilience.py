@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from storage.models import ChannelIdentity, OutboxMessage
 from tests.conftest import make_settings
 from tests.e2e.broadcast_world import open_broadcast
-from tests.e2e.harness import bot_settings, journal_rows, running_bot, say
+from tests.e2e.harness import bot_settings, free_port, journal_rows, running_bot, say
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -80,9 +80,15 @@ async def test_get_updates_answering_nothing_at_once_is_not_a_busy_loop(
         assert "Perintah yang bisa Anda pakai" in help_text
 
 
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
 async def test_an_update_that_does_not_parse_is_failed_and_the_bot_goes_on(
-    fake_telegram: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    fake_telegram: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: str
 ) -> None:
+    port = free_port()
+    webhook = {"MONEV_WEBHOOK_URL": f"http://127.0.0.1:{port}", "MONEV_WEBHOOK_SECRET": "rahasia-webhook_1"}
+    settings = bot_settings(
+        fake_telegram, tmp_path, MONEV_HTTP_PORT=str(port), **(webhook if mode == "webhook" else {})
+    )
     user = fake_telegram.user(8303)
     user.send_text("/help")
     malformed = fake_telegram.enqueue(
@@ -97,7 +103,7 @@ async def test_an_update_that_does_not_parse_is_failed_and_the_bot_goes_on(
         }
     )
     user.send_text("/help")
-    async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+    async with running_bot(settings) as bot:
         await fake_telegram.wait_for_messages(8303, 2)
         await bot.wait_idle()
         rows = await journal_rows(bot.app.services.db)
@@ -107,7 +113,7 @@ async def test_an_update_that_does_not_parse_is_failed_and_the_bot_goes_on(
             ("3", "replied"),
         ]
         assert rows[1].last_error is not None and rows[1].last_error.startswith("unparsable")
-        (help_text,) = await say(fake_telegram, user, "/help")  # still polling
+        (help_text,) = await say(fake_telegram, user, "/help")  # still running
         assert "Perintah yang bisa Anda pakai" in help_text and not bot.task.done()
     assert len(fake_telegram.sent_messages(8303)) == 3  # nothing was sent for the malformed update
     about_it = [
