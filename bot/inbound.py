@@ -138,6 +138,8 @@ class ChatQueues:
                     queue.popleft()
                     self.in_flight.discard(row.id)
         finally:
+            for left in queue:  # stopped early: these stay journaled and may be submitted again later
+                self.in_flight.discard(left.id)
             del self._queues[key]
             del self._workers[key]
             if not self._workers:

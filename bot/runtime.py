@@ -115,7 +115,7 @@ class Runtime:
             await asyncio.sleep(settings.lease_renew_seconds)
 
     def _report_skew(self, skew: timedelta) -> None:
-        """Once per episode: this machine's clock is far from the database's (the jobs' times come from it)."""
+        """Once per episode: this machine's clock is far from the database's (the times services record are ours)."""
         off = abs(skew) > CLOCK_SKEW_WARNING
         if off and not self._skew_reported:
             logger.warning(

@@ -9,11 +9,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.app import build_app
 from bot.channels.telegram.channel import EMPTY_POLL_PAUSE
 from bot.runtime import Runtime
+from storage.database import Database
 from storage.models import ChannelIdentity, OutboxMessage
 from tests.conftest import make_settings
 from tests.e2e.broadcast_world import open_broadcast
@@ -60,6 +61,39 @@ async def test_a_reply_whose_answer_cannot_be_read_is_sent_three_times_at_most(
     ]
     expect(caplog, "bot.inbound", "giving up after 3 attempts")
     expect(caplog, "telegram.request", "Can not load invalid JSON data")  # PTB's own record of the bad answer
+
+
+async def test_an_outbox_message_whose_answer_cannot_be_read_fails_after_three_attempts(
+    fake_telegram: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = bot_settings(fake_telegram, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 1}, now=datetime.now().astimezone())
+    (chat,) = world.liaisons
+    for user_id in (chat, world.uploader_chat):
+        fake_telegram.user(user_id)
+    fake_telegram.inject_response("sendDocument", GARBLED, chat_id=chat, times=100, deliver=True)
+    async with running_bot(settings) as bot:
+        db = bot.app.services.db
+        for attempt in (1, 2, 3):
+            async with asyncio.timeout(10):
+                while (letter := await first_message(db)).attempts < attempt:
+                    await asyncio.sleep(0.05)
+            async with db.write() as session:  # the retry is due now rather than in 5 or 10 s
+                await session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id == letter.id).values(not_before=bot.app.now())
+                )
+        await fake_telegram.wait_for(lambda: len(fake_telegram.sent_messages(chat)) == 4)
+        letter = await first_message(db)
+        assert (letter.status, letter.attempts) == ("failed", 3)
+        # The letter went out three times (each answer unreadable), then the data request once.
+        assert [bool(m.get("document")) for m in fake_telegram.sent_messages(chat)] == [True, True, True, False]
+    expect(caplog, "bot.outbox_dispatch", "giving up after 3 attempts")
+    expect(caplog, "telegram.request", "Can not load invalid JSON data")
+
+
+async def first_message(db: Database) -> OutboxMessage:
+    async with db.read() as session:
+        return (await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id).limit(1))).one()
 
 
 async def test_get_updates_answering_nothing_at_once_is_not_a_busy_loop(
