@@ -9,9 +9,10 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -100,10 +101,23 @@ class RunningBot:
                 await asyncio.sleep(0.05)
 
 
+class MovableClock:
+    """The real time plus an offset a test moves forward, e.g. past a deadline, instead of waiting for it."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, by: timedelta) -> None:
+        self.offset += by
+
+
 @asynccontextmanager
-async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
-    """`monev run` in this process: lease, journal loop, polling or webhook, web server."""
-    app = build_app(settings)
+async def running_bot(settings: Settings, clock: Callable[[], datetime] | None = None) -> AsyncIterator[RunningBot]:
+    """`monev run` in this process: lease, journal loop, polling or webhook, web server; on `clock` if given."""
+    app = build_app(settings, clock)
     await app.prepare()
     runtime = Runtime(app)
     await runtime.start()
