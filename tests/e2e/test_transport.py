@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
-from storage.models import InboundEvent, Role, StoredFile, UnfiledUpload
+from storage.models import Role, StoredFile, UnfiledUpload
 from tests.e2e.harness import LogExpectations, bot_settings, free_port, journal_rows, registered, running_bot
 from tests.fake_telegram.server import FakeBotAPI
 
@@ -180,7 +181,7 @@ async def test_failed_handlers_are_retried_then_marked_failed(
 async def test_unknown_update_kinds_are_marked_done(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
     fake_telegram.user(6001)
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
-        fake_telegram.enqueue(
+        edit = fake_telegram.enqueue(
             {
                 "edited_message": {
                     "message_id": 5,
@@ -194,6 +195,7 @@ async def test_unknown_update_kinds_are_marked_done(fake_telegram: FakeBotAPI, t
         )
         await bot.wait_idle()
         rows = await journal_rows(bot.app.services.db)
-        assert [r.status for r in rows] == ["replied"]
+        assert [(r.update_key, r.chat_key, r.status, r.attempts, json.loads(r.replies or "null")) for r in rows] == [
+            (str(edit["update_id"]), "6001", "replied", 0, [])
+        ]
         assert fake_telegram.sent_messages(6001) == []
-        assert isinstance(rows[0], InboundEvent)
