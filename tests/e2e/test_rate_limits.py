@@ -14,6 +14,7 @@ from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.sender import TelegramSender
 from bot.core import Reply
 from tests.e2e.harness import LogExpectations, bot_settings, running_bot
+from tests.fake_telegram.limits import STRICT_PER_CHAT
 from tests.fake_telegram.server import FakeBotAPI
 from tests.fake_telegram.server import Limits as FakeLimits
 
@@ -52,6 +53,17 @@ async def test_without_the_limiter_429s_come_back_and_are_honoured(
     assert len(fake_telegram.sent_messages()) == 45  # every message still arrived, once
     assert fake_telegram.duplicate_texts() == {}
     assert "Telegram asked to slow down" in caplog.text
+
+
+@pytest.mark.parametrize(("each", "refused"), [(2, 0), (3, 1)])
+async def test_the_strict_fake_allows_two_at_once_in_a_chat_where_our_limiter_allows_three(
+    fake_telegram: FakeBotAPI, tmp_path: Path, each: int, refused: int
+) -> None:
+    """The broadcast tests' fake is stricter than our limiter, so their "no 429" does not check it against itself."""
+    fake_telegram.set_limits(STRICT_PER_CHAT)
+    await send_to_many(fake_telegram, RateLimiter(), tmp_path, chats=1, each=each)
+    assert len(fake_telegram.rejected_429) == refused
+    assert fake_telegram.texts(10_001) == [f"pesan {n}" for n in range(each)]  # the refused one waited, then went
 
 
 async def test_a_409_conflict_is_logged_once_and_polling_goes_on(
