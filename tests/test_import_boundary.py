@@ -12,7 +12,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "handlers", "jobs", "storage")
-LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+# `lint-imports`, run by this interpreter (its script need not be on PATH or next to it).
+LINT_IMPORTS = [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()"]
 LAYERS = "Layers: composition root, then channels and jobs, then handlers, then services, then storage"
 NO_MESSAGING = "Services and storage import no messaging library"
 
@@ -21,7 +22,7 @@ def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
     """`lint-imports` on the project at `root`, importing its packages from there and nowhere else."""
     env = {**os.environ, "PYTHONPATH": str(root)}
     return subprocess.run(
-        [str(LINT_IMPORTS), "--no-cache", "--no-logo", str(root / "pyproject.toml")],
+        [*LINT_IMPORTS, "--no-cache", "--no-logo", str(root / "pyproject.toml")],
         cwd=root,
         env=env,
         capture_output=True,
