@@ -55,7 +55,9 @@ def limiter_on(clock: VirtualTime, limits: Limits | None = None) -> RateLimiter:
     return RateLimiter(limits or Limits(), clock=clock.monotonic, sleep=clock.sleep)
 
 
-async def send_times(clock: VirtualTime, limiter: RateLimiter, chats: list[int], *, is_group: bool = False) -> list:
+async def send_times(
+    clock: VirtualTime, limiter: RateLimiter, chats: list[int], *, is_group: bool = False
+) -> list[list[float]]:
     """Acquire once per entry of `chats` (in this order, each chat's messages one after another, chats at once)."""
     stamps: dict[int, list[float]] = {}
 
