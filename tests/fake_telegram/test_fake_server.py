@@ -28,6 +28,7 @@ from telegram.ext import (
 )
 
 from tests.fake_telegram import FakeBotAPI
+from tests.fake_telegram.limits import Limits
 
 PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40
 
@@ -147,17 +148,25 @@ async def send_all(bot: Bot, chat_ids: list[int]) -> list[BaseException | None]:
     return [r if isinstance(r, BaseException) else None for r in results]
 
 
+def frozen() -> float:
+    """The fake's flood clock standing still: no bucket refills, so a loaded machine cannot blur the limits."""
+    return 0.0
+
+
 async def test_global_limit_answers_429_with_retry_after(fake_telegram: FakeBotAPI, bot: Bot) -> None:
+    fake_telegram.set_limits(Limits(), frozen)
     chat_ids = [fake_telegram.user(2000 + i).id for i in range(40)]
     errors = await send_all(bot, chat_ids)
     limited = [e for e in errors if isinstance(e, RetryAfter)]
-    assert limited and all(seconds(e) >= 1 for e in limited)
+    assert len(limited) == 40 - 31  # 30 per second plus the tolerance token, all at once
+    assert {seconds(e) for e in limited} == {1}
     assert len(fake_telegram.rejected_429) == len(limited)
-    assert len(fake_telegram.sent_messages()) == 40 - len(limited)
+    assert len(fake_telegram.sent_messages()) == 31
     assert fake_telegram.duplicate_texts() == {}
 
 
 async def test_per_chat_burst_limit(fake_telegram: FakeBotAPI, bot: Bot) -> None:
+    fake_telegram.set_limits(Limits(), frozen)
     chat_id = fake_telegram.user(2100).id
     outcomes = []
     for n in range(5):
@@ -170,12 +179,13 @@ async def test_per_chat_burst_limit(fake_telegram: FakeBotAPI, bot: Bot) -> None
 
 
 async def test_group_limit_is_per_minute(fake_telegram: FakeBotAPI, bot: Bot) -> None:
+    fake_telegram.set_limits(Limits(), frozen)
     group = fake_telegram.group(-100200, "Grup OPD")
     for n in range(21):
         await bot.send_message(group.id, f"grup {n}")
     with pytest.raises(RetryAfter) as caught:
         await bot.send_message(group.id, "satu lagi")
-    assert seconds(caught.value) >= 2
+    assert seconds(caught.value) == 3  # 20 per minute: the next token in 3 s
 
 
 async def test_limits_none_never_answers_429() -> None:
