@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.broadcast [--liaisons 1000] [--opds 32]
 
-1. Limited: the fake enforces Telegram's limits (30 messages/s overall), the bot runs its own rate limiter.
+1. Limited: the fake enforces Telegram's limits (30 messages/s overall) with a per-chat burst of 1, stricter
+   than the bot's own rate limiter (burst 3), so "no 429" is not the limiter agreeing with itself.
    Target: everything delivered once, no 429 reaching the failure path, elapsed ≤ 1.10 × (messages ÷ 30 s).
 2. Unlimited: no limits on either side; the dispatcher's own cost per message, against plain PTB
    `Bot.send_message` calls at the same concurrency in the same process.
@@ -45,6 +46,7 @@ from bot.settings import Settings
 from storage.models import DeliveryAttempt, OutboxMessage
 from tests.e2e.broadcast_world import World, open_broadcast
 from tests.e2e.harness import bot_settings, outbox_idle
+from tests.fake_telegram.limits import STRICT_PER_CHAT
 from tests.fake_telegram.server import FakeBotAPI
 
 TARGET_RATIO = 1.10
@@ -150,7 +152,7 @@ async def settle(app: MonevApp, timeout: float) -> None:
 
 
 async def broadcast(liaisons: int, opds: int, *, limited: bool) -> RunResult:
-    fake = FakeBotAPI() if limited else FakeBotAPI(limits=None)
+    fake = FakeBotAPI(limits=STRICT_PER_CHAT) if limited else FakeBotAPI(limits=None)
     await fake.start()
     try:
         with tempfile.TemporaryDirectory(prefix="monev-bench-") as tmp:
@@ -273,7 +275,12 @@ async def main(liaisons: int, opds: int) -> None:
         f"dispatcher claims {CLAIM_BATCH}, {CONCURRENT_CHATS} chats at once"
     )
 
-    print("limited run (fake enforces Telegram's limits; the bot's own rate limiter):")
+    strict = STRICT_PER_CHAT
+    print(
+        f"limited run (fake enforces {strict.global_per_sec:g}/s overall and {strict.per_chat_per_sec:g}/s per chat "
+        f"with a burst of {strict.per_chat_burst} (+{strict.tolerance} for jitter); the bot's own rate limiter, "
+        f"per-chat burst {Limits().chat_burst}):"
+    )
     limited = await broadcast(liaisons, opds, limited=True)
     common_lines(limited)
     floor = limited.messages / GLOBAL_RATE

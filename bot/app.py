@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import getpass
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from bot.channels.console import ConsoleChannel
 from bot.core import Actor
@@ -33,6 +35,9 @@ class MonevApp:
     registry: Registry
     dispatcher: Dispatcher
     scheduler: SchedulerHost
+    # Where every part of the process reads the time (the runtime, the journal processor, the channels, the
+    # jobs); tests pass a clock they can move instead of waiting for a deadline.
+    clock: Callable[[], datetime] = field(repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -40,7 +45,7 @@ class MonevApp:
 
     def now(self) -> datetime:
         """The current time in the city's zone (services take it as a parameter)."""
-        return datetime.now(self.settings.timezone)
+        return self.clock()
 
     async def prepare(self) -> None:
         """Migrate the schema and clean the file store after a possible crash."""
@@ -63,8 +68,22 @@ class MonevApp:
         return ConsoleChannel(self.dispatcher, actor, unix_user, out, self.now)
 
 
-def build_app(settings: Settings) -> MonevApp:
-    """Wire the services, handlers, dispatcher and scheduler for one process."""
+def zoned_clock(zone: ZoneInfo, clock: Callable[[], datetime] | None = None) -> Callable[[], datetime]:
+    """The real time (or `clock`'s) in `zone`; a naive time is refused, as everywhere else."""
+
+    def now() -> datetime:
+        if clock is None:
+            return datetime.now(zone)
+        current = clock()
+        if current.tzinfo is None:
+            raise ValueError("the clock must return timezone-aware times")
+        return current.astimezone(zone)
+
+    return now
+
+
+def build_app(settings: Settings, clock: Callable[[], datetime] | None = None) -> MonevApp:
+    """Wire the services, handlers, dispatcher and scheduler for one process; `clock` defaults to the real time."""
     services = Services(
         settings=settings,
         db=Database(settings.database_url),
@@ -72,9 +91,11 @@ def build_app(settings: Settings) -> MonevApp:
         renderer=Renderer(settings.timezone),
     )
     registry = build_registry()
+    now = zoned_clock(settings.timezone, clock)
     return MonevApp(
         services=services,
         registry=registry,
         dispatcher=Dispatcher(services, registry),
-        scheduler=SchedulerHost(settings.timezone),
+        scheduler=SchedulerHost(settings.timezone, now),  # jobs ask "what is due now?" at the process's time
+        clock=now,
     )

@@ -34,8 +34,10 @@ class PeriodicJob:
 class SchedulerHost:
     """Owns the scheduler; only `monev run` (the lease holder) starts it."""
 
-    def __init__(self, zone: ZoneInfo) -> None:
+    def __init__(self, zone: ZoneInfo, clock: Callable[[], datetime] | None = None) -> None:
         self.zone = zone
+        # The time each run is given; the composition root passes the process's clock.
+        self._clock: Callable[[], datetime] = clock or (lambda: datetime.now(zone))
         self._scheduler = AsyncIOScheduler(timezone=zone)
         self._jobs: dict[str, PeriodicJob] = {}
         self._running: set[asyncio.Task[None]] = set()
@@ -73,7 +75,7 @@ class SchedulerHost:
         if task is not None:
             self._running.add(task)  # type: ignore[arg-type]
         try:
-            await self._jobs[name].run(datetime.now(self.zone))
+            await self._jobs[name].run(self._clock())
         except asyncio.CancelledError:
             # Shutdown or a lost lease cancels a running job; the database says what is still due next time.
             logger.info("scheduled job %s stopped mid-run", name)

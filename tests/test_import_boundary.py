@@ -1,41 +1,62 @@
-"""Dependencies point one way: services and storage never import a messaging library."""
+"""Dependencies point one way: the import-linter contracts in pyproject.toml hold, and they do catch a violation."""
 
 from __future__ import annotations
 
-import ast
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MESSAGING = {"telegram", "pywa", "aiohttp", "httpx"}
-CHANNEL_FREE = ["bot/services", "storage"]
+PACKAGES = ("bot", "handlers", "jobs", "storage")
+# `lint-imports`, run by this interpreter (its script need not be on PATH or next to it).
+LINT_IMPORTS = [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()"]
+LAYERS = "Layers: composition root, then channels and jobs, then handlers, then services, then storage"
+NO_MESSAGING = "Services and storage import no messaging library"
 
 
-def imported_top_level_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
-    return names
+def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    """`lint-imports` on the project at `root`, importing its packages from there and nowhere else."""
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    return subprocess.run(
+        [*LINT_IMPORTS, "--no-cache", "--no-logo", str(root / "pyproject.toml")],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("package", CHANNEL_FREE)
-def test_package_imports_no_messaging_library(package: str) -> None:
-    files = sorted((ROOT / package).rglob("*.py"))
-    assert files, f"{package} has no Python files"
-    offenders = {
-        str(f.relative_to(ROOT)): sorted(imported_top_level_modules(f) & (MESSAGING | {"bot.channels"}))
-        for f in files
-        if imported_top_level_modules(f) & MESSAGING
-    }
-    assert offenders == {}
+def test_the_contracts_hold() -> None:
+    result = lint_imports(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{LAYERS} KEPT" in " ".join(result.stdout.split())
+    assert f"{NO_MESSAGING} KEPT" in result.stdout
+    assert "Contracts: 2 kept, 0 broken." in result.stdout
 
 
-def test_the_checker_sees_imports(tmp_path: Path) -> None:
-    sample = tmp_path / "sample.py"
-    sample.write_text("import telegram.ext\nfrom pywa import WhatsApp\nfrom . import local\n", encoding="utf-8")
-    assert imported_top_level_modules(sample) == {"telegram", "pywa"}
+@pytest.mark.parametrize(
+    ("module", "offending_import", "broken"),
+    [
+        ("storage/models.py", "import telegram", NO_MESSAGING),
+        ("bot/services/audit.py", "import aiohttp", NO_MESSAGING),
+        ("bot/services/audit.py", "import handlers.general", LAYERS),
+        ("handlers/general.py", "import bot.channels.console", LAYERS),
+        ("handlers/general.py", "import bot.dispatch", LAYERS),
+        ("storage/database.py", "import bot.services.journal", LAYERS),
+    ],
+)
+def test_the_contracts_catch_a_violation(tmp_path: Path, module: str, offending_import: str, broken: str) -> None:
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\n{offending_import}  # noqa\n", encoding="utf-8")
+    result = lint_imports(tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{broken} BROKEN" in " ".join(result.stdout.split())
+    assert "Contracts: 1 kept, 1 broken." in result.stdout

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.app import build_app
+from bot.settings import Settings
 from jobs.scheduler import PeriodicJob, SchedulerHost
 
 WIB = ZoneInfo("Asia/Pontianak")
@@ -55,6 +57,36 @@ async def test_a_started_scheduler_runs_jobs_in_the_city_zone() -> None:
     finally:
         host.shutdown()
     assert seen[0].tzinfo is not None and seen[0].utcoffset() == WIB.utcoffset(seen[0].replace(tzinfo=None))
+
+
+async def test_the_app_clock_times_the_scheduled_runs(settings: Settings) -> None:
+    """build_app's clock is what the jobs, the runtime and the services are given (here: 2030, in the city zone)."""
+    moved = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+    app = build_app(settings, clock=lambda: moved)
+    ran = asyncio.Event()
+    seen: list[datetime] = []
+
+    async def tick(now: datetime) -> None:
+        seen.append(now)
+        ran.set()
+
+    try:
+        assert (app.now(), app.now().tzinfo) == (moved, settings.timezone)
+        app.scheduler.register(PeriodicJob("cepat", 0.1, tick))
+        app.scheduler.start()
+        await asyncio.wait_for(ran.wait(), timeout=5)
+    finally:
+        await app.close()
+    assert seen[0] == moved and seen[0].tzinfo == settings.timezone
+
+
+async def test_a_naive_clock_is_refused(settings: Settings) -> None:
+    app = build_app(settings, clock=lambda: datetime(2030, 1, 2, 3, 4, 5))
+    try:
+        with pytest.raises(ValueError, match="timezone-aware"):
+            app.now()
+    finally:
+        await app.close()
 
 
 async def test_a_failing_job_does_not_stop_the_scheduler(caplog: pytest.LogCaptureFixture) -> None:

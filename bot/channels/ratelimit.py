@@ -3,14 +3,15 @@
 Token buckets: 30 messages/s overall (starting with a burst of 20), 1/s per private chat (with a burst of 3,
 which Telegram tolerates), 20/min per group. A sender waits for its chat's token first (so a busy chat never
 holds up the others), then for a global token. python-telegram-bot's AIORateLimiter is not used: it has no
-per-chat limit.
+per-chat limit. A 429 from Telegram holds the chat's bucket for `retry_after` seconds, so every sender to that
+chat waits, not only the one that was refused. The clock and the sleep are injectable so tests run on virtual time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 
@@ -39,7 +40,13 @@ class TokenBucket:
         """Seconds until one token is available (0 if one is available now); refills first."""
         self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+        # The epsilon absorbs float rounding: a wait shorter than the clock's resolution would never end.
+        return 0.0 if self.tokens >= 1 - 1e-9 else (1 - self.tokens) / self.rate
+
+    def hold(self, now: float, seconds: float) -> None:
+        """No token before `now + seconds`; then the bucket refills at its rate (no fresh burst at once)."""
+        self.wait_time(now)
+        self.tokens = min(self.tokens, 1 - seconds * self.rate)
 
     def is_idle(self, now: float) -> bool:
         return self.tokens + (now - self.updated) * self.rate >= self.capacity
@@ -48,9 +55,15 @@ class TokenBucket:
 class RateLimiter:
     """Waits until a message to `chat_id` may go out without breaking any of the limits."""
 
-    def __init__(self, limits: Limits = Limits(), clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limits: Limits = Limits(),
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
         self.limits = limits
         self._clock = clock
+        self._sleep = sleep
         now = clock()
         self._global = TokenBucket(limits.global_rate, limits.global_burst, limits.global_burst, now)
         self._chats: dict[str, TokenBucket] = {}
@@ -60,10 +73,14 @@ class RateLimiter:
         await self._take(self._bucket_for(str(chat_id), is_group))
         await self._take(self._global)
 
+    def retry_after(self, chat_id: int | str, seconds: float, *, is_group: bool = False) -> None:
+        """Telegram refused a message to `chat_id` with 429: nothing goes to that chat for `seconds`."""
+        self._bucket_for(str(chat_id), is_group).hold(self._clock(), seconds)
+
     async def _take(self, bucket: TokenBucket) -> None:
         async with bucket.lock:
             while (wait := bucket.wait_time(self._clock())) > 0:
-                await asyncio.sleep(wait)
+                await self._sleep(wait)
             bucket.tokens -= 1
 
     def _bucket_for(self, chat_key: str, is_group: bool) -> TokenBucket:
@@ -89,4 +106,7 @@ class NoLimiter(RateLimiter):
     """For benchmarks that measure the sender's own cost with the limits lifted."""
 
     async def acquire(self, chat_id: int | str, *, is_group: bool = False) -> None:
+        return None
+
+    def retry_after(self, chat_id: int | str, seconds: float, *, is_group: bool = False) -> None:
         return None

@@ -7,14 +7,28 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.e2e.harness import LogExpectations
+
+
+@pytest.fixture
+def expect_log() -> LogExpectations:
+    """`expect_log("bot.inbound", r"failed")`: the error guard lets these records through, and only these."""
+    return LogExpectations()
+
 
 @pytest.fixture(autouse=True)
-def no_handler_errors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+def no_handler_errors(caplog: pytest.LogCaptureFixture, expect_log: LogExpectations) -> Iterator[None]:
     """python-telegram-bot logs and swallows handler errors: every test asserts there were none.
 
-    A test that provokes errors on purpose marks the records it expects (`record.expected = True`).
+    A test that provokes errors on purpose names each one it expects with the `expect_log` fixture; any other
+    ERROR record still fails it, and so does an expectation that never happened.
     """
     caplog.set_level(logging.INFO)
     yield
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and not getattr(r, "expected", False)]
-    assert errors == [], [r.getMessage() for r in errors]
+    # `caplog.records` holds only the current phase's records (here: teardown); the test body logs in "call".
+    logged = [*caplog.get_records("setup"), *caplog.get_records("call"), *caplog.records]
+    errors = [r for r in logged if r.levelno >= logging.ERROR]
+    unexpected = expect_log.unexpected(errors)
+    assert unexpected == [], [(r.name, r.getMessage()) for r in unexpected]
+    unmet = [(e.logger, e.pattern.pattern) for e in expect_log.expected if not e.matched]
+    assert unmet == [], "expected log records that never came"

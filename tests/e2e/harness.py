@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -26,6 +29,40 @@ from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class ExpectedLog:
+    """Records a test provokes on purpose: one logger (exact name) and a pattern its message must match."""
+
+    logger: str
+    pattern: re.Pattern[str]
+    matched: int = field(default=0)
+
+    def allows(self, record: logging.LogRecord) -> bool:
+        return record.name == self.logger and self.pattern.search(record.getMessage()) is not None
+
+
+@dataclass
+class LogExpectations:
+    """The `expect_log` fixture: what the e2e error guard lets through, and checks did happen."""
+
+    expected: list[ExpectedLog] = field(default_factory=list)
+
+    def __call__(self, logger: str, pattern: str) -> None:
+        """Allow ERROR records of `logger` whose message matches `pattern`; at least one must be logged."""
+        self.expected.append(ExpectedLog(logger, re.compile(pattern)))
+
+    def unexpected(self, records: list[logging.LogRecord]) -> list[logging.LogRecord]:
+        """The records no expectation allows; counts the matches of each expectation."""
+        left: list[logging.LogRecord] = []
+        for record in records:
+            allowing = [e for e in self.expected if e.allows(record)]
+            for expectation in allowing:
+                expectation.matched += 1
+            if not allowing:
+                left.append(record)
+        return left
 
 
 def telegram_env(fake: FakeBotAPI, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -64,10 +101,23 @@ class RunningBot:
                 await asyncio.sleep(0.05)
 
 
+class MovableClock:
+    """The real time plus an offset a test moves forward, e.g. past a deadline, instead of waiting for it."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, by: timedelta) -> None:
+        self.offset += by
+
+
 @asynccontextmanager
-async def running_bot(settings: Settings) -> AsyncIterator[RunningBot]:
-    """`monev run` in this process: lease, journal loop, polling or webhook, web server."""
-    app = build_app(settings)
+async def running_bot(settings: Settings, clock: Callable[[], datetime] | None = None) -> AsyncIterator[RunningBot]:
+    """`monev run` in this process: lease, journal loop, polling or webhook, web server; on `clock` if given."""
+    app = build_app(settings, clock)
     await app.prepare()
     runtime = Runtime(app)
     await runtime.start()

@@ -15,6 +15,7 @@ from storage.models import ChannelIdentity, DeliveryAttempt, OutboxMessage, Role
 from tests.conftest import truncate_all
 from tests.e2e.broadcast_world import World, open_broadcast
 from tests.e2e.harness import BotProcess, bot_settings, outbox_idle, registered, running_bot, say, telegram_env
+from tests.fake_telegram.limits import STRICT_PER_CHAT
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -22,6 +23,12 @@ pytestmark = pytest.mark.e2e
 
 def now() -> datetime:
     return datetime.now().astimezone()
+
+
+@pytest.fixture(autouse=True)
+def strict_per_chat(fake_telegram: FakeBotAPI) -> None:
+    """One message per second per chat (plus jitter), below our limiter's burst of 3: "no 429" means something."""
+    fake_telegram.set_limits(STRICT_PER_CHAT)
 
 
 def users_for(fake: FakeBotAPI, world: World) -> None:
@@ -78,6 +85,7 @@ async def test_every_liaison_gets_both_messages_and_the_uploader_a_report(
         assert statuses == {"sent": 9, "unreachable": 4}  # 8 to liaisons + the report; 2 × 2 not reachable
         assert attempts == 13  # one attempt each: nothing unreachable was retried
         assert fake_telegram.duplicate_texts() == {}
+        assert fake_telegram.rejected_429 == []
 
 
 async def test_a_429_storm_mid_broadcast_delivers_everything_in_order(

@@ -78,7 +78,10 @@ async def test_create_submit_return_approve_sign_and_open(fake_telegram: FakeBot
             lambda: [m for m in fake_telegram.sent_messages(120) if "Mohon disposisi" in (m.get("text") or "")]
         )
         assert "DISKOMINFO: 16 item" in summary[0]["text"]
-        assert any(m.get("document") for m in fake_telegram.sent_messages(120))  # the draft letter
+        letters = await fake_telegram.wait_for(
+            lambda: [m["document"]["file_name"] for m in fake_telegram.sent_messages(120) if m.get("document")]
+        )
+        assert letters == ["draf-undangan.pdf"]  # the draft letter, once
         assert "catatan" in (await press(fake_telegram, kabid, "Kembalikan"))[0]
         assert "dikembalikan" in (await say(fake_telegram, kabid, "Tambahkan kecamatan", replies=1))[0]
         told = await fake_telegram.wait_for(

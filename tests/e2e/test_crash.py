@@ -95,7 +95,9 @@ async def test_sigkill_mid_handler_then_restart_processes_the_update_once(
         assert len(fake_telegram.sent_messages(7001)) == 2
         assert not list((data_dir / "files" / "tmp").glob("*"))  # the half-written temp file was removed
         logs = (first.stderr + second.stderr).decode()
-        assert "getUpdates" in logs or "Telegram bot" in logs  # a real, verbose log was captured
+        for run in (first, second):  # a real, verbose log was captured from each run
+            assert f"Telegram bot @{fake_telegram.bot_username} ready" in run.stderr.decode()
+            assert "Calling Bot API endpoint `getUpdates`" in run.stderr.decode()
         assert fake_telegram.token not in logs
         assert fake_telegram.token.split(":")[1] not in logs
     finally:

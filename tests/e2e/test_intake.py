@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from bot.services import campaigns
 from bot.services.audit import Acting
-from storage.models import Role, SubmissionFile, SubmissionVersion
+from storage.models import CampaignItem, Role, SubmissionFile, SubmissionVersion
 from tests.e2e.broadcast_world import PDF, World, open_broadcast
-from tests.e2e.harness import bot_settings, code_for, registered, running_bot
+from tests.e2e.harness import MovableClock, bot_settings, code_for, registered, running_bot
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
 
@@ -124,8 +124,10 @@ async def test_filing_by_caption_button_album_kirim_and_duplicates(fake_telegram
 
 
 async def test_refusals_forgeries_on_behalf_lateness_and_closing(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
-    world, liaison = await liaison_world(fake_telegram, tmp_path, deadline=now() + timedelta(seconds=8))
-    async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+    deadline = now() + timedelta(hours=1)
+    world, liaison = await liaison_world(fake_telegram, tmp_path, deadline=deadline)
+    clock = MovableClock()
+    async with running_bot(bot_settings(fake_telegram, tmp_path), clock) as bot:
         await fake_telegram.wait_for_messages(liaison.id, 2, timeout=15)
         refusals = [
             (b"MZ\x90\x00" + b"\x00" * 200, "laporan.pdf"),
@@ -161,14 +163,29 @@ async def test_refusals_forgeries_on_behalf_lateness_and_closing(fake_telegram: 
         assert "atas nama Dinas Kesehatan" in behalf
         await fake_telegram.wait_for(lambda: any("atas nama" in t for t in fake_telegram.texts(liaison.id)), timeout=10)
 
-        # after the deadline: accepted, marked terlambat; after closing: refused
-        await asyncio.sleep(8.5)  # the deadline was 8 s after the campaign opened
+        # a minute before the deadline: on time; a second after it: accepted, marked terlambat; after closing: refused
+        clock.advance(deadline - bot.app.now() - timedelta(minutes=1))
+        (on_time,) = await next_texts(
+            fake_telegram, liaison, 1, lambda: liaison.send_document(PDF + b"% tepat", "tepat.pdf", caption="I.19")
+        )
+        assert "Item: I.19" in on_time and "Versi: 1" in on_time and "terlambat" not in on_time
+        clock.advance(timedelta(minutes=1, seconds=1))
         (late,) = await next_texts(
             fake_telegram, liaison, 1, lambda: liaison.send_document(PDF + b"% telat", "telat.pdf", caption="I.19")
         )
-        assert "terlambat" in late
+        assert "Item: I.19" in late and "Versi: 2 — terlambat (tenggat" in late
+        async with bot.app.services.db.read() as session:
+            versions = await session.execute(
+                select(SubmissionVersion.number, SubmissionVersion.late)
+                .join(CampaignItem, CampaignItem.id == SubmissionVersion.campaign_item_id)
+                .where(CampaignItem.code == "I.19")
+                .order_by(SubmissionVersion.number)
+            )
+            assert [tuple(v) for v in versions] == [(1, False), (2, True)]
         async with bot.app.services.db.write() as session:
-            await campaigns.close_collection(session, world.campaign_id, acting=Acting(None, "kabid"), now=now())
+            await campaigns.close_collection(
+                session, world.campaign_id, acting=Acting(None, "kabid"), now=bot.app.now()
+            )
         (closed,) = await next_texts(
             fake_telegram, liaison, 1, lambda: liaison.send_document(PDF + b"% tutup", "t.pdf", caption="I.20")
         )

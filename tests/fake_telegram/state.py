@@ -384,10 +384,10 @@ class FakeState:
         """Stream file downloads at this rate (None: full speed)."""
         self.download_rate = bytes_per_sec
 
-    def set_limits(self, limits: Limits | None) -> None:
-        """Replace the flood limits (fresh, full buckets); None disables them."""
+    def set_limits(self, limits: Limits | None, clock: Callable[[], float] = time.monotonic) -> None:
+        """Replace the flood limits (fresh, full buckets); None disables them. A frozen `clock` never refills."""
         self.limits = limits
-        self.limiter = RateLimiter(limits) if limits else None
+        self.limiter = RateLimiter(limits, clock) if limits else None
 
     def add_listener(self, listener: Listener) -> None:
         """Call listener(kind, message) for kind in sent/edited/deleted."""

@@ -90,6 +90,8 @@ class TelegramSender:
                 delay = error.retry_after
                 seconds = delay.total_seconds() if hasattr(delay, "total_seconds") else float(delay)
                 logger.warning("Telegram asked to slow down for chat %s: waiting %.1f s", chat_id, seconds)
+                # The limiter holds the chat, so every other sender to it waits too; this one sleeps it out.
+                self.limiter.retry_after(chat_id, seconds, is_group=chat_id < 0)
                 await asyncio.sleep(seconds)
             except Forbidden as error:
                 raise Undeliverable(f"blocked: {error.message}") from None
