@@ -18,7 +18,7 @@ from storage.database import Database
 from storage.models import ChannelIdentity, OutboxMessage
 from tests.conftest import make_settings
 from tests.e2e.broadcast_world import open_broadcast
-from tests.e2e.harness import bot_settings, free_port, journal_rows, running_bot, say
+from tests.e2e.harness import LogExpectations, bot_settings, free_port, journal_rows, running_bot, say
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -27,16 +27,11 @@ GARBLED = b"<html><body>502 Bad Gateway</body></html>"
 EMPTY = b'{"ok": true, "result": []}'
 
 
-def expect(caplog: pytest.LogCaptureFixture, logger: str, message: str) -> None:
-    """Mark the error records this test provokes on purpose (by logger and message); any other still fails it."""
-    for record in caplog.records:
-        if record.name.startswith(logger) and message in record.getMessage():
-            record.expected = True
-
-
 async def test_a_reply_whose_answer_cannot_be_read_is_sent_three_times_at_most(
-    fake_telegram: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    fake_telegram: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture, expect_log: LogExpectations
 ) -> None:
+    expect_log("bot.inbound", r"^reply for journal row \d+: giving up after 3 attempts")
+    expect_log("telegram.request.BaseRequest", r"^Can not load invalid JSON data")  # PTB's own record of the bad answer
     user = fake_telegram.user(8301)
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
         assert bot.runtime.telegram is not None
@@ -59,13 +54,13 @@ async def test_a_reply_whose_answer_cannot_be_read_is_sent_three_times_at_most(
     assert [r.getMessage().split(" (")[0] for r in giving_up] == [
         f"reply for journal row {row.id}: giving up after 3 attempts"
     ]
-    expect(caplog, "bot.inbound", "giving up after 3 attempts")
-    expect(caplog, "telegram.request", "Can not load invalid JSON data")  # PTB's own record of the bad answer
 
 
 async def test_an_outbox_message_whose_answer_cannot_be_read_fails_after_three_attempts(
-    fake_telegram: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    fake_telegram: FakeBotAPI, tmp_path: Path, expect_log: LogExpectations
 ) -> None:
+    expect_log("bot.outbox_dispatch", r"giving up after 3 attempts")
+    expect_log("telegram.request.BaseRequest", r"^Can not load invalid JSON data")
     settings = bot_settings(fake_telegram, tmp_path)
     world = await open_broadcast(settings, {"DINKES": 1}, now=datetime.now().astimezone())
     (chat,) = world.liaisons
@@ -87,8 +82,6 @@ async def test_an_outbox_message_whose_answer_cannot_be_read_fails_after_three_a
         assert (letter.status, letter.attempts) == ("failed", 3)
         # The letter went out three times (each answer unreadable), then the data request once.
         assert [bool(m.get("document")) for m in fake_telegram.sent_messages(chat)] == [True, True, True, False]
-    expect(caplog, "bot.outbox_dispatch", "giving up after 3 attempts")
-    expect(caplog, "telegram.request", "Can not load invalid JSON data")
 
 
 async def first_message(db: Database) -> OutboxMessage:
