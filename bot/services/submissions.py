@@ -371,10 +371,7 @@ async def _move_batch(session: AsyncSession, batch_id: int, expected: Sequence[s
     the state they read; on PostgreSQL the loser's UPDATE waits for the winner's commit and then matches nothing.
     """
     moved = await session.execute(
-        update(UploadBatch)
-        .where(UploadBatch.id == batch_id, UploadBatch.status.in_(expected))
-        .values(**values)
-        .execution_options(synchronize_session="fetch")
+        update(UploadBatch).where(UploadBatch.id == batch_id, UploadBatch.status.in_(expected)).values(**values)
     )
     if not moved.rowcount:  # type: ignore[attr-defined]
         raise DomainError("umum/sudah_diproses")
