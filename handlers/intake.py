@@ -44,15 +44,19 @@ async def receive_file(ctx: Context) -> Reply | list[Reply]:
         return await _keep_unfiled(ctx, attachment, name)
     blob = await _fetch_checked(ctx, attachment, name)
     if kirim is not None:
-        count = await submissions.add_file(
-            await ctx.session(),
-            kirim.id,
-            blob,
-            name,
-            attachment.kind,
-            inbound_event_id=ctx.request.journal_id,
-            now=ctx.now,
-        )
+        try:
+            count = await submissions.add_file(
+                await ctx.session(),
+                kirim.id,
+                blob,
+                name,
+                attachment.kind,
+                inbound_event_id=ctx.request.journal_id,
+                now=ctx.now,
+                part_at=ctx.request.received_at,
+            )
+        except submissions.BatchClosed:  # "Selesai" or the quiet time ended the session while this file downloaded
+            return ctx.reply("unggah/kirim_sudah_selesai", name=name)
         buttons = [[Button("Selesai", f"kir:{kirim.id}:s")]]
         return ctx.reply("unggah/kirim_diterima", buttons=buttons, name=name, count=count)
     if len(scopes) > 1:
@@ -80,6 +84,17 @@ async def _batch_for_message(
     ctx: Context, scope: Scope | None, attachment: Attachment, blob: Blob, name: str, item_code: str | None
 ) -> int:
     """The batch this message's file joins: its own, or its album's (an album is one version)."""
+    try:
+        return await _join_batch(ctx, scope, attachment, blob, name, item_code)
+    except submissions.BatchClosed:
+        # The album's batch closed before this part could join it (the other instance filed it meanwhile):
+        # that version stays as it is, and this part starts the album's next batch, which the job closes.
+        return await _join_batch(ctx, scope, attachment, blob, name, item_code)
+
+
+async def _join_batch(
+    ctx: Context, scope: Scope | None, attachment: Attachment, blob: Blob, name: str, item_code: str | None
+) -> int:
     session = await ctx.session()
     batch_id = await submissions.open_batch(
         session,
@@ -100,6 +115,7 @@ async def _batch_for_message(
         inbound_event_id=ctx.request.journal_id,
         now=ctx.now,
         item_code=item_code,
+        part_at=ctx.request.received_at,
     )
     return batch_id
 
@@ -347,8 +363,13 @@ async def close_due_batches(services: Services, now: datetime) -> int:
         )
     for batch_id in due:
         async with services.db.write() as session:
+            # Still due now, in the closing transaction: a part may have been journaled since the read.
+            if not await submissions.due_batches(
+                session, now, album_quiet=ALBUM_QUIET_SECONDS, kirim_quiet=KIRIM_QUIET_SECONDS, batch_id=batch_id
+            ):
+                continue
             batch = await submissions.load_batch(session, batch_id)
-            if batch is None or batch.status != BatchStatus.COLLECTING.value:
+            if batch is None:
                 continue
             acting = Acting(batch.person_id, "opd" if not batch.on_behalf else None, batch.channel)
             try:
@@ -365,6 +386,8 @@ async def close_due_batches(services: Services, now: datetime) -> int:
                     state = await submissions.progress(session, await _batch_scope(session, batch))
                     reply = question(services, batch_id, state, 0)
             except DomainError as refusal:
+                if refusal.template == "umum/sudah_diproses":
+                    continue  # a button press (or the other instance) moved the batch first; it answered
                 await submissions.cancel_batch(session, batch_id)
                 reply = Reply(services.renderer.render(refusal.template, **refusal.params))
             await outbox.enqueue(session, person_id=batch.person_id, kind="tanda_terima", reply=reply, now=now)

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.errors import DomainError
-from bot.services import campaigns, identity, items, registry, submissions
+from bot.services import campaigns, identity, items, journal, registry, submissions
 from bot.services.audit import Acting
 from bot.services.uploads import clean_file_name
 from storage.database import Database
@@ -66,6 +66,53 @@ async def test_versions_duplicates_superseding_and_completeness(db: Database, tm
     assert state.percent(state.complete) == 29 and state.missing == 5
     v1 = next(v for v in versions if v.item_code == "I.13" and v.number == 1)
     assert v1.superseded_by == 2 and [f.name for f in v1.files] == ["f0.pdf", "f1.pdf"]
+
+
+async def test_a_part_after_its_album_was_filed_starts_a_new_batch(db: Database, tmp_path: Path) -> None:
+    scope, liaison = await open_campaign(db)
+    store = FileStore(tmp_path)
+    album = {"scope": scope, "channel": "telegram", "chat_id": "501", "person_id": liaison.person_id or 0,
+             "kind": "album", "media_group_id": "13579"}  # fmt: skip
+    async with db.write() as session:
+        first = await submissions.open_batch(session, now=NOW, **album)  # type: ignore[arg-type]
+        await submissions.add_file(session, first, store.store_bytes(b"p1"), "p1.pdf", "document",
+                                   inbound_event_id=None, now=NOW, item_code="I.16")  # fmt: skip
+        receipt = await submissions.file_batch(session, first, "I.16", acting=liaison, now=NOW)
+    assert receipt.version == 1 and [f.name for f in receipt.files] == ["p1.pdf"]
+    later = NOW + timedelta(seconds=5)
+    async with db.write() as session:
+        with pytest.raises(submissions.BatchClosed):  # the filed batch takes no file: it would be in no version
+            await submissions.add_file(session, first, store.store_bytes(b"p2"), "p2.pdf", "document",
+                                       inbound_event_id=None, now=later)  # fmt: skip
+        second = await submissions.open_batch(session, now=later, **album)  # type: ignore[arg-type]
+        assert second != first
+        assert await submissions.add_file(session, second, store.store_bytes(b"p2"), "p2.pdf", "document",
+                                          inbound_event_id=None, now=later) == 1  # fmt: skip
+        assert await submissions.open_batch(session, now=later, **album) == second  # type: ignore[arg-type]
+    async with db.read() as session:
+        batch = await submissions.load_batch(session, first)
+    assert batch is not None and batch.status == "filed"
+
+
+async def test_an_album_is_not_due_while_its_chat_has_unprocessed_updates(db: Database, tmp_path: Path) -> None:
+    scope, liaison = await open_campaign(db)
+    async with db.write() as session:
+        batch = await submissions.open_batch(session, scope=scope, channel="telegram", chat_id="501",
+                                             person_id=liaison.person_id or 0, kind="album", now=NOW,
+                                             media_group_id="24680")  # fmt: skip
+        await submissions.add_file(session, batch, FileStore(tmp_path).store_bytes(b"p1"), "p1.pdf", "document",
+                                   inbound_event_id=None, now=NOW + timedelta(seconds=9), part_at=NOW)  # fmt: skip
+        row = await journal.record_inbound(session, "telegram", "u:77", "501", {"update_id": 77}, NOW)
+    later = NOW + timedelta(seconds=3)
+    quiet = {"album_quiet": 2.0, "kirim_quiet": 600.0}
+    async with db.read() as session:
+        # quiet for 3 s counted from the part's arrival, but the chat's next update is not processed yet
+        assert await submissions.due_batches(session, later, **quiet) == []
+    async with db.write() as session:
+        assert row is not None and await journal.mark_done(session, row, [], later)
+    async with db.read() as session:
+        assert await submissions.due_batches(session, later, **quiet) == [batch]
+        assert await submissions.due_batches(session, later, batch_id=batch, **quiet) == [batch]
 
 
 async def test_items_of_other_opds_are_refused(db: Database, tmp_path: Path) -> None:

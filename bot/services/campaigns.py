@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError
@@ -275,8 +275,13 @@ async def submit_to_kabid(session: AsyncSession, campaign_id: int, *, acting: Ac
     deciders = [p for p in await _kabids(session) if p != acting.person_id]
     if not deciders:
         raise DomainError("kampanye/tanpa_kabid")
-    campaign.state = CampaignState.AWAITING_DISPOSITION.value
-    campaign.submitted_by_person_id = acting.person_id
+    await _move(
+        session,
+        campaign,
+        CampaignState.DRAFT,
+        CampaignState.AWAITING_DISPOSITION,
+        submitted_by_person_id=acting.person_id,
+    )
     await _event(session, campaign, "submitted", acting, now)
     return deciders
 
@@ -293,13 +298,13 @@ async def decide(
     if acting.person_id not in await _kabids(session):
         raise DomainError("kampanye/bukan_kabid", audit_action="disposition_refused", id=campaign_id)
     if approve:
-        campaign.state = CampaignState.APPROVED.value
+        await _move(session, campaign, CampaignState.AWAITING_DISPOSITION, CampaignState.APPROVED)
         await _event(session, campaign, "approved", acting, now)
     else:
         text = " ".join((note or "").split())
         if not text:
             raise DomainError("kampanye/catatan_kosong")
-        campaign.state = CampaignState.DRAFT.value
+        await _move(session, campaign, CampaignState.AWAITING_DISPOSITION, CampaignState.DRAFT)
         await _event(session, campaign, "returned", acting, now, note=text[:2000])
     return await campaign_detail(session, campaign_id)
 
@@ -311,9 +316,15 @@ async def record_signed_letter(
     campaign = await _load(session, campaign_id)
     _require_state(campaign, CampaignState.APPROVED, "kampanye/belum_disetujui")
     await register_blob(session, blob, now)
-    campaign.signed_letter_sha256, campaign.signed_letter_name = blob.sha256, name
-    campaign.signed_by_person_id = acting.person_id
-    campaign.state = CampaignState.SIGNED.value
+    await _move(
+        session,
+        campaign,
+        CampaignState.APPROVED,
+        CampaignState.SIGNED,
+        signed_letter_sha256=blob.sha256,
+        signed_letter_name=name,
+        signed_by_person_id=acting.person_id,
+    )
     await _event(session, campaign, "signed", acting, now, sha256=blob.sha256)
 
 
@@ -347,7 +358,7 @@ async def open_campaign(session: AsyncSession, campaign_id: int, *, acting: Acti
         raise DomainError("umum/sudah_diproses")
     if acting.person_id != campaign.signed_by_person_id:
         raise DomainError("kampanye/bukan_pengunggah", audit_action="broadcast_refused", id=campaign_id)
-    campaign.state = CampaignState.OPEN.value
+    await _move(session, campaign, CampaignState.SIGNED, CampaignState.OPEN)
     await _event(session, campaign, "open", acting, now)
 
 
@@ -355,7 +366,7 @@ async def close_collection(session: AsyncSession, campaign_id: int, *, acting: A
     """Collection ends (there is no automatic close: the deadline only makes uploads late)."""
     campaign = await _load(session, campaign_id)
     _require_state(campaign, CampaignState.OPEN, "kampanye/belum_dibuka")
-    campaign.state = CampaignState.CLOSED.value
+    await _move(session, campaign, CampaignState.OPEN, CampaignState.CLOSED)
     await _event(session, campaign, "closed", acting, now)
 
 
@@ -373,6 +384,24 @@ async def _load(session: AsyncSession, campaign_id: int) -> Campaign:
     if campaign is None:
         raise DomainError("kampanye/tidak_dikenal", id=campaign_id)
     return campaign
+
+
+async def _move(
+    session: AsyncSession, campaign: Campaign, expected: CampaignState, new: CampaignState, **values: object
+) -> None:
+    """Compare-and-set the campaign's state (DESIGN §3): the first of two concurrent actions wins.
+
+    Two Kabids deciding at once, or the other instance handling a double tap, both read the old state; the
+    condition in the UPDATE lets only one write (on PostgreSQL the second waits for the first commit, then
+    matches nothing) and the other gets "sudah diproses".
+    """
+    moved = await session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.state == expected.value)
+        .values(state=new.value, **values)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        raise DomainError("umum/sudah_diproses")
 
 
 def _require_state(campaign: Campaign, state: CampaignState, template: str) -> None:
@@ -510,7 +539,14 @@ async def unreported_broadcasts(session: AsyncSession) -> list[int]:
 
 
 async def mark_broadcast_reported(session: AsyncSession, campaign_id: int, now: datetime) -> int | None:
-    """Remember that the report went out; returns whom it goes to (the uploader of the signed letter)."""
-    campaign = await _load(session, campaign_id)
-    campaign.broadcast_reported_at = now
-    return campaign.signed_by_person_id
+    """Remember that the report went out; returns whom it goes to (the uploader of the signed letter).
+
+    Conditional, like every state change: a report already marked (by an earlier run) returns None.
+    """
+    return await session.scalar(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.broadcast_reported_at.is_(None))
+        .values(broadcast_reported_at=now)
+        .returning(Campaign.signed_by_person_id)
+        .execution_options(synchronize_session=False)
+    )

@@ -183,7 +183,13 @@ async def revoke_invite(session: AsyncSession, invite_id: int, *, acting: Acting
         raise DomainError("undangan/tidak_dikenal", invite_id=invite_id)
     if invite.used_at is not None or invite.revoked_at is not None:
         raise DomainError("undangan/tidak_bisa_dicabut", invite_id=invite_id, status=invite_status(invite, now))
-    invite.revoked_at = now
+    revoked = await session.execute(
+        update(Invite)
+        .where(Invite.id == invite_id, Invite.used_at.is_(None), Invite.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    if not revoked.rowcount:  # type: ignore[attr-defined]
+        raise DomainError("umum/sudah_diproses")  # redeemed or revoked a moment ago
     await audit.record(session, acting, "invite_revoke", now, object_type="invite", object_id=invite_id)
 
 
@@ -272,6 +278,22 @@ async def redeem(
     )
     if invite.link_person_id is not None:
         return await _link(session, invite, identity, channel, external_id, username, acting, now)
+    role = Role(invite.role or "")
+    opd = await session.get(Opd, invite.opd_id) if invite.opd_id else None
+    if identity is not None:
+        same = await session.scalar(
+            select(RoleAssignment.id).where(
+                RoleAssignment.person_id == identity.person_id,
+                RoleAssignment.role == role.value,
+                RoleAssignment.opd_id.is_(None) if opd is None else RoleAssignment.opd_id == opd.id,
+                RoleAssignment.revoked_at.is_(None),
+            )
+        )
+        if same is not None:
+            opd_code, opd_name = (opd.code, opd.name) if opd else (None, None)
+            return Redemption(RedeemStatus.ALREADY, identity.person_id, role, opd_code, opd_name)
+    if not await _claim(session, invite, now):
+        return await _record_failure(session, RedeemStatus.USED, channel, external_id, acting, now)
     person_id = identity.person_id if identity else await _new_person(session, display_name, now)
     if identity is None:
         session.add(
@@ -279,18 +301,6 @@ async def redeem(
                 person_id=person_id, channel=channel, external_id=external_id, username=username, created_at=now
             )
         )
-    role = Role(invite.role or "")
-    opd = await session.get(Opd, invite.opd_id) if invite.opd_id else None
-    same = await session.scalar(
-        select(RoleAssignment.id).where(
-            RoleAssignment.person_id == person_id,
-            RoleAssignment.role == role.value,
-            RoleAssignment.opd_id.is_(None) if opd is None else RoleAssignment.opd_id == opd.id,
-            RoleAssignment.revoked_at.is_(None),
-        )
-    )
-    if same is not None:
-        return Redemption(RedeemStatus.ALREADY, person_id, role, opd.code if opd else None, opd.name if opd else None)
     session.add(
         RoleAssignment(
             person_id=person_id,
@@ -300,7 +310,7 @@ async def redeem(
             granted_at=now,
         )
     )
-    invite.used_at, invite.used_by_person_id = now, person_id
+    invite.used_by_person_id = person_id
     registrant = Acting(person_id, role.value, acting.channel, acting.chat_message_id)
     await audit.record(
         session,
@@ -323,6 +333,20 @@ async def redeem(
         handover_issuer_id=invite.created_by_person_id if invite.handover else None,
         previous_liaisons=previous,
     )
+
+
+async def _claim(session: AsyncSession, invite: Invite, now: datetime) -> bool:
+    """Use the code, if still unused and unrevoked: the check and the write are one conditional UPDATE.
+
+    Two people redeeming one forwarded code both find it unused; only one UPDATE matches (on PostgreSQL the
+    second waits for the first to commit), so only one registers and the other is told the code is used.
+    """
+    claimed = await session.execute(
+        update(Invite)
+        .where(Invite.id == invite.id, Invite.used_at.is_(None), Invite.revoked_at.is_(None), Invite.expires_at > now)
+        .values(used_at=now)
+    )
+    return bool(claimed.rowcount)  # type: ignore[attr-defined]
 
 
 def _failure_of(invite: Invite | None, now: datetime) -> RedeemStatus | None:
@@ -382,10 +406,12 @@ async def _link(
         return Redemption(RedeemStatus.ALREADY, target)
     if identity is not None:
         return Redemption(RedeemStatus.IDENTITY_TAKEN)
+    if not await _claim(session, invite, now):
+        return await _record_failure(session, RedeemStatus.USED, channel, external_id, acting, now)
     session.add(
         ChannelIdentity(person_id=target, channel=channel, external_id=external_id, username=username, created_at=now)
     )
-    invite.used_at, invite.used_by_person_id = now, target
+    invite.used_by_person_id = target
     await audit.record(
         session,
         Acting(target, None, acting.channel, acting.chat_message_id),

@@ -8,6 +8,7 @@ unreviewed versions out of the review queue. Nothing is overwritten or deleted.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -27,6 +28,8 @@ from storage.models import (
     CampaignItem,
     CampaignOpd,
     CampaignState,
+    InboundEvent,
+    InboundStatus,
     ItemAssignment,
     Opd,
     Person,
@@ -37,6 +40,12 @@ from storage.models import (
 )
 
 COLLECTING = (CampaignState.OPEN.value, CampaignState.CLOSED.value)
+# A batch still answerable by its owner; `file_batch` takes it from the first two.
+OPEN_BATCH = (BatchStatus.COLLECTING.value, BatchStatus.AWAITING_ITEM.value, BatchStatus.AWAITING_OPD.value)
+
+
+class BatchClosed(Exception):
+    """The batch stopped collecting (filed, cancelled, or asking a question) before this part could join it."""
 
 
 @dataclass(frozen=True)
@@ -203,11 +212,13 @@ async def open_batch(
     `scope=None` leaves the OPD to be chosen (a liaison of several OPDs is asked which one).
     """
     if media_group_id is not None:
+        media_group_id = await _album_key(session, channel, chat_id, media_group_id)
         existing = await session.scalar(
             select(UploadBatch.id).where(
                 UploadBatch.channel == channel,
                 UploadBatch.chat_id == chat_id,
                 UploadBatch.media_group_id == media_group_id,
+                UploadBatch.status == BatchStatus.COLLECTING.value,
             )
         )
         if existing is not None:
@@ -229,6 +240,34 @@ async def open_batch(
     session.add(batch)
     await session.flush()
     return batch.id
+
+
+async def _album_key(session: AsyncSession, channel: str, chat_id: str, media_group_id: str) -> str:
+    """The key of the album's collecting batch: the album id, or `<id>~<n>` for parts after it was closed.
+
+    A part that arrives after its album's batch closed must not join the filed batch (it would land in no
+    version), so it starts a batch of its own; the suffix keeps (channel, chat, media group) unique.
+    """
+    base = media_group_id[:48]
+    keys = set(
+        (
+            await session.scalars(
+                select(UploadBatch.media_group_id).where(
+                    UploadBatch.channel == channel,
+                    UploadBatch.chat_id == chat_id,
+                    (UploadBatch.media_group_id == base)
+                    | UploadBatch.media_group_id.startswith(f"{base}~", autoescape=True),
+                    UploadBatch.status != BatchStatus.COLLECTING.value,
+                )
+            )
+        ).all()
+    )
+    if base not in keys:
+        return base
+    n = 2
+    while f"{base}~{n}" in keys:
+        n += 1
+    return f"{base}~{n}"
 
 
 async def collecting_batch(session: AsyncSession, channel: str, chat_id: str) -> UploadBatch | None:
@@ -256,8 +295,25 @@ async def add_file(
     inbound_event_id: int | None,
     now: datetime,
     item_code: str | None = None,
+    part_at: datetime | None = None,
 ) -> int:
-    """Add a stored file to a batch (once per journaled update); returns how many files the batch holds."""
+    """Add a stored file to a batch (once per journaled update); returns how many files the batch holds.
+
+    Only a collecting batch takes a file: the check and the write are one conditional UPDATE, so a batch that
+    was filed, cancelled or is waiting for an answer meanwhile raises `BatchClosed` instead of hiding the
+    file in a batch that never becomes a version. `part_at` is when the part arrived (the update's time, not
+    the end of its download), which the album's quiet time is measured from.
+    """
+    values: dict[str, object] = {"last_part_at": part_at or now}
+    if item_code:
+        values["item_code"] = item_code
+    claimed = await session.execute(
+        update(UploadBatch)
+        .where(UploadBatch.id == batch_id, UploadBatch.status == BatchStatus.COLLECTING.value)
+        .values(**values)
+    )
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        raise BatchClosed(batch_id)
     await register_blob(session, blob, now)
     await session.execute(
         dialect_insert(session)(BatchFile)
@@ -271,10 +327,6 @@ async def add_file(
         )
         .on_conflict_do_nothing(index_elements=["inbound_event_id"])
     )
-    values: dict[str, object] = {"last_part_at": now}
-    if item_code:
-        values["item_code"] = item_code
-    await session.execute(update(UploadBatch).where(UploadBatch.id == batch_id).values(**values))
     return int(await session.scalar(select(func.count()).where(BatchFile.batch_id == batch_id)) or 0)
 
 
@@ -282,45 +334,76 @@ async def load_batch(session: AsyncSession, batch_id: int) -> UploadBatch | None
     return await session.get(UploadBatch, batch_id)
 
 
-async def due_batches(session: AsyncSession, now: datetime, *, album_quiet: float, kirim_quiet: float) -> list[int]:
-    """Batches to close: albums quiet for 2 s, /kirim sessions quiet for 10 minutes."""
-    rows = await session.scalars(
-        select(UploadBatch.id).where(
-            UploadBatch.status == BatchStatus.COLLECTING.value,
-            (
-                (UploadBatch.kind == "album") & (UploadBatch.last_part_at <= now - timedelta(seconds=album_quiet))
-                | (UploadBatch.kind == "kirim") & (UploadBatch.last_part_at <= now - timedelta(seconds=kirim_quiet))
-            ),
+async def due_batches(
+    session: AsyncSession, now: datetime, *, album_quiet: float, kirim_quiet: float, batch_id: int | None = None
+) -> list[int]:
+    """Batches to close: albums quiet for 2 s, /kirim sessions quiet for 10 minutes (or just `batch_id`, if due).
+
+    A batch whose chat still has updates in the journal waiting to be processed is not due: one of them may be
+    its next part, still downloading or queued behind one that is (the quiet time counts from arrival).
+    """
+    waiting = (
+        select(InboundEvent.id)
+        .where(
+            InboundEvent.channel == UploadBatch.channel,
+            InboundEvent.chat_key == UploadBatch.chat_id,
+            InboundEvent.status == InboundStatus.PENDING.value,
         )
+        .exists()
     )
-    return list(rows.all())
+    query = select(UploadBatch.id).where(
+        UploadBatch.status == BatchStatus.COLLECTING.value,
+        (
+            (UploadBatch.kind == "album") & (UploadBatch.last_part_at <= now - timedelta(seconds=album_quiet))
+            | (UploadBatch.kind == "kirim") & (UploadBatch.last_part_at <= now - timedelta(seconds=kirim_quiet))
+        ),
+        ~waiting,
+    )
+    if batch_id is not None:
+        query = query.where(UploadBatch.id == batch_id)
+    return list((await session.scalars(query.order_by(UploadBatch.id))).all())
+
+
+async def _move_batch(session: AsyncSession, batch_id: int, expected: Sequence[str], **values: object) -> None:
+    """Compare-and-set a batch's state: whoever changed it first wins, the other gets "sudah diproses".
+
+    The condition and the write are one UPDATE, so two instances (or the job and a button) cannot both act on
+    the state they read; on PostgreSQL the loser's UPDATE waits for the winner's commit and then matches nothing.
+    """
+    moved = await session.execute(
+        update(UploadBatch).where(UploadBatch.id == batch_id, UploadBatch.status.in_(expected)).values(**values)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        raise DomainError("umum/sudah_diproses")
 
 
 async def choose_scope(session: AsyncSession, batch_id: int, scope: Scope) -> None:
     """The OPD (and its campaign) a waiting batch is for; its files are then filed as usual."""
-    await session.execute(
-        update(UploadBatch)
-        .where(UploadBatch.id == batch_id)
-        .values(opd_id=scope.opd_id, campaign_id=scope.campaign_id, status=BatchStatus.COLLECTING.value)
+    await _move_batch(
+        session,
+        batch_id,
+        [BatchStatus.AWAITING_OPD.value],
+        opd_id=scope.opd_id,
+        campaign_id=scope.campaign_id,
+        status=BatchStatus.COLLECTING.value,
     )
 
 
 async def await_opd(session: AsyncSession, batch_id: int) -> None:
-    await session.execute(
-        update(UploadBatch).where(UploadBatch.id == batch_id).values(status=BatchStatus.AWAITING_OPD.value)
-    )
+    await _move_batch(session, batch_id, [BatchStatus.COLLECTING.value], status=BatchStatus.AWAITING_OPD.value)
 
 
 async def await_item(session: AsyncSession, batch_id: int) -> None:
-    await session.execute(
-        update(UploadBatch).where(UploadBatch.id == batch_id).values(status=BatchStatus.AWAITING_ITEM.value)
+    await _move_batch(
+        session,
+        batch_id,
+        [BatchStatus.COLLECTING.value, BatchStatus.AWAITING_ITEM.value],
+        status=BatchStatus.AWAITING_ITEM.value,
     )
 
 
 async def cancel_batch(session: AsyncSession, batch_id: int) -> None:
-    await session.execute(
-        update(UploadBatch).where(UploadBatch.id == batch_id).values(status=BatchStatus.CANCELLED.value)
-    )
+    await _move_batch(session, batch_id, OPEN_BATCH, status=BatchStatus.CANCELLED.value)
 
 
 async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, acting: Acting, now: datetime) -> Receipt:
@@ -350,11 +433,22 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
         raise DomainError(
             "unggah/item_bukan_milik_opd", audit_action="forged_item", kode=item_code[:16].upper(), opd=opd.code
         )
+    if not await session.scalar(select(func.count()).where(BatchFile.batch_id == batch_id)):
+        raise DomainError("unggah/batch_kosong")
+    # Claim the batch before reading its files: a part that joined first is in the version, one that comes
+    # later finds the batch filed (`BatchClosed`) and starts a new one. Files are never removed from a batch.
+    await _move_batch(
+        session,
+        batch_id,
+        [BatchStatus.COLLECTING.value, BatchStatus.AWAITING_ITEM.value],
+        status=BatchStatus.FILED.value,
+    )
+    # Version numbers of one OPD's item are handed out one filing at a time: the item row is locked
+    # (PostgreSQL; SQLite has one writer anyway), so a second filing reads the first one's version.
+    await session.execute(select(CampaignItem.id).where(CampaignItem.id == item.id).with_for_update())
     files = (
         await session.scalars(select(BatchFile).where(BatchFile.batch_id == batch_id).order_by(BatchFile.id))
     ).all()
-    if not files:
-        raise DomainError("unggah/batch_kosong")
     key = hashlib.sha256("\n".join(sorted({f.sha256 for f in files})).encode()).hexdigest()
     previous = (
         await session.scalars(
@@ -363,7 +457,6 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
             .order_by(SubmissionVersion.number)
         )
     ).all()
-    batch.status = BatchStatus.FILED.value
     duplicate = next((v for v in previous if v.files_key == key), None)
     late = now > campaign.deadline
     if duplicate is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import os
 import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -221,3 +222,26 @@ async def test_a_liaison_of_two_opds_is_asked_which_one_first(fake_telegram: Fak
         assert "sudah diproses" in twice
         (status,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/status DISKOMINFO"))
         assert "I.13" in status and "terkirim v1" in status
+
+
+async def test_an_album_whose_parts_download_slowly_is_one_version(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    """Each part takes ~2.5 s to download, longer than the album's 2 s quiet time: no part may be lost."""
+    world, liaison = await liaison_world(fake_telegram, tmp_path)
+    async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        await fake_telegram.wait_for_messages(liaison.id, 2, timeout=15)
+        before = len(fake_telegram.sent_messages(liaison.id))
+        fake_telegram.throttle_downloads(400_000)  # 1 MB a part: ~2.5 s each
+        group = fake_telegram.new_media_group_id()
+        parts = [PDF[:-7] + os.urandom(1_000_000) + b"\n%%EOF\n" for _ in range(2)]
+        liaison.send_document(parts[0], "bagian-1.pdf", caption="I.16", media_group_id=group)
+        liaison.send_document(parts[1], "bagian-2.pdf", media_group_id=group)
+        messages = await fake_telegram.wait_for_messages(liaison.id, before + 1, timeout=30)
+        (receipt,) = [m.get("text") or "" for m in messages[before:]]
+        assert "Item: I.16" in receipt and "Versi: 1" in receipt
+        assert "bagian-1.pdf" in receipt and "bagian-2.pdf" in receipt, receipt
+        fake_telegram.throttle_downloads(None)
+        async with bot.app.services.db.read() as session:
+            versions = (await session.scalars(select(SubmissionVersion))).all()
+            files = (await session.scalars(select(SubmissionFile.sha256).order_by(SubmissionFile.position))).all()
+        assert [v.number for v in versions] == [1]
+        assert files == [hashlib.sha256(p).hexdigest() for p in parts]
