@@ -48,11 +48,18 @@ def check_output(path: Path, option: str = "--out") -> Path:
 
 @contextmanager
 def open_output(path: Path, option: str = "--out", *, newline: str | None = None) -> Iterator[TextIO]:
-    """Open a checked output file for writing; a file that still cannot be written is one line and exit 1."""
+    """Open a checked output file for writing; a file that cannot be written (or filled) is one line and exit 1."""
     check_output(path, option)
     try:
         handle = path.open("w", newline=newline, encoding="utf-8")
     except OSError as error:
         raise CliRejected(f"{option}: cannot write {path} ({error.strerror or error})") from None
-    with handle:
-        yield handle
+    try:
+        with handle:
+            yield handle
+    except BrokenPipeError:
+        raise  # `--out /dev/stdout | head`: the entry point ends quietly
+    except OSError as error:  # e.g. the disk is full: leave no truncated file behind
+        if path.is_file():
+            path.unlink(missing_ok=True)
+        raise CliRejected(f"{option}: could not write {path} ({error.strerror or error})") from None

@@ -128,6 +128,13 @@ def test_out_into_a_missing_directory_or_onto_a_directory_exits_1(target: str, t
     assert not (tmp_path / "tidak-ada").exists()
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs Linux's /dev/full")
+def test_out_onto_a_full_disk_exits_1_with_one_line(tmp_path: Path) -> None:
+    result = monev("audit", "export", "--out", "/dev/full", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == "monev: --out: could not write /dev/full (No space left on device)\n"
+
+
 def test_out_to_a_file_still_writes_it(tmp_path: Path) -> None:
     result = monev("audit", "export", "--out", str(tmp_path / "audit.csv"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
