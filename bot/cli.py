@@ -45,9 +45,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="monev", description="Bot Monev SPBE Kota Pontianak: run the bot and manage its data."
-    )
+    parser = _Parser(prog="monev", description="Bot Monev SPBE Kota Pontianak: run the bot and manage its data.")
     parser.add_argument("--version", action="version", version=f"monev {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="start the channels, the web server and the scheduler")

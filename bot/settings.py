@@ -185,7 +185,8 @@ def prepare_data_dir(data_dir: Path) -> None:
         with tempfile.TemporaryFile(dir=data_dir):
             pass
     except OSError as error:
-        raise SettingsError("MONEV_DATA_DIR", f"cannot create or write {data_dir} ({error.strerror or error})") from None
+        problem = f"cannot create or write {data_dir} ({error.strerror or error})"
+        raise SettingsError("MONEV_DATA_DIR", problem) from None
 
 
 class _Reader:
@@ -212,8 +213,8 @@ class _Reader:
         except ValueError:
             raise SettingsError(name, f"expected a whole number, got {raw!r}") from None
         if value < minimum or (maximum is not None and value > maximum):
-            range_ = f"must be between {minimum} and {maximum}" if maximum is not None else f"must be at least {minimum}"
-            raise SettingsError(name, problem or range_)
+            bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            raise SettingsError(name, problem or f"must be {bounds}")
         return value
 
     def number(self, name: str, default: float, *, minimum: float) -> float:
