@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
+import os
 import signal
+import socket
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from bot import __version__
 from bot.app import MonevApp, build_app
@@ -18,7 +25,7 @@ from bot.cli_support import CliRejected
 from bot.errors import DomainError
 from bot.logging_setup import configure_logging
 from bot.runtime import Runtime
-from bot.settings import Settings, SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings, prepare_data_dir
 from storage.models import Role
 
 logger = logging.getLogger(__name__)
@@ -26,10 +33,19 @@ logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_REJECTED, EXIT_CONFIG = 0, 1, 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse exits 2 on a usage error, but the contract keeps 2 for configuration errors: usage errors exit 1.
+
+    Subcommand parsers are made with the parent's class, so this covers every `monev` subcommand.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_REJECTED, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="monev", description="Bot Monev SPBE Kota Pontianak: run the bot and manage its data."
-    )
+    parser = _Parser(prog="monev", description="Bot Monev SPBE Kota Pontianak: run the bot and manage its data.")
     parser.add_argument("--version", action="version", version=f"monev {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="start the channels, the web server and the scheduler")
@@ -45,7 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `monev` console script."""
-    sys.exit(run_cli(argv))
+    try:
+        code = run_cli(argv)
+        sys.stdout.flush()  # a short output is still buffered here: a closed pipe shows up now
+    except BrokenPipeError:
+        # The reader went away (`monev opd list | head -1`): stop quietly, as Unix tools do. Point stdout at
+        # /dev/null so the interpreter's last flush at exit does not report the same pipe again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = EXIT_OK
+    sys.exit(code)
 
 
 def run_cli(argv: Sequence[str] | None = None) -> int:
@@ -55,6 +79,7 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     try:
         settings = load_settings()
+        prepare_data_dir(settings.data_dir)
     except SettingsError as error:
         print(f"monev: bad setting {error}", file=sys.stderr)
         return EXIT_CONFIG
@@ -71,6 +96,9 @@ def run_cli(argv: Sequence[str] | None = None) -> int:
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     app = build_app(settings)
     try:
+        if (problem := await _database_problem(app)) is not None:
+            print(f"monev: {problem}", file=sys.stderr)
+            return EXIT_CONFIG
         await app.prepare()
         if args.command == "db":
             print("monev: database is up to date")
@@ -117,8 +145,11 @@ async def _run(app: MonevApp) -> int:
     runtime = Runtime(app)
     try:
         await runtime.start()
-    except ConfigurationError as error:
-        print(f"monev: {error}", file=sys.stderr)
+    except (ConfigurationError, OSError) as error:
+        problem = str(error) if isinstance(error, ConfigurationError) else _listen_problem(error, app.settings)
+        if problem is None:
+            raise
+        print(f"monev: {problem}", file=sys.stderr)
         await runtime.stop()
         return EXIT_CONFIG
     stop = asyncio.Event()
@@ -143,3 +174,28 @@ async def _run(app: MonevApp) -> int:
             task.cancel()
         await asyncio.gather(*waits, return_exceptions=True)
         await runtime.stop()
+
+
+async def _database_problem(app: MonevApp) -> str | None:
+    """Connect once before migrating: an unreachable server, a wrong password or a missing database is a setting."""
+    try:
+        async with app.services.db.engine.connect():
+            return None
+    except (OSError, DBAPIError) as error:
+        reason = str(error.orig if isinstance(error, DBAPIError) else error).splitlines()[0]
+        password = make_url(app.settings.database_url).password
+        if password:
+            reason = reason.replace(str(password), "***")
+        return f"MONEV_DATABASE_URL: cannot connect to the database ({reason})"
+
+
+def _listen_problem(error: OSError, settings: Settings) -> str | None:
+    """The web server could not listen: which setting to change (None: not a listening problem)."""
+    address = f"{settings.http_host}:{settings.http_port}"
+    if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
+        return f"MONEV_HTTP_HOST: cannot listen on {settings.http_host!r}: not an address of this machine"
+    if error.errno == errno.EADDRINUSE:
+        return f"MONEV_HTTP_PORT: {address} is already in use (another monev, or another server?)"
+    if error.errno == errno.EACCES:
+        return f"MONEV_HTTP_PORT: not allowed to listen on {address} (ports below 1024 need privileges)"
+    return None

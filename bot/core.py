@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -128,28 +129,86 @@ def parse_command(text: str) -> tuple[str | None, tuple[str, ...]]:
     return name, tuple(rest)
 
 
+# What a cut may not fall inside: a whole tag, a whole `&…;` entity (everything else is one character).
+_HTML_PIECE = re.compile(r"<[^<>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+_TAG_NAME = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
+_TAG = re.compile(r"<[^<>]*>")
+
+
 def split_text(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
-    """Split a long reply at line breaks so every part stays below the channel's limit."""
+    """Split a long reply below the channel's limit, at line breaks where possible, each part valid HTML.
+
+    A cut never falls inside a tag or an entity; a span (`<b>`, `<i>`, `<code>`, ...) that a cut divides is
+    closed at the end of one part and opened again at the start of the next, so Telegram accepts every part.
+    """
     if len(text) <= limit:
         return [text]
+    pieces = _html_pieces(text)
     parts: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # a single line longer than the limit: cut it hard
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            parts.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        parts.append(current)
+    start, reopened = 0, list[str]()
+    while start < len(pieces):
+        end, next_start, open_at_cut = _longest_fit(pieces, start, reopened, limit)
+        part = "".join(reopened) + "".join(pieces[start:end]) + _closing_tags(open_at_cut)
+        if _TAG.sub("", part).strip():  # Telegram refuses a message with no visible text
+            parts.append(part)
+        start, reopened = next_start, open_at_cut
     return parts
+
+
+def _html_pieces(text: str) -> list[str]:
+    pieces: list[str] = []
+    position = 0
+    for match in _HTML_PIECE.finditer(text):
+        pieces.extend(text[position : match.start()])
+        pieces.append(match.group())
+        position = match.end()
+    pieces.extend(text[position:])
+    return pieces
+
+
+def _longest_fit(pieces: list[str], start: int, opened: list[str], limit: int) -> tuple[int, int, list[str]]:
+    """How far a part from `start` reaches (with its reopened and closing tags), preferring the last line break.
+
+    Returns the end of this part, where the next one starts (past the line break it ends at) and the tags open
+    at the cut.
+    """
+    stack, length, closing = opened, sum(map(len, opened)), len(_closing_tags(opened))
+    line_break: tuple[int, int, list[str]] | None = None
+    index = start
+    while index < len(pieces):
+        piece = pieces[index]
+        if piece == "\n" and index > start:
+            line_break = (index, index + 1, stack)
+        grown = _after_tag(stack, piece)
+        grown_closing = closing if grown is stack else len(_closing_tags(grown))
+        if length + len(piece) + grown_closing > limit:
+            break
+        stack, length, closing, index = grown, length + len(piece), grown_closing, index + 1
+    else:
+        return index, index, stack
+    if line_break is not None:
+        return line_break
+    if index == start:  # not one piece fits beside the reopened tags (a tiny limit): take it, so splitting ends
+        return start + 1, start + 1, _after_tag(stack, pieces[start])
+    return index, index, stack
+
+
+def _after_tag(stack: list[str], piece: str) -> list[str]:
+    """The open tags after this piece: an opening tag is pushed, a closing tag pops its own opening tag."""
+    tag = _TAG_NAME.match(piece) if piece.startswith("<") else None
+    if tag is None:
+        return stack
+    closing, name = tag.groups()
+    if not closing:
+        return [*stack, piece]
+    for position in range(len(stack) - 1, -1, -1):
+        if _TAG_NAME.match(stack[position])[2] == name:  # type: ignore[index]
+            return stack[:position] + stack[position + 1 :]
+    return stack
+
+
+def _closing_tags(stack: list[str]) -> str:
+    return "".join(f"</{_TAG_NAME.match(tag)[2]}>" for tag in reversed(stack))  # type: ignore[index]
 
 
 def local_file_fetcher(path: Path) -> Fetcher:

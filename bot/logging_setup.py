@@ -46,6 +46,21 @@ class SecretMaskingFilter(logging.Filter):
         return True
 
 
+class InvalidJsonAnswerFilter(logging.Filter):
+    """One line for a Bot API answer that is not JSON (a proxy's error page, a wrong base URL).
+
+    python-telegram-bot logs it with the JSON decoder's traceback and the whole body, then raises
+    TelegramError("Invalid server response"), which our caller reports; the start of the body is enough here.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "telegram.request.BaseRequest" and str(record.msg).startswith("Can not load invalid JSON"):
+            body = str(record.args[0]) if isinstance(record.args, tuple) and record.args else ""
+            record.msg, record.args = "the Bot API answered with something that is not JSON: %r", (body[:200],)
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line for log collectors."""
 
@@ -64,6 +79,7 @@ class JsonFormatter(logging.Formatter):
 def configure_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()) -> None:
     """Install one stderr handler with the masking filter; quiet the libraries that log URLs."""
     handler = logging.StreamHandler()
+    handler.addFilter(InvalidJsonAnswerFilter())
     handler.addFilter(SecretMaskingFilter(secrets))
     if fmt == "json":
         handler.setFormatter(JsonFormatter())

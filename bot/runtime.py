@@ -14,7 +14,7 @@ from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram.channel import TelegramChannel, journal_telegram_updates
 from bot.inbound import InboundProcessor
 from bot.outbox_dispatch import OutboxDispatcher
-from bot.services import journal, lease
+from bot.services import actions, journal, lease
 from bot.web.server import WebServer
 from handlers import intake
 from jobs.scheduler import PeriodicJob
@@ -80,8 +80,11 @@ class Runtime:
     async def _purge_payloads(self, now: datetime) -> None:
         async with self.app.services.db.write() as session:
             purged = await journal.purge_old_payloads(session, now)
+            expired = await actions.purge_expired_actions(session, now)
         if purged:
             logger.info("nulled the payloads of %d journal rows older than 30 days", purged)
+        if expired:
+            logger.info("deleted %d button tokens that expired over 30 days ago", expired)
 
     async def start(self) -> None:
         """Check the channel configuration, then serve HTTP (webhooks are journaled even on a standby)."""

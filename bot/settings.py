@@ -6,19 +6,33 @@ explicitly to everything that needs it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PUBLIC_BOT_API = "https://api.telegram.org/bot"
 PUBLIC_BOT_FILE_API = "https://api.telegram.org/file/bot"
 # Telegram's own rule for setWebhook's secret_token.
 _WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+# The async drivers the storage layer is written and tested for; any other URL fails later with a traceback.
+_DATABASE_DRIVERS = {"sqlite+aiosqlite": "aiosqlite", "postgresql+asyncpg": "asyncpg"}
+_DATABASE_URL_FORMS = "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST/NAME"
+# Telegram downloads up to 20 MB; a Bot API server of our own run with --local, up to 2000 MB.
+MAX_FILE_MB, MAX_FILE_MB_LOCAL = 20, 2000
+# Telegram itself only calls https:// webhooks; plain http is for a Bot API server on this very machine.
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class SettingsError(Exception):
@@ -68,20 +82,12 @@ class Settings:
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """Parse a minimal `.env` file: KEY=VALUE lines, `#` comments, optional quotes."""
-    values: dict[str, str] = {}
+    """Read a `.env` file with python-dotenv's parser: `export`, quotes, inline `# comments`; values are literal."""
     if not path.is_file():
-        return values
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+        return {}
+    # No ${VAR} expansion: a password containing "${" must reach the database as written.
+    values = dotenv_values(path, interpolate=False, encoding="utf-8")
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None = Path(".env")) -> Settings:
@@ -92,16 +98,22 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
 
     data_dir = Path(get.text("MONEV_DATA_DIR", "./data")).expanduser().absolute()
     local_mode = get.boolean("MONEV_TELEGRAM_LOCAL_MODE", False)
-    max_file_mb = get.integer("MONEV_TELEGRAM_MAX_FILE_MB", 20, minimum=1)
-    if max_file_mb > 20 and not local_mode:
+    max_file_mb = get.integer(
+        "MONEV_TELEGRAM_MAX_FILE_MB",
+        MAX_FILE_MB,
+        minimum=1,
+        maximum=MAX_FILE_MB_LOCAL,
+        problem=f"must be between 1 and {MAX_FILE_MB} ({MAX_FILE_MB_LOCAL} with local mode)",
+    )
+    if max_file_mb > MAX_FILE_MB and not local_mode:
         raise SettingsError(
             "MONEV_TELEGRAM_MAX_FILE_MB",
             "above 20 needs MONEV_TELEGRAM_LOCAL_MODE=true (only a local Bot API server lifts the limit)",
         )
     webhook_url = get.optional("MONEV_WEBHOOK_URL")
     webhook_secret = get.optional("MONEV_WEBHOOK_SECRET")
-    if webhook_url is not None and not webhook_url.startswith(("https://", "http://")):
-        raise SettingsError("MONEV_WEBHOOK_URL", "must be an https:// URL")
+    if webhook_url is not None:
+        _check_webhook_url(webhook_url)
     if webhook_url and not webhook_secret:
         raise SettingsError("MONEV_WEBHOOK_SECRET", "is required when MONEV_WEBHOOK_URL is set")
     if webhook_secret is not None and not _WEBHOOK_SECRET.fullmatch(webhook_secret):
@@ -118,9 +130,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
     if timeout <= renew:
         raise SettingsError("MONEV_LEASE_TIMEOUT_SECONDS", "must be longer than MONEV_LEASE_RENEW_SECONDS")
 
+    default_database = f"sqlite+aiosqlite:///{data_dir / 'monev.sqlite3'}"
     return Settings(
         data_dir=data_dir,
-        database_url=get.text("MONEV_DATABASE_URL", f"sqlite+aiosqlite:///{data_dir / 'monev.sqlite3'}"),
+        database_url=_database_url(get.text("MONEV_DATABASE_URL", default_database)),
         timezone=get.zone("MONEV_TIMEZONE", "Asia/Pontianak"),
         log_level=get.choice("MONEV_LOG_LEVEL", "INFO", _LOG_LEVELS, upper=True),
         log_format=get.choice("MONEV_LOG_FORMAT", "text", {"text", "json"}),
@@ -140,6 +153,42 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
     )
 
 
+def _check_webhook_url(url: str) -> None:
+    """https:// with a host; http:// only to this machine (a local Bot API server may call plain HTTP)."""
+    parts = urlsplit(url)
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        raise SettingsError("MONEV_WEBHOOK_URL", "must be an https:// URL")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise SettingsError("MONEV_WEBHOOK_URL", "must be an https:// URL (Telegram calls only HTTPS webhooks)")
+
+
+def _database_url(url: str) -> str:
+    """Only the drivers the bot runs on; the message never repeats the URL, which may hold a password."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise SettingsError("MONEV_DATABASE_URL", f"not a database URL; {_DATABASE_URL_FORMS}") from None
+    module = _DATABASE_DRIVERS.get(parsed.drivername)
+    if module is None:
+        raise SettingsError("MONEV_DATABASE_URL", f"unsupported driver {parsed.drivername!r}; {_DATABASE_URL_FORMS}")
+    if importlib.util.find_spec(module) is None:
+        raise SettingsError("MONEV_DATABASE_URL", f"needs {module}: pip install 'spbe-monev-bot[postgres]'")
+    return url
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    """Create MONEV_DATA_DIR if needed and prove that it is writable (at start-up, before anything uses it)."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise SettingsError("MONEV_DATA_DIR", f"{data_dir} is a file, not a directory")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass
+    except OSError as error:
+        problem = f"cannot create or write {data_dir} ({error.strerror or error})"
+        raise SettingsError("MONEV_DATA_DIR", problem) from None
+
+
 class _Reader:
     """Typed access to the raw values; every failure names its variable."""
 
@@ -153,7 +202,9 @@ class _Reader:
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default
 
-    def integer(self, name: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
+    def integer(
+        self, name: str, default: int, *, minimum: int, maximum: int | None = None, problem: str | None = None
+    ) -> int:
         raw = self.optional(name)
         if raw is None:
             return default
@@ -162,7 +213,8 @@ class _Reader:
         except ValueError:
             raise SettingsError(name, f"expected a whole number, got {raw!r}") from None
         if value < minimum or (maximum is not None and value > maximum):
-            raise SettingsError(name, f"must be between {minimum} and {maximum or 'above'}")
+            bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+            raise SettingsError(name, problem or f"must be {bounds}")
         return value
 
     def number(self, name: str, default: float, *, minimum: float) -> float:

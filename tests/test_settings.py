@@ -44,6 +44,13 @@ def test_relative_data_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.
         ({"MONEV_WORKDAY_START": "25:00"}, "MONEV_WORKDAY_START"),
         ({"MONEV_WORKDAY_START": "16:00", "MONEV_WORKDAY_END": "08:00"}, "MONEV_WORKDAY_END"),
         ({"MONEV_TELEGRAM_TOKEN": "not-a-token"}, "MONEV_TELEGRAM_TOKEN"),
+        ({"MONEV_TELEGRAM_MAX_FILE_MB": "-1"}, "MONEV_TELEGRAM_MAX_FILE_MB"),
+        ({"MONEV_WEBHOOK_URL": "http://bot.example.go.id", "MONEV_WEBHOOK_SECRET": "abc"}, "MONEV_WEBHOOK_URL"),
+        ({"MONEV_WEBHOOK_URL": "ftp://bot.example.go.id", "MONEV_WEBHOOK_SECRET": "abc"}, "MONEV_WEBHOOK_URL"),
+        ({"MONEV_WEBHOOK_URL": "https://", "MONEV_WEBHOOK_SECRET": "abc"}, "MONEV_WEBHOOK_URL"),
+        ({"MONEV_DATABASE_URL": "mysql+aiomysql://monev:pw@db/monev"}, "MONEV_DATABASE_URL"),
+        ({"MONEV_DATABASE_URL": "sqlite:///monev.sqlite3"}, "MONEV_DATABASE_URL"),
+        ({"MONEV_DATABASE_URL": "bukan url"}, "MONEV_DATABASE_URL"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> None:
@@ -51,6 +58,40 @@ def test_bad_values_name_the_variable(env: dict[str, str], variable: str) -> Non
         load_settings(env, dotenv=None)
     assert caught.value.variable == variable
     assert str(caught.value).startswith(variable)
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "2001"])
+@pytest.mark.parametrize("local_mode", ["false", "true"])
+def test_the_file_limit_names_its_exact_range(value: str, local_mode: str) -> None:
+    env = {"MONEV_TELEGRAM_MAX_FILE_MB": value, "MONEV_TELEGRAM_LOCAL_MODE": local_mode}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env, dotenv=None)
+    assert str(caught.value) == "MONEV_TELEGRAM_MAX_FILE_MB: must be between 1 and 20 (2000 with local mode)"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://bot.example.go.id", "https://bot.example.go.id:8443/monev/", "http://127.0.0.1:8080"]
+)
+def test_webhook_urls_that_are_accepted(url: str) -> None:
+    settings = load_settings({"MONEV_WEBHOOK_URL": url, "MONEV_WEBHOOK_SECRET": "abc"}, dotenv=None)
+    assert settings.webhook_url == url.rstrip("/")
+
+
+def test_the_http_webhook_message_says_https() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"MONEV_WEBHOOK_URL": "http://bot.example.go.id", "MONEV_WEBHOOK_SECRET": "abc"}, dotenv=None)
+    assert str(caught.value).startswith("MONEV_WEBHOOK_URL: must be an https:// URL")
+
+
+def test_a_database_url_with_a_password_is_never_echoed() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({"MONEV_DATABASE_URL": "mysql://monev:sangat-rahasia@db/monev"}, dotenv=None)
+    assert "sangat-rahasia" not in str(caught.value) and "'mysql'" in str(caught.value)
+
+
+def test_the_supported_database_urls_are_accepted(tmp_path: Path) -> None:
+    for url in (f"sqlite+aiosqlite:///{tmp_path / 'x.sqlite3'}", "postgresql+asyncpg://monev:pw@db.local/monev"):
+        assert load_settings({"MONEV_DATABASE_URL": url}, dotenv=None).database_url == url
 
 
 def test_local_mode_lifts_the_file_limit() -> None:
@@ -64,6 +105,30 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     settings = load_settings({"MONEV_HTTP_PORT": "9100"}, dotenv=dotenv)
     assert settings.http_port == 9100
     assert settings.log_level == "DEBUG"
+
+
+def test_dotenv_inline_comments_quotes_and_export(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "MONEV_HTTP_HOST=0.0.0.0  # all interfaces\n"
+        'export MONEV_TIMEZONE="Asia/Jakarta"   # WIB\n'
+        "MONEV_TELEGRAM_BASE_FILE_URL='http://127.0.0.1:8081/file/bot#x'\n"
+        'MONEV_TELEGRAM_BASE_URL="http://127.0.0.1:8081/bot${TOKEN}"\n'
+        "MONEV_LOG_LEVEL = warning\n",
+        encoding="utf-8",
+    )
+    settings = load_settings({}, dotenv=dotenv)
+    assert settings.http_host == "0.0.0.0"
+    assert settings.timezone.key == "Asia/Jakarta"
+    assert settings.telegram_base_file_url == "http://127.0.0.1:8081/file/bot#x"  # a quoted # is not a comment
+    assert settings.telegram_base_url == "http://127.0.0.1:8081/bot${TOKEN}"  # taken literally, no expansion
+    assert settings.log_level == "WARNING"
+
+
+def test_dotenv_inline_comment_reaches_the_settings_the_bot_uses(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("MONEV_HTTP_PORT=9000 # the port behind nginx\n", encoding="utf-8")
+    assert load_settings({}, dotenv=dotenv).http_port == 9000
 
 
 def test_a_bad_token_is_never_echoed() -> None:

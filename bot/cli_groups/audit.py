@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import MonevApp
+from bot.cli_support import check_output, open_output
 from bot.services import audit
 
 NAME = "audit"
@@ -21,9 +22,10 @@ def add_parser(commands: Any) -> None:
 
 
 async def run(app: MonevApp, args: argparse.Namespace) -> int:
+    check_output(args.out)
     async with app.services.db.read() as session:
         rows = list(await audit.export_rows(session))
-    with args.out.open("w", newline="", encoding="utf-8") as handle:
+    with open_output(args.out, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(audit.EXPORT_COLUMNS)
         writer.writerows(rows)

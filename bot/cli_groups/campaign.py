@@ -74,6 +74,8 @@ async def _create(app: MonevApp, args: argparse.Namespace) -> int:
         return 0
     letter = None
     if args.letter:
+        if not args.letter.exists():
+            raise CliRejected(f"--letter: {args.letter} does not exist")
         if not args.letter.is_file() or not looks_like_pdf(args.letter):
             raise CliRejected(f"--letter: {args.letter} is not a PDF")
         letter = (app.services.files.store_file(args.letter), args.letter.name)

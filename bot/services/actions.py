@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Button
@@ -71,3 +71,14 @@ async def take_action(session: AsyncSession, token: str, person_id: int | None, 
     if not used.rowcount:  # type: ignore[attr-defined]
         raise DomainError("umum/sudah_diproses")  # a double tap raced us
     return TakenAction(action.kind, json.loads(action.params))
+
+
+# An expired token is kept a while, so a late press of its button still answers "kedaluwarsa" (and is not
+# taken for forged callback data, which an unknown token is).
+PURGE_AFTER_EXPIRY = timedelta(days=30)
+
+
+async def purge_expired_actions(session: AsyncSession, now: datetime) -> int:
+    """Delete the tokens that expired more than PURGE_AFTER_EXPIRY ago, used or not (the daily purge job)."""
+    result = await session.execute(delete(PendingAction).where(PendingAction.expires_at < now - PURGE_AFTER_EXPIRY))
+    return int(result.rowcount)  # type: ignore[attr-defined]

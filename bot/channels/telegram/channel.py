@@ -49,6 +49,14 @@ class ConfigurationError(Exception):
     """Telegram rejected our configuration (e.g. the token); `monev run` exits 2."""
 
 
+def _unusable_get_me(reason: str) -> str:
+    # The reason is a class name or a fixed phrase: a library message could quote a URL, and the URL holds the token.
+    return (
+        f"MONEV_TELEGRAM_BASE_URL: getMe got no usable answer from the Bot API ({reason}); "
+        "check MONEV_TELEGRAM_BASE_URL, MONEV_TELEGRAM_TOKEN and the network"
+    )
+
+
 class TelegramChannel:
     """Journals updates, processes them in order per chat, and sends the stored replies."""
 
@@ -104,6 +112,14 @@ class TelegramChannel:
             await self.application.initialize()
         except InvalidToken:
             raise ConfigurationError("MONEV_TELEGRAM_TOKEN: Telegram rejected the bot token") from None
+        except (TelegramError, TypeError, KeyError, ValueError) as error:
+            # Not a Bot API answering (a wrong base URL, a proxy's error page, a broken server): PTB cannot read
+            # the getMe answer, or reports the transport failing. Either way nothing can run: say which settings.
+            await self.bot.shutdown()
+            raise ConfigurationError(_unusable_get_me(type(error).__name__)) from None
+        if not self.bot.username:  # every real bot has one, and the deep links need it
+            await self.application.shutdown()
+            raise ConfigurationError(_unusable_get_me("no username in the answer"))
         self.username = self.bot.username
         async with self.db.write() as session:
             await bot_state.remember(session, bot_state.TELEGRAM_USERNAME, self.username, self.clock())
