@@ -54,7 +54,7 @@ from bot.core import Fetcher, Request, split_text
 from bot.services import items, registry, submissions
 from bot.services.audit import Acting
 from storage.database import Database
-from storage.filestore import Blob, FileStore
+from storage.filestore import FileStore, Staged
 from storage.models import (
     BatchFile,
     BatchStatus,
@@ -266,7 +266,7 @@ class Uploader:
     def fetcher_for(self, file_id: str) -> Fetcher:
         fetch = self.downloader.fetcher(file_id)
 
-        async def timed(store: FileStore) -> Blob:
+        async def timed(store: FileStore) -> Staged:
             started = time.perf_counter()
             try:
                 return await fetch(store)

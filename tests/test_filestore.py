@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from bot.app import MonevApp
+from bot.services import uploads
 from storage.filestore import FileStore, FileTooLargeError
 
 
@@ -63,3 +67,55 @@ def test_stray_temp_files_are_removed_at_start_up(tmp_path: Path) -> None:
 def test_hash_names_are_validated(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         FileStore(tmp_path).path_for("../../etc/passwd")
+
+
+def test_a_staged_file_is_outside_the_store_until_admitted(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "files")
+    staged = store.stage_chunks([b"%PDF-1.7 ", b"bukti"])
+    assert staged.sha256 == hashlib.sha256(b"%PDF-1.7 bukti").hexdigest() and staged.size == 14
+    assert not store.exists(staged.sha256) and staged.path.parent == tmp_path / "files" / "tmp"
+    blob = store.admit(staged)
+    assert blob.path.read_bytes() == b"%PDF-1.7 bukti" and not staged.path.exists()
+    store.discard(staged)  # after admitting: nothing left to delete, and the blob stays
+    assert blob.path.exists()
+
+    refused = store.stage_chunks([b"MZ program"])
+    store.discard(refused)
+    assert not refused.path.exists() and not store.exists(refused.sha256)
+    assert list((tmp_path / "files" / "tmp").iterdir()) == []
+
+
+def test_admitting_content_already_stored_freshens_it(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "files")
+    blob = store.store_bytes(b"sama")
+    os.utime(blob.path, (1_000_000, 1_000_000))
+    again = store.admit(store.stage_chunks([b"sama"]))
+    assert again == blob and blob.path.stat().st_mtime > 1_000_000
+    assert list((tmp_path / "files" / "tmp").iterdir()) == []
+
+
+def test_the_sweep_removes_old_orphans_only(tmp_path: Path) -> None:
+    store = FileStore(tmp_path / "files")
+    named, old, young = (store.store_bytes(data) for data in (b"dinamai", b"yatim lama", b"yatim baru"))
+    hour_and_a_bit_ago = time.time() - 3700
+    for blob in (named, old):
+        os.utime(blob.path, (hour_and_a_bit_ago, hour_and_a_bit_ago))
+    assert store.remove_orphans({named.sha256}) == 1
+    assert named.path.exists() and young.path.exists() and not old.path.exists()
+    # the young orphan goes too once it is old, judged by the clock given
+    assert store.remove_orphans({named.sha256}, now=time.time() + 3601) == 1
+    assert not young.path.exists() and named.path.exists()
+
+
+async def test_start_up_sweeps_files_no_row_names(app: MonevApp) -> None:
+    files, now = app.services.files, app.now()
+    named, old, young = (files.store_bytes(data) for data in (b"%PDF dinamai", b"%PDF yatim lama", b"%PDF yatim baru"))
+    async with app.services.db.write() as session:
+        await uploads.register_blob(session, named, now)
+    hour_and_a_bit_ago = time.time() - 3700
+    for blob in (named, old):
+        os.utime(blob.path, (hour_and_a_bit_ago, hour_and_a_bit_ago))
+    await app.prepare()
+    assert named.path.exists() and young.path.exists() and not old.path.exists()
+    async with app.services.db.read() as session:
+        assert await uploads.referenced_files(session) == {named.sha256}

@@ -194,8 +194,9 @@ def sniff(path: Path, file_name: str | None, *, allowed_categories: Collection[s
 
 
 def looks_like_pdf(path: Path) -> bool:
-    """A PDF starts with `%PDF-` (within its first KiB, as readers allow) and ends with `%%EOF`."""
-    return sniff(path, None).kind == "pdf"
+    """A PDF starts with `%PDF-` (within its first KiB, as readers allow) and ends with `%%EOF` (and white space)."""
+    verdict = sniff(path, None)
+    return verdict.accepted and verdict.kind == "pdf"
 
 
 def _program(head: bytes) -> str | None:
