@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import AsyncIterable, Collection, Iterable
@@ -21,6 +22,9 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 _TEMP_PREFIX = ".incoming-"
+# Temp files are named `.incoming-<host>-<pid>-<random>`, so a start-up can tell a crash's leftovers from a live
+# process's download.
+_HOST = "".join(c for c in socket.gethostname() if c.isascii() and c.isalnum())[:32] or "host"
 CHUNK_SIZE = 1024 * 1024
 # A blob younger than this may belong to a transaction that has not committed yet (here or on another instance).
 ORPHAN_MIN_AGE_SECONDS = 3600.0
@@ -69,13 +73,25 @@ class FileStore:
     def exists(self, sha256: str) -> bool:
         return self.path_for(sha256).is_file()
 
-    def remove_stray_temp_files(self) -> int:
-        """Delete temp files left by a crash mid-write; returns how many were removed."""
+    def remove_stray_temp_files(self, *, now: float | None = None, min_age: float = ORPHAN_MIN_AGE_SECONDS) -> int:
+        """Delete temp files left by a crash mid-write; returns how many were removed.
+
+        Every `monev` command starts up, possibly while the bot runs: a temp file of a process still alive on this
+        machine is a download in progress and stays. Others' (another machine's) go only once older than `min_age`.
+        """
         if not self._tmp.is_dir():
             return 0
+        moment = time.time() if now is None else now
         removed = 0
         for stray in self._tmp.glob(f"{_TEMP_PREFIX}*"):
-            stray.unlink(missing_ok=True)
+            try:
+                if _in_progress(stray.name) or (
+                    _owner(stray.name) is None and moment - stray.stat().st_mtime < min_age
+                ):
+                    continue
+                stray.unlink()
+            except FileNotFoundError:
+                continue
             removed += 1
         if removed:
             logger.info("removed %d stray temp file(s) from the file store", removed)
@@ -84,7 +100,7 @@ class FileStore:
     def open_temp(self) -> tuple[int, Path]:
         """A new temp file inside the store (same file system, so the final rename is atomic)."""
         self._tmp.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=_TEMP_PREFIX, dir=self._tmp)
+        fd, name = tempfile.mkstemp(prefix=f"{_TEMP_PREFIX}{_HOST}-{os.getpid()}-", dir=self._tmp)
         return fd, Path(name)
 
     async def stage_stream(self, chunks: AsyncIterable[bytes], *, max_bytes: int | None = None) -> Staged:
@@ -192,6 +208,27 @@ class FileStore:
     def copy_out(self, sha256: str, target: Path) -> None:
         """Copy a stored blob to a path outside the store (exports)."""
         shutil.copyfile(self.path_for(sha256), target)
+
+
+def _owner(name: str) -> int | None:
+    """The process id of this machine that wrote a temp file, or None (another machine, or an older name)."""
+    host, _, rest = name.removeprefix(_TEMP_PREFIX).partition("-")
+    pid, dash, _ = rest.partition("-")
+    return int(pid) if host == _HOST and dash and pid.isdigit() else None
+
+
+def _in_progress(name: str) -> bool:
+    """Whether the temp file's writer, another process of this machine, still runs (a crash's writer is gone)."""
+    pid = _owner(name)
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
 
 
 def _fsync_dir(directory: Path) -> None:

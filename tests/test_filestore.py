@@ -58,10 +58,18 @@ def test_stray_temp_files_are_removed_at_start_up(tmp_path: Path) -> None:
     fd, temp = store.open_temp()
     with open(fd, "wb") as handle:
         handle.write(b"half a download")
+    # a download of a process still running on this machine (our parent process stands in for the bot)
+    in_progress = temp.with_name(temp.name.replace(f"-{os.getpid()}-", f"-{os.getppid()}-"))
+    in_progress.write_bytes(b"still arriving")
+    # another machine's temp files: gone only once older than an hour
+    other_old, other_young = temp.with_name(".incoming-lain-1-a"), temp.with_name(".incoming-lain-1-b")
+    other_old.write_bytes(b"lama")
+    other_young.write_bytes(b"baru")
+    os.utime(other_old, (time.time() - 3700, time.time() - 3700))
     kept = store.store_bytes(b"complete")
-    assert store.remove_stray_temp_files() == 1
-    assert not temp.exists()
-    assert kept.path.exists()
+    assert store.remove_stray_temp_files() == 2
+    assert not temp.exists() and not other_old.exists()
+    assert kept.path.exists() and in_progress.exists() and other_young.exists()
 
 
 def test_hash_names_are_validated(tmp_path: Path) -> None:

@@ -86,6 +86,10 @@ EXECUTABLE_EXTENSIONS = frozenset(
         "docm", "dotm", "xlsm", "xltm", "xlam", "pptm", "potm", "ppsm", "ppam", "sldm",
     }
 )
+# Pages are refused as upload names (x.html) but are fine inside an archive: Office itself stores icons as SVG
+# members, and a zipped report may hold an HTML export. Programs, scripts, disk images and macros are not.
+PAGE_EXTENSIONS = frozenset({"html", "htm", "xhtml", "shtml", "mht", "mhtml", "svg", "svgz", "xht"})
+MEMBER_EXECUTABLE_EXTENSIONS = EXECUTABLE_EXTENSIONS - PAGE_EXTENSIONS
 # The member that holds a document's macros: a macro project inside a file named .docx/.xlsx/.pptx is a disguise.
 MACRO_PART = "vbaproject.bin"
 
@@ -305,7 +309,7 @@ def _inspect(archive: zipfile.ZipFile, *, depth: int, budget: _Budget) -> Verdic
         if info.is_dir():
             continue
         member = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
-        if extension(member) in EXECUTABLE_EXTENSIONS or member.lower() == MACRO_PART:
+        if extension(member) in MEMBER_EXECUTABLE_EXTENSIONS or member.lower() == MACRO_PART:
             return _refuse(REASON_ARCHIVED_PROGRAM, member=member[:100])
         if info.flag_bits & 0x1:  # encrypted: its content cannot be checked
             return _refuse(REASON_ZIP_BROKEN)
