@@ -168,6 +168,7 @@ async def test_names_from_telegram_are_stored_without_invisible_characters(
     fake_telegram: FakeBotAPI, tmp_path: Path
 ) -> None:
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        admin = await registered(fake_telegram, bot, 4343, Role.ADMIN)
         user = fake_telegram.user(4242, first_name=f"Budi{RLO}\u200dSantoso\u2066")
         (greeting,) = await say(fake_telegram, user, f"/daftar {await code_for(bot, Role.KASI)}")
         assert "Pendaftaran berhasil" in greeting
@@ -175,3 +176,8 @@ async def test_names_from_telegram_are_stored_without_invisible_characters(
             names = (await session.scalars(select(Person.display_name))).all()
         assert "BudiSantoso" in names
         assert not any(RLO in (n or "") for n in names)
+        # the admins are told who registered, by the name as it is shown
+        (notice,) = await fake_telegram.wait_for(
+            lambda: [t for t in fake_telegram.texts(admin.id) if "BudiSantoso" in t], timeout=10
+        )
+        assert RLO not in notice and "\u2066" not in notice
