@@ -538,3 +538,8 @@ def test_pictures_and_pages_inside_documents_and_archives_are_fine(tmp_path: Pat
     _accepted(sniff(_write(tmp_path, "kebijakan.docx", docx), "kebijakan.docx"), "docx", "dokumen")
     report = _zip_of({"laporan/index.html": b"<html>Laporan</html>", "laporan/data.bin": _noise(512)})
     _accepted(sniff(_write(tmp_path, "laporan.zip", report), "laporan.zip"), "zip", "zip")
+
+
+def test_a_member_name_that_hides_its_extension_is_shown_plainly(tmp_path: Path) -> None:
+    verdict = sniff(_write(tmp_path, "lampiran.zip", _zip_of({"foto\u202egpj.exe": b"MZ"})), "lampiran.zip")
+    assert (verdict.reason, verdict.detail) == ("berkas/arsip_berisi_program", {"member": "fotogpj.exe"})

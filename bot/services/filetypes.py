@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+from bot.services.safe_text import display_text
+
 PDF_MAGIC = b"%PDF-"
 PDF_EOF = b"%%EOF"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -308,7 +310,7 @@ def _inspect(archive: zipfile.ZipFile, *, depth: int, budget: _Budget) -> Verdic
     for info in entries:
         if info.is_dir():
             continue
-        member = info.filename.replace("\\", "/").rsplit("/", 1)[-1]
+        member = display_text(info.filename).replace("\\", "/").rsplit("/", 1)[-1]
         if extension(member) in MEMBER_EXECUTABLE_EXTENSIONS or member.lower() == MACRO_PART:
             return _refuse(REASON_ARCHIVED_PROGRAM, member=member[:100])
         if info.flag_bits & 0x1:  # encrypted: its content cannot be checked
