@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import time
 from collections.abc import AsyncIterator
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 
 from bot.app import MonevApp
-from bot.services import uploads
+from bot.services import registry, uploads
+from bot.services.audit import Acting
 from storage.filestore import FileStore, FileTooLargeError
+from storage.models import Role
 
 
 def test_bytes_are_stored_under_their_hash(tmp_path: Path) -> None:
@@ -127,3 +130,29 @@ async def test_start_up_sweeps_files_no_row_names(app: MonevApp) -> None:
     assert named.path.exists() and young.path.exists() and not old.path.exists()
     async with app.services.db.read() as session:
         assert await uploads.referenced_files(session) == {named.sha256}
+
+
+async def test_files_refused_in_the_console_leave_nothing_in_the_store(app: MonevApp, tmp_path: Path) -> None:
+    async with app.services.db.write() as session:
+        acting = Acting(None, "cli", "cli")
+        rows = registry.parse_opd_file(registry.default_opd_file())
+        await registry.import_opds(session, rows, acting=acting, now=app.now())
+    out = io.StringIO()
+    console = await app.console(Role.OPD, "DINKES", out)
+    pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+    refused = {
+        "program.pdf": (b"MZ\x90\x00" + bytes(100), "berisi program atau skrip"),
+        "surat.pdf": (pdf + b"PK\x05\x06" + bytes(18), "berisi PDF yang disambung dengan data lain"),
+        "surat.exe": (pdf, "bernama .exe, tetapi isinya sebenarnya PDF"),
+        "kosong.pdf": (b"", "kosong (0 byte)"),
+    }
+    for name, (data, _) in refused.items():
+        (tmp_path / name).write_bytes(data)
+    (tmp_path / "bukti.pdf").write_bytes(pdf)
+    blobs = lambda: {p for p in app.services.files.root.rglob("*") if p.is_file()}  # noqa: E731
+    before = blobs()
+    await console.run(io.StringIO("".join(f":file {tmp_path / name}\n" for name in refused)))
+    assert blobs() == before, out.getvalue()
+    assert all(f"Berkas {name} {reason}" in out.getvalue() for name, (_, reason) in refused.items()), out.getvalue()
+    await console.run(io.StringIO(f":file {tmp_path / 'bukti.pdf'}\n"))
+    assert len(blobs() - before) == 1 and "Berkas diterima dan disimpan" in out.getvalue(), out.getvalue()
