@@ -65,6 +65,9 @@ def test_a_file_name_with_a_right_to_left_override_shows_its_real_extension(tmp_
     verdict = sniff(path, name)
     assert (verdict.reason, verdict.detail) == (REASON_MISLEADING_NAME, {"claimed": "exe", "real": "pdf"})
     assert clean_file_name(f"{ZWSP}{BOM}.{RLO}hidden.pdf", fallback="berkas") == "hidden.pdf"
+    # Windows saves `laporan.exe. .` as `laporan.exe`
+    assert clean_file_name("laporan.exe. . ", fallback="berkas") == "laporan.exe"
+    assert sniff(path, "laporan.exe. .").reason == REASON_MISLEADING_NAME
 
 
 async def _person(db: Database, name: str, role: Role | None = None) -> Acting:

@@ -160,7 +160,7 @@ def extension(file_name: str | None) -> str:
     if not file_name:
         return ""
     # Names come from chat clients, possibly with Windows separators; only the last component matters.
-    base = file_name.replace("\\", "/").rsplit("/", 1)[-1]
+    base = file_name.replace("\\", "/").rsplit("/", 1)[-1].rstrip(". ")  # as Windows saves it
     return Path(base).suffix.lower().removeprefix(".")
 
 

@@ -18,6 +18,7 @@ from storage.models import Base, StoredFile, UnfiledUpload
 
 MAX_NAME_CHARS = 200
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/\\]")
+_TRAILING = re.compile(r"[\s.]+$")
 
 
 def clean_file_name(name: str | None, *, fallback: str) -> str:
@@ -27,7 +28,8 @@ def clean_file_name(name: str | None, *, fallback: str) -> str:
     receipts, exports and logs readable and safe.
     """
     base = without_invisible(name or "").replace("\\", "/").rsplit("/", 1)[-1]
-    base = _UNSAFE.sub("_", base).strip().lstrip(".") or fallback
+    # Windows drops trailing dots and spaces when saving, so `laporan.exe.` would become a program: drop them here.
+    base = _TRAILING.sub("", _UNSAFE.sub("_", base)).strip().lstrip(".") or fallback
     if len(base) > MAX_NAME_CHARS:
         stem, dot, extension = base.rpartition(".")
         keep = extension if dot and len(extension) <= 10 else ""
