@@ -153,6 +153,8 @@ class FileStore:
             # Same content already stored: content addressing makes this a no-op, but freshen its time so a
             # start-up sweep (on another instance) does not take it for an old orphan before our row commits.
             os.utime(final)
+        except PermissionError:  # stored by another user (a CLI run as root): still there, leave its time
+            staged.path.unlink(missing_ok=True)
         except FileNotFoundError:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(staged.path, final)
@@ -191,8 +193,7 @@ class FileStore:
         moment = time.time() if now is None else now
         removed = 0
         for blob in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*"):
-            name = blob.name
-            if name in referenced or not blob.is_file() or blob.parent.parent.name != name[:2]:
+            if blob.name in referenced or not _is_blob_path(self, blob):
                 continue
             try:
                 if moment - blob.stat().st_mtime < min_age:
@@ -208,6 +209,14 @@ class FileStore:
     def copy_out(self, sha256: str, target: Path) -> None:
         """Copy a stored blob to a path outside the store (exports)."""
         shutil.copyfile(self.path_for(sha256), target)
+
+
+def _is_blob_path(store: FileStore, path: Path) -> bool:
+    """Whether a path is where the store keeps a blob (not some other file someone put there)."""
+    try:
+        return store.path_for(path.name) == path and path.is_file()
+    except ValueError:
+        return False
 
 
 def _owner(name: str) -> int | None:
