@@ -5,7 +5,7 @@
 1. Upload. A liaison sends a PDF-shaped random file of 20 MiB to the fake Bot API, which runs in a child process
    so its copy of the bytes never counts against the bot. The bot reads the update with `getUpdates` and turns
    it into a request with the real converter. It is then handled by the real `Dispatcher` and `receive_file`:
-   `TelegramDownloader` (a real PTB `Bot` pointed at the fake; httpx streaming into `FileStore.store_stream`),
+   `TelegramDownloader` (a real PTB `Bot` pointed at the fake; httpx streaming into `FileStore.stage_stream`),
    `sniff`, `progress`, then `open_batch` + `add_file` + `file_batch` in one write transaction, and the receipt.
    Targets: extra peak memory < 30 MB; time <= 1.5 x (`sha256sum FILE` + `cp FILE DEST` on the same bytes).
 2. `/status`. A SQLite database with 500 OPDs that all take part in one open campaign of 50 items, each OPD with
@@ -54,7 +54,7 @@ from bot.core import Fetcher, Request, split_text
 from bot.services import items, registry, submissions
 from bot.services.audit import Acting
 from storage.database import Database
-from storage.filestore import Blob, FileStore
+from storage.filestore import FileStore, Staged
 from storage.models import (
     BatchFile,
     BatchStatus,
@@ -266,7 +266,7 @@ class Uploader:
     def fetcher_for(self, file_id: str) -> Fetcher:
         fetch = self.downloader.fetcher(file_id)
 
-        async def timed(store: FileStore) -> Blob:
+        async def timed(store: FileStore) -> Staged:
             started = time.perf_counter()
             try:
                 return await fetch(store)

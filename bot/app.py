@@ -14,7 +14,7 @@ from bot.channels.console import ConsoleChannel
 from bot.core import Actor
 from bot.dispatch import Dispatcher
 from bot.handling import Registry, Services
-from bot.services import identity
+from bot.services import identity, uploads
 from bot.settings import Settings
 from bot.templating import Renderer
 from handlers import build_registry
@@ -52,6 +52,11 @@ class MonevApp:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrate.upgrade(self.services.db)
         self.services.files.remove_stray_temp_files()
+        # Files no row names: left by a transaction that rolled back after its file was admitted, or by a crash
+        # between the two. Only those older than an hour go, so another instance's upload in progress stays.
+        async with self.services.db.read() as session:
+            referenced = await uploads.referenced_files(session)
+        self.services.files.remove_orphans(referenced)  # ages are mtimes: the file system clock judges them
 
     async def close(self) -> None:
         await self.scheduler.stop()

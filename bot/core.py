@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from storage.filestore import Blob, FileStore
+from storage.filestore import FileStore, Staged
 from storage.models import Role
 
 # Telegram's hard limit is 4,096 characters per message; stay below it.
@@ -45,8 +45,9 @@ class Actor:
         return bool(self.assignments)
 
 
-# A coroutine that streams the attachment's bytes into the file store.
-Fetcher = Callable[[FileStore], Awaitable[Blob]]
+# A coroutine that streams the attachment's bytes into a temp file of the file store; the handler judges the staged
+# file and admits it into the store (or discards it).
+Fetcher = Callable[[FileStore], Awaitable[Staged]]
 
 
 @dataclass(frozen=True)
@@ -214,8 +215,8 @@ def _closing_tags(stack: list[str]) -> str:
 def local_file_fetcher(path: Path) -> Fetcher:
     """A fetcher for a file on this machine (the console's `:file`)."""
 
-    async def fetch(store: FileStore) -> Blob:
-        return await asyncio.to_thread(store.store_file, path)
+    async def fetch(store: FileStore) -> Staged:
+        return await asyncio.to_thread(store.stage_file, path)
 
     return fetch
 

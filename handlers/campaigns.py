@@ -21,7 +21,6 @@ from bot.services import actions, campaigns, conversations, items, outbox, regis
 from bot.services.calendar import load_calendar
 from bot.services.campaigns import CampaignDetail
 from bot.services.conversations import FlowState
-from bot.services.filetypes import looks_like_pdf
 from bot.services.timeline import step_progress
 from handlers import invitations
 from storage.filestore import Blob
@@ -225,9 +224,13 @@ async def _import_items(ctx: Context, data: dict[str, Any]) -> Reply:
         return ctx.reply("kampanye/tanya_impor")
     attachment = ctx.request.attachments[0]
     name = uploads.clean_file_name(attachment.file_name, fallback="item.xlsx")
-    blob = await attachment.fetch(ctx.services.files)
-    opds = await registry.list_opds(await ctx.session())
-    specs, rejections = _validated_items(blob, name, [o.code for o in opds], [o.code for o in opds if o.active])
+    staged = await attachment.fetch(ctx.services.files)
+    try:  # the item file is read, never kept: it leaves no trace in the store
+        opds = await registry.list_opds(await ctx.session())
+        codes, active = [o.code for o in opds], [o.code for o in opds if o.active]
+        specs, rejections = _validated_items(staged.path, name, codes, active)
+    finally:
+        ctx.services.files.discard(staged)
     if rejections:
         return ctx.reply("kampanye/impor_ditolak", rejections=rejections[:20], more=max(0, len(rejections) - 20))
     await _advance(ctx, "tenggat", {**data, "framework": None, "items": [_spec_json(s) for s in specs]})
@@ -235,12 +238,12 @@ async def _import_items(ctx: Context, data: dict[str, Any]) -> Reply:
 
 
 def _validated_items(
-    blob: Blob, name: str, known: list[str], active: list[str]
+    path: Path, name: str, known: list[str], active: list[str]
 ) -> tuple[list[items.ItemSpec], list[items.Rejection]]:
-    """The item parser reads by file extension; the store names blobs by hash, so give it a named link."""
+    """The item parser reads by file extension; temp files are named at random, so give it a named link."""
     with tempfile.TemporaryDirectory() as folder:
         link = Path(folder) / f"impor{Path(name).suffix.lower()}"
-        os.symlink(blob.path, link)
+        os.symlink(path, link)
         try:
             rows = items.parse_item_file(link)
         except items.ItemFileError as error:
@@ -298,13 +301,11 @@ async def _finish_creation(ctx: Context, data: dict[str, Any], text: str) -> Rep
 
 
 async def _pdf_from(ctx: Context) -> tuple[Blob, str]:
-    """The message's file, which must really be a PDF (judged by its content)."""
+    """The message's file, which must really be a PDF (judged by its content) and only a PDF."""
     attachment = ctx.request.attachments[0]
     name = uploads.clean_file_name(attachment.file_name, fallback="surat.pdf")
-    blob = await attachment.fetch(ctx.services.files)
-    if not looks_like_pdf(blob.path):
-        raise DomainError("kampanye/bukan_pdf", nama=name)
-    return blob, name
+    staged = await attachment.fetch(ctx.services.files)
+    return uploads.admit_checked(ctx.services.files, staged, name, pdf_only=True), name
 
 
 def _spec_json(spec: items.ItemSpec) -> dict[str, Any]:

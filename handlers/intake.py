@@ -17,7 +17,6 @@ from bot.errors import DomainError
 from bot.handling import Context, Registry, Services
 from bot.services import items, outbox, people, submissions, uploads
 from bot.services.audit import Acting
-from bot.services.filetypes import sniff
 from bot.services.submissions import Receipt, Scope
 from storage.filestore import Blob, FileTooLargeError
 from storage.models import BatchStatus, Opd, Role, UploadBatch
@@ -127,18 +126,15 @@ def _check_size(ctx: Context, attachment: Attachment, name: str) -> None:
 
 
 async def _fetch_checked(ctx: Context, attachment: Attachment, name: str) -> Blob:
-    """Stream the file into the store (before the write lock), then judge it by its content."""
+    """Stream the file to a temp file (before the write lock), judge it by its content, then admit it."""
     try:
-        blob = await attachment.fetch(ctx.services.files)
+        staged = await attachment.fetch(ctx.services.files)
     except FileTooLargeError:
         limit_mb = ctx.services.settings.telegram_max_file_mb
         raise DomainError(
             "unggah/terlalu_besar", file_name=name, size=limit_mb * 1048576 + 1, limit_mb=limit_mb
         ) from None
-    verdict = sniff(blob.path, name)
-    if not verdict.accepted:
-        raise DomainError(verdict.reason or "berkas/tidak_dikenal", name=name, **verdict.detail)
-    return blob
+    return uploads.admit_checked(ctx.services.files, staged, name)
 
 
 def _own_opds(ctx: Context) -> list[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import random
 import struct
 import tracemalloc
 import zipfile
@@ -48,6 +50,11 @@ def _png_bytes() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk
 
 
+def _noise(size: int) -> bytes:
+    """Incompressible bytes that are the same on every run (random ones could start like a program, 1 in 30,000)."""
+    return b"\x00" + random.Random(size).randbytes(size - 1)
+
+
 def _write(directory: Path, name: str, data: bytes) -> Path:
     path = directory / name
     path.write_bytes(data)
@@ -77,7 +84,7 @@ def _plain_zip(directory: Path, name: str) -> Path:
     path = directory / name
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("notulen.txt", "Notulen rapat SPBE")
-        archive.writestr("foto/acara.bin", os.urandom(4096))
+        archive.writestr("foto/acara.bin", _noise(4096))
     return path
 
 
@@ -309,7 +316,7 @@ def _big_pdf(path: Path) -> Path:
 
 
 def _big_zip(path: Path) -> Path:
-    chunk = os.urandom(MB)
+    chunk = _noise(MB)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
         for index in range(20):
             archive.writestr(f"foto{index}.bin", chunk)
@@ -351,6 +358,9 @@ def _one_verdict_per_reason(directory: Path, zip_bomb: Path) -> dict[str, Verdic
         sniff(zip_bomb, "arsip.zip"),
         sniff(_write(directory, "rusak.zip", b"PK\x03\x04rusak"), "rusak.zip"),
         sniff(png, "bagan.png", allowed_categories=["pdf", "dokumen", "lembar"]),
+        sniff(_write(directory, "surat.pdf", PDF_BYTES + _zip_of({"a.exe": b"MZ"})), "surat.pdf"),
+        sniff(_write(directory, "kebijakan.docx", _docx_with({"payload.exe": b"MZ"})), "kebijakan.docx"),
+        sniff(_write(directory, "dalam.zip", _deep_zip(5)), "dalam.zip"),
     ]
     return {v.reason: v for v in verdicts if v.reason}
 
@@ -377,3 +387,159 @@ def test_the_templates_say_what_went_wrong(tmp_path: Path, zip_bomb: Path) -> No
     assert "300,0 MB" in bomb and "200,0 MB" in bomb
     narrowed = renderer.render(REASON_NOT_REQUESTED, name="bagan.png", **verdicts[REASON_NOT_REQUESTED].detail)
     assert "PDF, dokumen (DOCX/ODT/DOC) atau lembar kerja (XLSX/ODS/XLS)" in narrowed
+
+
+# --- polyglots, programs inside archives, archives inside archives -----------------------------------------------
+
+
+def _zip_of(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def _declaring(archive: bytes, size: int) -> bytes:
+    """The same archive, its headers patched to declare every member `size` bytes long (nothing that large exists)."""
+    data = bytearray(archive)
+    for signature, field_at in ((b"PK\x01\x02", 24), (b"PK\x03\x04", 22)):
+        start = data.find(signature)
+        while start >= 0:
+            data[start + field_at : start + field_at + 4] = struct.pack("<I", size)
+            start = data.find(signature, start + 4)
+    return bytes(data)
+
+
+def _docx_with(extra: dict[str, bytes]) -> bytes:
+    return _zip_of(
+        {"[Content_Types].xml": CONTENT_TYPES.encode(), "word/document.xml": b"<document/>", **extra}
+    )
+
+
+def _reason(tmp_path: Path, name: str, data: bytes) -> str | None:
+    return sniff(_write(tmp_path, name, data), name).reason
+
+
+def test_a_pdf_with_a_zip_appended_is_refused(tmp_path: Path) -> None:
+    payload = _zip_of({"setup.exe": b"MZ" + bytes(100)})
+    verdict = sniff(_write(tmp_path, "surat.pdf", PDF_BYTES + payload), "surat.pdf")
+    assert (verdict.accepted, verdict.reason, verdict.detail) == (False, "berkas/data_tersembunyi", {"real": "pdf"})
+    # a bigger archive pushes the trailer out of the tail window: still told apart from a truncated PDF
+    big = _zip_of({"foto.bin": _noise(8192)}, zipfile.ZIP_STORED)
+    assert _reason(tmp_path, "surat.pdf", PDF_BYTES + big) == "berkas/data_tersembunyi"
+    assert _reason(tmp_path, "surat.pdf", PDF_BYTES + b"sisa data lain") == "berkas/data_tersembunyi"
+
+
+def test_a_pdf_may_end_with_white_space_after_its_trailer(tmp_path: Path) -> None:
+    _accepted(sniff(_write(tmp_path, "surat.pdf", PDF_BYTES + b"\r\n \t\x00\x0c\n"), "surat.pdf"), "pdf", "pdf")
+    # incremental updates leave several %%EOF: only the last one counts
+    _accepted(sniff(_write(tmp_path, "ubah.pdf", PDF_BYTES + b"% update\n%%EOF\n"), "ubah.pdf"), "pdf", "pdf")
+
+
+def test_a_picture_with_a_zip_appended_is_refused(tmp_path: Path) -> None:
+    jpg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01" + bytes(64) + b"\xff\xd9"
+    assert _reason(tmp_path, "foto.jpg", jpg + _zip_of({"a.txt": b"x"})) == "berkas/data_tersembunyi"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "member"),
+    [
+        ("kebijakan.docx", _docx_with({"payload.exe": b"MZ" + bytes(200)}), "payload.exe"),
+        ("kebijakan.docx", _docx_with({"word/vbaProject.bin": bytes(200)}), "vbaProject.bin"),
+        ("lampiran.zip", _zip_of({"dok/Pasang.BAT": b"@echo off\r\n"}), "Pasang.BAT"),
+        ("lampiran.zip", _zip_of({"alat/Pasang.js": b"WScript.Shell"}), "Pasang.js"),
+        # a program by its content, whatever the member's name, compressed or stored
+        ("lampiran.zip", _zip_of({"laporan.pdf": b"MZ\x90\x00" + bytes(500)}), "laporan.pdf"),
+        ("lampiran.zip", _zip_of({"catatan.txt": b"#!/bin/sh\nrm -rf /\n"}, zipfile.ZIP_STORED), "catatan.txt"),
+        ("rekap.xlsx", _zip_of({"[Content_Types].xml": b"<Types/>", "xl/a.xml": b"\x7fELF\x02\x01"}), "a.xml"),
+    ],
+)
+def test_programs_inside_zip_based_files_are_refused(tmp_path: Path, name: str, data: bytes, member: str) -> None:
+    verdict = sniff(_write(tmp_path, name, data), name)
+    assert (verdict.accepted, verdict.reason) == (False, "berkas/arsip_berisi_program")
+    assert verdict.detail == {"member": member}
+
+
+def test_a_program_inside_an_archive_inside_an_archive_is_refused(tmp_path: Path) -> None:
+    inner = _zip_of({"alat/setup.msi": b"\xd0\xcf\x11\xe0" + bytes(100)})
+    for compression in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        outer = _zip_of({"notulen.txt": b"Notulen", "arsip-lama.zip": inner}, compression)
+        assert _reason(tmp_path, "lampiran.zip", outer) == "berkas/arsip_berisi_program"
+    # disguised by its name: the inner archive is found by its magic number
+    disguised = _zip_of({"foto.jpg": inner}, zipfile.ZIP_STORED)
+    assert _reason(tmp_path, "lampiran.zip", disguised) == "berkas/arsip_berisi_program"
+
+
+def test_a_zip_of_stored_300_mb_bombs_is_refused_without_extracting(tmp_path: Path) -> None:
+    bomb = _declaring(_zip_of({"nol.bin": bytes(1000)}), 300 * MB)
+    for compression in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        outer = _zip_of({"bom-1.zip": bomb, "bom-2.zip": bomb}, compression)
+        assert len(outer) < 10_000
+        tracemalloc.start()
+        try:
+            verdict = sniff(_write(tmp_path, "arsip.zip", outer), "arsip.zip")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert (verdict.accepted, verdict.reason) == (False, REASON_ZIP_BOMB)
+        assert verdict.detail["nested"] is True and verdict.detail["uncompressed"] > 300 * MB
+        assert peak < MB // 4, f"peak allocation {peak} bytes"
+
+
+def test_inner_archives_count_against_the_same_total(tmp_path: Path) -> None:
+    # each inner archive declares 120 MB at a ratio of 80: fine alone, refused together (the limit is 200 MB)
+    inner = _declaring(_zip_of({"data.bin": _noise(3 * MB // 2)}, zipfile.ZIP_STORED), 120 * MB)
+    one = _zip_of({"a.zip": inner}, zipfile.ZIP_STORED)
+    _accepted(sniff(_write(tmp_path, "satu.zip", one), "satu.zip"), "zip", "zip")
+    two = _zip_of({"a.zip": inner, "b.zip": inner}, zipfile.ZIP_STORED)
+    assert _reason(tmp_path, "dua.zip", two) == REASON_ZIP_BOMB
+    # and an inner archive's own ratio is checked like the outer one's
+    declared = _declaring(_zip_of({"data.bin": bytes(1000)}, zipfile.ZIP_STORED), 2 * MB)
+    assert _reason(tmp_path, "rasio.zip", _zip_of({"a.zip": declared}, zipfile.ZIP_STORED)) == REASON_ZIP_BOMB
+
+
+def _deep_zip(levels: int) -> bytes:
+    archive = _zip_of({"notulen.txt": b"Notulen rapat"})
+    for level in range(levels):
+        archive = _zip_of({f"tingkat-{level}.zip": archive}, zipfile.ZIP_STORED)
+    return archive
+
+
+def test_archives_nested_too_deep_are_refused(tmp_path: Path) -> None:
+    assert _reason(tmp_path, "dalam.zip", _deep_zip(2)) is None  # the outer file and two levels inside: fine
+    verdict = sniff(_write(tmp_path, "dalam.zip", _deep_zip(3)), "dalam.zip")
+    assert (verdict.reason, verdict.detail["depth"]) == ("berkas/arsip_bersarang", 3)
+
+
+def test_an_encrypted_member_cannot_be_checked_and_is_refused(tmp_path: Path) -> None:
+    data = bytearray(_zip_of({"rahasia.txt": b"isi"}, zipfile.ZIP_STORED))
+    for signature, flags_at in ((b"PK\x01\x02", 8), (b"PK\x03\x04", 6)):
+        start = data.find(signature)
+        data[start + flags_at] |= 0x1
+    assert _reason(tmp_path, "kunci.zip", bytes(data)) == REASON_ZIP_BROKEN
+
+
+@pytest.mark.parametrize(
+    "name", ["x.exe", "x.html", "laporan.pdf.EXE", "surat.htm", "gambar.svg", "pasang.msi", "skrip.ps1", "a.js"]
+)
+def test_a_document_named_like_a_program_or_a_page_is_refused(tmp_path: Path, name: str) -> None:
+    verdict = sniff(_write(tmp_path, "surat", PDF_BYTES), name)
+    claimed = name.rsplit(".")[-1].lower()
+    assert (verdict.reason, verdict.detail) == (REASON_MISLEADING_NAME, {"claimed": claimed, "real": "pdf"})
+
+
+def test_a_macro_enabled_office_name_is_refused(tmp_path: Path) -> None:
+    assert sniff(_ooxml(tmp_path, "rekap.xlsm", "xl/workbook.xml"), "rekap.xlsm").reason == REASON_MISLEADING_NAME
+
+
+def test_pictures_and_pages_inside_documents_and_archives_are_fine(tmp_path: Path) -> None:
+    docx = _docx_with({"word/media/image1.svg": b"<svg/>", "word/media/image2.png": _png_bytes()})
+    _accepted(sniff(_write(tmp_path, "kebijakan.docx", docx), "kebijakan.docx"), "docx", "dokumen")
+    report = _zip_of({"laporan/index.html": b"<html>Laporan</html>", "laporan/data.bin": _noise(512)})
+    _accepted(sniff(_write(tmp_path, "laporan.zip", report), "laporan.zip"), "zip", "zip")
+
+
+def test_a_member_name_that_hides_its_extension_is_shown_plainly(tmp_path: Path) -> None:
+    verdict = sniff(_write(tmp_path, "lampiran.zip", _zip_of({"foto\u202egpj.exe": b"MZ"})), "lampiran.zip")
+    assert (verdict.reason, verdict.detail) == ("berkas/arsip_berisi_program", {"member": "fotogpj.exe"})

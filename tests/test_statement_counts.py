@@ -33,7 +33,7 @@ from bot.services.uploads import register_blob
 from bot.templating import Renderer
 from handlers import build_registry
 from storage.database import Database
-from storage.filestore import Blob, FileStore
+from storage.filestore import Blob, FileStore, Staged
 from storage.models import (
     CampaignItem,
     ChannelIdentity,
@@ -157,7 +157,7 @@ async def open_campaign(db: Database, store: FileStore, staff: Staff, opd_codes:
         )
         await campaigns.submit_to_kabid(session, campaign_id, acting=staff.kasi, now=NOW)
         await campaigns.decide(session, campaign_id, approve=True, note=None, acting=staff.kabid, now=NOW)
-        letter = store.store_bytes(PDF + f"% surat {campaign_id}".encode())
+        letter = store.store_bytes(PDF.replace(b"%%EOF", f"% surat {campaign_id}".encode() + b"\n%%EOF"))
         await campaigns.record_signed_letter(
             session, campaign_id, letter, "undangan.pdf", acting=staff.secretary, now=NOW
         )
@@ -278,7 +278,7 @@ async def bulk_versions(session: AsyncSession, campaign_id: int, owners: dict[in
 
 def blobs_for(store: FileStore, count: int) -> list[Blob]:
     """Version n of every item holds blob n (a version is new when its file set differs within its item)."""
-    return [store.store_bytes(PDF + f"% versi {n}".encode()) for n in range(1, count + 1)]
+    return [store.store_bytes(PDF.replace(b"%%EOF", f"% versi {n}".encode() + b"\n%%EOF")) for n in range(1, count + 1)]
 
 
 async def small_world(db: Database, store: FileStore, staff: Staff) -> World:
@@ -344,8 +344,8 @@ def chat_request(world: World, text: str, message_id: int, attachments: tuple[At
 
 
 def document(data: bytes, name: str) -> Attachment:
-    async def fetch(store: FileStore) -> Blob:
-        return store.store_bytes(data)
+    async def fetch(store: FileStore) -> Staged:
+        return store.stage_chunks([data])
 
     return Attachment("document", name, "application/pdf", len(data), fetch)
 
@@ -375,12 +375,12 @@ async def measure(
         (reply,) = await dispatcher.run(chat_request(world, "/status", 1), NOW)
     assert "Kelengkapan" in reply.text and f"v{world.versions}" in reply.text, reply.text
 
-    blob = store.store_bytes(PDF + f"% diukur {tag}".encode())
+    blob = store.store_bytes(PDF.replace(b"%%EOF", f"% diukur {tag}".encode() + b"\n%%EOF"))
     with log.counting() as filing:
         receipt = await file_one(db, world.scope, world.liaison, world.chat, world.item, blob, "diukur.pdf")
     assert (receipt.item_code, receipt.version, receipt.duplicate) == (world.item, world.versions + 1, False)
 
-    upload = document(PDF + f"% lewat chat {tag}".encode(), "lewat-chat.pdf")
+    upload = document(PDF.replace(b"%%EOF", f"% lewat chat {tag}".encode() + b"\n%%EOF"), "lewat-chat.pdf")
     with log.counting() as filing_chat:
         (receipt_text,) = await dispatcher.run(chat_request(world, f"{world.item} bukti", 2, (upload,)), NOW)
     assert f"<code>{world.item}</code>" in receipt_text.text, receipt_text.text

@@ -13,6 +13,7 @@ from bot.dates import DateParseError, parse_moment
 from bot.services import campaigns, items, outbox, registry
 from bot.services.calendar import load_calendar
 from bot.services.filetypes import looks_like_pdf
+from bot.services.safe_text import has_control_characters
 from bot.services.timeline import step_progress
 from bot.templating import date_in_words
 
@@ -64,6 +65,8 @@ async def run(app: MonevApp, args: argparse.Namespace) -> int:
 async def _create(app: MonevApp, args: argparse.Namespace) -> int:
     if (args.framework is None) == (args.items is None):
         raise CliRejected("give either --framework or --items")
+    if has_control_characters(args.title):
+        raise CliRejected("--title: must be one line, without line breaks or other control characters")
     try:
         deadline = parse_moment(args.deadline.replace("T", " "), app.settings.timezone)
     except DateParseError as error:

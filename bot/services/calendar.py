@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError
 from bot.services.audit import Acting, record
+from bot.services.safe_text import display_text
 from bot.settings import Settings
 from storage.models import HolidayOverride
 
@@ -194,7 +195,7 @@ async def add_holiday(
     session: AsyncSession, day: date, note: str | None, *, acting: Acting, now: datetime
 ) -> HolidayChange:
     """Make `day` a holiday: restore a cancelled package holiday, or add one of our own."""
-    note = (note or "").strip() or None
+    note = display_text(note or "").strip() or None
     if note is not None and len(note) > NOTE_MAX:
         raise DomainError("libur/keterangan_terlalu_panjang", batas=NOTE_MAX, panjang=len(note))
     package_name = package_holidays([day.year]).get(day)

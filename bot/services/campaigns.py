@@ -17,7 +17,8 @@ from bot.errors import DomainError
 from bot.services import audit
 from bot.services.audit import Acting
 from bot.services.items import FRAMEWORKS, ItemSpec
-from bot.services.uploads import register_blob
+from bot.services.safe_text import display_text
+from bot.services.uploads import clean_file_name, register_blob
 from storage.filestore import Blob
 from storage.models import (
     Campaign,
@@ -93,7 +94,7 @@ async def create_campaign(
     letter: tuple[Blob, str] | None = None,
 ) -> int:
     """Create a draft campaign with a copy of its items; `opd_codes=None` takes every active OPD the items name."""
-    title = " ".join(title.split())
+    title = " ".join(display_text(title).split())
     if not 3 <= len(title) <= TITLE_MAX:
         raise DomainError("kampanye/judul_tidak_sah", maksimum=TITLE_MAX)
     if deadline <= now:
@@ -133,7 +134,8 @@ async def create_campaign(
         )
     if letter is not None:
         await register_blob(session, letter[0], now)
-        campaign.draft_letter_sha256, campaign.draft_letter_name = letter[0].sha256, letter[1]
+        name = clean_file_name(letter[1], fallback="surat.pdf")
+        campaign.draft_letter_sha256, campaign.draft_letter_name = letter[0].sha256, name
     await _event(session, campaign, "created", acting, now, title=title, items=len(items), opds=len(wanted))
     return campaign.id
 
@@ -252,7 +254,8 @@ async def set_draft_letter(
     campaign = await _load(session, campaign_id)
     _require_state(campaign, CampaignState.DRAFT, "kampanye/hanya_draf")
     await register_blob(session, blob, now)
-    campaign.draft_letter_sha256, campaign.draft_letter_name = blob.sha256, name
+    campaign.draft_letter_sha256 = blob.sha256
+    campaign.draft_letter_name = clean_file_name(name, fallback="surat.pdf")
     await audit.record(
         session,
         acting,
@@ -301,7 +304,7 @@ async def decide(
         await _move(session, campaign, CampaignState.AWAITING_DISPOSITION, CampaignState.APPROVED)
         await _event(session, campaign, "approved", acting, now)
     else:
-        text = " ".join((note or "").split())
+        text = " ".join(display_text(note or "").split())
         if not text:
             raise DomainError("kampanye/catatan_kosong")
         await _move(session, campaign, CampaignState.AWAITING_DISPOSITION, CampaignState.DRAFT)
@@ -322,7 +325,7 @@ async def record_signed_letter(
         CampaignState.APPROVED,
         CampaignState.SIGNED,
         signed_letter_sha256=blob.sha256,
-        signed_letter_name=name,
+        signed_letter_name=clean_file_name(name, fallback="surat.pdf"),
         signed_by_person_id=acting.person_id,
     )
     await _event(session, campaign, "signed", acting, now, sha256=blob.sha256)

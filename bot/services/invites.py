@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import DomainError
 from bot.services import audit
 from bot.services.audit import Acting
+from bot.services.safe_text import display_text
 from storage.models import (
     OPD_SCOPED_ROLES,
     ChannelIdentity,
@@ -383,7 +384,7 @@ async def _record_failure(
 
 
 async def _new_person(session: AsyncSession, display_name: str | None, now: datetime) -> int:
-    person = Person(display_name=(display_name or "")[:255] or None, created_at=now)
+    person = Person(display_name=display_text(display_name or "").strip()[:255] or None, created_at=now)
     session.add(person)
     await session.flush()
     return person.id

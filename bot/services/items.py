@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import bot.data
+from bot.services.safe_text import without_invisible
 from bot.services.tables import TableFileError, table_records
 
 FRAMEWORKS: dict[str, str] = {
@@ -262,7 +263,7 @@ def _valid_code(raw: str) -> str:
 
 
 def _valid_title(raw: str) -> str:
-    title = _without_control_characters(raw.strip())
+    title = _without_control_characters(without_invisible(raw).strip())
     if not title:
         raise _Refused("is empty")
     if len(title) > MAX_TITLE:
@@ -272,7 +273,8 @@ def _valid_title(raw: str) -> str:
 
 def _valid_description(raw: str) -> str:
     # Line breaks are allowed here only: Excel users write multi-line evidence lists (Alt+Enter).
-    description = _without_control_characters(raw.replace("\r\n", "\n").replace("\r", "\n").strip(), True)
+    description = without_invisible(raw).replace("\r\n", "\n").replace("\r", "\n").strip()
+    description = _without_control_characters(description, True)
     if len(description) > MAX_DESCRIPTION:
         raise _Refused(f"is longer than {MAX_DESCRIPTION} characters ({len(description)})")
     return description

@@ -18,6 +18,7 @@ import bot.data
 from bot.errors import DomainError
 from bot.services import audit
 from bot.services.audit import Acting
+from bot.services.safe_text import without_invisible
 from bot.services.tables import TableFileError, table_records
 from storage.models import Opd
 
@@ -102,8 +103,8 @@ def _cleaned(row: OpdRow) -> OpdRow:
     return OpdRow(
         line=row.line,
         code=row.code.strip().upper(),
-        name=row.name.strip(),
-        short_name=row.short_name.strip(),
+        name=without_invisible(row.name).strip(),
+        short_name=without_invisible(row.short_name).strip(),
         kind=row.kind.strip().lower(),
     )
 

@@ -19,6 +19,13 @@ from storage.filestore import FileStore
 from storage.models import Role
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def tagged_pdf(tag: bytes) -> bytes:
+    """A distinct valid PDF: the tag is a comment before the trailer (nothing may follow `%%EOF`)."""
+    return PDF.replace(b"%%EOF", b"% " + tag + b"\n%%EOF")
+
+
 LIAISON_BASE = 500_000
 
 

@@ -101,7 +101,7 @@ async def test_create_submit_return_approve_sign_and_open(fake_telegram: FakeBot
         (shown,) = await say(fake_telegram, secretary, "/kampanye #1")
         assert "disetujui, menunggu surat bertanda tangan" in shown
         assert "ditandatangani" in (await press(fake_telegram, secretary, "Unggah surat bertanda tangan"))[0]
-        confirm = await send_file(fake_telegram, secretary, PDF + b"% ttd", "surat-ttd.pdf")
+        confirm = await send_file(fake_telegram, secretary, PDF.replace(b"%%EOF", b"% ttd\n%%EOF"), "surat-ttd.pdf")
         assert "Kirim undangan" in confirm
         assert [b["text"] for b in secretary.buttons()] == ["Kirim undangan ke 11 OPD (0 penghubung)"]
         assert "pengumpulan data berjalan untuk 11 OPD" in (await press(fake_telegram, secretary, "Kirim undangan"))[0]

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.services import campaigns
 from bot.services.audit import Acting
 from storage.models import CampaignItem, Role, SubmissionFile, SubmissionVersion
-from tests.e2e.broadcast_world import PDF, World, open_broadcast
+from tests.e2e.broadcast_world import PDF, World, open_broadcast, tagged_pdf
 from tests.e2e.harness import MovableClock, bot_settings, code_for, registered, running_bot
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
@@ -105,7 +105,7 @@ async def test_filing_by_caption_button_album_kirim_and_duplicates(fake_telegram
         await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/kirim I.17"))
         for n in range(3):
             await next_texts(
-                fake_telegram, liaison, 1, lambda n=n: liaison.send_document(PDF + bytes([n]), f"bagian-{n}.pdf")
+                fake_telegram, liaison, 1, lambda n=n: liaison.send_document(tagged_pdf(b"%d" % n), f"bagian-{n}.pdf")
             )
         (kirim,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1))
         assert "Item: I.17" in kirim and all(f"bagian-{n}.pdf" in kirim for n in range(3))
@@ -159,7 +159,7 @@ async def test_refusals_forgeries_on_behalf_lateness_and_closing(fake_telegram: 
         # on behalf: an admin files for DINKES; the liaison is told
         admin = await registered(fake_telegram, bot, 4343, Role.ADMIN)
         await next_texts(fake_telegram, admin, 1, lambda: admin.send_text("/kirim DINKES I.18"))
-        await next_texts(fake_telegram, admin, 1, lambda: admin.send_document(PDF + b"% surel", "dari-surel.pdf"))
+        await next_texts(fake_telegram, admin, 1, lambda: admin.send_document(tagged_pdf(b"surel"), "dari-surel.pdf"))
         (behalf,) = await next_texts(fake_telegram, admin, 1, lambda: admin.press_button(1))
         assert "atas nama Dinas Kesehatan" in behalf
         await fake_telegram.wait_for(lambda: any("atas nama" in t for t in fake_telegram.texts(liaison.id)), timeout=10)
@@ -167,12 +167,12 @@ async def test_refusals_forgeries_on_behalf_lateness_and_closing(fake_telegram: 
         # a minute before the deadline: on time; a second after it: accepted, marked terlambat; after closing: refused
         clock.advance(deadline - bot.app.now() - timedelta(minutes=1))
         (on_time,) = await next_texts(
-            fake_telegram, liaison, 1, lambda: liaison.send_document(PDF + b"% tepat", "tepat.pdf", caption="I.19")
+            fake_telegram, liaison, 1, lambda: liaison.send_document(tagged_pdf(b"tepat"), "tepat.pdf", caption="I.19")
         )
         assert "Item: I.19" in on_time and "Versi: 1" in on_time and "terlambat" not in on_time
         clock.advance(timedelta(minutes=1, seconds=1))
         (late,) = await next_texts(
-            fake_telegram, liaison, 1, lambda: liaison.send_document(PDF + b"% telat", "telat.pdf", caption="I.19")
+            fake_telegram, liaison, 1, lambda: liaison.send_document(tagged_pdf(b"telat"), "telat.pdf", caption="I.19")
         )
         assert "Item: I.19" in late and "Versi: 2 — terlambat (tenggat" in late
         async with bot.app.services.db.read() as session:
@@ -188,7 +188,7 @@ async def test_refusals_forgeries_on_behalf_lateness_and_closing(fake_telegram: 
                 session, world.campaign_id, acting=Acting(None, "kabid"), now=bot.app.now()
             )
         (closed,) = await next_texts(
-            fake_telegram, liaison, 1, lambda: liaison.send_document(PDF + b"% tutup", "t.pdf", caption="I.20")
+            fake_telegram, liaison, 1, lambda: liaison.send_document(tagged_pdf(b"tutup"), "t.pdf", caption="I.20")
         )
         assert "sudah ditutup" in closed
 

@@ -9,6 +9,7 @@ from telegram import Message, Update
 from telegram.constants import ChatType, MessageEntityType
 
 from bot.core import Attachment, Fetcher, Request, parse_command
+from bot.services.safe_text import display_text
 
 CHANNEL = "telegram"
 
@@ -36,6 +37,11 @@ def _id_of(entity: Any) -> str | None:
     return None
 
 
+def _shown_name(first_name: str | None) -> str | None:
+    """The sender's Telegram name as others may read it (admins are told who registered)."""
+    return display_text(first_name or "").strip()[:255] or None
+
+
 def to_request(update: Update, *, received_at: datetime, journal_id: int | None, fetcher_for: Any) -> Request | None:
     """The neutral request for a message or button press; None for updates the bot does not answer."""
     if update.callback_query is not None:
@@ -46,7 +52,7 @@ def to_request(update: Update, *, received_at: datetime, journal_id: int | None,
             channel=CHANNEL,
             chat_id=str(chat.id if chat else query.from_user.id),
             sender_id=str(query.from_user.id),
-            sender_name=query.from_user.first_name,
+            sender_name=_shown_name(query.from_user.first_name),
             received_at=received_at,
             payload=query.data or "",
             message_id=str(message.message_id) if message else None,
@@ -63,7 +69,7 @@ def to_request(update: Update, *, received_at: datetime, journal_id: int | None,
         channel=CHANNEL,
         chat_id=str(message.chat.id),
         sender_id=str(message.from_user.id),
-        sender_name=message.from_user.first_name,
+        sender_name=_shown_name(message.from_user.first_name),
         received_at=received_at,
         command=command,
         args=args,
