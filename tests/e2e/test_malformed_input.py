@@ -106,7 +106,8 @@ CHATS = {
 }
 # Every refusal is a sentence of ours: it has one of these words (and no English or technical ones).
 INDONESIAN = re.compile(
-    r"\b(tidak|maaf|anda|tombol|tulis|silakan|belum|bukan|sudah|mohon|untuk|sebutkan|misalnya|ketik|dengan|yang|cara)\b",
+    r"\b(tidak|maaf|anda|tombol|tulis|silakan|belum|bukan|sudah|mohon|untuk|sebutkan|misalnya|ketik|dengan|yang"
+    r"|cara)\b",
     re.IGNORECASE,
 )
 TECHNICAL = ("Traceback", "Error", "Exception", "None", "assert")
