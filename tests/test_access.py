@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from bot.errors import DomainError
 from bot.payloads import MAX_ID
-from bot.services import actions, campaigns, identity, people, submissions
+from bot.services import actions, campaigns, conversations, identity, people, submissions
 from bot.services.audit import Acting
 from storage.database import Database
 from storage.models import AuditEntry, BatchStatus, PendingAction, Role, RoleAssignment, UploadBatch
@@ -66,12 +66,16 @@ async def test_revocation_cancels_buttons_and_the_batches_no_remaining_role_cove
             )
         cli = Acting(await identity.ensure_local_person(session, "cli", "root", NOW), "cli", "cli")
     await button_for(db, liaison, kind="handover_keep")
+    async with db.write() as session:
+        await conversations.begin(session, "telegram", "501", person_id=liaison, flow="kmp_baru", step="judul", now=NOW)
 
     async with db.write() as session:
         partial = await people.revoke_person(
             session, liaison, acting=cli, revoker_roles=None, now=NOW, opd_code="DINKES"
         )
     assert partial.cancelled_batches == (opened["dinkes"],) and partial.cancelled_buttons == 1
+    async with db.read() as session:
+        assert await conversations.current(session, "telegram", "501") is None
     assert await states(db) == {
         opened["dinkes"]: BatchStatus.CANCELLED.value,
         opened["diskominfo"]: BatchStatus.COLLECTING.value,

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError
-from bot.services import actions, audit, outbox, submissions
+from bot.services import actions, audit, conversations, outbox, submissions
 from bot.services.audit import Acting
 from bot.services.invites import issuable_by
 from storage.models import ChannelIdentity, InboundEvent, Opd, Person, Role, RoleAssignment
@@ -103,8 +103,8 @@ async def revoke_person(
 ) -> Revocation:
     """Revoke, at once, the person's assignments the revoker may issue (all of them for the trusted CLI).
 
-    What the person still holds goes with them: every unused button, and every open batch the remaining
-    roles no longer cover (a liaison kept for another OPD keeps that OPD's batches).
+    What the person still holds goes with them: every unused button, any guided flow they are in, and every
+    open batch the remaining roles no longer cover (a liaison kept for another OPD keeps that OPD's batches).
     """
     found = await describe_people(session, [person_id])
     if not found:
@@ -143,10 +143,11 @@ async def revoke_person(
 async def _cancel_holdings(
     session: AsyncSession, person_id: int, acting: Acting, now: datetime
 ) -> tuple[tuple[int, ...], int]:
-    """Cancel the person's unused buttons and the open batches they may no longer file; audited when any."""
+    """Cancel the person's unused buttons, flows and the open batches they may no longer file; audited when any."""
     batches = tuple(await submissions.cancel_unauthorized_batches(session, person_id))
     buttons = await actions.cancel_for_person(session, person_id, now)
-    if batches or buttons:
+    flows = await conversations.finish_for_person(session, person_id)
+    if batches or buttons or flows:
         await audit.record(
             session,
             acting,
@@ -156,6 +157,7 @@ async def _cancel_holdings(
             object_id=person_id,
             batches=list(batches),
             buttons=buttons,
+            flows=flows,
         )
     return batches, buttons
 
