@@ -91,6 +91,7 @@ def _fields(data: str, prefix: str) -> list[str] | None:
 
 
 def parse_action(data: str) -> ActionPress | None:
+    """`act:TOKEN`, the token in secrets.token_urlsafe's alphabet."""
     fields = _fields(data, "act")
     if fields is None or len(fields) != 1 or not _TOKEN.fullmatch(fields[0]):
         return None
@@ -98,6 +99,7 @@ def parse_action(data: str) -> ActionPress | None:
 
 
 def parse_batch(data: str) -> BatchPress | None:
+    """One of the five `kir:` forms; item and OPD codes as the registry and the item import allow them."""
     fields = _fields(data, "kir")
     if fields is None or not 2 <= len(fields) <= 3:
         return None
@@ -120,6 +122,7 @@ def parse_batch(data: str) -> BatchPress | None:
 
 
 def parse_opd(data: str) -> OpdPress | None:
+    """`opd:p:PAGE` or `opd:d:OPD`."""
     fields = _fields(data, "opd")
     if fields is None or len(fields) != 2:
         return None
@@ -133,6 +136,7 @@ def parse_opd(data: str) -> OpdPress | None:
 
 
 def parse_campaign(data: str) -> CampaignPress | None:
+    """One of the seven `kmp:` forms (which flows a key may answer is the handler's business)."""
     fields = _fields(data, "kmp")
     if fields is None or not 1 <= len(fields) <= 2:
         return None
