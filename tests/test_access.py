@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError

@@ -82,11 +82,11 @@ async def test_the_corpus_fails_no_journal_row_and_logs_no_error(
     assert len(rows) == len(FORGED_PAYLOADS) + len(BAD_COMMANDS)
     assert [(r.update_key, r.last_error) for r in rows if r.attempts or r.status != "done"] == []
     apology = app.dispatcher.apology().text
-    for row in rows:
-        texts = [reply["text"] for reply in json.loads(row.replies or "[]")]
-        assert texts, row.update_key
+    for event in rows:
+        texts = [reply["text"] for reply in json.loads(event.replies or "[]")]
+        assert texts, event.update_key
         for text in texts:
-            assert text != apology and INDONESIAN.search(text), (row.update_key, text)
-            assert not any(word in text for word in TECHNICAL), (row.update_key, text)
+            assert text != apology and INDONESIAN.search(text), (event.update_key, text)
+            assert not any(word in text for word in TECHNICAL), (event.update_key, text)
     loud = [r for r in caplog.records if r.levelno >= logging.ERROR or (r.levelno >= logging.WARNING and r.exc_info)]
     assert loud == [], [r.getMessage() for r in loud]
