@@ -217,7 +217,7 @@ async def cabut(ctx: Context) -> Reply | list[Reply]:
     if target is None or len(ctx.request.args) > 1:
         return ctx.reply("orang/cara_cabut")
     result = await people.revoke_person(session, target, acting=ctx.acting(), revoker_roles=actor.roles, now=ctx.now)
-    await ctx.notify(result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked)
+    await _tell_revoked(ctx, result)
     return ctx.reply("orang/dicabut", result=result)
 
 
@@ -230,8 +230,14 @@ async def handover_revoke(ctx: Context, params: dict[str, Any]) -> Reply | list[
         now=ctx.now,
         opd_code=params.get("opd"),
     )
-    await ctx.notify(result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked)
+    await _tell_revoked(ctx, result)
     return ctx.reply("orang/dicabut", result=result)
+
+
+async def _tell_revoked(ctx: Context, result: people.Revocation) -> None:
+    await ctx.notify(
+        result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked, batal=len(result.cancelled_batches)
+    )
 
 
 async def handover_keep(ctx: Context, params: dict[str, Any]) -> Reply:

@@ -75,8 +75,11 @@ async def test_a_liaison_revoked_by_cabut_can_press_neither_an_item_nor_selesai(
 
         admin = await registered(fake_telegram, bot, 4343, Role.ADMIN)
         (done,) = await say(fake_telegram, admin, f"/cabut {await person_of(bot, Role.OPD)}")
-        assert "dicabut dan berlaku saat ini juga" in done
-        await fake_telegram.wait_for(lambda: any("telah dicabut" in t for t in fake_telegram.texts(liaison.id)))
+        assert "dicabut dan berlaku saat ini juga" in done and "belum selesai (2) dibatalkan" in done
+        (notice,) = await fake_telegram.wait_for(
+            lambda: [t for t in fake_telegram.texts(liaison.id) if "telah dicabut" in t]
+        )
+        assert "Kiriman berkas Anda yang belum selesai (2) dibatalkan" in notice
 
         (item,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1, question))
         (finish,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1, selesai))
