@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import payloads
 from bot.commands import COMMANDS, Command, find_command
 from bot.core import Reply, Request
 from bot.errors import DomainError
@@ -78,9 +79,9 @@ class Dispatcher:
         if not request.is_private:
             return ctx.reply("umum/hanya_pribadi")
         if request.payload is not None:
-            prefix, _, rest = request.payload.partition(":")
+            prefix = request.payload.partition(":")[0]
             if prefix == actions.PREFIX:
-                return await self._run_action(ctx, rest)
+                return await self._run_action(ctx, request.payload)
             return await _call(self.registry.buttons.get(prefix), ctx, "umum/tombol_kedaluwarsa")
         if request.command is not None:
             return await self._route_command(ctx, request.command)
@@ -107,9 +108,9 @@ class Dispatcher:
         handler = self.registry.commands.get(command.name) if command else None
         if command is None or handler is None:
             return ctx.reply("umum/perintah_tidak_dikenal", name=name[:40])
-        assert ctx.request.actor is not None
-        if not command.allows(ctx.request.actor.roles):
-            logger.info("refused /%s for person %s", command.name, ctx.request.actor.person_id)
+        actor = ctx.actor
+        if not command.allows(actor.roles):
+            logger.info("refused /%s for person %s", command.name, actor.person_id)
             await audit.record(
                 await ctx.session(),
                 ctx.acting(),
@@ -120,17 +121,20 @@ class Dispatcher:
                 args=list(ctx.request.args)[:5],
                 chat=ctx.request.chat_id,
             )
-            return ctx.reply("umum/tidak_berwenang", name=command.name, registered=ctx.request.actor.is_registered)
+            return ctx.reply("umum/tidak_berwenang", name=command.name, registered=actor.is_registered)
         return await handler(ctx)
 
-    async def _run_action(self, ctx: Context, token: str) -> Reply | Sequence[Reply]:
-        """A one-time action button: taken once, by its one person, then handed to its kind's handler."""
-        assert ctx.request.actor is not None
-        taken = await actions.take_action(await ctx.session(), token, ctx.request.actor.person_id, ctx.now)
-        handler = self.registry.actions.get(taken.kind)
-        if handler is None:
+    async def _run_action(self, ctx: Context, data: str) -> Reply | Sequence[Reply]:
+        """A one-time action button: taken once, by its one person while they hold its role, then handled."""
+        press = payloads.parse_action(data)
+        if press is None:
+            logger.info("unreadable action button from %s chat %s", ctx.request.channel, ctx.request.chat_id)
             raise DomainError("umum/tombol_kedaluwarsa")
-        return await handler(ctx, taken.params)
+        taken = await actions.take_action(
+            await ctx.session(), press.token, ctx.actor.person_id, ctx.now, self.registry.action_roles
+        )
+        # The handler acts as the person is now (roles re-read in this transaction), not as they were resolved.
+        return await self.registry.actions[taken.kind](ctx.with_actor(taken.actor), taken.params)
 
 
 async def _audit_refusal(session: AsyncSession, request: Request, refusal: DomainError, now: datetime) -> None:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import Button, Reply, Request
+from bot.core import Actor, Button, Reply, Request
 from bot.services import outbox
 from bot.services.audit import Acting
 from bot.services.conversations import FlowState
@@ -38,6 +38,15 @@ class Context:
     services: Services
     now: datetime
     uow: UnitOfWork
+
+    @property
+    def actor(self) -> Actor:
+        """The sender (the dispatcher resolves it; someone unknown is an actor without a person or roles)."""
+        return self.request.actor or Actor(person_id=None, display_name=None)
+
+    def with_actor(self, actor: Actor) -> Context:
+        """The same request acted by `actor` as re-read in this transaction (see identity.authorize)."""
+        return replace(self, request=replace(self.request, actor=actor))
 
     def acting(self, role: Role | None = None) -> Acting:
         """Who is acting, for the audit log: the role used (default: the person's first) and the message."""
@@ -100,6 +109,7 @@ class Registry:
         self.text: Handler | None = None
         self.attachment: Handler | None = None
         self.actions: dict[str, ActionHandler] = {}
+        self.action_roles: dict[str, frozenset[Role]] = {}
         self.flows: dict[str, FlowHandler] = {}
 
     def command(self, name: str, handler: Handler) -> None:
@@ -107,11 +117,14 @@ class Registry:
             raise ValueError(f"command /{name} registered twice")
         self.commands[name] = handler
 
-    def action(self, kind: str, handler: ActionHandler) -> None:
-        """What a one-time action button of this kind does (see bot.services.actions)."""
+    def action(self, kind: str, handler: ActionHandler, *, roles: Collection[Role]) -> None:
+        """What a one-time action button of this kind does; its presser must hold one of `roles` at the press."""
         if kind in self.actions:
             raise ValueError(f"action {kind!r} registered twice")
+        if not roles:
+            raise ValueError(f"action {kind!r} needs the roles allowed to press it")
         self.actions[kind] = handler
+        self.action_roles[kind] = frozenset(roles)
 
     def flow(self, name: str, handler: FlowHandler) -> None:
         """What answers text and files while a chat is in the flow `name` (see bot.services.conversations)."""

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot import payloads
 from bot.core import Button, OutgoingDocument, Reply
 from bot.dates import DateParseError, parse_moment
 from bot.errors import DomainError
@@ -49,27 +50,30 @@ async def kampanye(ctx: Context) -> Reply:
 
 async def kampanye_button(ctx: Context) -> Reply | list[Reply]:
     """The `kmp:` buttons; each checks the presser's roles, whatever the callback data says."""
-    assert ctx.request.payload is not None
-    _, kind, value = (ctx.request.payload.split(":", 2) + ["", ""])[:3]
+    data = ctx.request.payload or ""
     if not _roles(ctx) & VIEWERS:
-        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=ctx.request.payload)
-    if kind == "v":
-        return await show(ctx, _campaign_id(value))
+        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
+    press = payloads.parse_campaign(data)
+    if press is None:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    if press.kind == "v" and press.campaign_id is not None:
+        return await show(ctx, press.campaign_id)
     starters = {
         "baru": (EDITORS, None),
         "ubah": (EDITORS, EDIT),
         "surat": (EDITORS, DRAFT_LETTER),
         "ttd": (LETTER_UPLOADERS, SIGNED_LETTER),
     }
-    if kind in starters:
-        allowed, flow = starters[kind]
+    if press.kind in starters:
+        allowed, flow = starters[press.kind]
         if not _roles(ctx) & allowed:
-            raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=ctx.request.payload)
+            raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
         if flow is None:
             return await _begin(ctx, NEW, "judul", {}, "kampanye/tanya_judul")
-        return await _begin_for_campaign(ctx, flow, _campaign_id(value))
-    if kind in ("fw", "opd"):
-        return await _flow_choice(ctx, kind, value)
+        if press.campaign_id is not None:
+            return await _begin_for_campaign(ctx, flow, press.campaign_id)
+    if press.key is not None and press.kind in ("fw", "opd"):
+        return await _flow_choice(ctx, press.kind, press.key)
     raise DomainError("umum/tombol_kedaluwarsa")
 
 
@@ -98,9 +102,7 @@ def _years(detail: CampaignDetail, now: datetime) -> set[int]:
 
 async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[Button]]:
     """The actions the viewer's roles allow in the campaign's state."""
-    actor = ctx.request.actor
-    assert actor is not None and actor.person_id is not None
-    roles, session, me = actor.roles, await ctx.session(), actor.person_id
+    roles, session, me = _roles(ctx), await ctx.session(), _me(ctx)
     rows: list[list[Button]] = []
     if detail.state == CampaignState.DRAFT and roles & EDITORS:
         rows.append(
@@ -151,13 +153,11 @@ async def _broadcast_button(ctx: Context, campaign_id: int, uploader: int) -> Bu
 
 
 async def _begin(ctx: Context, flow: str, step: str, data: dict[str, Any], template: str, **params: Any) -> Reply:
-    actor = ctx.request.actor
-    assert actor is not None and actor.person_id is not None
     await conversations.begin(
         await ctx.session(),
         ctx.request.channel,
         ctx.request.chat_id,
-        person_id=actor.person_id,
+        person_id=_me(ctx),
         flow=flow,
         step=step,
         data=data,
@@ -397,9 +397,7 @@ async def signed_letter_flow(ctx: Context, state: FlowState) -> Reply:
     await campaigns.record_signed_letter(
         await ctx.session(), campaign_id, blob, name, acting=ctx.acting(role), now=ctx.now
     )
-    actor = ctx.request.actor
-    assert actor is not None and actor.person_id is not None
-    button = await _broadcast_button(ctx, campaign_id, actor.person_id)
+    button = await _broadcast_button(ctx, campaign_id, _me(ctx))
     return ctx.reply("kampanye/surat_ttd_diterima", buttons=[[button]], nama=name)
 
 
@@ -480,7 +478,14 @@ async def _tell_submitter(ctx: Context, detail: CampaignDetail, *, approved: boo
 
 
 def _roles(ctx: Context) -> frozenset[Role]:
-    return ctx.request.actor.roles if ctx.request.actor else frozenset()
+    return ctx.actor.roles
+
+
+def _me(ctx: Context) -> int:
+    """The person acting; only registered people reach the callers, so anyone else is refused plainly."""
+    if ctx.actor.person_id is None:
+        raise DomainError("umum/tombol_bukan_untuk_anda")
+    return ctx.actor.person_id
 
 
 def _editor_role(ctx: Context) -> Role | None:
@@ -489,10 +494,10 @@ def _editor_role(ctx: Context) -> Role | None:
 
 
 def _campaign_id(text: str) -> int:
-    cleaned = text.lstrip("#")
-    if not cleaned.isdigit() or len(cleaned) > 9:
-        raise DomainError("kampanye/tidak_dikenal", id=text[:12])
-    return int(cleaned)
+    campaign_id = payloads.parse_id(text)
+    if campaign_id is None:
+        raise DomainError("kampanye/tidak_dikenal", id=text.removeprefix("#")[:12])
+    return campaign_id
 
 
 def register(registry_: Registry) -> None:
@@ -503,7 +508,7 @@ def register(registry_: Registry) -> None:
     registry_.flow(DRAFT_LETTER, draft_letter_flow)
     registry_.flow(SIGNED_LETTER, signed_letter_flow)
     registry_.flow(RETURN_NOTE, return_note_flow)
-    registry_.action("kmp_submit", submit_action)
-    registry_.action("kmp_approve", approve_action)
-    registry_.action("kmp_return", return_action)
-    registry_.action("kmp_open", open_action)
+    registry_.action("kmp_submit", submit_action, roles={Role.KASI})
+    registry_.action("kmp_approve", approve_action, roles={Role.KABID})
+    registry_.action("kmp_return", return_action, roles={Role.KABID})
+    registry_.action("kmp_open", open_action, roles=LETTER_UPLOADERS)

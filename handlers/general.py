@@ -10,8 +10,7 @@ from bot.services import conversations
 
 async def help_(ctx: Context) -> Reply:
     """List the commands the person's roles allow."""
-    actor = ctx.request.actor
-    assert actor is not None
+    actor = ctx.actor
     return ctx.reply("umum/bantuan", commands=commands_for(actor.roles), registered=actor.is_registered)
 
 

@@ -1,8 +1,9 @@
 """Data dukung in chat: files are checked by content, collected into versions and filed to the OPD's items.
 
-Buttons use the prefix `kir:`: `kir:<batch>:<ITEM>` files a waiting batch to an item, `kir:<batch>:p:<page>` pages
-the choices, `kir:<batch>:s` ends a /kirim session, `kir:<batch>:x` cancels. The batch id names nothing by itself:
-every press is checked against the batch's owner, its state and the OPD's assigned items.
+Buttons use the prefix `kir:` (read by bot.payloads.parse_batch): `kir:<batch>:<ITEM>` files a waiting batch to
+an item, `kir:<batch>:p:<page>` pages the choices, `kir:<batch>:s` ends a /kirim session, `kir:<batch>:x` cancels,
+`kir:<batch>:o:<OPD>` answers "which OPD?". The batch id names nothing by itself: every press is checked against
+the batch's owner, the owner's current roles, the batch's state and the OPD's assigned items.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import payloads
 from bot.commands import STAFF
 from bot.core import PAGE_SIZE, Attachment, Button, Reply, page_of
 from bot.errors import DomainError
@@ -21,15 +23,15 @@ from bot.services.submissions import Receipt, Scope
 from storage.filestore import Blob, FileTooLargeError
 from storage.models import BatchStatus, Opd, Role, UploadBatch
 
-ON_BEHALF_ROLES = frozenset({Role.ADMIN, Role.KASI})
+ON_BEHALF_ROLES = submissions.ON_BEHALF_ROLES
 ALBUM_QUIET_SECONDS = 2.0
 KIRIM_QUIET_SECONDS = 600.0
 
 
 async def receive_file(ctx: Context) -> Reply | list[Reply]:
     """A document or photo outside a guided flow: evidence from a liaison, or part of a /kirim session."""
-    actor = ctx.request.actor
-    if actor is None or not actor.is_registered:
+    actor = ctx.actor
+    if not actor.is_registered:
         raise DomainError("unggah/belum_terdaftar")
     attachment = ctx.request.attachments[0]
     name = uploads.clean_file_name(attachment.file_name, fallback=f"berkas-{ctx.request.message_id}")
@@ -138,8 +140,7 @@ async def _fetch_checked(ctx: Context, attachment: Attachment, name: str) -> Blo
 
 
 def _own_opds(ctx: Context) -> list[str]:
-    actor = ctx.request.actor
-    assert actor is not None
+    actor = ctx.actor
     return sorted({a.opd_code for a in actor.assignments if a.role == Role.OPD and a.opd_code})
 
 
@@ -173,14 +174,13 @@ def opd_question(services: Services, batch_id: int, codes: list[str]) -> Reply:
 async def _keep_unfiled(ctx: Context, attachment: Attachment, name: str) -> Reply:
     """No campaign collects from this OPD yet: keep the file safely and say so."""
     blob = await _fetch_checked(ctx, attachment, name)
-    actor = ctx.request.actor
     received = await uploads.record_unfiled_upload(
         await ctx.session(),
         blob=blob,
         file_name=name,
         channel=ctx.request.channel,
         sender_external_id=ctx.request.sender_id,
-        person_id=actor.person_id if actor else None,
+        person_id=ctx.actor.person_id,
         inbound_event_id=ctx.request.journal_id,
         now=ctx.now,
     )
@@ -196,9 +196,10 @@ def _caption_item(caption: str | None, state: submissions.Progress) -> str | Non
 
 
 def _me(ctx: Context) -> int:
-    actor = ctx.request.actor
-    assert actor is not None and actor.person_id is not None
-    return actor.person_id
+    """The sender's person id; the callers are reached only by registered people, anyone else is refused."""
+    if ctx.actor.person_id is None:
+        raise DomainError("unggah/belum_terdaftar")
+    return ctx.actor.person_id
 
 
 def question(services: Services, batch_id: int, state: submissions.Progress, page: int) -> Reply:
@@ -238,36 +239,30 @@ async def _tell_liaisons(services: Services, receipt: Receipt, now: datetime, *,
 
 
 async def kirim_button(ctx: Context) -> Reply:
-    """Item choice, paging, /kirim's "Selesai", cancel — always for the batch's own sender."""
-    assert ctx.request.payload is not None
-    parts = ctx.request.payload.split(":")
-    if len(parts) < 3 or not parts[1].isdigit():
+    """Item choice, paging, /kirim's "Selesai", cancel: for the batch's own sender, in a role they still hold."""
+    press = payloads.parse_batch(ctx.request.payload or "")
+    if press is None:
         raise DomainError("umum/tombol_kedaluwarsa")
     session = await ctx.session()
-    batch = await submissions.load_batch(session, int(parts[1]))
-    if batch is None or batch.person_id != _me(ctx):
-        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=ctx.request.payload[:64])
-    action = parts[2]
-    open_states = (BatchStatus.COLLECTING.value, BatchStatus.AWAITING_ITEM.value, BatchStatus.AWAITING_OPD.value)
-    if batch.status not in open_states:
-        raise DomainError("umum/sudah_diproses")
-    if action == "x":
+    batch, actor = await submissions.load_open_batch(session, press.batch_id, ctx.actor.person_id)
+    ctx = ctx.with_actor(actor)  # act, and pick OPDs, as the sender is now
+    if press.verb == "cancel":
         await submissions.cancel_batch(session, batch.id)
         return ctx.reply("unggah/dibatalkan")
-    if action == "o":
-        return await _choose_opd(ctx, batch, parts[3] if len(parts) == 4 else "")
+    if press.verb == "opd":
+        return await _choose_opd(ctx, batch, press.opd_code or "")
     if batch.status == BatchStatus.AWAITING_OPD.value:
         raise DomainError("umum/tombol_kedaluwarsa")
     scope = await _batch_scope(session, batch)
     state = await submissions.progress(session, scope)
-    if action == "p" and len(parts) == 4 and parts[3].isdigit():
-        return question(ctx.services, batch.id, state, int(parts[3]))
-    if action == "s":
+    if press.verb == "page":
+        return question(ctx.services, batch.id, state, press.page or 0)
+    if press.verb == "done":
         if batch.item_code:
             return await _file_and_receipt(ctx, batch.id, batch.item_code)
         await submissions.await_item(session, batch.id)
         return question(ctx.services, batch.id, state, 0)
-    return await _file_and_receipt(ctx, batch.id, action)
+    return await _file_and_receipt(ctx, batch.id, press.item_code or "")
 
 
 async def _choose_opd(ctx: Context, batch: UploadBatch, code: str) -> Reply:
@@ -301,8 +296,7 @@ async def _batch_scope(session: AsyncSession, batch: UploadBatch) -> Scope:
 
 async def kirim(ctx: Context) -> Reply:
     """`/kirim [KODE]` (a liaison) or `/kirim OPD_CODE KODE` (admin, Kasi, on behalf): collect files until Selesai."""
-    actor = ctx.request.actor
-    assert actor is not None
+    actor = ctx.actor
     args = [a.upper() for a in ctx.request.args]
     on_behalf = not actor.roles & {Role.OPD} or (len(args) == 2 and bool(actor.roles & ON_BEHALF_ROLES))
     item_code: str | None
@@ -367,8 +361,10 @@ async def close_due_batches(services: Services, now: datetime) -> int:
             batch = await submissions.load_batch(session, batch_id)
             if batch is None:
                 continue
-            acting = Acting(batch.person_id, "opd" if not batch.on_behalf else None, batch.channel)
             try:
+                # The job acts for the sender: only while they still hold the role (a revocation cancels it).
+                await submissions.owner_authority(session, batch)
+                acting = Acting(batch.person_id, "opd" if not batch.on_behalf else None, batch.channel)
                 if batch.opd_id is None:
                     await submissions.await_opd(session, batch_id)
                     codes = await people.opd_codes_of(session, batch.person_id)

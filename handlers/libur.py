@@ -24,9 +24,7 @@ async def libur(ctx: Context) -> Reply:
         day = parse_day(args[1])
     except DateParseError:
         raise DomainError("libur/tanggal_tidak_sah", teks=args[1][:40]) from None
-    actor = ctx.request.actor
-    assert actor is not None  # the dispatcher resolved it, and the command table let only MANAGERS in
-    acting = ctx.acting(min(actor.roles & MANAGERS))
+    acting = ctx.acting(min(ctx.actor.roles & MANAGERS))  # the command table let only MANAGERS in
     session = await ctx.session()
     if verb == "tambah":
         change = await calendar.add_holiday(session, day, " ".join(args[2:]), acting=acting, now=ctx.now)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import payloads
 from bot.commands import STAFF
 from bot.core import Button, Reply, page_of
 from bot.errors import DomainError
@@ -17,22 +18,21 @@ MANAGERS = frozenset({Role.ADMIN, Role.KASI})
 async def opd_command(ctx: Context) -> Reply:
     """`/opd` lists every OPD with its liaisons; `/opd KODE` shows one."""
     if ctx.request.args:
-        return await _detail(ctx, ctx.request.args[0].upper())
+        return await _detail(ctx, ctx.request.args[0][:32].upper())
     return await _overview(ctx, page=0)
 
 
 async def opd_button(ctx: Context) -> Reply:
     """`opd:p:N` pages the list, `opd:d:CODE` shows one OPD; both only for staff, whatever the data says."""
-    actor = ctx.request.actor
-    assert actor is not None and ctx.request.payload is not None
-    if not actor.roles & STAFF:
-        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=ctx.request.payload)
-    _, kind, value = (ctx.request.payload.split(":", 2) + ["", ""])[:3]
-    if kind == "p" and value.isdigit():
-        return await _overview(ctx, page=int(value))
-    if kind == "d" and value:
-        return await _detail(ctx, value[:32].upper())
-    raise DomainError("umum/tombol_kedaluwarsa")
+    data = ctx.request.payload or ""
+    if not ctx.actor.roles & STAFF:
+        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
+    press = payloads.parse_opd(data)
+    if press is None:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    if press.opd_code is not None:
+        return await _detail(ctx, press.opd_code)
+    return await _overview(ctx, page=press.page or 0)
 
 
 async def _overview(ctx: Context, page: int) -> Reply:
@@ -40,7 +40,7 @@ async def _overview(ctx: Context, page: int) -> Reply:
     opds = await registry.list_opds(session)
     liaisons = await people.liaisons_by_opd(session)
     buttons: list[list[Button]] = []
-    if ctx.request.actor and ctx.request.actor.roles & MANAGERS:
+    if ctx.actor.roles & MANAGERS:
         buttons = _page_buttons([o.code for o in opds], page)
     return ctx.reply(
         "opd/daftar",
@@ -63,9 +63,9 @@ async def _detail(ctx: Context, code: str) -> Reply:
     if not found:
         raise DomainError("registry/opd_tidak_dikenal", code=code)
     opd = found[0]
-    actor = ctx.request.actor
+    actor = ctx.actor
     buttons = []
-    if actor and actor.person_id is not None and actor.roles & MANAGERS:
+    if actor.person_id is not None and actor.roles & MANAGERS:
         label = "Nonaktifkan OPD" if opd.active else "Aktifkan OPD"
         toggle = await actions.action_button(
             session,
@@ -82,11 +82,8 @@ async def _detail(ctx: Context, code: str) -> Reply:
 
 
 async def toggle_opd(ctx: Context, params: dict[str, Any]) -> Reply:
-    actor = ctx.request.actor
-    assert actor is not None
-    role = min(actor.roles & MANAGERS) if actor.roles & MANAGERS else None
-    if role is None:  # the person lost the role since the button was made
-        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", kind="opd_toggle")
+    # The dispatcher re-read the presser's roles in this transaction: one of MANAGERS is held.
+    role = min(ctx.actor.roles & MANAGERS)
     opd = await registry.set_opd_active(
         await ctx.session(), str(params["code"]), bool(params["active"]), acting=ctx.acting(role), now=ctx.now
     )
@@ -96,4 +93,4 @@ async def toggle_opd(ctx: Context, params: dict[str, Any]) -> Reply:
 def register(registry_: Registry) -> None:
     registry_.command("opd", opd_command)
     registry_.button("opd", opd_button)
-    registry_.action("opd_toggle", toggle_opd)
+    registry_.action("opd_toggle", toggle_opd, roles=MANAGERS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot import payloads
 from bot.core import Reply
 from bot.errors import DomainError
 from bot.handling import Context, Registry
@@ -20,14 +21,14 @@ STAFF_ROLE_WORDS = {
     "kabid": Role.KABID,
 }
 OPD_ROLE_WORDS = {"opd": Role.OPD, "kepala_opd": Role.KEPALA_OPD}
+HANDOVER_ROLES = frozenset({Role.ADMIN, Role.KASI})  # who issues hand-over codes (/serahkan) and so decides
 
 
 async def start(ctx: Context) -> Reply | list[Reply]:
     """`/start` greets; `/start KODE` (a Telegram deep link) registers."""
     if ctx.request.args:
         return await register_with_code(ctx, ctx.request.args[0])
-    actor = ctx.request.actor
-    assert actor is not None
+    actor = ctx.actor
     roles = sorted(role.value for role in actor.roles)
     return ctx.reply("umum/mulai", name=ctx.request.sender_name, registered=actor.is_registered, roles=roles)
 
@@ -138,8 +139,7 @@ async def _lockout_notices(ctx: Context) -> None:
 
 async def saya(ctx: Context) -> Reply:
     """Who am I: name and active assignments."""
-    actor = ctx.request.actor
-    assert actor is not None
+    actor = ctx.actor
     if actor.person_id is None:
         return ctx.reply("orang/saya", person=None)
     (person,) = await people.describe_people(await ctx.session(), [actor.person_id])
@@ -172,8 +172,7 @@ async def serahkan(ctx: Context) -> Reply:
 
 
 async def _issue(ctx: Context, role: Role, opd_code: str | None, *, handover: bool) -> Reply:
-    actor = ctx.request.actor
-    assert actor is not None
+    actor = ctx.actor
     session = await ctx.session()
     (invite,) = await invites.issue_invites(
         session,
@@ -208,36 +207,37 @@ def _code_reply(ctx: Context, invite: IssuedInvite, username: str | None) -> Rep
 
 async def cabut(ctx: Context) -> Reply | list[Reply]:
     """`/cabut` lists who the sender may revoke; `/cabut ID` revokes at once."""
-    actor = ctx.request.actor
-    assert actor is not None
+    actor = ctx.actor
     session = await ctx.session()
     revocable = invites.issuable_by(actor.roles)
     if not ctx.request.args:
         listed = [p for p in await people.describe_people(session) if any(a.role in revocable for a in p.assignments)]
         return ctx.reply("orang/daftar_cabut", people=listed)
-    target = ctx.request.args[0].lstrip("#")
-    if not target.isdigit():
+    target = payloads.parse_id(ctx.request.args[0])
+    if target is None or len(ctx.request.args) > 1:
         return ctx.reply("orang/cara_cabut")
-    result = await people.revoke_person(
-        session, int(target), acting=ctx.acting(), revoker_roles=actor.roles, now=ctx.now
-    )
-    await ctx.notify(result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked)
+    result = await people.revoke_person(session, target, acting=ctx.acting(), revoker_roles=actor.roles, now=ctx.now)
+    await _tell_revoked(ctx, result)
     return ctx.reply("orang/dicabut", result=result)
 
 
 async def handover_revoke(ctx: Context, params: dict[str, Any]) -> Reply | list[Reply]:
-    actor = ctx.request.actor
-    assert actor is not None
     result = await people.revoke_person(
         await ctx.session(),
         int(params["target"]),
         acting=ctx.acting(),
-        revoker_roles=actor.roles,
+        revoker_roles=ctx.actor.roles,
         now=ctx.now,
         opd_code=params.get("opd"),
     )
-    await ctx.notify(result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked)
+    await _tell_revoked(ctx, result)
     return ctx.reply("orang/dicabut", result=result)
+
+
+async def _tell_revoked(ctx: Context, result: people.Revocation) -> None:
+    await ctx.notify(
+        result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked, batal=len(result.cancelled_batches)
+    )
 
 
 async def handover_keep(ctx: Context, params: dict[str, Any]) -> Reply:
@@ -260,6 +260,6 @@ def register(registry: Registry) -> None:
     registry.command("undang", undang)
     registry.command("serahkan", serahkan)
     registry.command("cabut", cabut)
-    registry.action("handover_revoke", handover_revoke)
-    registry.action("handover_keep", handover_keep)
-    registry.action("unlock_chat", unlock_chat)
+    registry.action("handover_revoke", handover_revoke, roles=HANDOVER_ROLES)
+    registry.action("handover_keep", handover_keep, roles=HANDOVER_ROLES)
+    registry.action("unlock_chat", unlock_chat, roles={Role.ADMIN})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot import payloads
 from bot.commands import STAFF
 from bot.core import Reply
 from bot.errors import DomainError
@@ -33,8 +34,9 @@ async def item(ctx: Context) -> Reply:
         return ctx.reply("unggah/cara_item")
     scope = await _scope(ctx, "item", args=ctx.request.args[1:])
     detail = await campaigns.campaign_detail(await ctx.session(), scope.campaign_id)
-    wanted = ctx.request.args[0].upper()
-    wanted = f"I.{int(wanted):02d}" if wanted.isdigit() else wanted
+    wanted = ctx.request.args[0][:16].upper()
+    number = payloads.parse_number(wanted, maximum=999)
+    wanted = f"I.{number:02d}" if number is not None else wanted
     found = [i for i in detail.items if i.code == wanted]
     if not found:
         return ctx.reply("items/kode_tidak_dikenal", code=wanted[:16])
@@ -43,8 +45,7 @@ async def item(ctx: Context) -> Reply:
 
 async def _scope(ctx: Context, command: str, args: tuple[str, ...] | None = None) -> Scope:
     """A liaison sees only their own OPD, whatever they type; staff and the Tim name any OPD."""
-    actor = ctx.request.actor
-    assert actor is not None
+    actor = ctx.actor
     args = ctx.request.args if args is None else args
     own = sorted({a.opd_code for a in actor.assignments if a.role == Role.OPD and a.opd_code})
     asked = args[0].upper() if args else None

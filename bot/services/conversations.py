@@ -73,3 +73,9 @@ async def finish(session: AsyncSession, channel: str, chat_id: str) -> bool:
         delete(Conversation).where(Conversation.channel == channel, Conversation.chat_id == chat_id)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def finish_for_person(session: AsyncSession, person_id: int) -> int:
+    """Revocation: end every flow the person is in (it would act in a role they may no longer hold)."""
+    result = await session.execute(delete(Conversation).where(Conversation.person_id == person_id))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

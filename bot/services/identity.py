@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -26,14 +27,37 @@ async def resolve_actor(session: AsyncSession, channel: str, external_id: str) -
     return Actor(person_id=row.id, display_name=row.display_name, assignments=await _assignments(session, row.id))
 
 
-async def _assignments(session: AsyncSession, person_id: int) -> tuple[Assignment, ...]:
-    rows = await session.execute(
+async def _assignments(session: AsyncSession, person_id: int, *, lock: bool = False) -> tuple[Assignment, ...]:
+    query = (
         select(RoleAssignment.role, RoleAssignment.opd_id, Opd.code)
         .outerjoin(Opd, Opd.id == RoleAssignment.opd_id)
         .where(RoleAssignment.person_id == person_id, RoleAssignment.revoked_at.is_(None))
         .order_by(RoleAssignment.id)
     )
+    if lock:  # FOR SHARE OF role_assignment on PostgreSQL; SQLite's one writer already serialises
+        query = query.with_for_update(read=True, of=RoleAssignment)
+    rows = await session.execute(query)
     return tuple(Assignment(Role(r.role), r.opd_id, r.code) for r in rows)
+
+
+async def authorize(
+    session: AsyncSession, person_id: int | None, roles: Collection[Role], *, opd_id: int | None = None
+) -> Actor:
+    """The one access rule for acting on what a person holds from earlier: a button, a batch, a job's work.
+
+    The assignments are re-read now, in the action's own transaction, so a revocation that committed a moment
+    ago counts; on PostgreSQL the rows are share-locked, so a revocation running now waits for this action to
+    commit. Allowed when the person holds one of `roles` (an OPD-scoped role: for `opd_id`, when given).
+    Returns the person with their current assignments, for the action to act as.
+    """
+    current = await _assignments(session, person_id, lock=True) if person_id is not None else ()
+    allowed = any(
+        a.role in roles and (opd_id is None or a.role not in OPD_SCOPED_ROLES or a.opd_id == opd_id) for a in current
+    )
+    if not allowed:
+        raise DomainError("umum/peran_tidak_aktif", audit_action="access_refused", roles=",".join(sorted(roles)))
+    name = await session.scalar(select(Person.display_name).where(Person.id == person_id))
+    return Actor(person_id=person_id, display_name=name, assignments=current)
 
 
 async def ensure_local_person(session: AsyncSession, channel: str, unix_user: str, now: datetime) -> int:

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import DomainError
-from bot.services import audit, outbox
+from bot.services import actions, audit, conversations, outbox, submissions
 from bot.services.audit import Acting
 from bot.services.invites import issuable_by
 from storage.models import ChannelIdentity, InboundEvent, Opd, Person, Role, RoleAssignment
@@ -88,6 +88,8 @@ class Revocation:
     name: str
     revoked: tuple[AssignmentView, ...]
     kept: tuple[AssignmentView, ...]
+    cancelled_batches: tuple[int, ...] = ()
+    cancelled_buttons: int = 0
 
 
 async def revoke_person(
@@ -99,7 +101,11 @@ async def revoke_person(
     now: datetime,
     opd_code: str | None = None,
 ) -> Revocation:
-    """Revoke, at once, the person's assignments the revoker may issue (all of them for the trusted CLI)."""
+    """Revoke, at once, the person's assignments the revoker may issue (all of them for the trusted CLI).
+
+    What the person still holds goes with them: every unused button, any guided flow they are in, and every
+    open batch the remaining roles no longer cover (a liaison kept for another OPD keeps that OPD's batches).
+    """
     found = await describe_people(session, [person_id])
     if not found:
         raise DomainError("orang/tidak_dikenal", person_id=person_id)
@@ -130,7 +136,30 @@ async def revoke_person(
             role_revoked=assignment.role.value,
             opd=assignment.opd_code,
         )
-    return Revocation(person_id, person.name, revocable, kept)
+    batches, buttons = await _cancel_holdings(session, person_id, acting, now)
+    return Revocation(person_id, person.name, revocable, kept, batches, buttons)
+
+
+async def _cancel_holdings(
+    session: AsyncSession, person_id: int, acting: Acting, now: datetime
+) -> tuple[tuple[int, ...], int]:
+    """Cancel the person's unused buttons, flows and the open batches they may no longer file; audited when any."""
+    batches = tuple(await submissions.cancel_unauthorized_batches(session, person_id))
+    buttons = await actions.cancel_for_person(session, person_id, now)
+    flows = await conversations.finish_for_person(session, person_id)
+    if batches or buttons or flows:
+        await audit.record(
+            session,
+            acting,
+            "revoke_cancel",
+            now,
+            object_type="person",
+            object_id=person_id,
+            batches=list(batches),
+            buttons=buttons,
+            flows=flows,
+        )
+    return batches, buttons
 
 
 async def purge_person(session: AsyncSession, person_id: int, *, acting: Acting, now: datetime) -> None:
@@ -158,6 +187,7 @@ async def purge_person(session: AsyncSession, person_id: int, *, acting: Acting,
         .where(RoleAssignment.person_id == person_id, RoleAssignment.revoked_at.is_(None))
         .values(revoked_at=now, revoked_by_person_id=acting.person_id)
     )
+    await _cancel_holdings(session, person_id, acting, now)
     await audit.record(session, acting, "purge", now, object_type="person", object_id=person_id)
 
 

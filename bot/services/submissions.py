@@ -15,8 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core import Actor
 from bot.errors import DomainError
-from bot.services import audit
+from bot.services import audit, identity
 from bot.services.audit import Acting
 from bot.services.uploads import register_blob
 from storage.database import dialect_insert
@@ -34,6 +35,7 @@ from storage.models import (
     Opd,
     Person,
     ReviewState,
+    Role,
     SubmissionFile,
     SubmissionVersion,
     UploadBatch,
@@ -46,6 +48,7 @@ OPEN_BATCH = (BatchStatus.COLLECTING.value, BatchStatus.AWAITING_ITEM.value, Bat
 
 class BatchClosed(Exception):
     """The batch stopped collecting (filed, cancelled, or asking a question) before this part could join it."""
+ON_BEHALF_ROLES = frozenset({Role.ADMIN, Role.KASI})
 
 
 @dataclass(frozen=True)
@@ -332,6 +335,45 @@ async def add_file(
 
 async def load_batch(session: AsyncSession, batch_id: int) -> UploadBatch | None:
     return await session.get(UploadBatch, batch_id)
+
+
+async def owner_authority(session: AsyncSession, batch: UploadBatch) -> Actor:
+    """The batch's sender as they are now, if they may still file it (identity.authorize, the one rule).
+
+    A liaison's batch needs the liaison role for its OPD (any of theirs while the OPD is still to be chosen);
+    a batch filed on behalf of an OPD needs the admin or Kasi role.
+    """
+    if batch.on_behalf:
+        return await identity.authorize(session, batch.person_id, ON_BEHALF_ROLES)
+    return await identity.authorize(session, batch.person_id, {Role.OPD}, opd_id=batch.opd_id)
+
+
+async def load_open_batch(session: AsyncSession, batch_id: int, person_id: int | None) -> tuple[UploadBatch, Actor]:
+    """A batch its own sender acts on (a button), with the sender's current assignments; refusals are audited."""
+    batch = await load_batch(session, batch_id)
+    if batch is None or person_id is None or batch.person_id != person_id:
+        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", batch=batch_id)
+    actor = await owner_authority(session, batch)
+    if batch.status not in OPEN_BATCH:
+        raise DomainError("umum/sudah_diproses")
+    return batch, actor
+
+
+async def cancel_unauthorized_batches(session: AsyncSession, person_id: int) -> list[int]:
+    """After a revocation: the person's open batches they may no longer file are cancelled; returns their ids."""
+    batches = (
+        await session.scalars(
+            select(UploadBatch).where(UploadBatch.person_id == person_id, UploadBatch.status.in_(OPEN_BATCH))
+        )
+    ).all()
+    cancelled = []
+    for batch in batches:
+        try:
+            await owner_authority(session, batch)
+        except DomainError:
+            await cancel_batch(session, batch.id)
+            cancelled.append(batch.id)
+    return cancelled
 
 
 async def due_batches(

@@ -1,0 +1,151 @@
+"""Button payloads and numeric command arguments, read into small typed values before anything acts on them.
+
+Callback data comes back from the chat and anyone can forge it, so nothing reads it with `split` and `int`
+alone: each prefix has its few known forms, ids are ASCII digits within the database's integer range, and
+whatever does not fit is `None` (the caller answers "Tombol ini sudah tidak berlaku" or the command's usage).
+
+The prefixes: `act:TOKEN` (a one-time action, bot.services.actions), `kir:` (intake, handlers.intake), `opd:`
+(the OPD list, handlers.opd), `kmp:` (campaigns, handlers.campaigns).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.core import MAX_PAYLOAD_BYTES
+from bot.services.items import CODE_PATTERN as ITEM_CODE
+from bot.services.registry import CODE_PATTERN as OPD_CODE
+
+# Every id column is an `integer` on PostgreSQL (signed 32 bits), the narrower of our two databases: a larger
+# id cannot name a row, and asyncpg refuses to send it at all.
+MAX_ID = 2**31 - 1
+MAX_PAGE = 9_999
+MAX_DIGITS = 10
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,32}")  # secrets.token_urlsafe's alphabet; the column holds 32
+_KEY = re.compile(r"[a-z0-9]{1,16}")
+
+
+def parse_number(text: str, *, maximum: int = MAX_ID, minimum: int = 0) -> int | None:
+    """A whole number written in ASCII digits (no sign, no spaces), within [minimum, maximum]."""
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_DIGITS:
+        return None
+    value = int(text)
+    return value if minimum <= value <= maximum else None
+
+
+def parse_id(text: str) -> int | None:
+    """A database id typed by a person or carried by a button: `12` or `#12`."""
+    return parse_number(text.removeprefix("#"), minimum=1)
+
+
+@dataclass(frozen=True)
+class ActionPress:
+    """`act:TOKEN`: a one-time action button."""
+
+    token: str
+
+
+BatchVerb = Literal["item", "page", "done", "cancel", "opd"]
+
+
+@dataclass(frozen=True)
+class BatchPress:
+    """`kir:BATCH:ITEM`, `kir:BATCH:p:PAGE`, `kir:BATCH:s` (Selesai), `kir:BATCH:x` (Batal), `kir:BATCH:o:OPD`."""
+
+    batch_id: int
+    verb: BatchVerb
+    item_code: str | None = None
+    page: int | None = None
+    opd_code: str | None = None
+
+
+@dataclass(frozen=True)
+class OpdPress:
+    """`opd:p:PAGE` pages the OPD list, `opd:d:OPD` shows one OPD."""
+
+    page: int | None = None
+    opd_code: str | None = None
+
+
+CampaignKind = Literal["v", "baru", "fw", "opd", "ubah", "surat", "ttd"]
+_WITH_ID: dict[str, CampaignKind] = {"v": "v", "ubah": "ubah", "surat": "surat", "ttd": "ttd"}
+_WITH_KEY: dict[str, CampaignKind] = {"fw": "fw", "opd": "opd"}
+
+
+@dataclass(frozen=True)
+class CampaignPress:
+    """`kmp:v:ID`, `kmp:ubah:ID`, `kmp:surat:ID`, `kmp:ttd:ID`, `kmp:baru`, `kmp:fw:KEY`, `kmp:opd:semua`."""
+
+    kind: CampaignKind
+    campaign_id: int | None = None
+    key: str | None = None
+
+
+def _fields(data: str, prefix: str) -> list[str] | None:
+    """The `:`-separated fields after `prefix:`, for data a button of ours could have carried."""
+    if not data.isascii() or len(data) > MAX_PAYLOAD_BYTES or not data.startswith(f"{prefix}:"):
+        return None
+    return data[len(prefix) + 1 :].split(":")
+
+
+def parse_action(data: str) -> ActionPress | None:
+    """`act:TOKEN`, the token in secrets.token_urlsafe's alphabet."""
+    fields = _fields(data, "act")
+    if fields is None or len(fields) != 1 or not _TOKEN.fullmatch(fields[0]):
+        return None
+    return ActionPress(fields[0])
+
+
+def parse_batch(data: str) -> BatchPress | None:
+    """One of the five `kir:` forms; item and OPD codes as the registry and the item import allow them."""
+    fields = _fields(data, "kir")
+    if fields is None or not 2 <= len(fields) <= 3:
+        return None
+    batch_id = parse_number(fields[0], minimum=1)
+    if batch_id is None:
+        return None
+    verb, rest = fields[1], fields[2:]
+    if verb == "s" and not rest:
+        return BatchPress(batch_id, "done")
+    if verb == "x" and not rest:
+        return BatchPress(batch_id, "cancel")
+    if verb == "p" and rest:
+        page = parse_number(rest[0], maximum=MAX_PAGE)
+        return BatchPress(batch_id, "page", page=page) if page is not None else None
+    if verb == "o" and rest and OPD_CODE.fullmatch(rest[0]):
+        return BatchPress(batch_id, "opd", opd_code=rest[0])
+    if not rest and ITEM_CODE.fullmatch(verb):
+        return BatchPress(batch_id, "item", item_code=verb)
+    return None
+
+
+def parse_opd(data: str) -> OpdPress | None:
+    """`opd:p:PAGE` or `opd:d:OPD`."""
+    fields = _fields(data, "opd")
+    if fields is None or len(fields) != 2:
+        return None
+    kind, value = fields
+    if kind == "p":
+        page = parse_number(value, maximum=MAX_PAGE)
+        return OpdPress(page=page) if page is not None else None
+    if kind == "d" and OPD_CODE.fullmatch(value):
+        return OpdPress(opd_code=value)
+    return None
+
+
+def parse_campaign(data: str) -> CampaignPress | None:
+    """One of the seven `kmp:` forms (which flows a key may answer is the handler's business)."""
+    fields = _fields(data, "kmp")
+    if fields is None or not 1 <= len(fields) <= 2:
+        return None
+    kind, value = fields[0], (fields[1] if len(fields) == 2 else None)
+    if kind == "baru" and value is None:
+        return CampaignPress("baru")
+    if kind in _WITH_ID and value is not None:
+        campaign_id = parse_number(value, minimum=1)
+        return CampaignPress(_WITH_ID[kind], campaign_id=campaign_id) if campaign_id is not None else None
+    if kind in _WITH_KEY and value is not None and _KEY.fullmatch(value):
+        return CampaignPress(_WITH_KEY[kind], key=value)
+    return None

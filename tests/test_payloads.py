@@ -1,0 +1,149 @@
+"""Button payloads and numeric arguments: the known forms become typed values, everything else None."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.payloads import (
+    MAX_ID,
+    ActionPress,
+    BatchPress,
+    CampaignPress,
+    OpdPress,
+    parse_action,
+    parse_batch,
+    parse_campaign,
+    parse_id,
+    parse_number,
+    parse_opd,
+)
+
+# What the bot's own buttons carry, and what each must read back as.
+GOOD = [
+    (parse_action, "act:Ab3_-x9QpLm2Zk7w", ActionPress("Ab3_-x9QpLm2Zk7w")),
+    (parse_action, "act:" + "a" * 32, ActionPress("a" * 32)),
+    (parse_batch, "kir:12:I.13", BatchPress(12, "item", item_code="I.13")),
+    (parse_batch, "kir:12:p:0", BatchPress(12, "page", page=0)),
+    (parse_batch, "kir:12:p:3", BatchPress(12, "page", page=3)),
+    (parse_batch, "kir:12:s", BatchPress(12, "done")),
+    (parse_batch, "kir:12:x", BatchPress(12, "cancel")),
+    (parse_batch, "kir:12:o:DINKES", BatchPress(12, "opd", opd_code="DINKES")),
+    (parse_batch, f"kir:{MAX_ID}:s", BatchPress(MAX_ID, "done")),
+    (parse_opd, "opd:p:2", OpdPress(page=2)),
+    (parse_opd, "opd:d:DISKOMINFO", OpdPress(opd_code="DISKOMINFO")),
+    (parse_campaign, "kmp:v:7", CampaignPress("v", campaign_id=7)),
+    (parse_campaign, "kmp:ubah:7", CampaignPress("ubah", campaign_id=7)),
+    (parse_campaign, "kmp:surat:7", CampaignPress("surat", campaign_id=7)),
+    (parse_campaign, "kmp:ttd:7", CampaignPress("ttd", campaign_id=7)),
+    (parse_campaign, "kmp:baru", CampaignPress("baru")),
+    (parse_campaign, "kmp:fw:pemdi", CampaignPress("fw", key="pemdi")),
+    (parse_campaign, "kmp:opd:semua", CampaignPress("opd", key="semua")),
+]
+
+BAD = {
+    parse_action: ["act:", "act:" + "a" * 33, "act:\u00ff\u00ff", "act:../x", "act:a:b", "act", "kir:1:s", ""],
+    parse_batch: [
+        "kir:2147483648:s",
+        "kir:999999999999999999999:I.13",
+        "kir:0:s",
+        "kir:-1:s",
+        "kir:+1:s",
+        "kir: 1:s",
+        "kir:#1:s",
+        "kir:\u00b2:s",
+        "kir:\u0661:s",
+        "kir:1:p:10000",
+        "kir:1:p:-3",
+        "kir:1:p:",
+        "kir:1:p",
+        "kir:1:o:",
+        "kir:1:o:dinkes",
+        "kir:1:o:DINKES:lagi",
+        "kir:1:s:x",
+        "kir:1:i.13",
+        "kir:1:\u00c4\u00d6",
+        "kir:1:" + "A" * 17,
+        "kir:1",
+        "kir:",
+        "kir",
+        "kir:1:I.13:x",
+        "kir:1:" + "I" * 60,
+        " kir:1:s",
+        "act:1:s",
+    ],
+    parse_opd: [
+        "opd:p:-1",
+        "opd:p:\u00b2",
+        "opd:p:99999999999",
+        "opd:d:",
+        "opd:d:" + "Z" * 50,
+        "opd:d:D\u0130NKES",
+        "opd:x:1",
+        "opd:p",
+        "opd:d:A:B",
+    ],
+    parse_campaign: [
+        "kmp:v:99999999999999999999",
+        "kmp:v:-1",
+        "kmp:v:\u00b2",
+        "kmp:v:",
+        "kmp:v:1:2",
+        "kmp:ubah:abc",
+        "kmp:ttd:",
+        "kmp:fw:",
+        "kmp:fw:ZZ",
+        "kmp:opd:" + "x" * 17,
+        "kmp:zz",
+        "kmp:baru:1",
+        "kmp:",
+        "kmp",
+    ],
+}
+
+
+@pytest.mark.parametrize(("parse", "data", "expected"), GOOD, ids=[data for _, data, _ in GOOD])
+def test_the_bots_own_buttons_read_back(parse, data, expected) -> None:  # type: ignore[no-untyped-def]
+    assert parse(data) == expected
+
+
+@pytest.mark.parametrize(
+    ("parse", "data"), [(p, d) for p, cases in BAD.items() for d in cases], ids=lambda v: getattr(v, "__name__", v)
+)
+def test_anything_else_is_refused(parse, data) -> None:  # type: ignore[no-untyped-def]
+    assert parse(data) is None
+
+
+def test_payloads_are_frozen() -> None:
+    press = BatchPress(1, "done")
+    with pytest.raises(AttributeError):
+        press.batch_id = 2  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12", 12),
+        ("#12", 12),
+        (str(MAX_ID), MAX_ID),
+        (str(MAX_ID + 1), None),
+        ("99999999999999999999", None),
+        ("9223372036854775807", None),
+        ("0", None),
+        ("-5", None),
+        ("+5", None),
+        ("#", None),
+        ("", None),
+        ("\u00b2", None),
+        ("\u0661\u0662", None),
+        ("1 2", None),
+        ("12a", None),
+        ("##12", None),
+    ],
+)
+def test_ids_are_ascii_digits_within_the_integer_range(text: str, expected: int | None) -> None:
+    assert parse_id(text) == expected
+
+
+def test_numbers_keep_their_bounds() -> None:
+    assert parse_number("0") == 0 and parse_number("999", maximum=999) == 999
+    assert parse_number("1000", maximum=999) is None and parse_number("00000000001") is None
