@@ -412,9 +412,7 @@ def _declaring(archive: bytes, size: int) -> bytes:
 
 
 def _docx_with(extra: dict[str, bytes]) -> bytes:
-    return _zip_of(
-        {"[Content_Types].xml": CONTENT_TYPES.encode(), "word/document.xml": b"<document/>", **extra}
-    )
+    return _zip_of({"[Content_Types].xml": CONTENT_TYPES.encode(), "word/document.xml": b"<document/>", **extra})
 
 
 def _reason(tmp_path: Path, name: str, data: bytes) -> str | None:

@@ -33,8 +33,11 @@ RLO, LRI, PDI, ZWSP, ZWJ, BOM, WJ = "\u202e", "\u2066", "\u2069", "\u200b", "\u2
         (f"laporan{RLO}fdp.exe", "laporanfdp.exe", "laporanfdp.exe"),
         (f"{LRI}Budi{PDI} {ZWSP}Santoso{BOM}", "Budi Santoso", "Budi Santoso"),
         (f"Dinas{ZWJ}{WJ}\u200e\u200f Kesehatan", "Dinas Kesehatan", "Dinas Kesehatan"),
-        ("baris 1\nbaris 2\r\nbaris 3\u2028baris 4", "baris 1 baris 2 baris 3 baris 4",
-         "baris 1\nbaris 2\nbaris 3\nbaris 4"),
+        (
+            "baris 1\nbaris 2\r\nbaris 3\u2028baris 4",
+            "baris 1 baris 2 baris 3 baris 4",
+            "baris 1\nbaris 2\nbaris 3\nbaris 4",
+        ),
         ("tab\there\x1b[31mmerah\x00\x07", "tab here[31mmerah", "tab here[31mmerah"),
         ("Evaluasi SPBE 2026 — 📄 ✓", "Evaluasi SPBE 2026 — 📄 ✓", "Evaluasi SPBE 2026 — 📄 ✓"),
     ],
@@ -50,8 +53,14 @@ def test_without_invisible_keeps_control_characters_for_checks_that_refuse_them(
 
 @pytest.mark.parametrize(
     ("title", "refused"),
-    [("Evaluasi 2026", False), (f"Evaluasi{RLO} 2026", False), ("Evaluasi\n2026", True), ("a\x1b[2Jb", True),
-     ("a\tb", True), ("a\u2028b", True)],
+    [
+        ("Evaluasi 2026", False),
+        (f"Evaluasi{RLO} 2026", False),
+        ("Evaluasi\n2026", True),
+        ("a\x1b[2Jb", True),
+        ("a\tb", True),
+        ("a\u2028b", True),
+    ],
 )
 def test_has_control_characters(title: str, refused: bool) -> None:
     assert has_control_characters(title) is refused

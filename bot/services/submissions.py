@@ -48,6 +48,8 @@ OPEN_BATCH = (BatchStatus.COLLECTING.value, BatchStatus.AWAITING_ITEM.value, Bat
 
 class BatchClosed(Exception):
     """The batch stopped collecting (filed, cancelled, or asking a question) before this part could join it."""
+
+
 ON_BEHALF_ROLES = frozenset({Role.ADMIN, Role.KASI})
 
 
