@@ -21,7 +21,7 @@ from storage.models import (
     SubmissionVersion,
     UploadBatch,
 )
-from tests.e2e.broadcast_world import PDF, _register_one
+from tests.e2e.broadcast_world import PDF, _register_one, tagged_pdf
 from tests.e2e.harness import RunningBot, bot_settings, registered, running_bot, say
 from tests.e2e.test_intake import liaison_world, next_texts
 from tests.e2e.test_people import monev_cli
@@ -70,7 +70,7 @@ async def test_a_liaison_revoked_by_cabut_can_press_neither_an_item_nor_selesai(
         assert "Untuk item mana" in asked
         question = fake_telegram.sent_messages(liaison.id)[-1]
         await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/kirim I.17"))
-        await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_document(PDF + b"% 2", "bagian.pdf"))
+        await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_document(tagged_pdf(b"2"), "bagian.pdf"))
         selesai = fake_telegram.sent_messages(liaison.id)[-1]
 
         admin = await registered(fake_telegram, bot, 4343, Role.ADMIN)
