@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import URL, make_url, text
 
 from bot.app import MonevApp, build_app
 from bot.settings import Settings, load_settings
@@ -24,6 +25,31 @@ def make_settings(data_dir: Path, **env: str) -> Settings:
     """Settings as the bot would load them, from an explicit environment (no `.env`, no os.environ)."""
     values = {"MONEV_DATA_DIR": str(data_dir), **env}
     return load_settings(values, dotenv=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker gets a PostgreSQL database of its own (`<name>_gw0`, ...), created here.
+
+    The tests truncate and migrate their database freely; two workers sharing one would undo each other's rows.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    base = os.environ.get(POSTGRES_URL_VARIABLE)
+    if worker and base:
+        os.environ[POSTGRES_URL_VARIABLE] = asyncio.run(_worker_database(make_url(base), worker))
+
+
+async def _worker_database(base: URL, worker: str) -> str:
+    import asyncpg  # the postgres extra; only needed when the PostgreSQL leg runs
+
+    name = f"{base.database}_{worker}"
+    server = base.set(drivername="postgresql", database=base.database)
+    connection = await asyncpg.connect(server.render_as_string(hide_password=False))
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def required_postgres_url() -> str:

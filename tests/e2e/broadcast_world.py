@@ -55,9 +55,9 @@ async def open_broadcast(
             rows = registry.parse_opd_file(registry.default_opd_file())
             await registry.import_opds(session, rows, acting=cli, now=now)
             liaisons = await _register(session, liaisons_per_opd, cli, now)
-            kasi = await _register_one(session, Role.KASI, None, 900_001, cli, now)
-            kabid = await _register_one(session, Role.KABID, None, 900_002, cli, now)
-            secretary = await _register_one(session, Role.SEKRETARIAT, None, 900_003, cli, now)
+            kasi = await register_one(session, Role.KASI, None, 900_001, cli, now)
+            kabid = await register_one(session, Role.KABID, None, 900_002, cli, now)
+            secretary = await register_one(session, Role.SEKRETARIAT, None, 900_003, cli, now)
             opds = sorted({*liaisons_per_opd, *extra_opds})
             specs = (
                 items.framework_items(framework)
@@ -93,12 +93,12 @@ async def _register(session: AsyncSession, per_opd: dict[str, int], cli: Acting,
     for opd, count in sorted(per_opd.items()):
         for _ in range(count):
             user += 1
-            await _register_one(session, Role.OPD, opd, user, cli, now)
+            await register_one(session, Role.OPD, opd, user, cli, now)
             liaisons[user] = opd
     return liaisons
 
 
-async def _register_one(
+async def register_one(
     session: AsyncSession, role: Role, opd: str | None, user_id: int, cli: Acting, now: datetime
 ) -> Acting:
     (invite,) = await invites.issue_invites(session, acting=cli, role=role, opd_code=opd, now=now, issuer_roles=None)

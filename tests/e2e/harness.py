@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.app import MonevApp, build_app
+from bot.channels.ratelimit import RateLimiter
 from bot.cli_support import cli_acting
 from bot.runtime import Runtime
 from bot.services import invites
@@ -115,11 +116,13 @@ class MovableClock:
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings, clock: Callable[[], datetime] | None = None) -> AsyncIterator[RunningBot]:
+async def running_bot(
+    settings: Settings, clock: Callable[[], datetime] | None = None, limiter: RateLimiter | None = None
+) -> AsyncIterator[RunningBot]:
     """`monev run` in this process: lease, journal loop, polling or webhook, web server; on `clock` if given."""
     app = build_app(settings, clock)
     await app.prepare()
-    runtime = Runtime(app)
+    runtime = Runtime(app, limiter)
     await runtime.start()
     task = asyncio.create_task(runtime.run())
     try:

@@ -21,7 +21,7 @@ from storage.models import (
     SubmissionVersion,
     UploadBatch,
 )
-from tests.e2e.broadcast_world import PDF, _register_one, tagged_pdf
+from tests.e2e.broadcast_world import PDF, register_one, tagged_pdf
 from tests.e2e.harness import RunningBot, bot_settings, registered, running_bot, say
 from tests.e2e.test_intake import liaison_world, next_texts
 from tests.e2e.test_people import monev_cli
@@ -145,10 +145,10 @@ async def signed_campaign(bot: RunningBot) -> int:
     cli = await cli_acting(bot.app)
     async with bot.app.services.db.write() as session:
         await registry.import_opds(session, registry.parse_opd_file(registry.default_opd_file()), acting=cli, now=at)
-        await _register_one(session, Role.OPD, "DINKES", 500_001, cli, at)
-        kasi = await _register_one(session, Role.KASI, None, 900_001, cli, at)
-        kabid = await _register_one(session, Role.KABID, None, 900_002, cli, at)
-        secretary: Acting = await _register_one(session, Role.SEKRETARIAT, None, 900_003, cli, at)
+        await register_one(session, Role.OPD, "DINKES", 500_001, cli, at)
+        kasi = await register_one(session, Role.KASI, None, 900_001, cli, at)
+        kabid = await register_one(session, Role.KABID, None, 900_002, cli, at)
+        secretary: Acting = await register_one(session, Role.SEKRETARIAT, None, 900_003, cli, at)
         campaign_id = await campaigns.create_campaign(
             session,
             title="Evaluasi Mandiri SPBE 2026",
