@@ -139,7 +139,9 @@ class OutboxDispatcher:
             await self.channels[channel].deliver(chat_id, message.reply)
         except Undeliverable as reason:
             logger.info("outbox message %s: chat %s unreachable (%s)", message.id, chat_id, reason)
-            await self._record_unreachable(message, target, str(reason), fence)
+            await self._record(
+                message, OutboxStatus.UNREACHABLE, target, str(reason), fence, chat_answered_unreachable=True
+            )
             return "unreachable"
         except DeliveryRejected as bug:
             logger.error("outbox message %s refused by %s: %s", message.id, channel, bug)
@@ -153,25 +155,6 @@ class OutboxDispatcher:
             return await self._uncertain(message, target, unknown, fence)
         await self._record(message, OutboxStatus.SENT, target, None, fence)
         return "sent"
-
-    async def _record_unreachable(self, message: Claimed, target: tuple[str, str], reason: str, fence: Fence) -> None:
-        channel, chat_id = target
-        now = self.clock()
-        async with self.db.write() as session:
-            recorded = await outbox.record_outcome(
-                session,
-                message.id,
-                OutboxStatus.UNREACHABLE,
-                fence=fence,
-                now=now,
-                channel=channel,
-                chat_id=chat_id,
-                error=reason,
-            )
-            if recorded:  # the channel answered so: only then is the person's account unreachable
-                await outbox.mark_unreachable(session, channel, chat_id, now)
-        if not recorded:
-            raise Fenced
 
     async def _uncertain(self, message: Claimed, target: tuple[str, str], error: Exception, fence: Fence) -> str:
         """Count an attempt whose outcome we cannot tell; after the third, the message is failed."""
@@ -193,19 +176,18 @@ class OutboxDispatcher:
         target: tuple[str, str] | None,
         error: str | None,
         fence: Fence,
+        *,
+        chat_answered_unreachable: bool = False,
     ) -> None:
         channel, chat_id = target if target else (None, None)
+        now = self.clock()
         async with self.db.write() as session:
             recorded = await outbox.record_outcome(
-                session,
-                message.id,
-                status,
-                fence=fence,
-                now=self.clock(),
-                channel=channel,
-                chat_id=chat_id,
-                error=error,
+                session, message.id, status, fence=fence, now=now, channel=channel, chat_id=chat_id, error=error
             )
+            # Only when the channel itself answered so is the person's account marked unreachable.
+            if recorded and chat_answered_unreachable and channel and chat_id:
+                await outbox.mark_unreachable(session, channel, chat_id, now)
         if not recorded:
             raise Fenced
 

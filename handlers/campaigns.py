@@ -18,7 +18,7 @@ from bot.core import Button, OutgoingDocument, Reply
 from bot.dates import DateParseError, parse_moment
 from bot.errors import DomainError
 from bot.handling import Context, Registry
-from bot.services import actions, campaigns, conversations, items, outbox, registry, uploads
+from bot.services import actions, campaigns, conversations, identity, items, outbox, registry, uploads
 from bot.services.calendar import load_calendar
 from bot.services.campaigns import CampaignDetail
 from bot.services.conversations import FlowState
@@ -393,10 +393,11 @@ async def signed_letter_flow(ctx: Context, state: FlowState) -> Reply:
     if not ctx.request.attachments:
         return ctx.reply("kampanye/kirim_pdf")
     campaign_id, blob, name = await _letter_received(ctx, state)
-    role = min(_roles(ctx) & LETTER_UPLOADERS)
-    await campaigns.record_signed_letter(
-        await ctx.session(), campaign_id, blob, name, acting=ctx.acting(role), now=ctx.now
-    )
+    session = await ctx.session()
+    # The flow began with the role; the letter is recorded only while it is still held (the one access rule).
+    uploader = await identity.authorize(session, ctx.actor.person_id, LETTER_UPLOADERS)
+    role = min(uploader.roles & LETTER_UPLOADERS)
+    await campaigns.record_signed_letter(session, campaign_id, blob, name, acting=ctx.acting(role), now=ctx.now)
     button = await _broadcast_button(ctx, campaign_id, _me(ctx))
     return ctx.reply("kampanye/surat_ttd_diterima", buttons=[[button]], nama=name)
 

@@ -77,7 +77,11 @@ class ChannelIdentity(Base):
     """One account of a person on one channel (Telegram user id, WhatsApp user id, console user)."""
 
     __tablename__ = "channel_identity"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id"),
+        # The outbox claim asks, per message, whether its person has a reachable account.
+        Index("ix_channel_identity_person", "person_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import random
 import struct
@@ -30,6 +29,7 @@ from bot.services.filetypes import (
     sniff,
 )
 from bot.templating import Renderer
+from tests.archives import zip_bytes
 
 MB = 1024 * 1024
 CONTENT_TYPES = (
@@ -358,7 +358,7 @@ def _one_verdict_per_reason(directory: Path, zip_bomb: Path) -> dict[str, Verdic
         sniff(zip_bomb, "arsip.zip"),
         sniff(_write(directory, "rusak.zip", b"PK\x03\x04rusak"), "rusak.zip"),
         sniff(png, "bagan.png", allowed_categories=["pdf", "dokumen", "lembar"]),
-        sniff(_write(directory, "surat.pdf", PDF_BYTES + _zip_of({"a.exe": b"MZ"})), "surat.pdf"),
+        sniff(_write(directory, "surat.pdf", PDF_BYTES + zip_bytes({"a.exe": b"MZ"})), "surat.pdf"),
         sniff(_write(directory, "kebijakan.docx", _docx_with({"payload.exe": b"MZ"})), "kebijakan.docx"),
         sniff(_write(directory, "dalam.zip", _deep_zip(5)), "dalam.zip"),
     ]
@@ -392,14 +392,6 @@ def test_the_templates_say_what_went_wrong(tmp_path: Path, zip_bomb: Path) -> No
 # --- polyglots, programs inside archives, archives inside archives -----------------------------------------------
 
 
-def _zip_of(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return out.getvalue()
-
-
 def _declaring(archive: bytes, size: int) -> bytes:
     """The same archive, its headers patched to declare every member `size` bytes long (nothing that large exists)."""
     data = bytearray(archive)
@@ -412,7 +404,7 @@ def _declaring(archive: bytes, size: int) -> bytes:
 
 
 def _docx_with(extra: dict[str, bytes]) -> bytes:
-    return _zip_of({"[Content_Types].xml": CONTENT_TYPES.encode(), "word/document.xml": b"<document/>", **extra})
+    return zip_bytes({"[Content_Types].xml": CONTENT_TYPES.encode(), "word/document.xml": b"<document/>", **extra})
 
 
 def _reason(tmp_path: Path, name: str, data: bytes) -> str | None:
@@ -420,11 +412,11 @@ def _reason(tmp_path: Path, name: str, data: bytes) -> str | None:
 
 
 def test_a_pdf_with_a_zip_appended_is_refused(tmp_path: Path) -> None:
-    payload = _zip_of({"setup.exe": b"MZ" + bytes(100)})
+    payload = zip_bytes({"setup.exe": b"MZ" + bytes(100)})
     verdict = sniff(_write(tmp_path, "surat.pdf", PDF_BYTES + payload), "surat.pdf")
     assert (verdict.accepted, verdict.reason, verdict.detail) == (False, "berkas/data_tersembunyi", {"real": "pdf"})
     # a bigger archive pushes the trailer out of the tail window: still told apart from a truncated PDF
-    big = _zip_of({"foto.bin": _noise(8192)}, zipfile.ZIP_STORED)
+    big = zip_bytes({"foto.bin": _noise(8192)}, zipfile.ZIP_STORED)
     assert _reason(tmp_path, "surat.pdf", PDF_BYTES + big) == "berkas/data_tersembunyi"
     assert _reason(tmp_path, "surat.pdf", PDF_BYTES + b"sisa data lain") == "berkas/data_tersembunyi"
 
@@ -437,7 +429,7 @@ def test_a_pdf_may_end_with_white_space_after_its_trailer(tmp_path: Path) -> Non
 
 def test_a_picture_with_a_zip_appended_is_refused(tmp_path: Path) -> None:
     jpg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01" + bytes(64) + b"\xff\xd9"
-    assert _reason(tmp_path, "foto.jpg", jpg + _zip_of({"a.txt": b"x"})) == "berkas/data_tersembunyi"
+    assert _reason(tmp_path, "foto.jpg", jpg + zip_bytes({"a.txt": b"x"})) == "berkas/data_tersembunyi"
 
 
 @pytest.mark.parametrize(
@@ -445,12 +437,12 @@ def test_a_picture_with_a_zip_appended_is_refused(tmp_path: Path) -> None:
     [
         ("kebijakan.docx", _docx_with({"payload.exe": b"MZ" + bytes(200)}), "payload.exe"),
         ("kebijakan.docx", _docx_with({"word/vbaProject.bin": bytes(200)}), "vbaProject.bin"),
-        ("lampiran.zip", _zip_of({"dok/Pasang.BAT": b"@echo off\r\n"}), "Pasang.BAT"),
-        ("lampiran.zip", _zip_of({"alat/Pasang.js": b"WScript.Shell"}), "Pasang.js"),
+        ("lampiran.zip", zip_bytes({"dok/Pasang.BAT": b"@echo off\r\n"}), "Pasang.BAT"),
+        ("lampiran.zip", zip_bytes({"alat/Pasang.js": b"WScript.Shell"}), "Pasang.js"),
         # a program by its content, whatever the member's name, compressed or stored
-        ("lampiran.zip", _zip_of({"laporan.pdf": b"MZ\x90\x00" + bytes(500)}), "laporan.pdf"),
-        ("lampiran.zip", _zip_of({"catatan.txt": b"#!/bin/sh\nrm -rf /\n"}, zipfile.ZIP_STORED), "catatan.txt"),
-        ("rekap.xlsx", _zip_of({"[Content_Types].xml": b"<Types/>", "xl/a.xml": b"\x7fELF\x02\x01"}), "a.xml"),
+        ("lampiran.zip", zip_bytes({"laporan.pdf": b"MZ\x90\x00" + bytes(500)}), "laporan.pdf"),
+        ("lampiran.zip", zip_bytes({"catatan.txt": b"#!/bin/sh\nrm -rf /\n"}, zipfile.ZIP_STORED), "catatan.txt"),
+        ("rekap.xlsx", zip_bytes({"[Content_Types].xml": b"<Types/>", "xl/a.xml": b"\x7fELF\x02\x01"}), "a.xml"),
     ],
 )
 def test_programs_inside_zip_based_files_are_refused(tmp_path: Path, name: str, data: bytes, member: str) -> None:
@@ -460,19 +452,19 @@ def test_programs_inside_zip_based_files_are_refused(tmp_path: Path, name: str, 
 
 
 def test_a_program_inside_an_archive_inside_an_archive_is_refused(tmp_path: Path) -> None:
-    inner = _zip_of({"alat/setup.msi": b"\xd0\xcf\x11\xe0" + bytes(100)})
+    inner = zip_bytes({"alat/setup.msi": b"\xd0\xcf\x11\xe0" + bytes(100)})
     for compression in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        outer = _zip_of({"notulen.txt": b"Notulen", "arsip-lama.zip": inner}, compression)
+        outer = zip_bytes({"notulen.txt": b"Notulen", "arsip-lama.zip": inner}, compression)
         assert _reason(tmp_path, "lampiran.zip", outer) == "berkas/arsip_berisi_program"
     # disguised by its name: the inner archive is found by its magic number
-    disguised = _zip_of({"foto.jpg": inner}, zipfile.ZIP_STORED)
+    disguised = zip_bytes({"foto.jpg": inner}, zipfile.ZIP_STORED)
     assert _reason(tmp_path, "lampiran.zip", disguised) == "berkas/arsip_berisi_program"
 
 
 def test_a_zip_of_stored_300_mb_bombs_is_refused_without_extracting(tmp_path: Path) -> None:
-    bomb = _declaring(_zip_of({"nol.bin": bytes(1000)}), 300 * MB)
+    bomb = _declaring(zip_bytes({"nol.bin": bytes(1000)}), 300 * MB)
     for compression in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        outer = _zip_of({"bom-1.zip": bomb, "bom-2.zip": bomb}, compression)
+        outer = zip_bytes({"bom-1.zip": bomb, "bom-2.zip": bomb}, compression)
         assert len(outer) < 10_000
         tracemalloc.start()
         try:
@@ -487,20 +479,20 @@ def test_a_zip_of_stored_300_mb_bombs_is_refused_without_extracting(tmp_path: Pa
 
 def test_inner_archives_count_against_the_same_total(tmp_path: Path) -> None:
     # each inner archive declares 120 MB at a ratio of 80: fine alone, refused together (the limit is 200 MB)
-    inner = _declaring(_zip_of({"data.bin": _noise(3 * MB // 2)}, zipfile.ZIP_STORED), 120 * MB)
-    one = _zip_of({"a.zip": inner}, zipfile.ZIP_STORED)
+    inner = _declaring(zip_bytes({"data.bin": _noise(3 * MB // 2)}, zipfile.ZIP_STORED), 120 * MB)
+    one = zip_bytes({"a.zip": inner}, zipfile.ZIP_STORED)
     _accepted(sniff(_write(tmp_path, "satu.zip", one), "satu.zip"), "zip", "zip")
-    two = _zip_of({"a.zip": inner, "b.zip": inner}, zipfile.ZIP_STORED)
+    two = zip_bytes({"a.zip": inner, "b.zip": inner}, zipfile.ZIP_STORED)
     assert _reason(tmp_path, "dua.zip", two) == REASON_ZIP_BOMB
     # and an inner archive's own ratio is checked like the outer one's
-    declared = _declaring(_zip_of({"data.bin": bytes(1000)}, zipfile.ZIP_STORED), 2 * MB)
-    assert _reason(tmp_path, "rasio.zip", _zip_of({"a.zip": declared}, zipfile.ZIP_STORED)) == REASON_ZIP_BOMB
+    declared = _declaring(zip_bytes({"data.bin": bytes(1000)}, zipfile.ZIP_STORED), 2 * MB)
+    assert _reason(tmp_path, "rasio.zip", zip_bytes({"a.zip": declared}, zipfile.ZIP_STORED)) == REASON_ZIP_BOMB
 
 
 def _deep_zip(levels: int) -> bytes:
-    archive = _zip_of({"notulen.txt": b"Notulen rapat"})
+    archive = zip_bytes({"notulen.txt": b"Notulen rapat"})
     for level in range(levels):
-        archive = _zip_of({f"tingkat-{level}.zip": archive}, zipfile.ZIP_STORED)
+        archive = zip_bytes({f"tingkat-{level}.zip": archive}, zipfile.ZIP_STORED)
     return archive
 
 
@@ -511,7 +503,7 @@ def test_archives_nested_too_deep_are_refused(tmp_path: Path) -> None:
 
 
 def test_an_encrypted_member_cannot_be_checked_and_is_refused(tmp_path: Path) -> None:
-    data = bytearray(_zip_of({"rahasia.txt": b"isi"}, zipfile.ZIP_STORED))
+    data = bytearray(zip_bytes({"rahasia.txt": b"isi"}, zipfile.ZIP_STORED))
     for signature, flags_at in ((b"PK\x01\x02", 8), (b"PK\x03\x04", 6)):
         start = data.find(signature)
         data[start + flags_at] |= 0x1
@@ -534,10 +526,10 @@ def test_a_macro_enabled_office_name_is_refused(tmp_path: Path) -> None:
 def test_pictures_and_pages_inside_documents_and_archives_are_fine(tmp_path: Path) -> None:
     docx = _docx_with({"word/media/image1.svg": b"<svg/>", "word/media/image2.png": _png_bytes()})
     _accepted(sniff(_write(tmp_path, "kebijakan.docx", docx), "kebijakan.docx"), "docx", "dokumen")
-    report = _zip_of({"laporan/index.html": b"<html>Laporan</html>", "laporan/data.bin": _noise(512)})
+    report = zip_bytes({"laporan/index.html": b"<html>Laporan</html>", "laporan/data.bin": _noise(512)})
     _accepted(sniff(_write(tmp_path, "laporan.zip", report), "laporan.zip"), "zip", "zip")
 
 
 def test_a_member_name_that_hides_its_extension_is_shown_plainly(tmp_path: Path) -> None:
-    verdict = sniff(_write(tmp_path, "lampiran.zip", _zip_of({"foto\u202egpj.exe": b"MZ"})), "lampiran.zip")
+    verdict = sniff(_write(tmp_path, "lampiran.zip", zip_bytes({"foto\u202egpj.exe": b"MZ"})), "lampiran.zip")
     assert (verdict.reason, verdict.detail) == ("berkas/arsip_berisi_program", {"member": "fotogpj.exe"})

@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import io
 import os
-import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from sqlalchemy import select
 from bot.services import campaigns
 from bot.services.audit import Acting
 from storage.models import CampaignItem, Role, SubmissionFile, SubmissionVersion
+from tests.archives import zip_bytes
 from tests.e2e.broadcast_world import PDF, World, open_broadcast, tagged_pdf
 from tests.e2e.harness import MovableClock, bot_settings, code_for, registered, running_bot
 from tests.fake_telegram.actors import FakeUser
@@ -35,14 +35,6 @@ def xlsx_bytes() -> bytes:
     book.active.append(["Aplikasi", "Status"])
     out = io.BytesIO()
     book.save(out)
-    return out.getvalue()
-
-
-def zip_bytes(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
     return out.getvalue()
 
 

@@ -6,7 +6,6 @@ file of its store, judges them, and only then admits them.
 
 from __future__ import annotations
 
-import io
 import struct
 import zipfile
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from bot.services import campaigns, items
 from bot.services.audit import Acting
 from storage.filestore import FileStore
 from storage.models import ChannelIdentity, Person, Role, SubmissionFile
+from tests.archives import zip_bytes
 from tests.e2e.broadcast_world import PDF, open_broadcast, tagged_pdf
 from tests.e2e.harness import RunningBot, bot_settings, code_for, registered, running_bot, say
 from tests.e2e.test_campaigns_chat import import_opds, press
@@ -32,14 +32,6 @@ RLO = "\u202e"
 
 def now() -> datetime:
     return datetime.now().astimezone()
-
-
-def zip_bytes(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression) as archive:
-        for name, data in entries.items():
-            archive.writestr(name, data)
-    return out.getvalue()
 
 
 def declaring_300_mb(archive: bytes) -> bytes:
