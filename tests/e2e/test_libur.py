@@ -14,7 +14,7 @@ from bot.services import registry
 from bot.services.calendar import package_holidays
 from bot.templating import day_in_words
 from storage.models import AuditEntry, Role
-from tests.e2e.harness import RunningBot, bot_settings, registered, running_bot, say
+from tests.e2e.harness import RunningBot, bot_settings, outbox_idle, registered, running_bot, say
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -44,7 +44,9 @@ async def test_admin_adds_and_removes_a_holiday_and_a_liaison_is_refused(
         liaison = await registered(fake_telegram, bot, 200, Role.OPD, "DISKOMINFO")
         admin = await registered(fake_telegram, bot, 100, Role.ADMIN)
         kasi = await registered(fake_telegram, bot, 101, Role.KASI)
-        await bot.wait_idle()  # no registration notice may arrive between a command and its reply
+        # No registration notice may arrive between a command and its reply: the journal and the outbox are idle.
+        await bot.wait_idle()
+        await outbox_idle(bot.app.services.db)
         day = next_ordinary_day(bot.app.now().date())
         in_words = day_in_words(day)
 
