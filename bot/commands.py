@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from storage.models import Role
+from bot.domain.enums import Role
 
 EVERYONE: frozenset[Role] | None = None
 

@@ -10,8 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from bot.domain.enums import Role
 from storage.filestore import FileStore, Staged
-from storage.models import Role
 
 # Telegram's hard limit is 4,096 characters per message; stay below it.
 MAX_MESSAGE_CHARS = 4000

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Actor, Button, Reply, Request
+from bot.domain.enums import Role
 from bot.services import outbox
 from bot.services.audit import Acting
 from bot.services.conversations import FlowState
@@ -17,7 +18,6 @@ from bot.settings import Settings
 from bot.templating import Renderer
 from storage.database import Database, UnitOfWork
 from storage.filestore import FileStore
-from storage.models import Role
 
 
 @dataclass(frozen=True)

@@ -7,24 +7,19 @@ import logging
 import os
 import secrets
 import socket
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.app import MonevApp
 from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram.channel import TelegramChannel, journal_telegram_updates
 from bot.inbound import InboundProcessor
 from bot.outbox_dispatch import OutboxDispatcher
-from bot.services import actions, journal, lease
+from bot.services import lease
 from bot.web.server import WebServer
-from handlers import intake
-from jobs.scheduler import PeriodicJob
+from jobs import journal_purge, journal_sweep, outbox_dispatch, upload_batches
 
 logger = logging.getLogger(__name__)
 
-JOURNAL_SWEEP_SECONDS = 60
-PAYLOAD_PURGE_SECONDS = 24 * 60 * 60
-OUTBOX_SECONDS = 1.0
-BATCH_SECONDS = 0.5
 # A clean shutdown waits this long for sends in flight to finish and be recorded (below the 10 s a container
 # runtime gives between SIGTERM and SIGKILL); what is still running then is cancelled and resumed at the next start.
 SHUTDOWN_GRACE_SECONDS = 8.0
@@ -62,29 +57,13 @@ class Runtime:
         self._register_jobs()
 
     def _register_jobs(self) -> None:
+        """The fixed jobs of jobs/; they run only while this instance holds the lease."""
         scheduler = self.app.scheduler
         if self.telegram is not None:
-            pump = self.telegram.pump
-
-            async def sweep(now: datetime) -> None:
-                await pump.resume_all()
-
-            scheduler.register(PeriodicJob("journal-sweep", JOURNAL_SWEEP_SECONDS, sweep))
-        scheduler.register(PeriodicJob("journal-purge", PAYLOAD_PURGE_SECONDS, self._purge_payloads))
-        scheduler.register(PeriodicJob("outbox-dispatch", OUTBOX_SECONDS, self.outbox.run_once, start_now=True))
-        scheduler.register(PeriodicJob("upload-batches", BATCH_SECONDS, self._close_batches))
-
-    async def _close_batches(self, now: datetime) -> None:
-        await intake.close_due_batches(self.app.services, now)
-
-    async def _purge_payloads(self, now: datetime) -> None:
-        async with self.app.services.db.write() as session:
-            purged = await journal.purge_old_payloads(session, now)
-            expired = await actions.purge_expired_actions(session, now)
-        if purged:
-            logger.info("nulled the payloads of %d journal rows older than 30 days", purged)
-        if expired:
-            logger.info("deleted %d button tokens that expired over 30 days ago", expired)
+            scheduler.register(journal_sweep.job(self.telegram.pump))
+        scheduler.register(journal_purge.job(self.app.services.db))
+        scheduler.register(outbox_dispatch.job(self.outbox))
+        scheduler.register(upload_batches.job(self.app.services))
 
     async def start(self) -> None:
         """Check the channel configuration, then serve HTTP (webhooks are journaled even on a standby)."""

@@ -18,12 +18,11 @@ from bot.core import Button, OutgoingDocument, Reply
 from bot.dates import DateParseError, parse_moment
 from bot.errors import DomainError
 from bot.handling import Context, Registry
-from bot.services import actions, campaigns, conversations, identity, items, outbox, registry, uploads
+from bot.services import actions, broadcast, campaigns, conversations, identity, items, outbox, registry, uploads
 from bot.services.calendar import load_calendar
 from bot.services.campaigns import CampaignDetail
 from bot.services.conversations import FlowState
 from bot.services.timeline import step_progress
-from handlers import invitations
 from storage.filestore import Blob
 from storage.models import CampaignState, Role
 
@@ -464,7 +463,7 @@ async def open_action(ctx: Context, params: dict[str, Any]) -> Reply:
     role = min(_roles(ctx) & LETTER_UPLOADERS) if _roles(ctx) & LETTER_UPLOADERS else None
     await campaigns.open_campaign(session, campaign_id, acting=ctx.acting(role), now=ctx.now)
     reach = await campaigns.broadcast_reach(session, campaign_id)
-    queued = await invitations.invite_all(session, ctx.services.renderer, campaign_id, ctx.now)
+    queued = await broadcast.invite_all(session, ctx.services.renderer, campaign_id, ctx.now)
     return ctx.reply("kampanye/dibuka", id=campaign_id, reach=reach, queued=queued)
 
 

@@ -18,14 +18,11 @@ from bot.core import PAGE_SIZE, Attachment, Button, Reply, page_of
 from bot.errors import DomainError
 from bot.handling import Context, Registry, Services
 from bot.services import items, outbox, people, submissions, uploads
-from bot.services.audit import Acting
 from bot.services.submissions import Receipt, Scope
 from storage.filestore import Blob, FileTooLargeError
 from storage.models import BatchStatus, Opd, Role, UploadBatch
 
 ON_BEHALF_ROLES = submissions.ON_BEHALF_ROLES
-ALBUM_QUIET_SECONDS = 2.0
-KIRIM_QUIET_SECONDS = 600.0
 
 
 async def receive_file(ctx: Context) -> Reply | list[Reply]:
@@ -166,6 +163,7 @@ async def _ask_opd_first(
 
 
 def opd_question(services: Services, batch_id: int, codes: list[str]) -> Reply:
+    """Which OPD are these files for? One button per OPD of the liaison, and cancel (also the upload-batches job)."""
     rows = [(Button(code, f"kir:{batch_id}:o:{code}"),) for code in codes[:PAGE_SIZE]]
     text = services.renderer.render("unggah/pilih_opd_tombol")
     return Reply(text, buttons=(*rows, (Button("Batal", f"kir:{batch_id}:x"),)))
@@ -221,15 +219,16 @@ def question(services: Services, batch_id: int, state: submissions.Progress, pag
 
 async def _file_and_receipt(ctx: Context, batch_id: int, item_code: str) -> Reply:
     receipt = await submissions.file_batch(await ctx.session(), batch_id, item_code, acting=ctx.acting(), now=ctx.now)
-    await _tell_liaisons(ctx.services, receipt, ctx.now, session=await ctx.session())
+    await tell_liaisons(ctx.services, receipt, ctx.now, session=await ctx.session())
     return Reply(render_receipt(ctx.services, receipt))
 
 
 def render_receipt(services: Services, receipt: Receipt) -> str:
+    """The receipt of a filed version (the reply to a press, or the upload-batches job's message)."""
     return services.renderer.render("unggah/tanda_terima", r=receipt)
 
 
-async def _tell_liaisons(services: Services, receipt: Receipt, now: datetime, *, session: AsyncSession) -> None:
+async def tell_liaisons(services: Services, receipt: Receipt, now: datetime, *, session: AsyncSession) -> None:
     """A version filed on behalf of an OPD is announced to its liaisons."""
     if not receipt.on_behalf or receipt.duplicate:
         return
@@ -253,7 +252,7 @@ async def kirim_button(ctx: Context) -> Reply:
         return await _choose_opd(ctx, batch, press.opd_code or "")
     if batch.status == BatchStatus.AWAITING_OPD.value:
         raise DomainError("umum/tombol_kedaluwarsa")
-    scope = await _batch_scope(session, batch)
+    scope = await batch_scope(session, batch)
     state = await submissions.progress(session, scope)
     if press.verb == "page":
         return question(ctx.services, batch.id, state, press.page or 0)
@@ -284,7 +283,8 @@ async def _choose_opd(ctx: Context, batch: UploadBatch, code: str) -> Reply:
     return question(ctx.services, batch.id, state, 0)
 
 
-async def _batch_scope(session: AsyncSession, batch: UploadBatch) -> Scope:
+async def batch_scope(session: AsyncSession, batch: UploadBatch) -> Scope:
+    """The collecting campaign a batch with a known OPD files into; refused once that campaign has closed."""
     if batch.opd_id is None:
         raise DomainError("umum/tombol_kedaluwarsa")
     opd = await session.get_one(Opd, batch.opd_id)
@@ -342,49 +342,6 @@ async def kirim(ctx: Context) -> Reply:
         item=item_code,
         on_behalf=on_behalf,
     )
-
-
-async def close_due_batches(services: Services, now: datetime) -> int:
-    """The job: albums quiet for 2 s and /kirim sessions quiet for 10 minutes are filed, or asked about."""
-    closed = 0
-    async with services.db.read() as session:
-        due = await submissions.due_batches(
-            session, now, album_quiet=ALBUM_QUIET_SECONDS, kirim_quiet=KIRIM_QUIET_SECONDS
-        )
-    for batch_id in due:
-        async with services.db.write() as session:
-            # Still due now, in the closing transaction: a part may have been journaled since the read.
-            if not await submissions.due_batches(
-                session, now, album_quiet=ALBUM_QUIET_SECONDS, kirim_quiet=KIRIM_QUIET_SECONDS, batch_id=batch_id
-            ):
-                continue
-            batch = await submissions.load_batch(session, batch_id)
-            if batch is None:
-                continue
-            try:
-                # The job acts for the sender: only while they still hold the role (a revocation cancels it).
-                await submissions.owner_authority(session, batch)
-                acting = Acting(batch.person_id, "opd" if not batch.on_behalf else None, batch.channel)
-                if batch.opd_id is None:
-                    await submissions.await_opd(session, batch_id)
-                    codes = await people.opd_codes_of(session, batch.person_id)
-                    reply = opd_question(services, batch_id, codes)
-                elif batch.item_code:
-                    receipt = await submissions.file_batch(session, batch_id, batch.item_code, acting=acting, now=now)
-                    reply = Reply(render_receipt(services, receipt))
-                    await _tell_liaisons(services, receipt, now, session=session)
-                else:
-                    await submissions.await_item(session, batch_id)
-                    state = await submissions.progress(session, await _batch_scope(session, batch))
-                    reply = question(services, batch_id, state, 0)
-            except DomainError as refusal:
-                if refusal.template == "umum/sudah_diproses":
-                    continue  # a button press (or the other instance) moved the batch first; it answered
-                await submissions.cancel_batch(session, batch_id)
-                reply = Reply(services.renderer.render(refusal.template, **refusal.params))
-            await outbox.enqueue(session, person_id=batch.person_id, kind="tanda_terima", reply=reply, now=now)
-            closed += 1
-    return closed
 
 
 def register(registry: Registry) -> None:

@@ -8,9 +8,8 @@ from bot import payloads
 from bot.core import Reply
 from bot.errors import DomainError
 from bot.handling import Context, Registry
-from bot.services import actions, bot_state, invites, people
+from bot.services import actions, bot_state, broadcast, invites, people
 from bot.services.invites import IssuedInvite, RedeemStatus, Redemption
-from handlers import invitations
 from storage.models import OPD_SCOPED_ROLES, Role
 
 STAFF_ROLE_WORDS = {
@@ -112,7 +111,7 @@ async def _registration_notices(ctx: Context, result: Redemption) -> None:
             previous=[name for _, name in result.previous_liaisons],
         )
     if result.role == Role.OPD and result.person_id is not None and result.opd_code:
-        await invitations.invite_new_liaison(session, ctx.services.renderer, result.person_id, result.opd_code, ctx.now)
+        await broadcast.invite_new_liaison(session, ctx.services.renderer, result.person_id, result.opd_code, ctx.now)
 
 
 async def _lockout_notices(ctx: Context) -> None:

@@ -18,7 +18,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 logger = logging.getLogger(__name__)
 
-JobFunction = Callable[[datetime], Awaitable[None]]
+# What a run returns (a job may count what it did, for its tests) is not the scheduler's concern.
+JobFunction = Callable[[datetime], Awaitable[object]]
 
 
 @dataclass(frozen=True)

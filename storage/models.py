@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 
 from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.domain.enums import (  # noqa: F401  re-exported: migrations and older imports keep working
+    OPD_SCOPED_ROLES,
+    BatchStatus,
+    CampaignState,
+    Channel,
+    InboundStatus,
+    OutboxStatus,
+    ReviewState,
+    Role,
+)
 from storage.types import UTCDateTime
 
 
@@ -16,31 +25,6 @@ class Base(DeclarativeBase):
     """Declarative base; every datetime column goes through UTCDateTime."""
 
     type_annotation_map = {datetime: UTCDateTime}
-
-
-class Role(StrEnum):
-    """The roles of DESIGN §2; roles are never inherited."""
-
-    OPD = "opd"
-    KEPALA_OPD = "kepala_opd"
-    ADMIN = "admin"
-    KASI = "kasi"
-    KABID = "kabid"
-    SEKRETARIAT = "sekretariat"
-    TIM = "tim"
-
-
-# Roles that act for one OPD and therefore need one on their assignment.
-OPD_SCOPED_ROLES = frozenset({Role.OPD, Role.KEPALA_OPD})
-
-
-class Channel(StrEnum):
-    """Where a person talks to the bot from."""
-
-    TELEGRAM = "telegram"
-    WHATSAPP = "whatsapp"
-    CONSOLE = "console"
-    CLI = "cli"
 
 
 class Opd(Base):
@@ -123,15 +107,6 @@ class StoredFile(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     size: Mapped[int]
     created_at: Mapped[datetime]
-
-
-class InboundStatus(StrEnum):
-    """Where a journaled inbound event stands."""
-
-    PENDING = "pending"  # journaled, not yet handled (or an attempt failed and it will be re-run)
-    DONE = "done"  # handled; the rendered reply is stored but not yet sent
-    REPLIED = "replied"  # the reply was sent (or could not be delivered and was given up)
-    FAILED = "failed"  # three attempts failed; logged and shown in /healthz
 
 
 class InboundEvent(Base):
@@ -260,19 +235,6 @@ class PendingAction(Base):
     used_at: Mapped[datetime | None]
 
 
-class CampaignState(StrEnum):
-    """DESIGN §3: draft → awaiting_disposition → approved → signed → open → closed → recapped → finalized."""
-
-    DRAFT = "draft"
-    AWAITING_DISPOSITION = "awaiting_disposition"
-    APPROVED = "approved"
-    SIGNED = "signed"
-    OPEN = "open"
-    CLOSED = "closed"
-    RECAPPED = "recapped"
-    FINALIZED = "finalized"
-
-
 class Campaign(Base):
     """One round of monev; it owns a copy of its items and their assignment to OPDs."""
 
@@ -370,16 +332,6 @@ class HolidayOverride(Base):
     created_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
 
 
-class OutboxStatus(StrEnum):
-    """Where an outbox message stands; sent, unreachable and failed are final."""
-
-    PENDING = "pending"
-    SENDING = "sending"  # claimed by the dispatcher; after a crash the new lease holder sends it again
-    SENT = "sent"
-    UNREACHABLE = "unreachable"  # blocked the bot or no chat: not retried
-    FAILED = "failed"  # refused by the platform (our bug): logged, not retried
-
-
 class OutboxMessage(Base):
     """Everything the bot sends that is not a direct reply, written in the transaction of its cause."""
 
@@ -432,14 +384,6 @@ class PlatformFile(Base):
     created_at: Mapped[datetime]
 
 
-class BatchStatus(StrEnum):
-    COLLECTING = "collecting"  # an album's parts or a /kirim session still arriving
-    AWAITING_OPD = "awaiting_opd"  # a liaison of several OPDs has been asked which OPD it is for
-    AWAITING_ITEM = "awaiting_item"  # complete; the sender has been asked which item
-    FILED = "filed"
-    CANCELLED = "cancelled"
-
-
 class UploadBatch(Base):
     """Files that become one version: one message, one album, or one /kirim session (kept across restarts)."""
 
@@ -477,12 +421,6 @@ class BatchFile(Base):
     file_name: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(String(8))
-
-
-class ReviewState(StrEnum):
-    SUBMITTED = "submitted"
-    ACCEPTED = "accepted"
-    REVISION_REQUESTED = "revision_requested"
 
 
 class SubmissionVersion(Base):

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -14,8 +15,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("bot", "handlers", "jobs", "storage")
 # `lint-imports`, run by this interpreter (its script need not be on PATH or next to it).
 LINT_IMPORTS = [sys.executable, "-c", "from importlinter.cli import lint_imports_command; lint_imports_command()"]
-LAYERS = "Layers: composition root, then channels and jobs, then handlers, then services, then storage"
+LAYERS = "Layers: composition root, then channels and jobs, then handlers, then services, then storage, then the domain"
 NO_MESSAGING = "Services and storage import no messaging library"
+DOMAIN_ALONE = "The domain imports nothing of the project"
+RUNTIME_NO_HANDLERS = "The runtime only schedules the jobs: it imports no handler"
+# Every contract in pyproject.toml; each violation below breaks exactly one of them.
+CONTRACTS = len(
+    tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
+)
 
 
 def lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
@@ -35,8 +42,9 @@ def test_the_contracts_hold() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{LAYERS} KEPT" in " ".join(result.stdout.split())
-    assert f"{NO_MESSAGING} KEPT" in result.stdout
-    assert "Contracts: 2 kept, 0 broken." in result.stdout
+    for contract in (NO_MESSAGING, DOMAIN_ALONE, RUNTIME_NO_HANDLERS):
+        assert f"{contract} KEPT" in " ".join(result.stdout.split())
+    assert f"Contracts: {CONTRACTS} kept, 0 broken." in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -48,6 +56,9 @@ def test_the_contracts_hold() -> None:
         ("handlers/general.py", "import bot.channels.console", LAYERS),
         ("handlers/general.py", "import bot.dispatch", LAYERS),
         ("storage/database.py", "import bot.services.journal", LAYERS),
+        ("handlers/intake.py", "import jobs.upload_batches", LAYERS),
+        ("bot/domain/enums.py", "import bot.templating", DOMAIN_ALONE),
+        ("bot/runtime.py", "import handlers.intake", RUNTIME_NO_HANDLERS),
     ],
 )
 def test_the_contracts_catch_a_violation(tmp_path: Path, module: str, offending_import: str, broken: str) -> None:
@@ -59,4 +70,4 @@ def test_the_contracts_catch_a_violation(tmp_path: Path, module: str, offending_
     result = lint_imports(tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert f"{broken} BROKEN" in " ".join(result.stdout.split())
-    assert "Contracts: 1 kept, 1 broken." in result.stdout
+    assert f"Contracts: {CONTRACTS - 1} kept, 1 broken." in result.stdout

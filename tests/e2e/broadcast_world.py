@@ -8,11 +8,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import campaigns, identity, invites, items, registry
+from bot.services import broadcast, campaigns, identity, invites, items, registry
 from bot.services.audit import Acting
 from bot.settings import Settings
 from bot.templating import Renderer
-from handlers import invitations
 from storage import migrate
 from storage.database import Database
 from storage.filestore import FileStore
@@ -81,7 +80,7 @@ async def open_broadcast(
             blob = FileStore(settings.files_dir).store_bytes(PDF)
             await campaigns.record_signed_letter(session, campaign_id, blob, "undangan.pdf", acting=secretary, now=now)
             await campaigns.open_campaign(session, campaign_id, acting=secretary, now=now)
-            await invitations.invite_all(session, renderer, campaign_id, now)
+            await broadcast.invite_all(session, renderer, campaign_id, now)
         return World(campaign_id, 900_003, liaisons)
     finally:
         await db.dispose()

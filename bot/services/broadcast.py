@@ -1,7 +1,9 @@
 """The broadcast: each liaison of each OPD of an open campaign gets the signed letter and their own data request.
 
-These take a session and the renderer rather than a handler context, so the benchmark and the crash tests
-queue a broadcast exactly as the "Kirim undangan" button does.
+Use cases of their own (the "Kirim undangan" button and a liaison's registration both call them), taking a session
+and plain values, so the benchmark and the crash tests queue a broadcast exactly as the button does. The messages
+are queued in the caller's transaction; the outbox dispatcher sends them. They take the renderer because an outbox
+row still holds its rendered text.
 """
 
 from __future__ import annotations

@@ -1,0 +1,1 @@
+"""The domain: the vocabulary every layer shares (roles, states, statuses); it imports nothing of the project."""

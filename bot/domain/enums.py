@@ -1,0 +1,84 @@
+"""The domain's enums: roles, channels, and the states of campaigns, reviews, batches, journal rows and messages.
+
+They are plain StrEnums whose values are what the database stores; `storage.models` re-exports them so that the
+migrations and older imports keep working.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The roles of DESIGN §2; roles are never inherited."""
+
+    OPD = "opd"
+    KEPALA_OPD = "kepala_opd"
+    ADMIN = "admin"
+    KASI = "kasi"
+    KABID = "kabid"
+    SEKRETARIAT = "sekretariat"
+    TIM = "tim"
+
+
+# Roles that act for one OPD and therefore need one on their assignment.
+OPD_SCOPED_ROLES = frozenset({Role.OPD, Role.KEPALA_OPD})
+
+
+class Channel(StrEnum):
+    """Where a person talks to the bot from."""
+
+    TELEGRAM = "telegram"
+    WHATSAPP = "whatsapp"
+    CONSOLE = "console"
+    CLI = "cli"
+
+
+class InboundStatus(StrEnum):
+    """Where a journaled inbound event stands."""
+
+    PENDING = "pending"  # journaled, not yet handled (or an attempt failed and it will be re-run)
+    DONE = "done"  # handled; the rendered reply is stored but not yet sent
+    REPLIED = "replied"  # the reply was sent (or could not be delivered and was given up)
+    FAILED = "failed"  # three attempts failed; logged and shown in /healthz
+
+
+class CampaignState(StrEnum):
+    """DESIGN §3: draft → awaiting_disposition → approved → signed → open → closed → recapped → finalized."""
+
+    DRAFT = "draft"
+    AWAITING_DISPOSITION = "awaiting_disposition"
+    APPROVED = "approved"
+    SIGNED = "signed"
+    OPEN = "open"
+    CLOSED = "closed"
+    RECAPPED = "recapped"
+    FINALIZED = "finalized"
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox message stands; sent, unreachable and failed are final."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by the dispatcher; after a crash the new lease holder sends it again
+    SENT = "sent"
+    UNREACHABLE = "unreachable"  # blocked the bot or no chat: not retried
+    FAILED = "failed"  # refused by the platform (our bug): logged, not retried
+
+
+class BatchStatus(StrEnum):
+    """Where an upload batch (one message, one album, or one /kirim session) stands."""
+
+    COLLECTING = "collecting"  # an album's parts or a /kirim session still arriving
+    AWAITING_OPD = "awaiting_opd"  # a liaison of several OPDs has been asked which OPD it is for
+    AWAITING_ITEM = "awaiting_item"  # complete; the sender has been asked which item
+    FILED = "filed"
+    CANCELLED = "cancelled"
+
+
+class ReviewState(StrEnum):
+    """Where the review of a submitted version stands."""
+
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REVISION_REQUESTED = "revision_requested"

@@ -1,0 +1,26 @@
+"""The `journal-sweep` job: every minute, journal rows left unfinished or unreplied are handed to the queues again.
+
+The pump's own loop picks up new rows as they are journaled; the sweep catches the rest: rows it already passed
+that are pending again after a failed attempt, and handled rows whose stored reply was not sent yet.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import partial
+
+from bot.inbound import JournalPump
+from jobs.scheduler import PeriodicJob
+
+NAME = "journal-sweep"
+EVERY_SECONDS = 60.0
+
+
+def job(pump: JournalPump) -> PeriodicJob:
+    """The job as the scheduler runs it, for one channel's journal."""
+    return PeriodicJob(NAME, EVERY_SECONDS, partial(run, pump=pump))
+
+
+async def run(now: datetime, pump: JournalPump) -> int:
+    """Resubmit every unfinished or unreplied row; returns how many were handed to the queues."""
+    return await pump.resume_all()
