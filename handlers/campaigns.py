@@ -20,18 +20,32 @@ from bot.errors import DomainError
 from bot.handling import Context, Registry
 from bot.services import actions, campaigns, conversations, identity, items, outbox, registry, uploads
 from bot.services.calendar import load_calendar
+from bot.services.campaign_actions import (
+    ACTION_ROLES,
+    ACTION_STATE,
+    LETTER_UPLOADERS,
+    CampaignAction,
+    acting_role,
+    campaign_actions,
+    may_view,
+    role_allows,
+)
 from bot.services.campaigns import CampaignDetail
 from bot.services.conversations import FlowState
 from bot.services.timeline import step_progress
 from handlers import invitations
 from storage.filestore import Blob
-from storage.models import CampaignState, Role
+from storage.models import Role
 
-EDITORS = frozenset({Role.ADMIN, Role.KASI})
-LETTER_UPLOADERS = frozenset({Role.SEKRETARIAT, Role.ADMIN})
-VIEWERS = frozenset({Role.ADMIN, Role.KASI, Role.KABID, Role.SEKRETARIAT, Role.TIM})
 FRAMEWORK_CHOICES = {"59": "permenpanrb-59-2020", "pemdi": "permenpanrb-8-2026-pemdi"}
 NEW, EDIT, DRAFT_LETTER, SIGNED_LETTER, RETURN_NOTE = "kmp_baru", "kmp_ubah", "kmp_surat", "kmp_ttd", "kmp_catatan"
+# The `kmp:` buttons that start a flow: the action it is and the flow it begins.
+STARTERS = {
+    "baru": (CampaignAction.CREATE, NEW),
+    "ubah": (CampaignAction.EDIT_ITEMS, EDIT),
+    "surat": (CampaignAction.REPLACE_DRAFT_LETTER, DRAFT_LETTER),
+    "ttd": (CampaignAction.UPLOAD_SIGNED_LETTER, SIGNED_LETTER),
+}
 
 
 # -- /kampanye and its read-only buttons -------------------------------------------------------------------------
@@ -43,7 +57,7 @@ async def kampanye(ctx: Context) -> Reply:
         return await show(ctx, _campaign_id(ctx.request.args[0]))
     listed = await campaigns.list_campaigns(await ctx.session())
     buttons = [[Button(f"#{c.id} {c.title}"[:60], f"kmp:v:{c.id}")] for c in listed[:7]]
-    if _roles(ctx) & EDITORS:
+    if role_allows(ctx.actor, CampaignAction.CREATE):
         buttons.append([Button("Kampanye baru", "kmp:baru")])
     return ctx.reply("kampanye/daftar", buttons=buttons, campaigns=listed)
 
@@ -51,27 +65,21 @@ async def kampanye(ctx: Context) -> Reply:
 async def kampanye_button(ctx: Context) -> Reply | list[Reply]:
     """The `kmp:` buttons; each checks the presser's roles, whatever the callback data says."""
     data = ctx.request.payload or ""
-    if not _roles(ctx) & VIEWERS:
+    if not may_view(ctx.actor):
         raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
     press = payloads.parse_campaign(data)
     if press is None:
         raise DomainError("umum/tombol_kedaluwarsa")
     if press.kind == "v" and press.campaign_id is not None:
         return await show(ctx, press.campaign_id)
-    starters = {
-        "baru": (EDITORS, None),
-        "ubah": (EDITORS, EDIT),
-        "surat": (EDITORS, DRAFT_LETTER),
-        "ttd": (LETTER_UPLOADERS, SIGNED_LETTER),
-    }
-    if press.kind in starters:
-        allowed, flow = starters[press.kind]
-        if not _roles(ctx) & allowed:
+    if press.kind in STARTERS:
+        action, flow = STARTERS[press.kind]
+        if not role_allows(ctx.actor, action):
             raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
-        if flow is None:
+        if flow == NEW:
             return await _begin(ctx, NEW, "judul", {}, "kampanye/tanya_judul")
         if press.campaign_id is not None:
-            return await _begin_for_campaign(ctx, flow, press.campaign_id)
+            return await _begin_for_campaign(ctx, action, flow, press.campaign_id)
     if press.key is not None and press.kind in ("fw", "opd"):
         return await _flow_choice(ctx, press.kind, press.key)
     raise DomainError("umum/tombol_kedaluwarsa")
@@ -101,29 +109,32 @@ def _years(detail: CampaignDetail, now: datetime) -> set[int]:
 
 
 async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[Button]]:
-    """The actions the viewer's roles allow in the campaign's state."""
-    roles, session, me = _roles(ctx), await ctx.session(), _me(ctx)
+    """The buttons of the actions the viewer may take (campaign_actions decides which)."""
+    allowed, session, me = campaign_actions(ctx.actor, detail), await ctx.session(), _me(ctx)
     rows: list[list[Button]] = []
-    if detail.state == CampaignState.DRAFT and roles & EDITORS:
+    editing = [
+        Button(label, f"kmp:{kind}:{detail.id}")
+        for action, label, kind in (
+            (CampaignAction.EDIT_ITEMS, "Ubah penugasan item", "ubah"),
+            (CampaignAction.REPLACE_DRAFT_LETTER, "Ganti surat draf", "surat"),
+        )
+        if action in allowed
+    ]
+    if editing:
+        rows.append(editing)
+    if CampaignAction.SUBMIT in allowed:
         rows.append(
             [
-                Button("Ubah penugasan item", f"kmp:ubah:{detail.id}"),
-                Button("Ganti surat draf", f"kmp:surat:{detail.id}"),
+                await actions.action_button(
+                    session, "Ajukan ke Kabid", kind="kmp_submit", person_id=me, now=ctx.now, campaign=detail.id
+                )
             ]
         )
-        if Role.KASI in roles:
-            rows.append(
-                [
-                    await actions.action_button(
-                        session, "Ajukan ke Kabid", kind="kmp_submit", person_id=me, now=ctx.now, campaign=detail.id
-                    )
-                ]
-            )
-    if detail.state == CampaignState.AWAITING_DISPOSITION and Role.KABID in roles and me != detail.submitted_by:
+    if CampaignAction.APPROVE in allowed:  # with RETURN: the same roles, state and duty
         rows.append(await _decision_buttons(ctx, detail.id, me))
-    if detail.state == CampaignState.APPROVED and roles & LETTER_UPLOADERS:
+    if CampaignAction.UPLOAD_SIGNED_LETTER in allowed:
         rows.append([Button("Unggah surat bertanda tangan", f"kmp:ttd:{detail.id}")])
-    if detail.state == CampaignState.SIGNED and me == detail.signed_by:
+    if CampaignAction.SEND_INVITATIONS in allowed:
         rows.append([await _broadcast_button(ctx, detail.id, me)])
     return rows
 
@@ -338,10 +349,9 @@ def _spec_from_json(data: dict[str, Any]) -> items.ItemSpec:
 # -- editing a draft, the letters, the return note ---------------------------------------------------------------
 
 
-async def _begin_for_campaign(ctx: Context, flow: str, campaign_id: int) -> Reply:
+async def _begin_for_campaign(ctx: Context, action: CampaignAction, flow: str, campaign_id: int) -> Reply:
     detail = await campaigns.campaign_detail(await ctx.session(), campaign_id)
-    wanted = CampaignState.APPROVED if flow == SIGNED_LETTER else CampaignState.DRAFT
-    if detail.state != wanted:
+    if detail.state != ACTION_STATE[action]:
         raise DomainError("umum/sudah_diproses")
     template = {
         EDIT: "kampanye/tanya_penugasan",
@@ -396,7 +406,7 @@ async def signed_letter_flow(ctx: Context, state: FlowState) -> Reply:
     session = await ctx.session()
     # The flow began with the role; the letter is recorded only while it is still held (the one access rule).
     uploader = await identity.authorize(session, ctx.actor.person_id, LETTER_UPLOADERS)
-    role = min(uploader.roles & LETTER_UPLOADERS)
+    role = acting_role(uploader, CampaignAction.UPLOAD_SIGNED_LETTER)
     await campaigns.record_signed_letter(session, campaign_id, blob, name, acting=ctx.acting(role), now=ctx.now)
     button = await _broadcast_button(ctx, campaign_id, _me(ctx))
     return ctx.reply("kampanye/surat_ttd_diterima", buttons=[[button]], nama=name)
@@ -452,7 +462,7 @@ async def approve_action(ctx: Context, params: dict[str, Any]) -> Reply:
 async def return_action(ctx: Context, params: dict[str, Any]) -> Reply:
     """The note comes as the Kabid's next message (a flow), so the decision waits for it."""
     detail = await campaigns.campaign_detail(await ctx.session(), int(params["campaign"]))
-    if detail.state != CampaignState.AWAITING_DISPOSITION:
+    if detail.state != ACTION_STATE[CampaignAction.RETURN]:
         raise DomainError("umum/sudah_diproses")
     return await _begin(ctx, RETURN_NOTE, "catatan", {"campaign": detail.id}, "kampanye/tanya_catatan")
 
@@ -461,7 +471,7 @@ async def open_action(ctx: Context, params: dict[str, Any]) -> Reply:
     """The uploader confirms the broadcast: the campaign opens and every liaison's invitation is queued."""
     session = await ctx.session()
     campaign_id = int(params["campaign"])
-    role = min(_roles(ctx) & LETTER_UPLOADERS) if _roles(ctx) & LETTER_UPLOADERS else None
+    role = acting_role(ctx.actor, CampaignAction.SEND_INVITATIONS)
     await campaigns.open_campaign(session, campaign_id, acting=ctx.acting(role), now=ctx.now)
     reach = await campaigns.broadcast_reach(session, campaign_id)
     queued = await invitations.invite_all(session, ctx.services.renderer, campaign_id, ctx.now)
@@ -478,10 +488,6 @@ async def _tell_submitter(ctx: Context, detail: CampaignDetail, *, approved: boo
 # -- helpers ----------------------------------------------------------------------------------------------------
 
 
-def _roles(ctx: Context) -> frozenset[Role]:
-    return ctx.actor.roles
-
-
 def _me(ctx: Context) -> int:
     """The person acting; only registered people reach the callers, so anyone else is refused plainly."""
     if ctx.actor.person_id is None:
@@ -490,8 +496,7 @@ def _me(ctx: Context) -> int:
 
 
 def _editor_role(ctx: Context) -> Role | None:
-    held = _roles(ctx) & EDITORS
-    return min(held) if held else None
+    return acting_role(ctx.actor, CampaignAction.EDIT_ITEMS)
 
 
 def _campaign_id(text: str) -> int:
@@ -509,7 +514,7 @@ def register(registry_: Registry) -> None:
     registry_.flow(DRAFT_LETTER, draft_letter_flow)
     registry_.flow(SIGNED_LETTER, signed_letter_flow)
     registry_.flow(RETURN_NOTE, return_note_flow)
-    registry_.action("kmp_submit", submit_action, roles={Role.KASI})
-    registry_.action("kmp_approve", approve_action, roles={Role.KABID})
-    registry_.action("kmp_return", return_action, roles={Role.KABID})
-    registry_.action("kmp_open", open_action, roles=LETTER_UPLOADERS)
+    registry_.action("kmp_submit", submit_action, roles=ACTION_ROLES[CampaignAction.SUBMIT])
+    registry_.action("kmp_approve", approve_action, roles=ACTION_ROLES[CampaignAction.APPROVE])
+    registry_.action("kmp_return", return_action, roles=ACTION_ROLES[CampaignAction.RETURN])
+    registry_.action("kmp_open", open_action, roles=ACTION_ROLES[CampaignAction.SEND_INVITATIONS])
