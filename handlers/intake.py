@@ -21,7 +21,7 @@ from bot.services import access, items, outbox, people, submissions, uploads
 from bot.services.audit import Acting
 from bot.services.submissions import BatchView, Receipt, Scope
 from storage.filestore import Blob, FileTooLargeError
-from storage.models import BatchStatus, Opd, Role
+from storage.models import BatchStatus, Role
 
 ALBUM_QUIET_SECONDS = 2.0
 KIRIM_QUIET_SECONDS = 600.0
@@ -278,13 +278,7 @@ async def _choose_opd(ctx: Context, batch: BatchView, code: str) -> Reply:
 
 
 async def _batch_scope(session: AsyncSession, batch: BatchView) -> Scope:
-    if batch.opd_id is None:
-        raise DomainError("umum/tombol_kedaluwarsa")
-    opd = await session.get_one(Opd, batch.opd_id)
-    scope = await submissions.scope_for(session, opd.code)
-    if scope is None or scope.campaign_id != batch.campaign_id:
-        raise DomainError("unggah/kampanye_ditutup", judul="")
-    return scope
+    return await submissions.batch_scope(session, batch)
 
 
 async def kirim(ctx: Context) -> Reply:

@@ -424,6 +424,17 @@ async def load_open_batch(session: AsyncSession, batch_id: int, person_id: int |
     return batch, actor
 
 
+async def batch_scope(session: AsyncSession, batch: BatchView) -> Scope:
+    """Where a batch whose OPD is known files: its campaign, while that campaign still collects."""
+    if batch.opd_id is None:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    opd = await session.get_one(Opd, batch.opd_id)
+    scope = await scope_for(session, opd.code)
+    if scope is None or scope.campaign_id != batch.campaign_id:
+        raise DomainError("unggah/kampanye_ditutup", judul="")
+    return scope
+
+
 async def cancel_unauthorized_batches(session: AsyncSession, person_id: int) -> list[int]:
     """After a revocation: the person's open batches they may no longer file are cancelled; returns their ids."""
     batches = (
