@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,64 @@ STARTERS = {
 }
 
 
+class Step(StrEnum):
+    """The steps of the campaign flows (stored by value in the chat's conversation row)."""
+
+    TITLE = "judul"
+    FRAMEWORK = "kerangka"
+    IMPORT = "impor"
+    DEADLINE = "tenggat"
+    OPDS = "opd"
+    LETTER = "surat"
+    WAITING = "tunggu"  # editing and the letter flows: the lines or the PDF
+    NOTE = "catatan"  # the Kabid's return note
+
+
+@dataclass(frozen=True)
+class NewCampaign:
+    """What the creation flow has collected so far; kept as JSON between messages."""
+
+    title: str = ""
+    framework: str | None = None
+    items: tuple[items.ItemSpec, ...] = ()  # imported items, when no framework was chosen
+    deadline: datetime | None = None
+    opd_codes: tuple[str, ...] | None = None  # None: every active OPD the items name
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "framework": self.framework,
+            "items": [_spec_json(s) for s in self.items],
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "opd_codes": list(self.opd_codes) if self.opd_codes is not None else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NewCampaign:
+        deadline, codes = data.get("deadline"), data.get("opd_codes")
+        return cls(
+            title=data.get("title", ""),
+            framework=data.get("framework"),
+            items=tuple(_spec_from_json(s) for s in data.get("items") or ()),
+            deadline=datetime.fromisoformat(deadline) if deadline else None,
+            opd_codes=tuple(codes) if codes is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class ForCampaign:
+    """The data of the flows about one campaign (editing, letters, the return note)."""
+
+    campaign_id: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"campaign": self.campaign_id}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ForCampaign:
+        return cls(int(data["campaign"]))
+
+
 # -- /kampanye and its read-only buttons -------------------------------------------------------------------------
 
 
@@ -77,7 +137,7 @@ async def kampanye_button(ctx: Context) -> Reply | list[Reply]:
         if not role_allows(ctx.actor, action):
             raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
         if flow == NEW:
-            return await _begin(ctx, NEW, "judul", {}, "kampanye/tanya_judul")
+            return await _begin(ctx, NEW, Step.TITLE, NewCampaign().to_json(), "kampanye/tanya_judul")
         if press.campaign_id is not None:
             return await _begin_for_campaign(ctx, action, flow, press.campaign_id)
     if press.key is not None and press.kind in ("fw", "opd"):
@@ -163,7 +223,7 @@ async def _broadcast_button(ctx: Context, campaign_id: int, uploader: int) -> Bu
 # -- the creation flow ------------------------------------------------------------------------------------------
 
 
-async def _begin(ctx: Context, flow: str, step: str, data: dict[str, Any], template: str, **params: Any) -> Reply:
+async def _begin(ctx: Context, flow: str, step: Step, data: dict[str, Any], template: str, **params: Any) -> Reply:
     await conversations.begin(
         await ctx.session(),
         ctx.request.channel,
@@ -177,31 +237,40 @@ async def _begin(ctx: Context, flow: str, step: str, data: dict[str, Any], templ
     return ctx.reply(template, **params)
 
 
-async def _advance(ctx: Context, step: str, data: dict[str, Any]) -> None:
+async def _advance(ctx: Context, step: Step, draft: NewCampaign) -> None:
     await conversations.advance(
-        await ctx.session(), ctx.request.channel, ctx.request.chat_id, step=step, data=data, now=ctx.now
+        await ctx.session(), ctx.request.channel, ctx.request.chat_id, step=step, data=draft.to_json(), now=ctx.now
     )
 
 
 async def new_campaign_flow(ctx: Context, state: FlowState) -> Reply:
     """Title, framework or imported items, deadline, OPDs, letter: one question at a time."""
-    step, data, text = state.step, dict(state.data), (ctx.request.text or "").strip()
-    if step == "judul":
+    draft, text = NewCampaign.from_json(state.data), (ctx.request.text or "").strip()
+    step = _step(state)
+    if step == Step.TITLE:
         if not 3 <= len(text) <= campaigns.TITLE_MAX:
             return ctx.reply("kampanye/judul_tidak_sah", maksimum=campaigns.TITLE_MAX)
-        await _advance(ctx, "kerangka", {**data, "title": text})
+        await _advance(ctx, Step.FRAMEWORK, replace(draft, title=text))
         return _ask_framework(ctx)
-    if step == "kerangka":
+    if step == Step.FRAMEWORK:
         return _ask_framework(ctx)
-    if step == "impor":
-        return await _import_items(ctx, data)
-    if step == "tenggat":
-        return await _deadline(ctx, data, text)
-    if step == "opd":
-        return await _opd_choice(ctx, data, text.replace(",", " ").split())
-    if step == "surat":
-        return await _finish_creation(ctx, data, text)
+    if step == Step.IMPORT:
+        return await _import_items(ctx, draft)
+    if step == Step.DEADLINE:
+        return await _deadline(ctx, draft, text)
+    if step == Step.OPDS:
+        return await _opd_choice(ctx, draft, text.replace(",", " ").split())
+    if step == Step.LETTER:
+        return await _finish_creation(ctx, draft, text)
     raise DomainError("umum/tombol_kedaluwarsa")
+
+
+def _step(state: FlowState) -> Step | None:
+    """The flow's step, or None for a step this version does not know (the flow is then stale)."""
+    try:
+        return Step(state.step)
+    except ValueError:
+        return None
 
 
 def _ask_framework(ctx: Context) -> Reply:
@@ -216,21 +285,22 @@ def _ask_framework(ctx: Context) -> Reply:
 async def _flow_choice(ctx: Context, kind: str, value: str) -> Reply:
     """A button answer inside the creation flow; stale if the chat is not at that question."""
     state = await conversations.current(await ctx.session(), ctx.request.channel, ctx.request.chat_id)
-    expected = {"fw": "kerangka", "opd": "opd"}[kind]
+    expected = {"fw": Step.FRAMEWORK, "opd": Step.OPDS}[kind]
     if state is None or state.flow != NEW or state.step != expected:
         raise DomainError("umum/tombol_kedaluwarsa")
+    draft = NewCampaign.from_json(state.data)
     if kind == "opd":
-        return await _opd_choice(ctx, dict(state.data), [])
+        return await _opd_choice(ctx, draft, [])
     if value == "impor":
-        await _advance(ctx, "impor", dict(state.data))
+        await _advance(ctx, Step.IMPORT, draft)
         return ctx.reply("kampanye/tanya_impor")
     if value not in FRAMEWORK_CHOICES:
         raise DomainError("umum/tombol_kedaluwarsa")
-    await _advance(ctx, "tenggat", {**state.data, "framework": FRAMEWORK_CHOICES[value]})
+    await _advance(ctx, Step.DEADLINE, replace(draft, framework=FRAMEWORK_CHOICES[value]))
     return ctx.reply("kampanye/tanya_tenggat")
 
 
-async def _import_items(ctx: Context, data: dict[str, Any]) -> Reply:
+async def _import_items(ctx: Context, draft: NewCampaign) -> Reply:
     if not ctx.request.attachments:
         return ctx.reply("kampanye/tanya_impor")
     attachment = ctx.request.attachments[0]
@@ -244,7 +314,7 @@ async def _import_items(ctx: Context, data: dict[str, Any]) -> Reply:
         ctx.services.files.discard(staged)
     if rejections:
         return ctx.reply("kampanye/impor_ditolak", rejections=rejections[:20], more=max(0, len(rejections) - 20))
-    await _advance(ctx, "tenggat", {**data, "framework": None, "items": [_spec_json(s) for s in specs]})
+    await _advance(ctx, Step.DEADLINE, replace(draft, framework=None, items=tuple(specs)))
     return ctx.reply("kampanye/impor_diterima", count=len(specs))
 
 
@@ -262,47 +332,45 @@ def _validated_items(
     return items.validate_item_rows(rows, known, active)
 
 
-async def _deadline(ctx: Context, data: dict[str, Any], text: str) -> Reply:
+async def _deadline(ctx: Context, draft: NewCampaign, text: str) -> Reply:
     try:
         deadline = parse_moment(text, ctx.services.settings.timezone)
     except DateParseError:
         return ctx.reply("kampanye/tenggat_tidak_sah")
     if deadline <= ctx.now:
         return ctx.reply("kampanye/tenggat_lewat", tenggat=deadline)
-    await _advance(ctx, "opd", {**data, "deadline": deadline.isoformat()})
+    await _advance(ctx, Step.OPDS, replace(draft, deadline=deadline))
     return ctx.reply(
         "kampanye/tanya_opd", buttons=[[Button("Semua OPD sesuai penugasan", "kmp:opd:semua")]], tenggat=deadline
     )
 
 
-async def _opd_choice(ctx: Context, data: dict[str, Any], codes: list[str]) -> Reply:
+async def _opd_choice(ctx: Context, draft: NewCampaign, codes: list[str]) -> Reply:
     known = {o.code for o in await registry.list_opds(await ctx.session()) if o.active}
     unknown = sorted({c.upper() for c in codes} - known)
     if unknown:
         return ctx.reply("kampanye/opd_tidak_dikenal", kode=", ".join(unknown))
-    await _advance(ctx, "surat", {**data, "opd_codes": sorted({c.upper() for c in codes}) or None})
+    await _advance(ctx, Step.LETTER, replace(draft, opd_codes=tuple(sorted({c.upper() for c in codes})) or None))
     return ctx.reply("kampanye/tanya_surat")
 
 
-async def _finish_creation(ctx: Context, data: dict[str, Any], text: str) -> Reply:
+async def _finish_creation(ctx: Context, draft: NewCampaign, text: str) -> Reply:
+    if draft.deadline is None:  # the flow asks for the deadline before the letter
+        raise DomainError("umum/tombol_kedaluwarsa")
     letter = None
     if ctx.request.attachments:
         letter = await _pdf_from(ctx)
     elif text.lower() != "lewati":
         return ctx.reply("kampanye/tanya_surat")
-    specs = (
-        items.framework_items(data["framework"])
-        if data.get("framework")
-        else [_spec_from_json(s) for s in data["items"]]
-    )
+    specs = items.framework_items(draft.framework) if draft.framework else list(draft.items)
     session = await ctx.session()
     campaign_id = await campaigns.create_campaign(
         session,
-        title=data["title"],
-        framework=data.get("framework"),
+        title=draft.title,
+        framework=draft.framework,
         items=specs,
-        deadline=datetime.fromisoformat(data["deadline"]),
-        opd_codes=data.get("opd_codes"),
+        deadline=draft.deadline,
+        opd_codes=draft.opd_codes,
         acting=ctx.acting(_editor_role(ctx)),
         now=ctx.now,
         letter=letter,
@@ -358,13 +426,13 @@ async def _begin_for_campaign(ctx: Context, action: CampaignAction, flow: str, c
         DRAFT_LETTER: "kampanye/tanya_surat_draf",
         SIGNED_LETTER: "kampanye/tanya_surat_ttd",
     }[flow]
-    return await _begin(ctx, flow, "tunggu", {"campaign": campaign_id}, template, c=detail)
+    return await _begin(ctx, flow, Step.WAITING, ForCampaign(campaign_id).to_json(), template, c=detail)
 
 
 async def edit_flow(ctx: Context, state: FlowState) -> Reply:
     """Lines of `KODE_ITEM OPD OPD …` set who answers an item; `selesai` ends."""
     text = (ctx.request.text or "").strip()
-    campaign_id = int(state.data["campaign"])
+    campaign_id = ForCampaign.from_json(state.data).campaign_id
     if text.lower() == "selesai":
         await conversations.finish(await ctx.session(), ctx.request.channel, ctx.request.chat_id)
         return await show(ctx, campaign_id)
@@ -395,7 +463,7 @@ async def _letter_received(ctx: Context, state: FlowState) -> tuple[int, Blob, s
     """A letter flow's PDF arrived: the flow ends, whichever letter it was."""
     blob, name = await _pdf_from(ctx)
     await conversations.finish(await ctx.session(), ctx.request.channel, ctx.request.chat_id)
-    return int(state.data["campaign"]), blob, name
+    return ForCampaign.from_json(state.data).campaign_id, blob, name
 
 
 async def signed_letter_flow(ctx: Context, state: FlowState) -> Reply:
@@ -419,7 +487,12 @@ async def return_note_flow(ctx: Context, state: FlowState) -> Reply:
         return ctx.reply("kampanye/tanya_catatan")
     session = await ctx.session()
     detail = await campaigns.decide(
-        session, int(state.data["campaign"]), approve=False, note=note, acting=ctx.acting(Role.KABID), now=ctx.now
+        session,
+        ForCampaign.from_json(state.data).campaign_id,
+        approve=False,
+        note=note,
+        acting=ctx.acting(Role.KABID),
+        now=ctx.now,
     )
     await conversations.finish(session, ctx.request.channel, ctx.request.chat_id)
     await _tell_submitter(ctx, detail, approved=False, note=note)
@@ -464,7 +537,7 @@ async def return_action(ctx: Context, params: dict[str, Any]) -> Reply:
     detail = await campaigns.campaign_detail(await ctx.session(), int(params["campaign"]))
     if detail.state != ACTION_STATE[CampaignAction.RETURN]:
         raise DomainError("umum/sudah_diproses")
-    return await _begin(ctx, RETURN_NOTE, "catatan", {"campaign": detail.id}, "kampanye/tanya_catatan")
+    return await _begin(ctx, RETURN_NOTE, Step.NOTE, ForCampaign(detail.id).to_json(), "kampanye/tanya_catatan")
 
 
 async def open_action(ctx: Context, params: dict[str, Any]) -> Reply:
