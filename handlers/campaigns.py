@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass, replace
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +22,89 @@ from bot.errors import DomainError
 from bot.handling import Context, Registry
 from bot.services import actions, broadcast, campaigns, conversations, identity, items, outbox, registry, uploads
 from bot.services.calendar import load_calendar
+from bot.services.campaign_actions import (
+    ACTION_ROLES,
+    ACTION_STATE,
+    LETTER_UPLOADERS,
+    CampaignAction,
+    acting_role,
+    campaign_actions,
+    may_view,
+    role_allows,
+)
 from bot.services.campaigns import CampaignDetail
 from bot.services.conversations import FlowState
 from bot.services.timeline import step_progress
 from storage.filestore import Blob
-from storage.models import CampaignState, Role
+from storage.models import Role
 
-EDITORS = frozenset({Role.ADMIN, Role.KASI})
-LETTER_UPLOADERS = frozenset({Role.SEKRETARIAT, Role.ADMIN})
-VIEWERS = frozenset({Role.ADMIN, Role.KASI, Role.KABID, Role.SEKRETARIAT, Role.TIM})
 FRAMEWORK_CHOICES = {"59": "permenpanrb-59-2020", "pemdi": "permenpanrb-8-2026-pemdi"}
 NEW, EDIT, DRAFT_LETTER, SIGNED_LETTER, RETURN_NOTE = "kmp_baru", "kmp_ubah", "kmp_surat", "kmp_ttd", "kmp_catatan"
+# The `kmp:` buttons that start a flow: the action it is and the flow it begins.
+STARTERS = {
+    "baru": (CampaignAction.CREATE, NEW),
+    "ubah": (CampaignAction.EDIT_ITEMS, EDIT),
+    "surat": (CampaignAction.REPLACE_DRAFT_LETTER, DRAFT_LETTER),
+    "ttd": (CampaignAction.UPLOAD_SIGNED_LETTER, SIGNED_LETTER),
+}
+
+
+class Step(StrEnum):
+    """The steps of the campaign flows (stored by value in the chat's conversation row)."""
+
+    TITLE = "judul"
+    FRAMEWORK = "kerangka"
+    IMPORT = "impor"
+    DEADLINE = "tenggat"
+    OPDS = "opd"
+    LETTER = "surat"
+    WAITING = "tunggu"  # editing and the letter flows: the lines or the PDF
+    NOTE = "catatan"  # the Kabid's return note
+
+
+@dataclass(frozen=True)
+class NewCampaign:
+    """What the creation flow has collected so far; kept as JSON between messages."""
+
+    title: str = ""
+    framework: str | None = None
+    items: tuple[items.ItemSpec, ...] = ()  # imported items, when no framework was chosen
+    deadline: datetime | None = None
+    opd_codes: tuple[str, ...] | None = None  # None: every active OPD the items name
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "framework": self.framework,
+            "items": [_spec_json(s) for s in self.items],
+            "deadline": self.deadline.isoformat() if self.deadline else None,
+            "opd_codes": list(self.opd_codes) if self.opd_codes is not None else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NewCampaign:
+        deadline, codes = data.get("deadline"), data.get("opd_codes")
+        return cls(
+            title=data.get("title", ""),
+            framework=data.get("framework"),
+            items=tuple(_spec_from_json(s) for s in data.get("items") or ()),
+            deadline=datetime.fromisoformat(deadline) if deadline else None,
+            opd_codes=tuple(codes) if codes is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class ForCampaign:
+    """The data of the flows about one campaign (editing, letters, the return note)."""
+
+    campaign_id: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"campaign": self.campaign_id}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ForCampaign:
+        return cls(int(data["campaign"]))
 
 
 # -- /kampanye and its read-only buttons -------------------------------------------------------------------------
@@ -42,7 +116,7 @@ async def kampanye(ctx: Context) -> Reply:
         return await show(ctx, _campaign_id(ctx.request.args[0]))
     listed = await campaigns.list_campaigns(await ctx.session())
     buttons = [[Button(f"#{c.id} {c.title}"[:60], f"kmp:v:{c.id}")] for c in listed[:7]]
-    if _roles(ctx) & EDITORS:
+    if role_allows(ctx.actor, CampaignAction.CREATE):
         buttons.append([Button("Kampanye baru", "kmp:baru")])
     return ctx.reply("kampanye/daftar", buttons=buttons, campaigns=listed)
 
@@ -50,27 +124,21 @@ async def kampanye(ctx: Context) -> Reply:
 async def kampanye_button(ctx: Context) -> Reply | list[Reply]:
     """The `kmp:` buttons; each checks the presser's roles, whatever the callback data says."""
     data = ctx.request.payload or ""
-    if not _roles(ctx) & VIEWERS:
+    if not may_view(ctx.actor):
         raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
     press = payloads.parse_campaign(data)
     if press is None:
         raise DomainError("umum/tombol_kedaluwarsa")
     if press.kind == "v" and press.campaign_id is not None:
         return await show(ctx, press.campaign_id)
-    starters = {
-        "baru": (EDITORS, None),
-        "ubah": (EDITORS, EDIT),
-        "surat": (EDITORS, DRAFT_LETTER),
-        "ttd": (LETTER_UPLOADERS, SIGNED_LETTER),
-    }
-    if press.kind in starters:
-        allowed, flow = starters[press.kind]
-        if not _roles(ctx) & allowed:
+    if press.kind in STARTERS:
+        action, flow = STARTERS[press.kind]
+        if not role_allows(ctx.actor, action):
             raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
-        if flow is None:
-            return await _begin(ctx, NEW, "judul", {}, "kampanye/tanya_judul")
+        if flow == NEW:
+            return await _begin(ctx, NEW, Step.TITLE, NewCampaign().to_json(), "kampanye/tanya_judul")
         if press.campaign_id is not None:
-            return await _begin_for_campaign(ctx, flow, press.campaign_id)
+            return await _begin_for_campaign(ctx, action, flow, press.campaign_id)
     if press.key is not None and press.kind in ("fw", "opd"):
         return await _flow_choice(ctx, press.kind, press.key)
     raise DomainError("umum/tombol_kedaluwarsa")
@@ -100,29 +168,32 @@ def _years(detail: CampaignDetail, now: datetime) -> set[int]:
 
 
 async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[Button]]:
-    """The actions the viewer's roles allow in the campaign's state."""
-    roles, session, me = _roles(ctx), await ctx.session(), _me(ctx)
+    """The buttons of the actions the viewer may take (campaign_actions decides which)."""
+    allowed, session, me = campaign_actions(ctx.actor, detail), await ctx.session(), _me(ctx)
     rows: list[list[Button]] = []
-    if detail.state == CampaignState.DRAFT and roles & EDITORS:
+    editing = [
+        Button(label, f"kmp:{kind}:{detail.id}")
+        for action, label, kind in (
+            (CampaignAction.EDIT_ITEMS, "Ubah penugasan item", "ubah"),
+            (CampaignAction.REPLACE_DRAFT_LETTER, "Ganti surat draf", "surat"),
+        )
+        if action in allowed
+    ]
+    if editing:
+        rows.append(editing)
+    if CampaignAction.SUBMIT in allowed:
         rows.append(
             [
-                Button("Ubah penugasan item", f"kmp:ubah:{detail.id}"),
-                Button("Ganti surat draf", f"kmp:surat:{detail.id}"),
+                await actions.action_button(
+                    session, "Ajukan ke Kabid", kind="kmp_submit", person_id=me, now=ctx.now, campaign=detail.id
+                )
             ]
         )
-        if Role.KASI in roles:
-            rows.append(
-                [
-                    await actions.action_button(
-                        session, "Ajukan ke Kabid", kind="kmp_submit", person_id=me, now=ctx.now, campaign=detail.id
-                    )
-                ]
-            )
-    if detail.state == CampaignState.AWAITING_DISPOSITION and Role.KABID in roles and me != detail.submitted_by:
+    if CampaignAction.APPROVE in allowed:  # with RETURN: the same roles, state and duty
         rows.append(await _decision_buttons(ctx, detail.id, me))
-    if detail.state == CampaignState.APPROVED and roles & LETTER_UPLOADERS:
+    if CampaignAction.UPLOAD_SIGNED_LETTER in allowed:
         rows.append([Button("Unggah surat bertanda tangan", f"kmp:ttd:{detail.id}")])
-    if detail.state == CampaignState.SIGNED and me == detail.signed_by:
+    if CampaignAction.SEND_INVITATIONS in allowed:
         rows.append([await _broadcast_button(ctx, detail.id, me)])
     return rows
 
@@ -151,7 +222,7 @@ async def _broadcast_button(ctx: Context, campaign_id: int, uploader: int) -> Bu
 # -- the creation flow ------------------------------------------------------------------------------------------
 
 
-async def _begin(ctx: Context, flow: str, step: str, data: dict[str, Any], template: str, **params: Any) -> Reply:
+async def _begin(ctx: Context, flow: str, step: Step, data: dict[str, Any], template: str, **params: Any) -> Reply:
     await conversations.begin(
         await ctx.session(),
         ctx.request.channel,
@@ -165,31 +236,40 @@ async def _begin(ctx: Context, flow: str, step: str, data: dict[str, Any], templ
     return ctx.reply(template, **params)
 
 
-async def _advance(ctx: Context, step: str, data: dict[str, Any]) -> None:
+async def _advance(ctx: Context, step: Step, draft: NewCampaign) -> None:
     await conversations.advance(
-        await ctx.session(), ctx.request.channel, ctx.request.chat_id, step=step, data=data, now=ctx.now
+        await ctx.session(), ctx.request.channel, ctx.request.chat_id, step=step, data=draft.to_json(), now=ctx.now
     )
 
 
 async def new_campaign_flow(ctx: Context, state: FlowState) -> Reply:
     """Title, framework or imported items, deadline, OPDs, letter: one question at a time."""
-    step, data, text = state.step, dict(state.data), (ctx.request.text or "").strip()
-    if step == "judul":
+    draft, text = NewCampaign.from_json(state.data), (ctx.request.text or "").strip()
+    step = _step(state)
+    if step == Step.TITLE:
         if not 3 <= len(text) <= campaigns.TITLE_MAX:
             return ctx.reply("kampanye/judul_tidak_sah", maksimum=campaigns.TITLE_MAX)
-        await _advance(ctx, "kerangka", {**data, "title": text})
+        await _advance(ctx, Step.FRAMEWORK, replace(draft, title=text))
         return _ask_framework(ctx)
-    if step == "kerangka":
+    if step == Step.FRAMEWORK:
         return _ask_framework(ctx)
-    if step == "impor":
-        return await _import_items(ctx, data)
-    if step == "tenggat":
-        return await _deadline(ctx, data, text)
-    if step == "opd":
-        return await _opd_choice(ctx, data, text.replace(",", " ").split())
-    if step == "surat":
-        return await _finish_creation(ctx, data, text)
+    if step == Step.IMPORT:
+        return await _import_items(ctx, draft)
+    if step == Step.DEADLINE:
+        return await _deadline(ctx, draft, text)
+    if step == Step.OPDS:
+        return await _opd_choice(ctx, draft, text.replace(",", " ").split())
+    if step == Step.LETTER:
+        return await _finish_creation(ctx, draft, text)
     raise DomainError("umum/tombol_kedaluwarsa")
+
+
+def _step(state: FlowState) -> Step | None:
+    """The flow's step, or None for a step this version does not know (the flow is then stale)."""
+    try:
+        return Step(state.step)
+    except ValueError:
+        return None
 
 
 def _ask_framework(ctx: Context) -> Reply:
@@ -204,21 +284,22 @@ def _ask_framework(ctx: Context) -> Reply:
 async def _flow_choice(ctx: Context, kind: str, value: str) -> Reply:
     """A button answer inside the creation flow; stale if the chat is not at that question."""
     state = await conversations.current(await ctx.session(), ctx.request.channel, ctx.request.chat_id)
-    expected = {"fw": "kerangka", "opd": "opd"}[kind]
+    expected = {"fw": Step.FRAMEWORK, "opd": Step.OPDS}[kind]
     if state is None or state.flow != NEW or state.step != expected:
         raise DomainError("umum/tombol_kedaluwarsa")
+    draft = NewCampaign.from_json(state.data)
     if kind == "opd":
-        return await _opd_choice(ctx, dict(state.data), [])
+        return await _opd_choice(ctx, draft, [])
     if value == "impor":
-        await _advance(ctx, "impor", dict(state.data))
+        await _advance(ctx, Step.IMPORT, draft)
         return ctx.reply("kampanye/tanya_impor")
     if value not in FRAMEWORK_CHOICES:
         raise DomainError("umum/tombol_kedaluwarsa")
-    await _advance(ctx, "tenggat", {**state.data, "framework": FRAMEWORK_CHOICES[value]})
+    await _advance(ctx, Step.DEADLINE, replace(draft, framework=FRAMEWORK_CHOICES[value]))
     return ctx.reply("kampanye/tanya_tenggat")
 
 
-async def _import_items(ctx: Context, data: dict[str, Any]) -> Reply:
+async def _import_items(ctx: Context, draft: NewCampaign) -> Reply:
     if not ctx.request.attachments:
         return ctx.reply("kampanye/tanya_impor")
     attachment = ctx.request.attachments[0]
@@ -232,7 +313,7 @@ async def _import_items(ctx: Context, data: dict[str, Any]) -> Reply:
         ctx.services.files.discard(staged)
     if rejections:
         return ctx.reply("kampanye/impor_ditolak", rejections=rejections[:20], more=max(0, len(rejections) - 20))
-    await _advance(ctx, "tenggat", {**data, "framework": None, "items": [_spec_json(s) for s in specs]})
+    await _advance(ctx, Step.DEADLINE, replace(draft, framework=None, items=tuple(specs)))
     return ctx.reply("kampanye/impor_diterima", count=len(specs))
 
 
@@ -250,47 +331,45 @@ def _validated_items(
     return items.validate_item_rows(rows, known, active)
 
 
-async def _deadline(ctx: Context, data: dict[str, Any], text: str) -> Reply:
+async def _deadline(ctx: Context, draft: NewCampaign, text: str) -> Reply:
     try:
         deadline = parse_moment(text, ctx.services.settings.timezone)
     except DateParseError:
         return ctx.reply("kampanye/tenggat_tidak_sah")
     if deadline <= ctx.now:
         return ctx.reply("kampanye/tenggat_lewat", tenggat=deadline)
-    await _advance(ctx, "opd", {**data, "deadline": deadline.isoformat()})
+    await _advance(ctx, Step.OPDS, replace(draft, deadline=deadline))
     return ctx.reply(
         "kampanye/tanya_opd", buttons=[[Button("Semua OPD sesuai penugasan", "kmp:opd:semua")]], tenggat=deadline
     )
 
 
-async def _opd_choice(ctx: Context, data: dict[str, Any], codes: list[str]) -> Reply:
+async def _opd_choice(ctx: Context, draft: NewCampaign, codes: list[str]) -> Reply:
     known = {o.code for o in await registry.list_opds(await ctx.session()) if o.active}
     unknown = sorted({c.upper() for c in codes} - known)
     if unknown:
         return ctx.reply("kampanye/opd_tidak_dikenal", kode=", ".join(unknown))
-    await _advance(ctx, "surat", {**data, "opd_codes": sorted({c.upper() for c in codes}) or None})
+    await _advance(ctx, Step.LETTER, replace(draft, opd_codes=tuple(sorted({c.upper() for c in codes})) or None))
     return ctx.reply("kampanye/tanya_surat")
 
 
-async def _finish_creation(ctx: Context, data: dict[str, Any], text: str) -> Reply:
+async def _finish_creation(ctx: Context, draft: NewCampaign, text: str) -> Reply:
+    if draft.deadline is None:  # the flow asks for the deadline before the letter
+        raise DomainError("umum/tombol_kedaluwarsa")
     letter = None
     if ctx.request.attachments:
         letter = await _pdf_from(ctx)
     elif text.lower() != "lewati":
         return ctx.reply("kampanye/tanya_surat")
-    specs = (
-        items.framework_items(data["framework"])
-        if data.get("framework")
-        else [_spec_from_json(s) for s in data["items"]]
-    )
+    specs = items.framework_items(draft.framework) if draft.framework else list(draft.items)
     session = await ctx.session()
     campaign_id = await campaigns.create_campaign(
         session,
-        title=data["title"],
-        framework=data.get("framework"),
+        title=draft.title,
+        framework=draft.framework,
         items=specs,
-        deadline=datetime.fromisoformat(data["deadline"]),
-        opd_codes=data.get("opd_codes"),
+        deadline=draft.deadline,
+        opd_codes=draft.opd_codes,
         acting=ctx.acting(_editor_role(ctx)),
         now=ctx.now,
         letter=letter,
@@ -337,23 +416,22 @@ def _spec_from_json(data: dict[str, Any]) -> items.ItemSpec:
 # -- editing a draft, the letters, the return note ---------------------------------------------------------------
 
 
-async def _begin_for_campaign(ctx: Context, flow: str, campaign_id: int) -> Reply:
+async def _begin_for_campaign(ctx: Context, action: CampaignAction, flow: str, campaign_id: int) -> Reply:
     detail = await campaigns.campaign_detail(await ctx.session(), campaign_id)
-    wanted = CampaignState.APPROVED if flow == SIGNED_LETTER else CampaignState.DRAFT
-    if detail.state != wanted:
+    if detail.state != ACTION_STATE[action]:
         raise DomainError("umum/sudah_diproses")
     template = {
         EDIT: "kampanye/tanya_penugasan",
         DRAFT_LETTER: "kampanye/tanya_surat_draf",
         SIGNED_LETTER: "kampanye/tanya_surat_ttd",
     }[flow]
-    return await _begin(ctx, flow, "tunggu", {"campaign": campaign_id}, template, c=detail)
+    return await _begin(ctx, flow, Step.WAITING, ForCampaign(campaign_id).to_json(), template, c=detail)
 
 
 async def edit_flow(ctx: Context, state: FlowState) -> Reply:
     """Lines of `KODE_ITEM OPD OPD …` set who answers an item; `selesai` ends."""
     text = (ctx.request.text or "").strip()
-    campaign_id = int(state.data["campaign"])
+    campaign_id = ForCampaign.from_json(state.data).campaign_id
     if text.lower() == "selesai":
         await conversations.finish(await ctx.session(), ctx.request.channel, ctx.request.chat_id)
         return await show(ctx, campaign_id)
@@ -384,7 +462,7 @@ async def _letter_received(ctx: Context, state: FlowState) -> tuple[int, Blob, s
     """A letter flow's PDF arrived: the flow ends, whichever letter it was."""
     blob, name = await _pdf_from(ctx)
     await conversations.finish(await ctx.session(), ctx.request.channel, ctx.request.chat_id)
-    return int(state.data["campaign"]), blob, name
+    return ForCampaign.from_json(state.data).campaign_id, blob, name
 
 
 async def signed_letter_flow(ctx: Context, state: FlowState) -> Reply:
@@ -395,7 +473,7 @@ async def signed_letter_flow(ctx: Context, state: FlowState) -> Reply:
     session = await ctx.session()
     # The flow began with the role; the letter is recorded only while it is still held (the one access rule).
     uploader = await identity.authorize(session, ctx.actor.person_id, LETTER_UPLOADERS)
-    role = min(uploader.roles & LETTER_UPLOADERS)
+    role = acting_role(uploader, CampaignAction.UPLOAD_SIGNED_LETTER)
     await campaigns.record_signed_letter(session, campaign_id, blob, name, acting=ctx.acting(role), now=ctx.now)
     button = await _broadcast_button(ctx, campaign_id, _me(ctx))
     return ctx.reply("kampanye/surat_ttd_diterima", buttons=[[button]], nama=name)
@@ -408,7 +486,12 @@ async def return_note_flow(ctx: Context, state: FlowState) -> Reply:
         return ctx.reply("kampanye/tanya_catatan")
     session = await ctx.session()
     detail = await campaigns.decide(
-        session, int(state.data["campaign"]), approve=False, note=note, acting=ctx.acting(Role.KABID), now=ctx.now
+        session,
+        ForCampaign.from_json(state.data).campaign_id,
+        approve=False,
+        note=note,
+        acting=ctx.acting(Role.KABID),
+        now=ctx.now,
     )
     await conversations.finish(session, ctx.request.channel, ctx.request.chat_id)
     await _tell_submitter(ctx, detail, approved=False, note=note)
@@ -451,16 +534,16 @@ async def approve_action(ctx: Context, params: dict[str, Any]) -> Reply:
 async def return_action(ctx: Context, params: dict[str, Any]) -> Reply:
     """The note comes as the Kabid's next message (a flow), so the decision waits for it."""
     detail = await campaigns.campaign_detail(await ctx.session(), int(params["campaign"]))
-    if detail.state != CampaignState.AWAITING_DISPOSITION:
+    if detail.state != ACTION_STATE[CampaignAction.RETURN]:
         raise DomainError("umum/sudah_diproses")
-    return await _begin(ctx, RETURN_NOTE, "catatan", {"campaign": detail.id}, "kampanye/tanya_catatan")
+    return await _begin(ctx, RETURN_NOTE, Step.NOTE, ForCampaign(detail.id).to_json(), "kampanye/tanya_catatan")
 
 
 async def open_action(ctx: Context, params: dict[str, Any]) -> Reply:
     """The uploader confirms the broadcast: the campaign opens and every liaison's invitation is queued."""
     session = await ctx.session()
     campaign_id = int(params["campaign"])
-    role = min(_roles(ctx) & LETTER_UPLOADERS) if _roles(ctx) & LETTER_UPLOADERS else None
+    role = acting_role(ctx.actor, CampaignAction.SEND_INVITATIONS)
     await campaigns.open_campaign(session, campaign_id, acting=ctx.acting(role), now=ctx.now)
     reach = await campaigns.broadcast_reach(session, campaign_id)
     queued = await broadcast.invite_all(session, ctx.services.renderer, campaign_id, ctx.now)
@@ -477,10 +560,6 @@ async def _tell_submitter(ctx: Context, detail: CampaignDetail, *, approved: boo
 # -- helpers ----------------------------------------------------------------------------------------------------
 
 
-def _roles(ctx: Context) -> frozenset[Role]:
-    return ctx.actor.roles
-
-
 def _me(ctx: Context) -> int:
     """The person acting; only registered people reach the callers, so anyone else is refused plainly."""
     if ctx.actor.person_id is None:
@@ -489,8 +568,7 @@ def _me(ctx: Context) -> int:
 
 
 def _editor_role(ctx: Context) -> Role | None:
-    held = _roles(ctx) & EDITORS
-    return min(held) if held else None
+    return acting_role(ctx.actor, CampaignAction.EDIT_ITEMS)
 
 
 def _campaign_id(text: str) -> int:
@@ -508,7 +586,7 @@ def register(registry_: Registry) -> None:
     registry_.flow(DRAFT_LETTER, draft_letter_flow)
     registry_.flow(SIGNED_LETTER, signed_letter_flow)
     registry_.flow(RETURN_NOTE, return_note_flow)
-    registry_.action("kmp_submit", submit_action, roles={Role.KASI})
-    registry_.action("kmp_approve", approve_action, roles={Role.KABID})
-    registry_.action("kmp_return", return_action, roles={Role.KABID})
-    registry_.action("kmp_open", open_action, roles=LETTER_UPLOADERS)
+    registry_.action("kmp_submit", submit_action, roles=ACTION_ROLES[CampaignAction.SUBMIT])
+    registry_.action("kmp_approve", approve_action, roles=ACTION_ROLES[CampaignAction.APPROVE])
+    registry_.action("kmp_return", return_action, roles=ACTION_ROLES[CampaignAction.RETURN])
+    registry_.action("kmp_open", open_action, roles=ACTION_ROLES[CampaignAction.SEND_INVITATIONS])

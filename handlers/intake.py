@@ -17,12 +17,10 @@ from bot.commands import STAFF
 from bot.core import PAGE_SIZE, Attachment, Button, Reply, page_of
 from bot.errors import DomainError
 from bot.handling import Context, Registry, Services
-from bot.services import items, outbox, people, submissions, uploads
-from bot.services.submissions import Receipt, Scope
+from bot.services import access, items, outbox, people, submissions, uploads
+from bot.services.submissions import BatchView, Receipt, Scope
 from storage.filestore import Blob, FileTooLargeError
-from storage.models import BatchStatus, Opd, Role, UploadBatch
-
-ON_BEHALF_ROLES = submissions.ON_BEHALF_ROLES
+from storage.models import BatchStatus, Role
 
 
 async def receive_file(ctx: Context) -> Reply | list[Reply]:
@@ -136,15 +134,10 @@ async def _fetch_checked(ctx: Context, attachment: Attachment, name: str) -> Blo
     return uploads.admit_checked(ctx.services.files, staged, name)
 
 
-def _own_opds(ctx: Context) -> list[str]:
-    actor = ctx.actor
-    return sorted({a.opd_code for a in actor.assignments if a.role == Role.OPD and a.opd_code})
-
-
 async def _liaison_scopes(ctx: Context) -> list[Scope]:
     """The collecting campaign of each of the liaison's OPDs (OPDs with none are left out)."""
     async with ctx.services.db.read() as session:
-        scopes = [await submissions.scope_for(session, code) for code in _own_opds(ctx)]
+        scopes = [await submissions.scope_for(session, code) for code in access.own_opds(ctx.actor)]
     return [scope for scope in scopes if scope is not None]
 
 
@@ -252,7 +245,7 @@ async def kirim_button(ctx: Context) -> Reply:
         return await _choose_opd(ctx, batch, press.opd_code or "")
     if batch.status == BatchStatus.AWAITING_OPD.value:
         raise DomainError("umum/tombol_kedaluwarsa")
-    scope = await batch_scope(session, batch)
+    scope = await submissions.batch_scope(session, batch)
     state = await submissions.progress(session, scope)
     if press.verb == "page":
         return question(ctx.services, batch.id, state, press.page or 0)
@@ -264,12 +257,11 @@ async def kirim_button(ctx: Context) -> Reply:
     return await _file_and_receipt(ctx, batch.id, press.item_code or "")
 
 
-async def _choose_opd(ctx: Context, batch: UploadBatch, code: str) -> Reply:
+async def _choose_opd(ctx: Context, batch: BatchView, code: str) -> Reply:
     """The answer to "which OPD?": only one of the presser's own OPDs, once."""
     if batch.status != BatchStatus.AWAITING_OPD.value:
         raise DomainError("umum/sudah_diproses")
-    if code not in _own_opds(ctx):
-        raise DomainError("unggah/bukan_opd_anda", audit_action="other_opd_refused", opd=code[:32])
+    access.require_own_opd(ctx.actor, code)
     session = await ctx.session()
     scope = await submissions.scope_for(session, code)
     if scope is None:
@@ -283,35 +275,12 @@ async def _choose_opd(ctx: Context, batch: UploadBatch, code: str) -> Reply:
     return question(ctx.services, batch.id, state, 0)
 
 
-async def batch_scope(session: AsyncSession, batch: UploadBatch) -> Scope:
-    """The collecting campaign a batch with a known OPD files into; refused once that campaign has closed."""
-    if batch.opd_id is None:
-        raise DomainError("umum/tombol_kedaluwarsa")
-    opd = await session.get_one(Opd, batch.opd_id)
-    scope = await submissions.scope_for(session, opd.code)
-    if scope is None or scope.campaign_id != batch.campaign_id:
-        raise DomainError("unggah/kampanye_ditutup", judul="")
-    return scope
-
-
 async def kirim(ctx: Context) -> Reply:
     """`/kirim [KODE]` (a liaison) or `/kirim OPD_CODE KODE` (admin, Kasi, on behalf): collect files until Selesai."""
-    actor = ctx.actor
-    args = [a.upper() for a in ctx.request.args]
-    on_behalf = not actor.roles & {Role.OPD} or (len(args) == 2 and bool(actor.roles & ON_BEHALF_ROLES))
-    item_code: str | None
-    if on_behalf:
-        if len(args) != 2 or not actor.roles & ON_BEHALF_ROLES:
-            return ctx.reply("unggah/cara_kirim_atas_nama")
-        opd_code, item_code = args
-    else:
-        codes = _own_opds(ctx)
-        if args and args[0] in codes:  # a liaison of several OPDs names which one
-            opd_code, item_code = args[0], (args[1] if len(args) > 1 else None)
-        elif len(codes) == 1:
-            opd_code, item_code = codes[0], (args[0] if args else None)
-        else:
-            raise DomainError("unggah/pilih_opd", codes=codes)
+    route = submissions.route_kirim(ctx.actor, ctx.request.args)
+    if route is None:
+        return ctx.reply("unggah/cara_kirim_atas_nama")
+    opd_code, item_code, on_behalf = route.opd_code, route.item_code, route.on_behalf
     session = await ctx.session()
     scope = await submissions.scope_for(session, opd_code)
     if scope is None:

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from bot import payloads
-from bot.commands import STAFF
 from bot.core import Reply
 from bot.errors import DomainError
 from bot.handling import Context, Registry
-from bot.services import campaigns, submissions
+from bot.services import access, campaigns, submissions
 from bot.services.submissions import Scope
-from storage.models import Role
-
-VIEW_ANY = STAFF | {Role.TIM}
 
 
 async def status(ctx: Context) -> Reply:
@@ -44,21 +40,9 @@ async def item(ctx: Context) -> Reply:
 
 
 async def _scope(ctx: Context, command: str, args: tuple[str, ...] | None = None) -> Scope:
-    """A liaison sees only their own OPD, whatever they type; staff and the Tim name any OPD."""
-    actor = ctx.actor
+    """The collecting campaign of the OPD the sender may view (access.viewing_scope decides which)."""
     args = ctx.request.args if args is None else args
-    own = sorted({a.opd_code for a in actor.assignments if a.role == Role.OPD and a.opd_code})
-    asked = args[0].upper() if args else None
-    if actor.roles & VIEW_ANY:
-        code = asked or (own[0] if len(own) == 1 else None)
-        if code is None:
-            raise DomainError("unggah/sebutkan_opd", perintah=command)
-    else:
-        if asked and asked not in own:
-            raise DomainError("unggah/bukan_opd_anda", audit_action="other_opd_refused", opd=asked[:32])
-        if len(own) != 1 and not asked:
-            raise DomainError("unggah/pilih_opd", codes=own)
-        code = asked or own[0]
+    code = access.viewing_scope(ctx.actor, args[0] if args else None, command=command)
     scope = await submissions.scope_for(await ctx.session(), code)
     if scope is None:
         raise DomainError("unggah/tidak_ada_kampanye", opd=code)

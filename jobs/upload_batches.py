@@ -14,7 +14,7 @@ from bot.errors import DomainError
 from bot.handling import Services
 from bot.services import outbox, people, submissions
 from bot.services.audit import Acting
-from handlers.intake import batch_scope, opd_question, question, render_receipt, tell_liaisons
+from handlers.intake import opd_question, question, render_receipt, tell_liaisons
 from jobs.scheduler import PeriodicJob
 
 NAME = "upload-batches"
@@ -59,7 +59,7 @@ async def run(now: datetime, services: Services) -> int:
                     await tell_liaisons(services, receipt, now, session=session)
                 else:
                     await submissions.await_item(session, batch_id)
-                    state = await submissions.progress(session, await batch_scope(session, batch))
+                    state = await submissions.progress(session, await submissions.batch_scope(session, batch))
                     reply = question(services, batch_id, state, 0)
             except DomainError as refusal:
                 if refusal.template == "umum/sudah_diproses":

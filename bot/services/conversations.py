@@ -15,7 +15,11 @@ from storage.models import Conversation
 
 @dataclass(frozen=True)
 class FlowState:
-    """Where a chat stands in a flow: the flow's name, its step and what was collected so far."""
+    """Where a chat stands in a flow: the flow's name, its step and what was collected so far.
+
+    Storage stays plain (a step's value, JSON data); each flow reads them into its own step StrEnum and a frozen
+    dataclass for its data (handlers/campaigns.py: `Step`, `NewCampaign`, `ForCampaign`).
+    """
 
     flow: str
     step: str
@@ -41,7 +45,8 @@ async def begin(
     now: datetime,
     data: dict[str, Any] | None = None,
 ) -> FlowState:
-    """Start a flow, replacing whatever flow the chat was in."""
+    """Start a flow, replacing whatever flow the chat was in; `step` may be a member of the flow's StrEnum."""
+    step = str(step)  # the step's value, as stored
     await finish(session, channel, chat_id)
     state = FlowState(flow, step, person_id, data or {})
     session.add(
@@ -62,6 +67,7 @@ async def advance(
     session: AsyncSession, channel: str, chat_id: str, *, step: str, data: dict[str, Any], now: datetime
 ) -> FlowState:
     """Move the chat's flow to its next step with the data collected so far."""
+    step = str(step)
     row = await session.get_one(Conversation, (channel, chat_id))
     row.step, row.data, row.updated_at = step, json.dumps(data), now
     return FlowState(row.flow, step, row.person_id, data)

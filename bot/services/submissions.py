@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Actor
 from bot.errors import DomainError
-from bot.services import audit, identity
+from bot.services import access, audit, identity
 from bot.services.audit import Acting
 from bot.services.uploads import register_blob
 from storage.database import dialect_insert
@@ -120,6 +120,66 @@ class Receipt:
     missing_required: int
     uploader: str
     on_behalf: bool
+
+
+@dataclass(frozen=True)
+class BatchView:
+    """An upload batch as handlers and jobs see it (never the ORM row)."""
+
+    id: int
+    person_id: int
+    channel: str
+    chat_id: str
+    kind: str  # single, album or kirim
+    status: str
+    opd_id: int | None
+    campaign_id: int | None
+    item_code: str | None
+    on_behalf: bool
+
+
+def _batch_view(batch: UploadBatch) -> BatchView:
+    return BatchView(
+        id=batch.id,
+        person_id=batch.person_id,
+        channel=batch.channel,
+        chat_id=batch.chat_id,
+        kind=batch.kind,
+        status=batch.status,
+        opd_id=batch.opd_id,
+        campaign_id=batch.campaign_id,
+        item_code=batch.item_code,
+        on_behalf=batch.on_behalf,
+    )
+
+
+@dataclass(frozen=True)
+class KirimRoute:
+    """Where a `/kirim` session files: the OPD, the item if named now, and whether it is on the OPD's behalf."""
+
+    opd_code: str
+    item_code: str | None
+    on_behalf: bool
+
+
+def route_kirim(actor: Actor, args: Sequence[str]) -> KirimRoute | None:
+    """`/kirim [KODE]` (a liaison: their own OPD) or `/kirim OPD_CODE KODE` (admin, Kasi: on behalf).
+
+    None when someone who may only send on behalf did not name both the OPD and the item (the caller shows how).
+    A liaison of several OPDs names which one first, else is asked to choose. The item is not checked here.
+    """
+    words = [a.upper() for a in args]
+    may_act_for = bool(actor.roles & ON_BEHALF_ROLES)
+    if Role.OPD not in actor.roles or (len(words) == 2 and may_act_for):
+        if len(words) != 2 or not may_act_for:
+            return None
+        return KirimRoute(words[0], words[1], on_behalf=True)
+    codes = access.own_opds(actor)
+    if words and words[0] in codes:
+        return KirimRoute(words[0], words[1] if len(words) > 1 else None, on_behalf=False)
+    if len(codes) == 1:
+        return KirimRoute(codes[0], words[0] if words else None, on_behalf=False)
+    raise DomainError("unggah/pilih_opd", codes=codes)
 
 
 async def scope_for(session: AsyncSession, opd_code: str) -> Scope | None:
@@ -275,9 +335,9 @@ async def _album_key(session: AsyncSession, channel: str, chat_id: str, media_gr
     return f"{base}~{n}"
 
 
-async def collecting_batch(session: AsyncSession, channel: str, chat_id: str) -> UploadBatch | None:
+async def collecting_batch(session: AsyncSession, channel: str, chat_id: str) -> BatchView | None:
     """The chat's open /kirim session, if any."""
-    return await session.scalar(
+    batch = await session.scalar(
         select(UploadBatch)
         .where(
             UploadBatch.channel == channel,
@@ -288,6 +348,7 @@ async def collecting_batch(session: AsyncSession, channel: str, chat_id: str) ->
         .order_by(UploadBatch.id.desc())
         .limit(1)
     )
+    return _batch_view(batch) if batch is not None else None
 
 
 async def add_file(
@@ -335,11 +396,13 @@ async def add_file(
     return int(await session.scalar(select(func.count()).where(BatchFile.batch_id == batch_id)) or 0)
 
 
-async def load_batch(session: AsyncSession, batch_id: int) -> UploadBatch | None:
-    return await session.get(UploadBatch, batch_id)
+async def load_batch(session: AsyncSession, batch_id: int) -> BatchView | None:
+    """The batch as it is now, or None."""
+    batch = await session.get(UploadBatch, batch_id)
+    return _batch_view(batch) if batch is not None else None
 
 
-async def owner_authority(session: AsyncSession, batch: UploadBatch) -> Actor:
+async def owner_authority(session: AsyncSession, batch: BatchView) -> Actor:
     """The batch's sender as they are now, if they may still file it (identity.authorize, the one rule).
 
     A liaison's batch needs the liaison role for its OPD (any of theirs while the OPD is still to be chosen);
@@ -350,7 +413,7 @@ async def owner_authority(session: AsyncSession, batch: UploadBatch) -> Actor:
     return await identity.authorize(session, batch.person_id, {Role.OPD}, opd_id=batch.opd_id)
 
 
-async def load_open_batch(session: AsyncSession, batch_id: int, person_id: int | None) -> tuple[UploadBatch, Actor]:
+async def load_open_batch(session: AsyncSession, batch_id: int, person_id: int | None) -> tuple[BatchView, Actor]:
     """A batch its own sender acts on (a button), with the sender's current assignments; refusals are audited."""
     batch = await load_batch(session, batch_id)
     if batch is None or person_id is None or batch.person_id != person_id:
@@ -359,6 +422,17 @@ async def load_open_batch(session: AsyncSession, batch_id: int, person_id: int |
     if batch.status not in OPEN_BATCH:
         raise DomainError("umum/sudah_diproses")
     return batch, actor
+
+
+async def batch_scope(session: AsyncSession, batch: BatchView) -> Scope:
+    """Where a batch whose OPD is known files: its campaign, while that campaign still collects."""
+    if batch.opd_id is None:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    opd = await session.get_one(Opd, batch.opd_id)
+    scope = await scope_for(session, opd.code)
+    if scope is None or scope.campaign_id != batch.campaign_id:
+        raise DomainError("unggah/kampanye_ditutup", judul="")
+    return scope
 
 
 async def cancel_unauthorized_batches(session: AsyncSession, person_id: int) -> list[int]:
@@ -371,7 +445,7 @@ async def cancel_unauthorized_batches(session: AsyncSession, person_id: int) -> 
     cancelled = []
     for batch in batches:
         try:
-            await owner_authority(session, batch)
+            await owner_authority(session, _batch_view(batch))
         except DomainError:
             await cancel_batch(session, batch.id)
             cancelled.append(batch.id)
