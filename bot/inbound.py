@@ -20,7 +20,7 @@ from bot.core import Reply, Request, reply_to_json
 from bot.dispatch import Dispatcher
 from bot.services import journal
 from bot.services.journal import JournalRow
-from storage.database import Database
+from storage.database import Database, uninterrupted
 
 logger = logging.getLogger(__name__)
 
@@ -194,6 +194,10 @@ class JournalPump:
             self._high_water = max(self._high_water, rows[-1].id)
         return submitted
 
+    async def _new_rows(self) -> list[JournalRow]:
+        async with self.db.read() as session:
+            return await journal.rows_to_resume(session, self.channel, after_id=self._high_water, only_pending=True)
+
     async def run(self) -> None:
         """Hand new pending rows (journaled here or by a standby) to the queues as they appear."""
         while True:
@@ -203,10 +207,7 @@ class JournalPump:
                 pass
             self._wake.clear()
             try:
-                async with self.db.read() as session:
-                    rows = await journal.rows_to_resume(
-                        session, self.channel, after_id=self._high_water, only_pending=True
-                    )
+                rows = await uninterrupted(self._new_rows())
             except Exception:
                 logger.exception("journal loop could not read the journal; retrying")
                 continue

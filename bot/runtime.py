@@ -17,6 +17,7 @@ from bot.outbox_dispatch import OutboxDispatcher
 from bot.services import lease
 from bot.web.server import WebServer
 from jobs import journal_purge, journal_sweep, outbox_dispatch, upload_batches
+from storage.database import uninterrupted
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +78,7 @@ class Runtime:
         timeout = timedelta(seconds=settings.lease_timeout_seconds)
         while True:
             try:
-                async with self.app.services.db.write() as session:
-                    grant = await lease.hold_lease(session, self.instance, self.app.now(), timeout)
+                grant = await uninterrupted(self._renew(timeout))
             except Exception:
                 logger.exception("could not renew the lease")
                 grant = None
@@ -95,6 +95,10 @@ class Runtime:
                 logger.warning("lost the lease: stepping down to standby")
                 await self._step_down()
             await asyncio.sleep(settings.lease_renew_seconds)
+
+    async def _renew(self, timeout: timedelta) -> lease.Grant | None:
+        async with self.app.services.db.write() as session:
+            return await lease.hold_lease(session, self.instance, self.app.now(), timeout)
 
     def _report_skew(self, skew: timedelta) -> None:
         """Once per episode: this machine's clock is far from the database's (the times services record are ours)."""

@@ -6,10 +6,11 @@ exception and rolls back otherwise; nothing in storage or services calls `commit
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -18,6 +19,17 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 _READ_ONLY = "monev_read_only"
+T = TypeVar("T")
+
+
+async def uninterrupted(work: Awaitable[T]) -> T:
+    """Let a unit of work run to its end even when the task awaiting it is cancelled (a clean shutdown).
+
+    A transaction cut off by a cancellation leaves its pooled connection half rolled back: SQLAlchemy logs
+    "Exception during reset", and on SQLite the write lock can stay taken until the connection is dropped.
+    Loops that a shutdown cancels (the lease renewal, polling, the journal loop) wrap their database work in this.
+    """
+    return await asyncio.shield(asyncio.ensure_future(work))
 
 
 class Database:

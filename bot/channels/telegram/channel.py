@@ -30,7 +30,7 @@ from bot.inbound import ChatQueues, InboundProcessor, JournalPump
 from bot.services import bot_state, journal, outbox
 from bot.services.journal import JournalRow
 from bot.settings import Settings
-from storage.database import Database
+from storage.database import Database, uninterrupted
 from storage.filestore import FileStore
 from storage.models import InboundStatus
 
@@ -181,7 +181,7 @@ class TelegramChannel:
                 if (waited := loop.time() - started) < EMPTY_POLL_PAUSE:
                     await asyncio.sleep(EMPTY_POLL_PAUSE - waited)
                 continue
-            await self.journal_updates(journaled)
+            await uninterrupted(self.journal_updates(journaled))  # a shutdown does not cut the commit in half
             offset = max(update["update_id"] for update in journaled) + 1
             self.pump.notify()
 
