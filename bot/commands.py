@@ -1,7 +1,8 @@
-"""The command table: every chat command, who may use it, and its help text.
+"""The command table: every chat command, who may use it, and how it is written.
 
 It feeds `/help`, Telegram's command menu and (later) WhatsApp. Roles are never inherited: a command lists
-every role allowed, and `EVERYONE` means registered or not.
+every role allowed, and `EVERYONE` means registered or not. Each command's one-line help is the plain-text
+template `templates/perintah/<name>.txt.j2`, so the wording is reviewed with every other text.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ class Command:
     """One chat command."""
 
     name: str
-    help: str
     roles: frozenset[Role] | None = EVERYONE
     aliases: tuple[str, ...] = ()
     usage: str = ""
@@ -27,45 +27,34 @@ class Command:
     def allows(self, roles: Iterable[Role]) -> bool:
         return self.roles is None or bool(self.roles.intersection(roles))
 
+    @property
+    def help_template(self) -> str:
+        """Its one-line help; the usage stays here, beside the handler that parses those arguments."""
+        return f"perintah/{self.name}"
+
 
 STAFF = frozenset({Role.ADMIN, Role.KASI, Role.KABID, Role.SEKRETARIAT})
 
 COMMANDS: tuple[Command, ...] = (
-    Command("start", "Mulai, atau daftar dengan kode undangan", usage="[KODE]"),
-    Command("help", "Bantuan: perintah yang bisa Anda pakai", aliases=("bantuan",)),
-    Command("batal", "Batalkan proses yang sedang berjalan"),
-    Command("saya", "Lihat identitas dan peran Anda"),
-    Command("daftar", "Daftar dengan kode undangan", usage="KODE"),
-    Command("opd", "Daftar OPD dan penghubungnya", roles=STAFF, usage="[KODE_OPD]"),
+    Command("start", usage="[KODE]"),
+    Command("help", aliases=("bantuan",)),
+    Command("batal"),
+    Command("saya"),
+    Command("daftar", usage="KODE"),
+    Command("opd", roles=STAFF, usage="[KODE_OPD]"),
     Command(
         "undang",
-        "Buat kode undangan",
         roles=frozenset({Role.ADMIN, Role.KASI, Role.KABID}),
         usage="KODE_OPD [opd|kepala_opd] | tim | admin | sekretariat | kasi | kabid",
     ),
-    Command("cabut", "Cabut akses seseorang", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[ID]"),
-    Command(
-        "kampanye",
-        "Kampanye Monev: status, linimasa SOP, dan tindakan",
-        roles=STAFF | {Role.TIM},
-        usage="[#ID]",
-    ),
-    Command(
-        "kirim",
-        "Kirim data dukung (beberapa berkas sekaligus); admin/Kasi: atas nama OPD",
-        roles=frozenset({Role.OPD, Role.ADMIN, Role.KASI}),
-        usage="[KODE_OPD] [KODE_ITEM]",
-    ),
-    Command("status", "Kelengkapan data dukung OPD", roles=STAFF | {Role.TIM, Role.OPD}, usage="[KODE_OPD]"),
-    Command("riwayat", "Riwayat versi data dukung OPD", roles=STAFF | {Role.TIM, Role.OPD}, usage="[KODE_OPD]"),
-    Command("item", "Apa yang diminta sebuah item", roles=STAFF | {Role.TIM, Role.OPD}, usage="KODE_ITEM"),
-    Command("serahkan", "Serah terima penghubung OPD", roles=frozenset({Role.ADMIN, Role.KASI}), usage="KODE_OPD"),
-    Command(
-        "libur",
-        "Hari libur dan cuti bersama",
-        roles=frozenset({Role.ADMIN, Role.KASI}),
-        usage="[tambah|hapus TANGGAL [keterangan]]",
-    ),
+    Command("cabut", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[ID]"),
+    Command("kampanye", roles=STAFF | {Role.TIM}, usage="[#ID]"),
+    Command("kirim", roles=frozenset({Role.OPD, Role.ADMIN, Role.KASI}), usage="[KODE_OPD] [KODE_ITEM]"),
+    Command("status", roles=STAFF | {Role.TIM, Role.OPD}, usage="[KODE_OPD]"),
+    Command("riwayat", roles=STAFF | {Role.TIM, Role.OPD}, usage="[KODE_OPD]"),
+    Command("item", roles=STAFF | {Role.TIM, Role.OPD}, usage="KODE_ITEM"),
+    Command("serahkan", roles=frozenset({Role.ADMIN, Role.KASI}), usage="KODE_OPD"),
+    Command("libur", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[tambah|hapus TANGGAL [keterangan]]"),
 )
 
 

@@ -100,6 +100,28 @@ class Button:
             raise ValueError(f"button payload must be ASCII and at most {MAX_PAYLOAD_BYTES} bytes")
 
 
+ELLIPSIS = "…"
+
+
+def fit_label(label: str, max_chars: int | None) -> str:
+    """A button label within a channel's limit (None: no limit), cut at a word boundary where one is near.
+
+    Telegram and the console show any label whole; WhatsApp allows 20 characters on a reply button and 24 on a
+    list row, so its renderer passes those. A cut label ends in an ellipsis, which counts towards the limit.
+    """
+    if max_chars is None or len(label) <= max_chars:
+        return label
+    if max_chars < 1:
+        raise ValueError("a label limit is at least one character")
+    room = max_chars - len(ELLIPSIS)
+    cut = label[:room]
+    space = cut.rfind(" ")
+    # Back to the last word boundary unless the cut already falls on one or that would drop most of the room.
+    if label[room] != " " and space >= room // 2:
+        cut = cut[:space]
+    return (cut.rstrip(" ,;:([-") or cut) + ELLIPSIS
+
+
 @dataclass(frozen=True)
 class OutgoingDocument:
     """A stored file to send as a document."""
@@ -255,14 +277,18 @@ class Page:
     paging: tuple[Button, ...]
 
 
-def page_of(total: int, page: int, payload_for_page: Callable[[int], str]) -> Page:
-    """Which choices page `page` shows (clamped), with "previous" and "next" buttons where they lead somewhere."""
+def page_of(total: int, page: int, payload_for_page: Callable[[int], str], *, labels: tuple[str, str]) -> Page:
+    """Which choices page `page` shows (clamped), with "previous" and "next" buttons where they lead somewhere.
+
+    `labels` are those two buttons' labels, from the templates (`Services.paging_labels()`).
+    """
     count = max(1, -(-total // PAGE_SIZE))
     page = min(max(page, 0), count - 1)
+    previous, next_ = labels
     paging = []
     if page > 0:
-        paging.append(Button("« Sebelumnya", payload_for_page(page - 1)))
+        paging.append(Button(previous, payload_for_page(page - 1)))
     if page < count - 1:
-        paging.append(Button("Berikutnya »", payload_for_page(page + 1)))
+        paging.append(Button(next_, payload_for_page(page + 1)))
     start = page * PAGE_SIZE
     return Page(page, count, start, min(start + PAGE_SIZE, total), tuple(paging))

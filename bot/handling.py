@@ -29,6 +29,14 @@ class Services:
     files: FileStore
     renderer: Renderer
 
+    def label(self, template: str, /, **values: Any) -> str:
+        """A button label from `templates/tombol/` (plain text; each channel shortens it to its own limit)."""
+        return self.renderer.plain(template, **values)
+
+    def paging_labels(self) -> tuple[str, str]:
+        """The labels of the "previous" and "next" buttons under a long list (see bot.core.page_of)."""
+        return self.label("tombol/sebelumnya"), self.label("tombol/berikutnya")
+
 
 @dataclass(frozen=True)
 class Context:
@@ -93,6 +101,10 @@ class Context:
         """Render a template into a reply."""
         rows = tuple(tuple(row) for row in buttons)
         return Reply(self.services.renderer.render(template, **params), buttons=rows)
+
+    def label(self, template: str, /, **values: Any) -> str:
+        """A button label from `templates/tombol/`, e.g. `ctx.label("tombol/cabut_penghubung_lama", name=name)`."""
+        return self.services.label(template, **values)
 
 
 Handler = Callable[[Context], Awaitable[Reply | Sequence[Reply]]]

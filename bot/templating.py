@@ -64,22 +64,33 @@ class Renderer:
 
     def __init__(self, zone: ZoneInfo, directory: Path = TEMPLATES_DIR) -> None:
         self.zone = zone
-        self.env = jinja2.Environment(
+        # select_autoescape would skip *.txt.j2; our texts go out as Telegram HTML, so escape everything.
+        self.env = self._environment(directory, autoescape=True)
+        # Button labels and command help are plain text on every channel (Telegram shows a label as typed):
+        # escaping would show "&amp;" in a name. Where a plain text goes into a message, that template escapes it.
+        self.plain_env = self._environment(directory, autoescape=False)
+
+    def _environment(self, directory: Path, *, autoescape: bool) -> jinja2.Environment:
+        env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(directory),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
-            # select_autoescape would skip *.txt.j2; our texts go out as Telegram HTML, so escape everything.
-            autoescape=True,
+            autoescape=autoescape,
             keep_trailing_newline=False,
         )
-        self.env.filters["tanggal"] = lambda moment: date_in_words(moment, self.zone)
-        self.env.filters["ukuran"] = file_size_in_words
-        self.env.filters["hari"] = day_in_words
+        env.filters["tanggal"] = lambda moment: date_in_words(moment, self.zone)
+        env.filters["ukuran"] = file_size_in_words
+        env.filters["hari"] = day_in_words
+        return env
 
     def render(self, template: str, /, **context: Any) -> str:
         """Render `templates/<name>.txt.j2` to a message text."""
         return self.env.get_template(f"{template}.txt.j2").render(**context).strip()
+
+    def plain(self, template: str, /, **context: Any) -> str:
+        """Render a plain-text template (`tombol/…` button labels, `perintah/…` command help): nothing escaped."""
+        return self.plain_env.get_template(f"{template}.txt.j2").render(**context).strip()
 
     def names(self) -> list[str]:
         """Every template name, for tests that render them all."""

@@ -11,7 +11,9 @@ from bot.services import conversations
 async def help_(ctx: Context) -> Reply:
     """List the commands the person's roles allow."""
     actor = ctx.actor
-    return ctx.reply("umum/bantuan", commands=commands_for(actor.roles), registered=actor.is_registered)
+    commands = commands_for(actor.roles)
+    helps = {c.name: ctx.services.renderer.plain(c.help_template) for c in commands}
+    return ctx.reply("umum/bantuan", commands=commands, helps=helps, registered=actor.is_registered)
 
 
 async def cancel(ctx: Context) -> Reply:

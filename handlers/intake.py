@@ -53,7 +53,7 @@ async def receive_file(ctx: Context) -> Reply | list[Reply]:
             )
         except submissions.BatchClosed:  # "Selesai" or the quiet time ended the session while this file downloaded
             return ctx.reply("unggah/kirim_sudah_selesai", name=name)
-        buttons = [[Button("Selesai", f"kir:{kirim.id}:s")]]
+        buttons = [[Button(ctx.label("tombol/selesai"), f"kir:{kirim.id}:s")]]
         return ctx.reply("unggah/kirim_diterima", buttons=buttons, name=name, count=count)
     if len(scopes) > 1:
         return await _ask_opd_first(ctx, scopes, attachment, blob, name)
@@ -157,9 +157,11 @@ async def _ask_opd_first(
 
 def opd_question(services: Services, batch_id: int, codes: list[str]) -> Reply:
     """Which OPD are these files for? One button per OPD of the liaison, and cancel (also the upload-batches job)."""
-    rows = [(Button(code, f"kir:{batch_id}:o:{code}"),) for code in codes[:PAGE_SIZE]]
+    rows = [
+        (Button(services.label("tombol/opd", code=code), f"kir:{batch_id}:o:{code}"),) for code in codes[:PAGE_SIZE]
+    ]
     text = services.renderer.render("unggah/pilih_opd_tombol")
-    return Reply(text, buttons=(*rows, (Button("Batal", f"kir:{batch_id}:x"),)))
+    return Reply(text, buttons=(*rows, (Button(services.label("tombol/batal"), f"kir:{batch_id}:x"),)))
 
 
 async def _keep_unfiled(ctx: Context, attachment: Attachment, name: str) -> Reply:
@@ -198,12 +200,12 @@ def question(services: Services, batch_id: int, state: submissions.Progress, pag
     choices = submissions.open_items(state)
     if not choices:
         raise DomainError("unggah/tidak_ada_item_terbuka", opd=state.scope.opd_name)
-    shown = page_of(len(choices), page, lambda n: f"kir:{batch_id}:p:{n}")
+    shown = page_of(len(choices), page, lambda n: f"kir:{batch_id}:p:{n}", labels=services.paging_labels())
     rows = [
-        [Button(f"{i.code} {i.title}"[:60], f"kir:{batch_id}:{i.code}", i.title)]
+        [Button(services.label("tombol/item", code=i.code, title=i.title)[:60], f"kir:{batch_id}:{i.code}", i.title)]
         for i in choices[shown.start : shown.end]
     ]
-    rows.append([*shown.paging, Button("Batal", f"kir:{batch_id}:x")])
+    rows.append([*shown.paging, Button(services.label("tombol/batal"), f"kir:{batch_id}:x")])
     text = services.renderer.render(
         "unggah/pilih_item", opd=state.scope.opd_name, page=shown.number + 1, pages=shown.count
     )
@@ -306,7 +308,7 @@ async def kirim(ctx: Context) -> Reply:
     )
     return ctx.reply(
         "unggah/kirim_mulai",
-        buttons=[[Button("Selesai", f"kir:{batch_id}:s")]],
+        buttons=[[Button(ctx.label("tombol/selesai"), f"kir:{batch_id}:s")]],
         scope=scope,
         item=item_code,
         on_behalf=on_behalf,

@@ -41,7 +41,7 @@ async def _overview(ctx: Context, page: int) -> Reply:
     liaisons = await people.liaisons_by_opd(session)
     buttons: list[list[Button]] = []
     if ctx.actor.roles & MANAGERS:
-        buttons = _page_buttons([o.code for o in opds], page)
+        buttons = _page_buttons(ctx, [o.code for o in opds], page)
     return ctx.reply(
         "opd/daftar",
         buttons=buttons,
@@ -51,9 +51,9 @@ async def _overview(ctx: Context, page: int) -> Reply:
     )
 
 
-def _page_buttons(codes: list[str], page: int) -> list[list[Button]]:
-    shown = page_of(len(codes), page, lambda n: f"opd:p:{n}")
-    rows = [[Button(code, f"opd:d:{code}")] for code in codes[shown.start : shown.end]]
+def _page_buttons(ctx: Context, codes: list[str], page: int) -> list[list[Button]]:
+    shown = page_of(len(codes), page, lambda n: f"opd:p:{n}", labels=ctx.services.paging_labels())
+    rows = [[Button(ctx.label("tombol/opd", code=code), f"opd:d:{code}")] for code in codes[shown.start : shown.end]]
     return rows + ([list(shown.paging)] if shown.paging else [])
 
 
@@ -66,10 +66,9 @@ async def _detail(ctx: Context, code: str) -> Reply:
     actor = ctx.actor
     buttons = []
     if actor.person_id is not None and actor.roles & MANAGERS:
-        label = "Nonaktifkan OPD" if opd.active else "Aktifkan OPD"
         toggle = await actions.action_button(
             session,
-            label,
+            ctx.label("tombol/opd_nonaktifkan" if opd.active else "tombol/opd_aktifkan"),
             kind="opd_toggle",
             person_id=actor.person_id,
             now=ctx.now,

@@ -89,7 +89,7 @@ async def _registration_notices(ctx: Context, result: Redemption) -> None:
             [
                 await actions.action_button(
                     session,
-                    f"Cabut {name}"[:40],
+                    ctx.label("tombol/cabut_penghubung_lama", name=name)[:40],
                     kind="handover_revoke",
                     person_id=issuer,
                     now=ctx.now,
@@ -100,7 +100,7 @@ async def _registration_notices(ctx: Context, result: Redemption) -> None:
             for person_id, name in result.previous_liaisons[:7]
         ]
         keep = await actions.action_button(
-            session, "Biarkan semua tetap aktif", kind="handover_keep", person_id=issuer, now=ctx.now
+            session, ctx.label("tombol/biarkan_semua_aktif"), kind="handover_keep", person_id=issuer, now=ctx.now
         )
         await ctx.notify(
             issuer,
@@ -119,7 +119,7 @@ async def _lockout_notices(ctx: Context) -> None:
     for admin in await people.people_with_roles(session, [Role.ADMIN]):
         unlock = await actions.action_button(
             session,
-            "Buka blokir",
+            ctx.label("tombol/buka_blokir"),
             kind="unlock_chat",
             person_id=admin,
             now=ctx.now,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,10 +15,13 @@ from bot.dispatch import Dispatcher
 from bot.errors import DomainError
 from bot.handling import Context, Registry
 from bot.services import audit, identity
+from bot.templating import Renderer
 from handlers import build_registry
 from storage.models import Role
 
 ADMIN = Actor(1, "Admin", (Assignment(Role.ADMIN),))
+_RENDERER = Renderer(ZoneInfo("Asia/Pontianak"))
+PAGING = (_RENDERER.plain("tombol/sebelumnya"), _RENDERER.plain("tombol/berikutnya"))
 GUEST = Actor(None, None)
 
 
@@ -102,7 +106,7 @@ async def test_errors_become_polite_replies(app: MonevApp, caplog: pytest.LogCap
     registry = Registry()
     registry.command("meledak", _explode)
     registry.command("tolak", _refuse)
-    table = (Command("meledak", "uji"), Command("tolak", "uji"))
+    table = (Command("meledak"), Command("tolak"))
     dispatcher = Dispatcher(app.services, registry, table)
     with caplog.at_level(logging.ERROR):
         (crash,) = await dispatcher.handle(request("/meledak"), app.now())
@@ -120,7 +124,7 @@ async def test_roles_are_checked_before_the_handler_runs(app: MonevApp) -> None:
         )
     registry = Registry()
     registry.command("rahasia", _explode)
-    table = (Command("rahasia", "khusus kabid", roles=frozenset({Role.KABID})),)
+    table = (Command("rahasia", roles=frozenset({Role.KABID})),)
     dispatcher = Dispatcher(app.services, registry, table)
     (reply,) = await dispatcher.handle(request("/rahasia", actor=admin), app.now())
     assert "tidak tersedia untuk peran Anda" in reply.text
@@ -154,11 +158,11 @@ def test_button_payloads_are_bounded() -> None:
 
 
 def test_long_choice_lists_page_by_seven() -> None:
-    first = page_of(16, 0, lambda n: f"x:p:{n}")
+    first = page_of(16, 0, lambda n: f"x:p:{n}", labels=PAGING)
     assert (first.start, first.end, first.count) == (0, 7, 3)
     assert [b.payload for b in first.paging] == ["x:p:1"]
-    middle = page_of(16, 1, lambda n: f"x:p:{n}")
+    middle = page_of(16, 1, lambda n: f"x:p:{n}", labels=PAGING)
     assert [b.payload for b in middle.paging] == ["x:p:0", "x:p:2"]
-    last = page_of(16, 99, lambda n: f"x:p:{n}")  # a stale page number is clamped
+    last = page_of(16, 99, lambda n: f"x:p:{n}", labels=PAGING)  # a stale page number is clamped
     assert (last.number, last.start, last.end, [b.label for b in last.paging]) == (2, 14, 16, ["« Sebelumnya"])
-    assert page_of(3, 0, str).paging == ()
+    assert page_of(3, 0, str, labels=PAGING).paging == ()

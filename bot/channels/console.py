@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.core import Actor, Attachment, Button, Reply, Request, local_file_fetcher, parse_command
+from bot.core import Actor, Attachment, Button, Reply, Request, fit_label, local_file_fetcher, parse_command
 from bot.dispatch import Dispatcher
 from bot.templating import Renderer
 
@@ -25,6 +25,8 @@ def to_plain_text(message: str) -> str:
 
 class ConsoleChannel:
     """Reads lines, dispatches them as one fixed actor, prints the replies with numbered buttons."""
+
+    max_label_chars: int | None = None  # a terminal prints a label of any length
 
     def __init__(
         self,
@@ -120,7 +122,7 @@ class ConsoleChannel:
         if reply.buttons:
             self._buttons = [button for row in reply.buttons for button in row]
             for number, button in enumerate(self._buttons, start=1):
-                self.out.write(f"[{number}] {button.label}\n")
+                self.out.write(f"[{number}] {fit_label(button.label, self.max_label_chars)}\n")
         self.out.flush()
 
     def _say(self, template: str, **params: object) -> None:

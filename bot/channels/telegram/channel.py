@@ -127,7 +127,9 @@ class TelegramChannel:
 
     async def publish_commands(self) -> None:
         """The command menu everyone sees; role-specific menus come with the people-access issue."""
-        everyone = [BotCommand(c.name, c.help[:256]) for c in self.commands if c.roles is None]
+        renderer = self.processor.dispatcher.services.renderer
+        # Plain text of at most 256 characters (tests/test_texts_in_templates.py keeps every help text within).
+        everyone = [BotCommand(c.name, renderer.plain(c.help_template)[:256]) for c in self.commands if c.roles is None]
         try:
             await self.bot.set_my_commands(everyone)
         except TelegramError as error:

@@ -13,13 +13,15 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.channels.ratelimit import RateLimiter
-from bot.core import Reply, split_text
+from bot.core import Reply, fit_label, split_text
 from bot.delivery import Undeliverable
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 NETWORK_RETRIES = 5
+# Telegram has no practical limit on an inline button's label (the app elides a long one): labels go as written.
+MAX_LABEL_CHARS: int | None = None
 # Routine answers that mean "nothing to do", not a bug of ours.
 ROUTINE_BAD_REQUESTS = ("query is too old", "message is not modified", "query id is invalid")
 
@@ -115,11 +117,14 @@ def _caption(reply: Reply) -> str | None:
     return text[:1024] if text else None
 
 
-def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+def _keyboard(reply: Reply, max_label_chars: int | None = MAX_LABEL_CHARS) -> InlineKeyboardMarkup | None:
     if not reply.buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row] for row in reply.buttons]
+        [
+            [InlineKeyboardButton(fit_label(b.label, max_label_chars), callback_data=b.payload) for b in row]
+            for row in reply.buttons
+        ]
     )
 
 
