@@ -115,9 +115,9 @@ async def kampanye(ctx: Context) -> Reply:
     if ctx.request.args:
         return await show(ctx, _campaign_id(ctx.request.args[0]))
     listed = await campaigns.list_campaigns(await ctx.session())
-    buttons = [[Button(f"#{c.id} {c.title}"[:60], f"kmp:v:{c.id}")] for c in listed[:7]]
+    buttons = [[Button(ctx.label("tombol/kampanye", id=c.id, title=c.title)[:60], f"kmp:v:{c.id}")] for c in listed[:7]]
     if role_allows(ctx.actor, CampaignAction.CREATE):
-        buttons.append([Button("Kampanye baru", "kmp:baru")])
+        buttons.append([Button(ctx.label("tombol/kampanye_baru"), "kmp:baru")])
     return ctx.reply("kampanye/daftar", buttons=buttons, campaigns=listed)
 
 
@@ -172,10 +172,10 @@ async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[B
     allowed, session, me = campaign_actions(ctx.actor, detail), await ctx.session(), _me(ctx)
     rows: list[list[Button]] = []
     editing = [
-        Button(label, f"kmp:{kind}:{detail.id}")
+        Button(ctx.label(label), f"kmp:{kind}:{detail.id}")
         for action, label, kind in (
-            (CampaignAction.EDIT_ITEMS, "Ubah penugasan item", "ubah"),
-            (CampaignAction.REPLACE_DRAFT_LETTER, "Ganti surat draf", "surat"),
+            (CampaignAction.EDIT_ITEMS, "tombol/ubah_penugasan", "ubah"),
+            (CampaignAction.REPLACE_DRAFT_LETTER, "tombol/ganti_surat_draf", "surat"),
         )
         if action in allowed
     ]
@@ -185,14 +185,19 @@ async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[B
         rows.append(
             [
                 await actions.action_button(
-                    session, "Ajukan ke Kabid", kind="kmp_submit", person_id=me, now=ctx.now, campaign=detail.id
+                    session,
+                    ctx.label("tombol/ajukan_ke_kabid"),
+                    kind="kmp_submit",
+                    person_id=me,
+                    now=ctx.now,
+                    campaign=detail.id,
                 )
             ]
         )
     if CampaignAction.APPROVE in allowed:  # with RETURN: the same roles, state and duty
         rows.append(await _decision_buttons(ctx, detail.id, me))
     if CampaignAction.UPLOAD_SIGNED_LETTER in allowed:
-        rows.append([Button("Unggah surat bertanda tangan", f"kmp:ttd:{detail.id}")])
+        rows.append([Button(ctx.label("tombol/unggah_surat_ttd"), f"kmp:ttd:{detail.id}")])
     if CampaignAction.SEND_INVITATIONS in allowed:
         rows.append([await _broadcast_button(ctx, detail.id, me)])
     return rows
@@ -202,10 +207,20 @@ async def _decision_buttons(ctx: Context, campaign_id: int, kabid: int) -> list[
     session = await ctx.session()
     return [
         await actions.action_button(
-            session, "Setujui (disposisi)", kind="kmp_approve", person_id=kabid, now=ctx.now, campaign=campaign_id
+            session,
+            ctx.label("tombol/setujui"),
+            kind="kmp_approve",
+            person_id=kabid,
+            now=ctx.now,
+            campaign=campaign_id,
         ),
         await actions.action_button(
-            session, "Kembalikan dengan catatan", kind="kmp_return", person_id=kabid, now=ctx.now, campaign=campaign_id
+            session,
+            ctx.label("tombol/kembalikan"),
+            kind="kmp_return",
+            person_id=kabid,
+            now=ctx.now,
+            campaign=campaign_id,
         ),
     ]
 
@@ -213,9 +228,13 @@ async def _decision_buttons(ctx: Context, campaign_id: int, kabid: int) -> list[
 async def _broadcast_button(ctx: Context, campaign_id: int, uploader: int) -> Button:
     session = await ctx.session()
     reach = await campaigns.broadcast_reach(session, campaign_id)
-    label = f"Kirim undangan ke {reach.opds} OPD ({reach.liaisons} penghubung)"
     return await actions.action_button(
-        session, label, kind="kmp_open", person_id=uploader, now=ctx.now, campaign=campaign_id
+        session,
+        ctx.label("tombol/kirim_undangan", opds=reach.opds, liaisons=reach.liaisons),
+        kind="kmp_open",
+        person_id=uploader,
+        now=ctx.now,
+        campaign=campaign_id,
     )
 
 
@@ -274,9 +293,9 @@ def _step(state: FlowState) -> Step | None:
 
 def _ask_framework(ctx: Context) -> Reply:
     buttons = [
-        [Button("PermenPANRB 59/2020 (47 indikator)", "kmp:fw:59")],
-        [Button("PermenPANRB 8/2026 Pemdi (20 indikator)", "kmp:fw:pemdi")],
-        [Button("Impor daftar item (CSV/XLSX)", "kmp:fw:impor")],
+        [Button(ctx.label("tombol/kerangka_59"), "kmp:fw:59")],
+        [Button(ctx.label("tombol/kerangka_pemdi"), "kmp:fw:pemdi")],
+        [Button(ctx.label("tombol/impor_item"), "kmp:fw:impor")],
     ]
     return ctx.reply("kampanye/tanya_kerangka", buttons=buttons)
 
@@ -340,7 +359,7 @@ async def _deadline(ctx: Context, draft: NewCampaign, text: str) -> Reply:
         return ctx.reply("kampanye/tenggat_lewat", tenggat=deadline)
     await _advance(ctx, Step.OPDS, replace(draft, deadline=deadline))
     return ctx.reply(
-        "kampanye/tanya_opd", buttons=[[Button("Semua OPD sesuai penugasan", "kmp:opd:semua")]], tenggat=deadline
+        "kampanye/tanya_opd", buttons=[[Button(ctx.label("tombol/semua_opd"), "kmp:opd:semua")]], tenggat=deadline
     )
 
 
