@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from bot.app import MonevApp, build_app
 from bot.channels.ratelimit import RateLimiter
-from bot.cli_support import cli_acting
+from bot.cli.support import cli_acting
 from bot.runtime import Runtime
 from bot.services import invites
 from bot.settings import Settings

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli_support import cli_acting
+from bot.cli.support import cli_acting
 from bot.services import campaigns, registry
 from storage.models import CampaignState, Role
 from tests.e2e.harness import RunningBot, bot_settings, registered, running_bot, say

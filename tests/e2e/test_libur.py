@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.cli_support import cli_acting
+from bot.cli.support import cli_acting
 from bot.services import registry
 from bot.services.calendar import package_holidays
 from bot.templating import day_in_words

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli_support import cli_acting
+from bot.cli.support import cli_acting
 from bot.services import campaigns, people
 from bot.services.audit import Acting
 from storage.filestore import FileStore

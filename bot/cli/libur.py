@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from bot.app import MonevApp
-from bot.cli_support import CliRejected, cli_acting, refusals_as_rejections
+from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
 from bot.dates import MAX_YEAR, MIN_YEAR, DateParseError, parse_day
 from bot.services import calendar
 

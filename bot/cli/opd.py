@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import MonevApp
-from bot.cli_support import CliRejected, cli_acting, refusals_as_rejections
+from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
 from bot.services import registry
 from bot.services.audit import Acting
 from storage.models import Channel

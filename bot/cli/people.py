@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from bot.app import MonevApp
-from bot.cli_support import CliRejected, cli_acting, refusals_as_rejections
+from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
 from bot.services import invites, people
 
 NAME = "people"

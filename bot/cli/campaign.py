@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.app import MonevApp
 from bot.channels.console import to_plain_text
-from bot.cli_support import CliRejected, cli_acting, refusals_as_rejections
+from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
 from bot.dates import DateParseError, parse_moment
 from bot.services import campaigns, items, outbox, registry
 from bot.services.calendar import load_calendar

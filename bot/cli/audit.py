@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import MonevApp
-from bot.cli_support import check_output, open_output
+from bot.cli.support import check_output, open_output
 from bot.services import audit
 
 NAME = "audit"

@@ -1,4 +1,10 @@
-"""The `monev` command line. Exit codes: 0 ok, 1 input rejected, 2 configuration error."""
+"""The `monev` command line. Exit codes: 0 ok, 1 input rejected, 2 configuration error.
+
+Each subcommand group (opd, invite, people, audit, libur, campaign) is a module of this package with `NAME`,
+`add_parser` and `run`: `add_parser(commands)` adds the group's subparser to the top-level subparsers;
+`async run(app, args) -> int` returns the exit code (0 ok, 1 input rejected: raise `bot.cli.support.CliRejected`).
+`bot.cli.support` holds what the groups share.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import signal
 import socket
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 from typing import NoReturn
 
 from sqlalchemy.engine import make_url
@@ -20,8 +27,8 @@ from bot import __version__
 from bot.app import MonevApp, build_app
 from bot.channels.console import to_plain_text
 from bot.channels.telegram.channel import ConfigurationError
-from bot.cli_groups import GROUPS
-from bot.cli_support import CliRejected
+from bot.cli import audit, campaign, invite, libur, opd, people
+from bot.cli.support import CliRejected
 from bot.errors import DomainError
 from bot.logging_setup import configure_logging
 from bot.runtime import Runtime
@@ -31,6 +38,8 @@ from storage.models import Role
 logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_REJECTED, EXIT_CONFIG = 0, 1, 2
+
+GROUPS: tuple[ModuleType, ...] = (opd, invite, people, audit, libur, campaign)
 
 
 class _Parser(argparse.ArgumentParser):
