@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.channels.console import ConsoleChannel
 from bot.core import Actor
 from bot.dispatch import Dispatcher
+from bot.domain.enums import Channel, Role
 from bot.handling import Registry, Services
 from bot.services import identity, uploads
 from bot.settings import Settings
@@ -22,7 +23,6 @@ from jobs.scheduler import SchedulerHost
 from storage import migrate
 from storage.database import Database
 from storage.filestore import FileStore
-from storage.models import Channel, Role
 
 logger = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 
 from bot.core import Reply
 from bot.delivery import Deliverer, DeliveryFailed, DeliveryRejected, Undeliverable
+from bot.domain.enums import OutboxStatus
 from bot.handling import Services
 from bot.services import campaigns, lease, outbox
 from bot.services.lease import Fence
 from bot.services.outbox import Claimed
 from storage.database import Database
-from storage.models import OutboxStatus
 
 logger = logging.getLogger(__name__)
 

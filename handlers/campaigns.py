@@ -18,6 +18,7 @@ from typing import Any
 from bot import payloads
 from bot.core import Button, OutgoingDocument, Reply
 from bot.dates import DateParseError, parse_moment
+from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.handling import Context, Registry
 from bot.services import actions, broadcast, campaigns, conversations, identity, items, outbox, registry, uploads
@@ -36,7 +37,6 @@ from bot.services.campaigns import CampaignDetail
 from bot.services.conversations import FlowState
 from bot.services.timeline import step_progress
 from storage.filestore import Blob
-from storage.models import Role
 
 FRAMEWORK_CHOICES = {"59": "permenpanrb-59-2020", "pemdi": "permenpanrb-8-2026-pemdi"}
 NEW, EDIT, DRAFT_LETTER, SIGNED_LETTER, RETURN_NOTE = "kmp_baru", "kmp_ubah", "kmp_surat", "kmp_ttd", "kmp_catatan"

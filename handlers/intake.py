@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import payloads
 from bot.commands import STAFF
 from bot.core import PAGE_SIZE, Attachment, Button, Reply, page_of
+from bot.domain.enums import BatchStatus, Role
 from bot.errors import DomainError
 from bot.handling import Context, Registry, Services
 from bot.services import access, items, outbox, people, submissions, uploads
 from bot.services.submissions import BatchView, Receipt, Scope
 from storage.filestore import Blob, FileTooLargeError
-from storage.models import BatchStatus, Role
 
 
 async def receive_file(ctx: Context) -> Reply | list[Reply]:

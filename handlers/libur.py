@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from bot.core import Reply
 from bot.dates import DateParseError, parse_day
+from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.handling import Context, Registry
 from bot.services import calendar
-from storage.models import Role
 
 MANAGERS = frozenset({Role.ADMIN, Role.KASI})
 

@@ -7,10 +7,10 @@ from typing import Any
 from bot import payloads
 from bot.commands import STAFF
 from bot.core import Button, Reply, page_of
+from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.handling import Context, Registry
 from bot.services import actions, people, registry
-from storage.models import Role
 
 MANAGERS = frozenset({Role.ADMIN, Role.KASI})
 

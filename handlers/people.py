@@ -6,11 +6,11 @@ from typing import Any
 
 from bot import payloads
 from bot.core import Reply
+from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
 from bot.handling import Context, Registry
 from bot.services import actions, bot_state, broadcast, invites, people
 from bot.services.invites import IssuedInvite, RedeemStatus, Redemption
-from storage.models import OPD_SCOPED_ROLES, Role
 
 STAFF_ROLE_WORDS = {
     "tim": Role.TIM,

@@ -29,11 +29,11 @@ from bot.channels.console import to_plain_text
 from bot.channels.telegram.channel import ConfigurationError
 from bot.cli import audit, campaign, invite, libur, opd, people
 from bot.cli.support import CliRejected
+from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.logging_setup import configure_logging
 from bot.runtime import Runtime
 from bot.settings import Settings, SettingsError, load_settings, prepare_data_dir
-from storage.models import Role
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from bot.app import MonevApp
 from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
+from bot.domain.enums import Channel
 from bot.services import registry
 from bot.services.audit import Acting
-from storage.models import Channel
 
 NAME = "opd"
 

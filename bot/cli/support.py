@@ -10,10 +10,10 @@ from typing import TextIO
 
 from bot.app import MonevApp
 from bot.channels.console import to_plain_text
+from bot.domain.enums import Channel
 from bot.errors import DomainError
 from bot.services import identity
 from bot.services.audit import Acting
-from storage.models import Channel
 
 
 class CliRejected(Exception):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from bot.core import Actor
+from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
-from storage.models import OPD_SCOPED_ROLES, Role
 
 # Staff and the evaluation team name any OPD; everyone else sees only their own.
 VIEW_ANY = frozenset({Role.ADMIN, Role.KASI, Role.KABID, Role.SEKRETARIAT, Role.TIM})

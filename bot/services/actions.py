@@ -19,9 +19,10 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Actor, Button
+from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.services import identity
-from storage.models import PendingAction, Role
+from storage.models import PendingAction
 
 PREFIX = "act"
 DEFAULT_TTL = timedelta(days=7)

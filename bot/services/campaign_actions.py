@@ -10,8 +10,8 @@ from __future__ import annotations
 from enum import StrEnum
 
 from bot.core import Actor
+from bot.domain.enums import CampaignState, Role
 from bot.services.campaigns import CampaignDetail
-from storage.models import CampaignState, Role
 
 EDITORS = frozenset({Role.ADMIN, Role.KASI})
 LETTER_UPLOADERS = frozenset({Role.SEKRETARIAT, Role.ADMIN})

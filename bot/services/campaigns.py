@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.enums import CampaignState, Role
 from bot.errors import DomainError
 from bot.services import audit
 from bot.services.audit import Acting
@@ -25,11 +26,9 @@ from storage.models import (
     CampaignEvent,
     CampaignItem,
     CampaignOpd,
-    CampaignState,
     ItemAssignment,
     Opd,
     Person,
-    Role,
     RoleAssignment,
 )
 

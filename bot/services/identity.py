@@ -9,8 +9,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Actor, Assignment
+from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
-from storage.models import OPD_SCOPED_ROLES, ChannelIdentity, Opd, Person, Role, RoleAssignment
+from storage.models import ChannelIdentity, Opd, Person, RoleAssignment
 
 
 async def resolve_actor(session: AsyncSession, channel: str, external_id: str) -> Actor:

@@ -11,20 +11,12 @@ from enum import StrEnum
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
 from bot.services import audit
 from bot.services.audit import Acting
 from bot.services.safe_text import display_text
-from storage.models import (
-    OPD_SCOPED_ROLES,
-    ChannelIdentity,
-    CodeAttempt,
-    Invite,
-    Opd,
-    Person,
-    Role,
-    RoleAssignment,
-)
+from storage.models import ChannelIdentity, CodeAttempt, Invite, Opd, Person, RoleAssignment
 
 # Crockford base32: no I, L, O or U, so codes survive being read aloud or typed from paper.
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"

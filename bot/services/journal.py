@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.enums import InboundStatus
 from storage.database import dialect_insert
-from storage.models import InboundEvent, InboundStatus
+from storage.models import InboundEvent
 
 MAX_ATTEMPTS = 3
 PAYLOAD_RETENTION = timedelta(days=30)

@@ -19,15 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.core import Reply, reply_from_json, reply_to_json
+from bot.domain.enums import OutboxStatus
 from bot.services.lease import Fence, holds
-from storage.models import (
-    ChannelIdentity,
-    DeliveryAttempt,
-    Opd,
-    OutboxMessage,
-    OutboxStatus,
-    PlatformFile,
-)
+from storage.models import ChannelIdentity, DeliveryAttempt, Opd, OutboxMessage, PlatformFile
 
 # The WhatsApp template each kind uses outside the 24-hour window (CONTRACT.md, MONEV_WHATSAPP_TEMPLATES).
 TEMPLATE_KEYS = {"undangan": "undangan", "permintaan_data": "undangan", "laporan_kirim": "pemberitahuan"}

@@ -9,11 +9,12 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.services import actions, audit, conversations, outbox, submissions
 from bot.services.audit import Acting
 from bot.services.invites import issuable_by
-from storage.models import ChannelIdentity, InboundEvent, Opd, Person, Role, RoleAssignment
+from storage.models import ChannelIdentity, InboundEvent, Opd, Person, RoleAssignment
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core import Actor
+from bot.domain.enums import BatchStatus, CampaignState, InboundStatus, ReviewState, Role
 from bot.errors import DomainError
 from bot.services import access, audit, identity
 from bot.services.audit import Acting
@@ -24,18 +25,13 @@ from storage.database import dialect_insert
 from storage.filestore import Blob
 from storage.models import (
     BatchFile,
-    BatchStatus,
     Campaign,
     CampaignItem,
     CampaignOpd,
-    CampaignState,
     InboundEvent,
-    InboundStatus,
     ItemAssignment,
     Opd,
     Person,
-    ReviewState,
-    Role,
     SubmissionFile,
     SubmissionVersion,
     UploadBatch,

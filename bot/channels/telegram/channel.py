@@ -26,13 +26,13 @@ from bot.channels.telegram.sender import TelegramSender
 from bot.commands import COMMANDS, Command
 from bot.core import Reply, reply_from_json
 from bot.delivery import DeliveryFailed, DeliveryRejected, Undeliverable
+from bot.domain.enums import InboundStatus
 from bot.inbound import ChatQueues, InboundProcessor, JournalPump
 from bot.services import bot_state, journal, outbox
 from bot.services.journal import JournalRow
 from bot.settings import Settings
 from storage.database import Database, uninterrupted
 from storage.filestore import FileStore
-from storage.models import InboundStatus
 
 logger = logging.getLogger(__name__)
 
