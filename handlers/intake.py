@@ -13,7 +13,6 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import payloads
-from bot.commands import STAFF
 from bot.core import PAGE_SIZE, Attachment, Button, Reply, page_of
 from bot.domain.enums import BatchStatus, Role
 from bot.errors import DomainError
@@ -33,7 +32,7 @@ async def receive_file(ctx: Context) -> Reply | list[Reply]:
     _check_size(ctx, attachment, name)
     async with ctx.services.db.read() as session:
         kirim = await submissions.collecting_batch(session, ctx.request.channel, ctx.request.chat_id)
-    if kirim is None and actor.roles & STAFF and Role.OPD not in actor.roles:
+    if kirim is None and access.is_staff_not_liaison(actor):
         return ctx.reply("unggah/staf_di_luar_alur")
     scopes = [] if kirim is not None else await _liaison_scopes(ctx)
     if kirim is None and not scopes:

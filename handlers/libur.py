@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from bot.core import Reply
 from bot.dates import DateParseError, parse_day
-from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.handling import Context, Registry
-from bot.services import calendar
-
-MANAGERS = frozenset({Role.ADMIN, Role.KASI})
+from bot.services import access, calendar
 
 
 async def libur(ctx: Context) -> Reply:
@@ -24,7 +21,7 @@ async def libur(ctx: Context) -> Reply:
         day = parse_day(args[1])
     except DateParseError:
         raise DomainError("libur/tanggal_tidak_sah", teks=args[1][:40]) from None
-    acting = ctx.acting(min(ctx.actor.roles & MANAGERS))  # the command table let only MANAGERS in
+    acting = ctx.acting(access.managing_role(ctx.actor))  # the command table let only managers in
     session = await ctx.session()
     if verb == "tambah":
         change = await calendar.add_holiday(session, day, " ".join(args[2:]), acting=acting, now=ctx.now)

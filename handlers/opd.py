@@ -5,14 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from bot import payloads
-from bot.commands import STAFF
 from bot.core import Button, Reply, page_of
-from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.handling import Context, Registry
-from bot.services import actions, people, registry
-
-MANAGERS = frozenset({Role.ADMIN, Role.KASI})
+from bot.services import access, actions, people, registry
 
 
 async def opd_command(ctx: Context) -> Reply:
@@ -25,7 +21,7 @@ async def opd_command(ctx: Context) -> Reply:
 async def opd_button(ctx: Context) -> Reply:
     """`opd:p:N` pages the list, `opd:d:CODE` shows one OPD; both only for staff, whatever the data says."""
     data = ctx.request.payload or ""
-    if not ctx.actor.roles & STAFF:
+    if not access.may_view_opd_registry(ctx.actor):
         raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
     press = payloads.parse_opd(data)
     if press is None:
@@ -40,7 +36,7 @@ async def _overview(ctx: Context, page: int) -> Reply:
     opds = await registry.list_opds(session)
     liaisons = await people.liaisons_by_opd(session)
     buttons: list[list[Button]] = []
-    if ctx.actor.roles & MANAGERS:
+    if access.may_manage_opds(ctx.actor):
         buttons = _page_buttons(ctx, [o.code for o in opds], page)
     return ctx.reply(
         "opd/daftar",
@@ -65,7 +61,7 @@ async def _detail(ctx: Context, code: str) -> Reply:
     opd = found[0]
     actor = ctx.actor
     buttons = []
-    if actor.person_id is not None and actor.roles & MANAGERS:
+    if actor.person_id is not None and access.may_manage_opds(actor):
         toggle = await actions.action_button(
             session,
             ctx.label("tombol/opd_nonaktifkan" if opd.active else "tombol/opd_aktifkan"),
@@ -81,10 +77,10 @@ async def _detail(ctx: Context, code: str) -> Reply:
 
 
 async def toggle_opd(ctx: Context, params: dict[str, Any]) -> Reply:
-    # The dispatcher re-read the presser's roles in this transaction: one of MANAGERS is held.
-    role = min(ctx.actor.roles & MANAGERS)
+    # The dispatcher re-read the presser's roles in this transaction: a manager's role is held.
+    acting = ctx.acting(access.managing_role(ctx.actor))
     opd = await registry.set_opd_active(
-        await ctx.session(), str(params["code"]), bool(params["active"]), acting=ctx.acting(role), now=ctx.now
+        await ctx.session(), str(params["code"]), bool(params["active"]), acting=acting, now=ctx.now
     )
     return ctx.reply("opd/diubah", opd=opd)
 
@@ -92,4 +88,4 @@ async def toggle_opd(ctx: Context, params: dict[str, Any]) -> Reply:
 def register(registry_: Registry) -> None:
     registry_.command("opd", opd_command)
     registry_.button("opd", opd_button)
-    registry_.action("opd_toggle", toggle_opd, roles=MANAGERS)
+    registry_.action("opd_toggle", toggle_opd, roles=access.MANAGERS)

@@ -9,7 +9,7 @@ from bot.core import Reply
 from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
 from bot.handling import Context, Registry
-from bot.services import actions, bot_state, broadcast, invites, people
+from bot.services import access, actions, bot_state, broadcast, invites, people
 from bot.services.invites import IssuedInvite, RedeemStatus, Redemption
 
 STAFF_ROLE_WORDS = {
@@ -20,7 +20,6 @@ STAFF_ROLE_WORDS = {
     "kabid": Role.KABID,
 }
 OPD_ROLE_WORDS = {"opd": Role.OPD, "kepala_opd": Role.KEPALA_OPD}
-HANDOVER_ROLES = frozenset({Role.ADMIN, Role.KASI})  # who issues hand-over codes (/serahkan) and so decides
 
 
 async def start(ctx: Context) -> Reply | list[Reply]:
@@ -175,7 +174,7 @@ async def _issue(ctx: Context, role: Role, opd_code: str | None, *, handover: bo
     session = await ctx.session()
     (invite,) = await invites.issue_invites(
         session,
-        acting=ctx.acting(_issuing_role(actor.roles, role)),
+        acting=ctx.acting(access.issuing_role(actor, role)),
         role=role,
         opd_code=opd_code if role in OPD_SCOPED_ROLES else None,
         now=ctx.now,
@@ -184,11 +183,6 @@ async def _issue(ctx: Context, role: Role, opd_code: str | None, *, handover: bo
     )
     username = await bot_state.recall(session, bot_state.TELEGRAM_USERNAME)
     return _code_reply(ctx, invite, username)
-
-
-def _issuing_role(roles: frozenset[Role], target: Role) -> Role | None:
-    able = [r for r in sorted(roles) if target in invites.ISSUABLE.get(r, frozenset())]
-    return able[0] if able else None
 
 
 def _code_reply(ctx: Context, invite: IssuedInvite, username: str | None) -> Reply:
@@ -208,9 +202,9 @@ async def cabut(ctx: Context) -> Reply | list[Reply]:
     """`/cabut` lists who the sender may revoke; `/cabut ID` revokes at once."""
     actor = ctx.actor
     session = await ctx.session()
-    revocable = invites.issuable_by(actor.roles)
     if not ctx.request.args:
-        listed = [p for p in await people.describe_people(session) if any(a.role in revocable for a in p.assignments)]
+        everyone = await people.describe_people(session)
+        listed = [p for p in everyone if access.may_revoke_any_of(actor, (a.role for a in p.assignments))]
         return ctx.reply("orang/daftar_cabut", people=listed)
     target = payloads.parse_id(ctx.request.args[0])
     if target is None or len(ctx.request.args) > 1:
@@ -259,6 +253,6 @@ def register(registry: Registry) -> None:
     registry.command("undang", undang)
     registry.command("serahkan", serahkan)
     registry.command("cabut", cabut)
-    registry.action("handover_revoke", handover_revoke, roles=HANDOVER_ROLES)
-    registry.action("handover_keep", handover_keep, roles=HANDOVER_ROLES)
-    registry.action("unlock_chat", unlock_chat, roles={Role.ADMIN})
+    registry.action("handover_revoke", handover_revoke, roles=access.HANDOVER_DECIDERS)
+    registry.action("handover_keep", handover_keep, roles=access.HANDOVER_DECIDERS)
+    registry.action("unlock_chat", unlock_chat, roles=access.CHAT_UNLOCKERS)

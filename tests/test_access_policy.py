@@ -1,4 +1,4 @@
-"""The pure access rules: which OPD a person may view, and where a `/kirim` files."""
+"""The pure access rules: which OPD a person may view, where a `/kirim` files, the registry, revoking, hand-over."""
 
 from __future__ import annotations
 
@@ -6,7 +6,19 @@ import pytest
 
 from bot.core import Actor, Assignment
 from bot.errors import DomainError
-from bot.services.access import own_opds, require_own_opd, viewing_scope
+from bot.services.access import (
+    CHAT_UNLOCKERS,
+    HANDOVER_DECIDERS,
+    is_staff_not_liaison,
+    issuing_role,
+    managing_role,
+    may_manage_opds,
+    may_revoke_any_of,
+    may_view_opd_registry,
+    own_opds,
+    require_own_opd,
+    viewing_scope,
+)
 from bot.services.submissions import KirimRoute, route_kirim
 from storage.models import Role
 
@@ -112,3 +124,65 @@ def test_a_liaison_who_is_also_kasi_sends_on_behalf_with_two_words() -> None:
 @pytest.mark.parametrize("role", [Role.KABID, Role.SEKRETARIAT, Role.TIM, Role.KEPALA_OPD])
 def test_others_may_not_send_on_behalf(role: Role) -> None:
     assert route_kirim(actor((role, "BAPPEDA" if role == Role.KEPALA_OPD else None)), ("BAPPEDA", "I.01")) is None
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.KASI, Role.KABID, Role.SEKRETARIAT])
+def test_staff_see_the_opd_registry(role: Role) -> None:
+    assert may_view_opd_registry(actor((role, None)))
+
+
+@pytest.mark.parametrize("role", [Role.TIM, Role.OPD, Role.KEPALA_OPD])
+def test_the_tim_and_the_opds_do_not_see_the_registry(role: Role) -> None:
+    assert not may_view_opd_registry(actor((role, "BAPPEDA" if role in {Role.OPD, Role.KEPALA_OPD} else None)))
+    assert not may_view_opd_registry(NOBODY)
+
+
+def test_only_admins_and_the_kasi_manage_opds_and_holidays() -> None:
+    managers = [r for r in Role if may_manage_opds(actor((r, "BAPPEDA" if r in {Role.OPD, Role.KEPALA_OPD} else None)))]
+    assert sorted(managers) == [Role.ADMIN, Role.KASI]
+    assert not may_manage_opds(NOBODY)
+
+
+def test_the_audit_log_records_the_managers_role_held() -> None:
+    assert managing_role(actor((Role.KASI, None), (Role.KABID, None))) == Role.KASI
+    assert managing_role(actor((Role.KASI, None), (Role.ADMIN, None))) == Role.ADMIN
+    assert managing_role(actor((Role.KABID, None))) is None
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.KASI, Role.KABID, Role.SEKRETARIAT])
+def test_staff_who_are_no_liaison_file_only_in_a_flow(role: Role) -> None:
+    assert is_staff_not_liaison(actor((role, None)))
+    assert not is_staff_not_liaison(actor((role, None), (Role.OPD, "DISKOMINFO")))
+
+
+@pytest.mark.parametrize("role", [Role.OPD, Role.KEPALA_OPD, Role.TIM])
+def test_liaisons_heads_and_the_tim_are_not_staff_outside_a_flow(role: Role) -> None:
+    assert not is_staff_not_liaison(actor((role, "BAPPEDA" if role != Role.TIM else None)))
+    assert not is_staff_not_liaison(NOBODY)
+
+
+def test_a_person_may_revoke_only_the_roles_they_may_issue() -> None:
+    admin, kasi, kabid = actor((Role.ADMIN, None)), actor((Role.KASI, None)), actor((Role.KABID, None))
+    assert may_revoke_any_of(admin, [Role.OPD])
+    assert may_revoke_any_of(admin, [Role.KASI, Role.TIM])  # one revocable role is enough to be listed
+    assert not may_revoke_any_of(admin, [Role.KASI, Role.KABID])
+    assert may_revoke_any_of(kasi, [Role.ADMIN])
+    assert not may_revoke_any_of(kasi, [Role.KABID])
+    assert may_revoke_any_of(kabid, [Role.KABID])
+    assert not may_revoke_any_of(kabid, [Role.OPD])
+    assert not may_revoke_any_of(actor((Role.TIM, None)), [Role.OPD])
+    assert not may_revoke_any_of(admin, [])
+
+
+def test_a_code_is_issued_under_the_first_role_that_may_issue_it() -> None:
+    both = actor((Role.KASI, None), (Role.ADMIN, None))
+    assert issuing_role(both, Role.OPD) == Role.ADMIN
+    assert issuing_role(both, Role.SEKRETARIAT) == Role.KASI  # an admin may not mint a sekretariat
+    assert issuing_role(actor((Role.KABID, None), (Role.KASI, None)), Role.KASI) == Role.KABID
+    assert issuing_role(actor((Role.ADMIN, None)), Role.KABID) is None
+    assert issuing_role(NOBODY, Role.OPD) is None
+
+
+def test_hand_over_and_chat_unlocking_belong_to_admins_and_the_kasi() -> None:
+    assert HANDOVER_DECIDERS == {Role.ADMIN, Role.KASI}
+    assert CHAT_UNLOCKERS == {Role.ADMIN}

@@ -1,21 +1,31 @@
-"""Which OPDs a person may look at and file for: the "own OPD only" rule, written once.
+"""Who may do what outside the campaign SOP: the "own OPD only" rule, the OPD registry, revoking and hand-over.
 
 Pure functions over the actor's assignments (DESIGN §2: an `opd`/`kepala_opd` person sees only the OPDs of their
 assignments; staff and the Tim see every OPD). The refusals are domain errors the dispatcher renders and audits.
+Handlers ask these functions and hold no rule of their own; the campaign actions are in `campaign_actions`, and
+who may use a command at all is the command table's (`bot.commands`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
+from bot.commands import STAFF
 from bot.core import Actor
 from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
+from bot.services.invites import ISSUABLE, issuable_by
 
 # Staff and the evaluation team name any OPD; everyone else sees only their own.
 VIEW_ANY = frozenset({Role.ADMIN, Role.KASI, Role.KABID, Role.SEKRETARIAT, Role.TIM})
 # Only a liaison files evidence for their own OPD (the head of an OPD is a contact, not a sender).
 FILE_OWN = frozenset({Role.OPD})
+# Admins and the Kasi keep the registers: they (de)activate OPDs and change the holidays.
+MANAGERS = frozenset({Role.ADMIN, Role.KASI})
+# Whoever issues hand-over codes (`/serahkan`) decides, on the new liaison's registration, about the old ones.
+HANDOVER_DECIDERS = frozenset({Role.ADMIN, Role.KASI})
+# Only an admin lifts the lock on a chat that guessed too many codes.
+CHAT_UNLOCKERS = frozenset({Role.ADMIN})
 
 
 def own_opds(actor: Actor, roles: Collection[Role] = FILE_OWN) -> list[str]:
@@ -50,3 +60,35 @@ def viewing_scope(actor: Actor, asked: str | None, *, command: str) -> str:
     if len(own) != 1:
         raise DomainError("unggah/pilih_opd", codes=own)
     return own[0]
+
+
+def may_view_opd_registry(actor: Actor) -> bool:
+    """Whether the person may see the OPD registry (`/opd` and its buttons): staff, whatever a button's data says."""
+    return bool(actor.roles & STAFF)
+
+
+def may_manage_opds(actor: Actor) -> bool:
+    """Whether the person may (de)activate OPDs (and so is shown the buttons for it)."""
+    return bool(actor.roles & MANAGERS)
+
+
+def managing_role(actor: Actor) -> Role | None:
+    """The role the audit log records for a manager's change (OPDs, holidays): the first held of `MANAGERS`."""
+    held = actor.roles & MANAGERS
+    return min(held) if held else None
+
+
+def is_staff_not_liaison(actor: Actor) -> bool:
+    """Staff who are no liaison themselves: a file they send outside a guided flow or `/kirim` has no OPD to go to."""
+    return bool(actor.roles & STAFF) and Role.OPD not in actor.roles
+
+
+def may_revoke_any_of(actor: Actor, held: Iterable[Role]) -> bool:
+    """Whether the person may revoke at least one of the roles `held` by someone: those they may issue codes for."""
+    return not issuable_by(actor.roles).isdisjoint(held)
+
+
+def issuing_role(actor: Actor, target: Role) -> Role | None:
+    """The role under which the person issues a code for `target` (the first in order that may), for the audit log."""
+    able = [r for r in sorted(actor.roles) if target in ISSUABLE.get(r, frozenset())]
+    return able[0] if able else None
