@@ -50,7 +50,7 @@ from telegram import Bot, Update
 from bot.app import MonevApp, build_app
 from bot.channels.telegram.convert import to_request
 from bot.channels.telegram.download import TelegramDownloader
-from bot.core import Fetcher, Request, split_text
+from bot.conversation.core import Fetcher, Request, split_text
 from bot.services import items, registry, submissions
 from bot.services.audit import Acting
 from storage.database import Database

@@ -11,13 +11,13 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.channels.console import ConsoleChannel
-from bot.core import Actor
-from bot.dispatch import Dispatcher
+from bot.conversation.core import Actor
+from bot.conversation.dispatch import Dispatcher
+from bot.conversation.handling import Registry, Services
+from bot.conversation.templating import Renderer
 from bot.domain.enums import Channel, Role
-from bot.handling import Registry, Services
 from bot.services import identity, uploads
 from bot.settings import Settings
-from bot.templating import Renderer
 from handlers import build_registry
 from jobs.scheduler import SchedulerHost
 from storage import migrate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.core import Reply
+from bot.conversation.core import Reply
 
 
 class Undeliverable(Exception):

@@ -16,8 +16,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import Reply, Request, reply_to_json
-from bot.dispatch import Dispatcher
+from bot.conversation.core import Reply, Request, reply_to_json
+from bot.conversation.dispatch import Dispatcher
 from bot.services import journal
 from bot.services.journal import JournalRow
 from storage.database import Database, uninterrupted

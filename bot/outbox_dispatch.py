@@ -14,10 +14,10 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from bot.core import Reply
+from bot.conversation.core import Reply
+from bot.conversation.handling import Services
 from bot.delivery import Deliverer, DeliveryFailed, DeliveryRejected, Undeliverable
 from bot.domain.enums import OutboxStatus
-from bot.handling import Services
 from bot.services import campaigns, lease, outbox
 from bot.services.lease import Fence
 from bot.services.outbox import Claimed

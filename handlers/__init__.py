@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.handling import Registry
+from bot.conversation.handling import Registry
 from handlers import campaigns, general, intake, libur, opd, people, progress
 
 

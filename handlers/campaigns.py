@@ -15,12 +15,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from bot import payloads
-from bot.core import Button, OutgoingDocument, Reply
+from bot.conversation import payloads
+from bot.conversation.core import Button, OutgoingDocument, Reply
+from bot.conversation.handling import Context, Registry
 from bot.dates import DateParseError, parse_moment
 from bot.domain.enums import Role
 from bot.errors import DomainError
-from bot.handling import Context, Registry
 from bot.services import actions, broadcast, campaigns, conversations, identity, items, outbox, registry, uploads
 from bot.services.calendar import load_calendar
 from bot.services.campaign_actions import (

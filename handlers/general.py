@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.commands import commands_for
-from bot.core import Reply
-from bot.handling import Context, Registry
+from bot.conversation.commands import commands_for
+from bot.conversation.core import Reply
+from bot.conversation.handling import Context, Registry
 from bot.services import conversations
 
 

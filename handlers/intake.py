@@ -1,9 +1,9 @@
 """Data dukung in chat: files are checked by content, collected into versions and filed to the OPD's items.
 
-Buttons use the prefix `kir:` (read by bot.payloads.parse_batch): `kir:<batch>:<ITEM>` files a waiting batch to
-an item, `kir:<batch>:p:<page>` pages the choices, `kir:<batch>:s` ends a /kirim session, `kir:<batch>:x` cancels,
-`kir:<batch>:o:<OPD>` answers "which OPD?". The batch id names nothing by itself: every press is checked against
-the batch's owner, the owner's current roles, the batch's state and the OPD's assigned items.
+Buttons use the prefix `kir:` (read by bot.conversation.payloads.parse_batch): `kir:<batch>:<ITEM>` files a waiting
+batch to an item, `kir:<batch>:p:<page>` pages the choices, `kir:<batch>:s` ends a /kirim session, `kir:<batch>:x`
+cancels, `kir:<batch>:o:<OPD>` answers "which OPD?". The batch id names nothing by itself: every press is checked
+against the batch's owner, the owner's current roles, the batch's state and the OPD's assigned items.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import payloads
-from bot.core import PAGE_SIZE, Attachment, Button, Reply, page_of
+from bot.conversation import payloads
+from bot.conversation.core import PAGE_SIZE, Attachment, Button, Reply, page_of
+from bot.conversation.handling import Context, Registry, Services
 from bot.domain.enums import BatchStatus, Role
 from bot.errors import DomainError
-from bot.handling import Context, Registry, Services
 from bot.services import access, items, outbox, people, submissions, uploads
 from bot.services.submissions import BatchView, Receipt, Scope
 from storage.filestore import Blob, FileTooLargeError

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.core import Reply
+from bot.conversation.core import Reply
+from bot.conversation.handling import Context, Registry
 from bot.dates import DateParseError, parse_day
 from bot.errors import DomainError
-from bot.handling import Context, Registry
 from bot.services import access, calendar
 
 

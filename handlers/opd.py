@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import payloads
-from bot.core import Button, Reply, page_of
+from bot.conversation import payloads
+from bot.conversation.core import Button, Reply, page_of
+from bot.conversation.handling import Context, Registry
 from bot.errors import DomainError
-from bot.handling import Context, Registry
 from bot.services import access, actions, people, registry
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import payloads
-from bot.core import Reply
+from bot.conversation import payloads
+from bot.conversation.core import Reply
+from bot.conversation.handling import Context, Registry
 from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
-from bot.handling import Context, Registry
 from bot.services import access, actions, bot_state, broadcast, invites, people
 from bot.services.invites import IssuedInvite, RedeemStatus, Redemption
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot import payloads
-from bot.core import Reply
+from bot.conversation import payloads
+from bot.conversation.core import Reply
+from bot.conversation.handling import Context, Registry
 from bot.errors import DomainError
-from bot.handling import Context, Registry
 from bot.services import access, campaigns, submissions
 from bot.services.submissions import Scope
 

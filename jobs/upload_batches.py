@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
-from bot.core import Reply
+from bot.conversation.core import Reply
+from bot.conversation.handling import Services
 from bot.errors import DomainError
-from bot.handling import Services
 from bot.services import outbox, people, submissions
 from bot.services.audit import Acting
 from handlers.intake import opd_question, question, render_receipt, tell_liaisons

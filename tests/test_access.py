@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from bot.conversation.payloads import MAX_ID
 from bot.errors import DomainError
-from bot.payloads import MAX_ID
 from bot.services import actions, campaigns, conversations, identity, people, submissions
 from bot.services.audit import Acting
 from storage.database import Database

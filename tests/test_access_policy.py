@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.core import Actor, Assignment
+from bot.conversation.core import Actor, Assignment
 from bot.errors import DomainError
 from bot.services.access import (
     CHAT_UNLOCKERS,

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
+from bot.conversation.templating import Renderer
 from bot.errors import DomainError
 from bot.services import identity
 from bot.services.audit import Acting
@@ -27,7 +28,6 @@ from bot.services.calendar import (
     package_holidays,
     remove_holiday,
 )
-from bot.templating import Renderer
 from storage.database import Database
 from storage.models import AuditEntry, Channel, HolidayOverride
 from tests.conftest import make_settings

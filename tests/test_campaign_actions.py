@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core import Actor, Assignment
+from bot.conversation.core import Actor, Assignment
 from bot.services.campaign_actions import CampaignAction, acting_role, campaign_actions, may_view, role_allows
 from bot.services.campaigns import CampaignDetail, CampaignSummary
 from storage.models import CampaignState, Role

@@ -12,9 +12,9 @@ import pytest
 
 from bot.app import MonevApp
 from bot.channels.console import ConsoleChannel
-from bot.core import Actor, Assignment, Button, Reply
-from bot.dispatch import Dispatcher
-from bot.handling import Context, Registry
+from bot.conversation.core import Actor, Assignment, Button, Reply
+from bot.conversation.dispatch import Dispatcher
+from bot.conversation.handling import Context, Registry
 from storage.models import Role
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app import MonevApp
-from bot.commands import COMMANDS, Command
-from bot.core import Actor, Assignment, Button, Reply, Request, page_of, parse_command, split_text
-from bot.dispatch import Dispatcher
+from bot.conversation.commands import COMMANDS, Command
+from bot.conversation.core import Actor, Assignment, Button, Reply, Request, page_of, parse_command, split_text
+from bot.conversation.dispatch import Dispatcher
+from bot.conversation.handling import Context, Registry
+from bot.conversation.templating import Renderer
 from bot.errors import DomainError
-from bot.handling import Context, Registry
 from bot.services import audit, identity
-from bot.templating import Renderer
 from handlers import build_registry
 from storage.models import Role
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import openpyxl
 import pytest
 
+from bot.conversation.templating import Renderer
 from bot.services.filetypes import (
     REASON_EMPTY,
     REASON_EXECUTABLE,
@@ -28,7 +29,6 @@ from bot.services.filetypes import (
     looks_like_pdf,
     sniff,
 )
-from bot.templating import Renderer
 from tests.archives import zip_bytes
 
 MB = 1024 * 1024

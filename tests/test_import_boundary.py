@@ -54,10 +54,10 @@ def test_the_contracts_hold() -> None:
         ("bot/services/audit.py", "import aiohttp", NO_MESSAGING),
         ("bot/services/audit.py", "import handlers.general", LAYERS),
         ("handlers/general.py", "import bot.channels.console", LAYERS),
-        ("handlers/general.py", "import bot.dispatch", LAYERS),
+        ("handlers/general.py", "import bot.conversation.dispatch", LAYERS),
         ("storage/database.py", "import bot.services.journal", LAYERS),
         ("handlers/intake.py", "import jobs.upload_batches", LAYERS),
-        ("bot/domain/enums.py", "import bot.templating", DOMAIN_ALONE),
+        ("bot/domain/enums.py", "import bot.conversation.templating", DOMAIN_ALONE),
         ("bot/runtime.py", "import handlers.intake", RUNTIME_NO_HANDLERS),
     ],
 )

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import Workbook
 
+from bot.conversation.templating import Renderer
 from bot.services.items import (
     FILE_KINDS,
     FRAMEWORKS,
@@ -24,7 +25,6 @@ from bot.services.items import (
     validate_item_rows,
 )
 from bot.services.registry import default_opd_file
-from bot.templating import Renderer
 
 SPBE, PEMDI = "permenpanrb-59-2020", "permenpanrb-8-2026-pemdi"
 OPD_SERVICE_OWNERS = ("DINKES", "DISDIKBUD", "DISDUKCAPIL", "DPMPTSP")

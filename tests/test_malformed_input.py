@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import MonevApp
-from bot.core import Request, parse_command
+from bot.conversation.core import Request, parse_command
 from bot.inbound import InboundProcessor
 from bot.services import campaigns, identity, items, journal, registry
 from bot.services.audit import Acting

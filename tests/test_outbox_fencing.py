@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from bot.core import Reply
+from bot.conversation.core import Reply
 from bot.services import lease, outbox
 from storage.database import Database
 from storage.models import ChannelIdentity, DeliveryAttempt, OutboxMessage, OutboxStatus, Person

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.payloads import (
+from bot.conversation.payloads import (
     MAX_ID,
     ActionPress,
     BatchPress,

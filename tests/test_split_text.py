@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from bot.core import MAX_MESSAGE_CHARS, split_text
+from bot.conversation.core import MAX_MESSAGE_CHARS, split_text
 
 _TAG = re.compile(r"<(/?)([a-z]+)[^<>]*>")
 _PIECE = re.compile(r"<[^<>]*>|&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);|[\s\S]")

@@ -22,15 +22,15 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import Attachment, Request
-from bot.dispatch import Dispatcher
-from bot.handling import Services
+from bot.conversation.core import Attachment, Request
+from bot.conversation.dispatch import Dispatcher
+from bot.conversation.handling import Services
+from bot.conversation.templating import Renderer
 from bot.services import campaigns, identity, invites, registry, submissions
 from bot.services.audit import Acting
 from bot.services.items import ItemSpec
 from bot.services.submissions import Scope
 from bot.services.uploads import register_blob
-from bot.templating import Renderer
 from handlers import build_registry
 from storage.database import Database
 from storage.filestore import Blob, FileStore, Staged

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 import pytest
 
-from bot.templating import Renderer, date_in_words, file_size_in_words
+from bot.conversation.templating import Renderer, date_in_words, file_size_in_words
 
 WIB = ZoneInfo("Asia/Pontianak")
 

@@ -10,9 +10,9 @@ import pytest
 
 from bot.app import MonevApp
 from bot.channels.telegram.sender import _keyboard
-from bot.commands import COMMANDS
-from bot.core import ELLIPSIS, Actor, Assignment, Button, Reply, fit_label
-from bot.templating import TEMPLATES_DIR, Renderer
+from bot.conversation.commands import COMMANDS
+from bot.conversation.core import ELLIPSIS, Actor, Assignment, Button, Reply, fit_label
+from bot.conversation.templating import TEMPLATES_DIR, Renderer
 from storage.models import OPD_SCOPED_ROLES, Role
 from tests.test_dispatch import answer, request
 

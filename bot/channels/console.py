@@ -11,9 +11,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.core import Actor, Attachment, Button, Reply, Request, fit_label, local_file_fetcher, parse_command
-from bot.dispatch import Dispatcher
-from bot.templating import Renderer
+from bot.conversation.core import (
+    Actor,
+    Attachment,
+    Button,
+    Reply,
+    Request,
+    fit_label,
+    local_file_fetcher,
+    parse_command,
+)
+from bot.conversation.dispatch import Dispatcher
+from bot.conversation.templating import Renderer
 
 _TAG = re.compile(r"</?(b|i|code|strong|em|pre)>")
 

@@ -9,13 +9,13 @@ from typing import Any
 from bot.app import MonevApp
 from bot.channels.console import to_plain_text
 from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
+from bot.conversation.templating import date_in_words
 from bot.dates import DateParseError, parse_moment
 from bot.services import campaigns, items, outbox, registry
 from bot.services.calendar import load_calendar
 from bot.services.filetypes import looks_like_pdf
 from bot.services.safe_text import has_control_characters
 from bot.services.timeline import step_progress
-from bot.templating import date_in_words
 
 NAME = "campaign"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from bot.app import MonevApp
 from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
+from bot.conversation.templating import date_in_words
 from bot.domain.enums import Role
 from bot.services import bot_state, invites
-from bot.templating import date_in_words
 
 NAME = "invite"
 

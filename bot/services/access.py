@@ -3,15 +3,15 @@
 Pure functions over the actor's assignments (DESIGN §2: an `opd`/`kepala_opd` person sees only the OPDs of their
 assignments; staff and the Tim see every OPD). The refusals are domain errors the dispatcher renders and audits.
 Handlers ask these functions and hold no rule of their own; the campaign actions are in `campaign_actions`, and
-who may use a command at all is the command table's (`bot.commands`).
+who may use a command at all is the command table's (`bot.conversation.commands`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from bot.commands import STAFF
-from bot.core import Actor
+from bot.conversation.commands import STAFF
+from bot.conversation.core import Actor
 from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
 from bot.services.invites import ISSUABLE, issuable_by

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import Actor, Button
+from bot.conversation.core import Actor, Button
 from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.services import identity

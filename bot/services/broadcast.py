@@ -12,10 +12,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import OutgoingDocument, Reply
+from bot.conversation.core import OutgoingDocument, Reply
+from bot.conversation.templating import Renderer
 from bot.services import campaigns, outbox
 from bot.services.campaigns import InvitationTarget
-from bot.templating import Renderer
 
 
 async def invite_all(session: AsyncSession, renderer: Renderer, campaign_id: int, now: datetime) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from bot.core import Actor
+from bot.conversation.core import Actor
 from bot.domain.enums import CampaignState, Role
 from bot.services.campaigns import CampaignDetail
 

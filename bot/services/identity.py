@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import Actor, Assignment
+from bot.conversation.core import Actor, Assignment
 from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
 from storage.models import ChannelIdentity, Opd, Person, RoleAssignment

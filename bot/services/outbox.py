@@ -18,7 +18,7 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.core import Reply, reply_from_json, reply_to_json
+from bot.conversation.core import Reply, reply_from_json, reply_to_json
 from bot.domain.enums import OutboxStatus
 from bot.services.lease import Fence, holds
 from storage.models import ChannelIdentity, DeliveryAttempt, Opd, OutboxMessage, PlatformFile

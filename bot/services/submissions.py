@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import Actor
+from bot.conversation.core import Actor
 from bot.domain.enums import BatchStatus, CampaignState, InboundStatus, ReviewState, Role
 from bot.errors import DomainError
 from bot.services import access, audit, identity

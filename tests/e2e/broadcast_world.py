@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.conversation.templating import Renderer
 from bot.services import broadcast, campaigns, identity, invites, items, registry
 from bot.services.audit import Acting
 from bot.settings import Settings
-from bot.templating import Renderer
 from storage import migrate
 from storage.database import Database
 from storage.filestore import FileStore

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli.support import cli_acting
+from bot.conversation.templating import day_in_words
 from bot.services import registry
 from bot.services.calendar import package_holidays
-from bot.templating import day_in_words
 from storage.models import AuditEntry, Role
 from tests.e2e.harness import RunningBot, bot_settings, outbox_idle, registered, running_bot, say
 from tests.fake_telegram.server import FakeBotAPI

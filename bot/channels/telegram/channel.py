@@ -23,8 +23,8 @@ from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram.convert import CHANNEL, chat_key_of, to_request
 from bot.channels.telegram.download import TelegramDownloader
 from bot.channels.telegram.sender import TelegramSender
-from bot.commands import COMMANDS, Command
-from bot.core import Reply, reply_from_json
+from bot.conversation.commands import COMMANDS, Command
+from bot.conversation.core import Reply, reply_from_json
 from bot.delivery import DeliveryFailed, DeliveryRejected, Undeliverable
 from bot.domain.enums import InboundStatus
 from bot.inbound import ChatQueues, InboundProcessor, JournalPump

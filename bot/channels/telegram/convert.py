@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Message, Update
 from telegram.constants import ChatType, MessageEntityType
 
-from bot.core import Attachment, Fetcher, Request, parse_command
+from bot.conversation.core import Attachment, Fetcher, Request, parse_command
 from bot.services.safe_text import display_text
 
 CHANNEL = "telegram"

@@ -10,7 +10,7 @@ import httpx
 from telegram import Bot
 from telegram.error import TelegramError
 
-from bot.core import Fetcher
+from bot.conversation.core import Fetcher
 from storage.filestore import FileStore, Staged
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot.channels.ratelimit import RateLimiter
-from bot.core import Reply, fit_label, split_text
+from bot.conversation.core import Reply, fit_label, split_text
 from bot.delivery import Undeliverable
 
 logger = logging.getLogger(__name__)

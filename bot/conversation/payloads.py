@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.core import MAX_PAYLOAD_BYTES
+from bot.conversation.core import MAX_PAYLOAD_BYTES
 from bot.services.items import CODE_PATTERN as ITEM_CODE
 from bot.services.registry import CODE_PATTERN as OPD_CODE
 

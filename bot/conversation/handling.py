@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core import Actor, Button, Reply, Request
+from bot.conversation.core import Actor, Button, Reply, Request
+from bot.conversation.templating import Renderer
 from bot.domain.enums import Role
 from bot.services import outbox
 from bot.services.audit import Acting
 from bot.services.conversations import FlowState
 from bot.settings import Settings
-from bot.templating import Renderer
 from storage.database import Database, UnitOfWork
 from storage.filestore import FileStore
 
@@ -34,7 +34,7 @@ class Services:
         return self.renderer.plain(template, **values)
 
     def paging_labels(self) -> tuple[str, str]:
-        """The labels of the "previous" and "next" buttons under a long list (see bot.core.page_of)."""
+        """The labels of the "previous" and "next" buttons under a long list (see bot.conversation.core.page_of)."""
         return self.label("tombol/sebelumnya"), self.label("tombol/berikutnya")
 
 

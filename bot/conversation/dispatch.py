@@ -9,11 +9,11 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import payloads
-from bot.commands import COMMANDS, Command, find_command
-from bot.core import Reply, Request
+from bot.conversation import payloads
+from bot.conversation.commands import COMMANDS, Command, find_command
+from bot.conversation.core import Reply, Request
+from bot.conversation.handling import Context, Handler, Registry, Services
 from bot.errors import DomainError
-from bot.handling import Context, Handler, Registry, Services
 from bot.services import actions, audit, conversations, identity
 from bot.services.conversations import FlowState
 from storage.database import UnitOfWork

@@ -1,0 +1,1 @@
+"""The neutral conversation core: request, reply, commands, dispatch, handler registry and templating."""
