@@ -38,8 +38,8 @@ from telegram import Bot
 from telegram.constants import ParseMode
 
 from bot.app import MonevApp, build_app
-from bot.channels.ratelimit import Limits, NoLimiter, RateLimiter
-from bot.outbox_dispatch import CLAIM_BATCH, CONCURRENT_CHATS
+from bot.messaging.outbox_dispatch import CLAIM_BATCH, CONCURRENT_CHATS
+from bot.messaging.ratelimit import Limits, NoLimiter, RateLimiter
 from bot.runtime import Runtime
 from bot.services import registry
 from bot.settings import Settings

@@ -10,10 +10,10 @@ import socket
 from datetime import timedelta
 
 from bot.app import MonevApp
-from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram.channel import TelegramChannel, journal_telegram_updates
-from bot.inbound import InboundProcessor
-from bot.outbox_dispatch import OutboxDispatcher
+from bot.messaging.inbound import InboundProcessor
+from bot.messaging.outbox_dispatch import OutboxDispatcher
+from bot.messaging.ratelimit import RateLimiter
 from bot.services import lease
 from bot.web.server import WebServer
 from jobs import journal_purge, journal_sweep, outbox_dispatch, upload_batches

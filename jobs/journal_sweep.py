@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
-from bot.inbound import JournalPump
+from bot.messaging.inbound import JournalPump
 from jobs.scheduler import PeriodicJob
 
 NAME = "journal-sweep"

@@ -1,6 +1,6 @@
 """The `outbox-dispatch` job: every second the lease holder delivers what the outbox has due.
 
-The dispatcher itself (claims, target choice, retries, the fence) lives in `bot.outbox_dispatch`; this module
+The dispatcher itself (claims, target choice, retries, the fence) lives in `bot.messaging.outbox_dispatch`; this module
 only says when it runs. It runs at once when the scheduler starts, so nothing waits a second after a takeover.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
-from bot.outbox_dispatch import OutboxDispatcher
+from bot.messaging.outbox_dispatch import OutboxDispatcher
 from jobs.scheduler import PeriodicJob
 
 NAME = "outbox-dispatch"

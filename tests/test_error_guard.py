@@ -16,31 +16,31 @@ import logging
 
 
 def test_an_unexpected_error_fails():
-    logging.getLogger("bot.inbound").error("handling journal row 1 failed")
+    logging.getLogger("bot.messaging.inbound").error("handling journal row 1 failed")
 
 
 def test_an_expected_error_passes(expect_log):
-    expect_log("bot.inbound", r"^handling journal row \\d+ failed$")
-    logging.getLogger("bot.inbound").error("handling journal row 1 failed")
+    expect_log("bot.messaging.inbound", r"^handling journal row \\d+ failed$")
+    logging.getLogger("bot.messaging.inbound").error("handling journal row 1 failed")
 
 
 def test_another_message_of_the_same_logger_still_fails(expect_log):
-    expect_log("bot.inbound", r"^handling journal row \\d+ failed$")
-    logging.getLogger("bot.inbound").error("handling journal row 1 failed")
-    logging.getLogger("bot.inbound").error("journal row 1 failed 3 times; giving up")
+    expect_log("bot.messaging.inbound", r"^handling journal row \\d+ failed$")
+    logging.getLogger("bot.messaging.inbound").error("handling journal row 1 failed")
+    logging.getLogger("bot.messaging.inbound").error("journal row 1 failed 3 times; giving up")
 
 
 def test_the_same_message_of_another_logger_still_fails(expect_log):
-    expect_log("bot.inbound", r"failed")
-    logging.getLogger("bot.outbox_dispatch").error("handling journal row 1 failed")
+    expect_log("bot.messaging.inbound", r"failed")
+    logging.getLogger("bot.messaging.outbox_dispatch").error("handling journal row 1 failed")
 
 
 def test_an_expected_error_that_never_came_fails(expect_log):
-    expect_log("bot.inbound", r"failed")
+    expect_log("bot.messaging.inbound", r"failed")
 
 
 def test_warnings_pass():
-    logging.getLogger("bot.inbound").warning("Telegram asked to slow down")
+    logging.getLogger("bot.messaging.inbound").warning("Telegram asked to slow down")
 """
 
 

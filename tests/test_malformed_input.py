@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.app import MonevApp
 from bot.conversation.core import Request, parse_command
-from bot.inbound import InboundProcessor
+from bot.messaging.inbound import InboundProcessor
 from bot.services import campaigns, identity, items, journal, registry
 from bot.services.audit import Acting
 from storage.models import Campaign, InboundEvent, Role

@@ -9,7 +9,7 @@ from itertools import count
 
 import pytest
 
-from bot.channels.ratelimit import Limits, RateLimiter
+from bot.messaging.ratelimit import Limits, RateLimiter
 
 START = 1_000.0
 

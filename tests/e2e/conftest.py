@@ -12,7 +12,7 @@ from tests.e2e.harness import LogExpectations
 
 @pytest.fixture
 def expect_log() -> LogExpectations:
-    """`expect_log("bot.inbound", r"failed")`: the error guard lets these records through, and only these."""
+    """`expect_log("bot.messaging.inbound", r"failed")`: the error guard lets these records through, and only these."""
     return LogExpectations()
 
 

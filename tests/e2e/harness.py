@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.app import MonevApp, build_app
-from bot.channels.ratelimit import RateLimiter
 from bot.cli.support import cli_acting
+from bot.messaging.ratelimit import RateLimiter
 from bot.runtime import Runtime
 from bot.services import invites
 from bot.settings import Settings

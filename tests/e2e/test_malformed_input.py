@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.channels.ratelimit import Limits, RateLimiter
+from bot.messaging.ratelimit import Limits, RateLimiter
 from bot.services import identity
 from bot.services.audit import Acting
 from storage.database import Database

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from telegram import Bot
 
-from bot.channels.ratelimit import NoLimiter, RateLimiter
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.sender import TelegramSender
 from bot.conversation.core import Reply
+from bot.messaging.ratelimit import NoLimiter, RateLimiter
 from tests.e2e.harness import LogExpectations, bot_settings, running_bot
 from tests.fake_telegram.limits import STRICT_PER_CHAT
 from tests.fake_telegram.server import FakeBotAPI

@@ -30,7 +30,7 @@ EMPTY = b'{"ok": true, "result": []}'
 async def test_a_reply_whose_answer_cannot_be_read_is_sent_three_times_at_most(
     fake_telegram: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture, expect_log: LogExpectations
 ) -> None:
-    expect_log("bot.inbound", r"^reply for journal row \d+: giving up after 3 attempts")
+    expect_log("bot.messaging.inbound", r"^reply for journal row \d+: giving up after 3 attempts")
     expect_log("telegram.request.BaseRequest", r"^Can not load invalid JSON data")  # PTB's own record of the bad answer
     user = fake_telegram.user(8301)
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
@@ -50,7 +50,7 @@ async def test_a_reply_whose_answer_cannot_be_read_is_sent_three_times_at_most(
         fake_telegram.clear_faults()
         (help_text,) = await say(fake_telegram, user, "/help")
         assert "Perintah yang bisa Anda pakai" in help_text
-    giving_up = [r for r in caplog.records if r.name == "bot.inbound" and r.levelno >= logging.ERROR]
+    giving_up = [r for r in caplog.records if r.name == "bot.messaging.inbound" and r.levelno >= logging.ERROR]
     assert [r.getMessage().split(" (")[0] for r in giving_up] == [
         f"reply for journal row {row.id}: giving up after 3 attempts"
     ]
@@ -59,7 +59,7 @@ async def test_a_reply_whose_answer_cannot_be_read_is_sent_three_times_at_most(
 async def test_an_outbox_message_whose_answer_cannot_be_read_fails_after_three_attempts(
     fake_telegram: FakeBotAPI, tmp_path: Path, expect_log: LogExpectations
 ) -> None:
-    expect_log("bot.outbox_dispatch", r"giving up after 3 attempts")
+    expect_log("bot.messaging.outbox_dispatch", r"giving up after 3 attempts")
     expect_log("telegram.request.BaseRequest", r"^Can not load invalid JSON data")
     settings = bot_settings(fake_telegram, tmp_path)
     world = await open_broadcast(settings, {"DINKES": 1}, now=datetime.now().astimezone())

@@ -162,8 +162,8 @@ async def test_an_oversize_file_is_refused_before_download(fake_telegram: FakeBo
 async def test_failed_handlers_are_retried_then_marked_failed(
     fake_telegram: FakeBotAPI, tmp_path: Path, expect_log: LogExpectations
 ) -> None:
-    expect_log("bot.inbound", r"^handling journal row 2 \(telegram update 2\) failed$")
-    expect_log("bot.inbound", r"^journal row 2 failed 3 times; giving up$")
+    expect_log("bot.messaging.inbound", r"^handling journal row 2 \(telegram update 2\) failed$")
+    expect_log("bot.messaging.inbound", r"^journal row 2 failed 3 times; giving up$")
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
         user = await registered(fake_telegram, bot, 5001, Role.TIM)
         fake_telegram.inject_error("getFile", error_code=500, description="Internal Server Error", times=10)

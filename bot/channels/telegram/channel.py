@@ -19,15 +19,15 @@ from telegram import BotCommand, Update
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.channels.ratelimit import RateLimiter
 from bot.channels.telegram.convert import CHANNEL, chat_key_of, to_request
 from bot.channels.telegram.download import TelegramDownloader
 from bot.channels.telegram.sender import TelegramSender
 from bot.conversation.commands import COMMANDS, Command
 from bot.conversation.core import Reply, reply_from_json
-from bot.delivery import DeliveryFailed, DeliveryRejected, Undeliverable
 from bot.domain.enums import InboundStatus
-from bot.inbound import ChatQueues, InboundProcessor, JournalPump
+from bot.messaging.delivery import DeliveryFailed, DeliveryRejected, Undeliverable
+from bot.messaging.inbound import ChatQueues, InboundProcessor, JournalPump
+from bot.messaging.ratelimit import RateLimiter
 from bot.services import bot_state, journal, outbox
 from bot.services.journal import JournalRow
 from bot.settings import Settings

@@ -12,9 +12,9 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from bot.channels.ratelimit import RateLimiter
 from bot.conversation.core import Reply, fit_label, split_text
-from bot.delivery import Undeliverable
+from bot.messaging.delivery import Undeliverable
+from bot.messaging.ratelimit import RateLimiter
 
 logger = logging.getLogger(__name__)
 

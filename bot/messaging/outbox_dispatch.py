@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from bot.conversation.core import Reply
 from bot.conversation.handling import Services
-from bot.delivery import Deliverer, DeliveryFailed, DeliveryRejected, Undeliverable
 from bot.domain.enums import OutboxStatus
+from bot.messaging.delivery import Deliverer, DeliveryFailed, DeliveryRejected, Undeliverable
 from bot.services import campaigns, lease, outbox
 from bot.services.lease import Fence
 from bot.services.outbox import Claimed
