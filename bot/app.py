@@ -48,15 +48,20 @@ class MonevApp:
         return self.clock()
 
     async def prepare(self) -> None:
-        """Migrate the schema and clean the file store after a possible crash."""
+        """Migrate the schema and remove temp files a crashed process left."""
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         await migrate.upgrade(self.services.db)
         self.services.files.remove_stray_temp_files()
-        # Files no row names: left by a transaction that rolled back after its file was admitted, or by a crash
-        # between the two. Only those older than an hour go, so another instance's upload in progress stays.
+
+    async def remove_orphan_files(self) -> int:
+        """Store files no row names (`monev run` at start-up only: every CLI command runs `prepare`).
+
+        They are left by a transaction that rolled back after its file was admitted, or by a crash between the
+        two. Only those older than an hour go, so another instance's upload in progress stays.
+        """
         async with self.services.db.read() as session:
             referenced = await uploads.referenced_files(session)
-        self.services.files.remove_orphans(referenced)  # ages are mtimes: the file system clock judges them
+        return self.services.files.remove_orphans(referenced)  # ages are mtimes: the file system clock judges them
 
     async def close(self) -> None:
         await self.scheduler.stop()

@@ -68,6 +68,7 @@ class Runtime:
 
     async def start(self) -> None:
         """Check the channel configuration, then serve HTTP (webhooks are journaled even on a standby)."""
+        await self.app.remove_orphan_files()
         if self.telegram is not None:
             await self.telegram.initialize()
         await self.web.start()

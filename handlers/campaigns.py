@@ -169,7 +169,7 @@ def _years(detail: CampaignDetail, now: datetime) -> set[int]:
 
 async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[Button]]:
     """The buttons of the actions the viewer may take (campaign_actions decides which)."""
-    allowed, session, me = campaign_actions(ctx.actor, detail), await ctx.session(), _me(ctx)
+    allowed, me = campaign_actions(ctx.actor, detail), _me(ctx)
     rows: list[list[Button]] = []
     editing = [
         Button(ctx.label(label), f"kmp:{kind}:{detail.id}")
@@ -182,18 +182,7 @@ async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[B
     if editing:
         rows.append(editing)
     if CampaignAction.SUBMIT in allowed:
-        rows.append(
-            [
-                await actions.action_button(
-                    session,
-                    ctx.label("tombol/ajukan_ke_kabid"),
-                    kind="kmp_submit",
-                    person_id=me,
-                    now=ctx.now,
-                    campaign=detail.id,
-                )
-            ]
-        )
+        rows.append([await _action_button(ctx, "tombol/ajukan_ke_kabid", "kmp_submit", me, detail.id)])
     if CampaignAction.APPROVE in allowed:  # with RETURN: the same roles, state and duty
         rows.append(await _decision_buttons(ctx, detail.id, me))
     if CampaignAction.UPLOAD_SIGNED_LETTER in allowed:
@@ -203,38 +192,31 @@ async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[B
     return rows
 
 
+async def _action_button(
+    ctx: Context, label: str, kind: str, person_id: int, campaign_id: int, **values: object
+) -> Button:
+    """A one-time campaign action for `person_id`, labelled from `templates/tombol/`."""
+    return await actions.action_button(
+        await ctx.session(),
+        ctx.label(label, **values),
+        kind=kind,
+        person_id=person_id,
+        now=ctx.now,
+        campaign=campaign_id,
+    )
+
+
 async def _decision_buttons(ctx: Context, campaign_id: int, kabid: int) -> list[Button]:
-    session = await ctx.session()
     return [
-        await actions.action_button(
-            session,
-            ctx.label("tombol/setujui"),
-            kind="kmp_approve",
-            person_id=kabid,
-            now=ctx.now,
-            campaign=campaign_id,
-        ),
-        await actions.action_button(
-            session,
-            ctx.label("tombol/kembalikan"),
-            kind="kmp_return",
-            person_id=kabid,
-            now=ctx.now,
-            campaign=campaign_id,
-        ),
+        await _action_button(ctx, "tombol/setujui", "kmp_approve", kabid, campaign_id),
+        await _action_button(ctx, "tombol/kembalikan", "kmp_return", kabid, campaign_id),
     ]
 
 
 async def _broadcast_button(ctx: Context, campaign_id: int, uploader: int) -> Button:
-    session = await ctx.session()
-    reach = await campaigns.broadcast_reach(session, campaign_id)
-    return await actions.action_button(
-        session,
-        ctx.label("tombol/kirim_undangan", opds=reach.opds, liaisons=reach.liaisons),
-        kind="kmp_open",
-        person_id=uploader,
-        now=ctx.now,
-        campaign=campaign_id,
+    reach = await campaigns.broadcast_reach(await ctx.session(), campaign_id)
+    return await _action_button(
+        ctx, "tombol/kirim_undangan", "kmp_open", uploader, campaign_id, opds=reach.opds, liaisons=reach.liaisons
     )
 
 

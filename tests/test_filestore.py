@@ -126,7 +126,7 @@ async def test_start_up_sweeps_files_no_row_names(app: MonevApp) -> None:
     hour_and_a_bit_ago = time.time() - 3700
     for blob in (named, old):
         os.utime(blob.path, (hour_and_a_bit_ago, hour_and_a_bit_ago))
-    await app.prepare()
+    await app.remove_orphan_files()  # what `monev run` does at start-up (Runtime.start)
     assert named.path.exists() and young.path.exists() and not old.path.exists()
     async with app.services.db.read() as session:
         assert await uploads.referenced_files(session) == {named.sha256}
