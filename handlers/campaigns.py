@@ -21,8 +21,7 @@ from bot.conversation.handling import Context, Registry
 from bot.dates import DateParseError, parse_moment
 from bot.domain.enums import Role
 from bot.errors import DomainError
-from bot.services import actions, broadcast, campaigns, conversations, identity, items, outbox, registry, uploads
-from bot.services.calendar import load_calendar
+from bot.services import actions, broadcast, campaigns, conversations, identity, items, people, registry, uploads
 from bot.services.campaign_actions import (
     ACTION_ROLES,
     ACTION_STATE,
@@ -33,9 +32,10 @@ from bot.services.campaign_actions import (
     may_view,
     role_allows,
 )
+from bot.services.campaign_overview import campaign_overview
 from bot.services.campaigns import CampaignDetail
 from bot.services.conversations import FlowState
-from bot.services.timeline import step_progress
+from bot.services.timeline import SIGNED_LETTER_STEP, sop_step
 from storage.filestore import Blob
 
 FRAMEWORK_CHOICES = {"59": "permenpanrb-59-2020", "pemdi": "permenpanrb-8-2026-pemdi"}
@@ -145,26 +145,9 @@ async def kampanye_button(ctx: Context) -> Reply | list[Reply]:
 
 
 async def show(ctx: Context, campaign_id: int) -> Reply:
-    session = await ctx.session()
-    detail = await campaigns.campaign_detail(session, campaign_id)
-    calendar = await load_calendar(session, ctx.services.settings, _years(detail, ctx.now))
-    steps = step_progress(detail.events, calendar, ctx.now)
-    delivery = await outbox.campaign_delivery(session, campaign_id)
-    return ctx.reply(
-        "kampanye/rincian",
-        buttons=await _campaign_buttons(ctx, detail),
-        c=detail,
-        steps=steps,
-        delivery=delivery,
-        tanpa_penghubung=[o.code for o in detail.opds if o.code not in {d.code for d in delivery}],
-        minutes_per_day=calendar.minutes_per_day,
-        framework=items.FRAMEWORKS.get(detail.summary.framework or "", "daftar item impor"),
-    )
-
-
-def _years(detail: CampaignDetail, now: datetime) -> set[int]:
-    first = detail.events[0].at.year if detail.events else now.year
-    return set(range(first, now.year + 1))
+    overview = await campaign_overview(await ctx.session(), ctx.services.settings, campaign_id, ctx.now)
+    buttons = await _campaign_buttons(ctx, overview.detail)
+    return ctx.reply("kampanye/rincian", buttons=buttons, v=overview, c=overview.detail)
 
 
 async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[Button]]:
@@ -350,6 +333,8 @@ async def _opd_choice(ctx: Context, draft: NewCampaign, codes: list[str]) -> Rep
     unknown = sorted({c.upper() for c in codes} - known)
     if unknown:
         return ctx.reply("kampanye/opd_tidak_dikenal", kode=", ".join(unknown))
+    specs = items.framework_items(draft.framework) if draft.framework else list(draft.items)
+    campaigns.require_items_for(sorted({c.upper() for c in codes}), specs)  # refused now, not after the letter
     await _advance(ctx, Step.LETTER, replace(draft, opd_codes=tuple(sorted({c.upper() for c in codes})) or None))
     return ctx.reply("kampanye/tanya_surat")
 
@@ -436,17 +421,22 @@ async def edit_flow(ctx: Context, state: FlowState) -> Reply:
     if text.lower() == "selesai":
         await conversations.finish(await ctx.session(), ctx.request.channel, ctx.request.chat_id)
         return await show(ctx, campaign_id)
-    changed = []
+    changed, removed = [], []
     for line in text.splitlines():
         words = line.replace(",", " ").split()
         if len(words) < 2:
             return ctx.reply("kampanye/penugasan_tidak_sah", baris=line)
+        if words[0].lower() == "hapus":  # `hapus DINKES`: the OPD leaves the plan
+            removed += await campaigns.remove_opds(
+                await ctx.session(), campaign_id, words[1:], acting=ctx.acting(_editor_role(ctx)), now=ctx.now
+            )
+            continue
         changed.append(
             await campaigns.assign_item(
                 await ctx.session(), campaign_id, words[0], words[1:], acting=ctx.acting(_editor_role(ctx)), now=ctx.now
             )
         )
-    return ctx.reply("kampanye/penugasan_diubah", changed=changed)
+    return ctx.reply("kampanye/penugasan_diubah", changed=changed, removed=removed)
 
 
 async def draft_letter_flow(ctx: Context, state: FlowState) -> Reply:
@@ -511,12 +501,16 @@ async def submit_action(ctx: Context, params: dict[str, Any]) -> Reply:
     for kabid in kabids:
         buttons = [await _decision_buttons(ctx, campaign_id, kabid)]
         await ctx.notify(kabid, "kampanye/untuk_kabid", buttons=buttons, kind="disposisi", c=detail)
-        if detail.draft_letter:
-            sha, name = detail.draft_letter
-            caption = f"Draf surat: {detail.summary.title}"
-            letter = Reply(caption, document=OutgoingDocument(sha, name, caption))
-            await ctx.send_later(kabid, letter, kind="disposisi", campaign_id=campaign_id)
+        await _send_draft_letter(ctx, kabid, detail, kind="disposisi")
     return ctx.reply("kampanye/diajukan", c=detail, jumlah=len(kabids))
+
+
+async def _send_draft_letter(ctx: Context, person_id: int, detail: CampaignDetail, *, kind: str) -> None:
+    if detail.draft_letter:
+        sha, name = detail.draft_letter
+        caption = ctx.services.renderer.render("kampanye/draf_surat_keterangan", c=detail)
+        letter = Reply(caption, document=OutgoingDocument(sha, name, caption))
+        await ctx.send_later(person_id, letter, kind=kind, campaign_id=detail.id)
 
 
 async def approve_action(ctx: Context, params: dict[str, Any]) -> Reply:
@@ -529,7 +523,27 @@ async def approve_action(ctx: Context, params: dict[str, Any]) -> Reply:
         now=ctx.now,
     )
     await _tell_submitter(ctx, detail, approved=True, note=None)
+    await _ask_for_signed_letter(ctx, detail)
     return ctx.reply("kampanye/disetujui", c=detail)
+
+
+async def _ask_for_signed_letter(ctx: Context, detail: CampaignDetail) -> None:
+    """Step 2's clock runs from the approval: whoever may upload the signed letter is told, with the draft."""
+    button = Button(ctx.label("tombol/unggah_surat_ttd"), f"kmp:ttd:{detail.id}")
+    target = sop_step(SIGNED_LETTER_STEP).target
+    for person in await people.people_with_roles(await ctx.session(), LETTER_UPLOADERS):
+        if person == ctx.actor.person_id:
+            continue  # the Kabid who approved sees the plan already
+        await ctx.notify(
+            person,
+            "kampanye/minta_surat_ttd",
+            buttons=[[button]],
+            kind="surat_ttd",
+            c=detail,
+            kabid=ctx.actor.display_name,
+            target_hari=target,
+        )
+        await _send_draft_letter(ctx, person, detail, kind="surat_ttd")
 
 
 async def return_action(ctx: Context, params: dict[str, Any]) -> Reply:

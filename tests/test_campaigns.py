@@ -205,3 +205,27 @@ async def test_timeline_counts_working_time_across_a_weekend_and_a_holiday(db: D
     assert step1.working_minutes == 45 and step1.target_minutes == 30 and step1.over_target
     assert step2.ended is None and step2.working_minutes == 75  # running since approval
     assert all(s.started is None for s in steps[3:])
+
+
+async def test_a_returned_plan_runs_step_0_again_until_it_is_submitted_again(db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    await seeded(db)
+    kasi, kabid = await person(db, "kasi", Role.KASI), await person(db, "kabid", Role.KABID)
+    campaign = await create(db, kasi, now=FRIDAY_3PM)
+    tuesday_9am = datetime(2026, 8, 18, 9, 0, tzinfo=WIB)
+    returned_at = tuesday_9am + timedelta(minutes=20)
+    async with db.write() as session:
+        await campaigns.submit_to_kabid(session, campaign, acting=kasi, now=tuesday_9am)
+        await campaigns.decide(session, campaign, approve=False, note="Tambah kecamatan", acting=kabid, now=returned_at)
+        calendar = await load_calendar(session, make_settings(tmp_path), [2026])
+        returned = (await campaigns.campaign_detail(session, campaign)).events
+        resubmitted_at = returned_at + timedelta(minutes=40)
+        await campaigns.submit_to_kabid(session, campaign, acting=kasi, now=resubmitted_at)
+        again = (await campaigns.campaign_detail(session, campaign)).events
+
+    step0, step1 = step_progress(returned, calendar, now=returned_at + timedelta(minutes=10))[:2]
+    assert step0.started == returned_at and step0.ended is None and step0.working_minutes == 10  # running again
+    assert step1.ended == returned_at and step1.working_minutes == 20  # the Kabid's step ended with the return
+
+    step0, step1 = step_progress(again, calendar, now=resubmitted_at + timedelta(minutes=5))[:2]
+    assert step0.ended == resubmitted_at and step0.working_minutes == 40
+    assert step1.started == resubmitted_at and step1.ended is None and step1.working_minutes == 5

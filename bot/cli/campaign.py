@@ -11,11 +11,10 @@ from bot.channels.console import to_plain_text
 from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
 from bot.conversation.templating import date_in_words
 from bot.dates import DateParseError, parse_moment
-from bot.services import campaigns, items, outbox, registry
-from bot.services.calendar import load_calendar
+from bot.services import campaigns, items, registry
+from bot.services.campaign_overview import campaign_overview
 from bot.services.filetypes import looks_like_pdf
 from bot.services.safe_text import has_control_characters
-from bot.services.timeline import step_progress
 
 NAME = "campaign"
 
@@ -121,19 +120,8 @@ async def _imported_items(app: MonevApp, path: Path) -> list[items.ItemSpec]:
 async def _show(app: MonevApp, campaign_id: int) -> int:
     with refusals_as_rejections(app):
         async with app.services.db.read() as session:
-            detail = await campaigns.campaign_detail(session, campaign_id)
-            calendar = await load_calendar(session, app.settings, range(app.now().year - 1, app.now().year + 1))
-            delivery = await outbox.campaign_delivery(session, campaign_id)
-    steps = step_progress(detail.events, calendar, app.now())
-    text = app.services.renderer.render(
-        "kampanye/rincian",
-        c=detail,
-        steps=steps,
-        minutes_per_day=calendar.minutes_per_day,
-        delivery=delivery,
-        tanpa_penghubung=[o.code for o in detail.opds if o.code not in {d.code for d in delivery}],
-        framework=items.FRAMEWORKS.get(detail.summary.framework or "", "daftar item impor"),
-    )
+            overview = await campaign_overview(session, app.settings, campaign_id, app.now())
+    text = app.services.renderer.render("kampanye/rincian", v=overview, c=overview.detail)
     print(to_plain_text(text))
     return 0
 

@@ -14,11 +14,10 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from bot.conversation.core import Reply
 from bot.conversation.handling import Services
 from bot.domain.enums import OutboxStatus
 from bot.messaging.delivery import Deliverer, DeliveryFailed, DeliveryRejected, Undeliverable
-from bot.services import campaigns, lease, outbox
+from bot.services import broadcast, campaigns, lease, outbox
 from bot.services.lease import Fence
 from bot.services.outbox import Claimed
 from storage.database import Database
@@ -210,32 +209,13 @@ class OutboxDispatcher:
         return message.attempts + 1
 
     async def _report_settled_broadcasts(self, fence: Fence) -> bool:
-        """When a broadcast has no message waiting any more, its uploader gets the delivery report."""
+        """When a broadcast has no message waiting any more, its readers get the delivery report."""
         reported = False
         async with self.db.write() as session:
             if not await lease.still_holds(session, fence):
                 return False
             for campaign_id in await campaigns.unreported_broadcasts(session):
-                if not await outbox.broadcast_settled(session, campaign_id):
-                    continue
-                detail = await campaigns.campaign_detail(session, campaign_id)
-                delivery = await outbox.campaign_delivery(session, campaign_id)
-                reached = {d.code for d in delivery}
-                text = self.services.renderer.render(
-                    "kampanye/laporan_kirim",
-                    c=detail,
-                    delivery=delivery,
-                    tanpa_penghubung=[o for o in detail.opds if o.code not in reached],
+                reported |= await broadcast.report_if_settled(
+                    session, self.services.renderer, campaign_id, self.clock()
                 )
-                uploader = await campaigns.mark_broadcast_reported(session, campaign_id, self.clock())
-                if uploader is not None:
-                    await outbox.enqueue(
-                        session,
-                        person_id=uploader,
-                        kind="laporan_kirim",
-                        reply=Reply(text),
-                        now=self.clock(),
-                        campaign_id=campaign_id,
-                    )
-                    reported = True
         return reported

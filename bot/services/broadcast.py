@@ -8,14 +8,22 @@ row still holds its rendered text.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.core import OutgoingDocument, Reply
 from bot.conversation.templating import Renderer
-from bot.services import campaigns, outbox
+from bot.domain.enums import OutboxStatus, Role
+from bot.services import campaigns, outbox, people
 from bot.services.campaigns import InvitationTarget
+from bot.services.invites import issuable_by
+from storage.models import CampaignOpd, Opd, OutboxMessage, RoleAssignment
+
+# Who reads the delivery report besides the uploader of the signed letter: the Kasi and the Kabid follow step 2.
+REPORT_READERS = frozenset({Role.KASI, Role.KABID})
 
 
 async def invite_all(session: AsyncSession, renderer: Renderer, campaign_id: int, now: datetime) -> int:
@@ -52,3 +60,115 @@ async def _invite(session: AsyncSession, renderer: Renderer, target: InvitationT
             campaign_id=target.campaign_id,
             opd_id=target.opd_id,
         )
+
+
+@dataclass(frozen=True)
+class OpdReach:
+    """How the broadcast reached the liaisons of one OPD, counted in people (each gets two messages)."""
+
+    code: str
+    name: str
+    reached: int  # every message delivered
+    waiting: int  # a message still waits or is being sent
+    unreachable: int  # blocked the bot, or no chat account left
+    failed: int  # the platform refused a message
+
+    @property
+    def liaisons(self) -> int:
+        return self.reached + self.waiting + self.unreachable + self.failed
+
+
+@dataclass(frozen=True)
+class BroadcastReport:
+    """The broadcast of one campaign per OPD, and the OPDs of the campaign that have no liaison to invite."""
+
+    opds: tuple[OpdReach, ...]
+    without_liaison: tuple[str, ...]  # OPD codes
+
+    @property
+    def reached(self) -> int:
+        return sum(o.reached for o in self.opds)
+
+    @property
+    def liaisons(self) -> int:
+        return sum(o.liaisons for o in self.opds)
+
+    @property
+    def unreachable(self) -> int:
+        return sum(o.unreachable for o in self.opds)
+
+
+async def delivery_report(session: AsyncSession, campaign_id: int) -> BroadcastReport:
+    """Per OPD, how many liaisons the invitation reached; in two queries whatever the campaign's size.
+
+    A liaison counts once, by their least delivered message: failed, then unreachable, then waiting, else reached.
+    """
+    rows = await session.execute(
+        select(Opd.code, Opd.name, OutboxMessage.person_id, OutboxMessage.status)
+        .join(OutboxMessage, and_(OutboxMessage.opd_id == Opd.id, OutboxMessage.campaign_id == campaign_id))
+        .where(OutboxMessage.kind.in_(outbox.INVITATION_KINDS))
+    )
+    statuses: dict[tuple[str, str], dict[int, set[str]]] = {}
+    for code, name, person_id, status in rows.all():
+        statuses.setdefault((code, name), {}).setdefault(person_id, set()).add(status)
+    participants = await session.execute(
+        select(Opd.code)
+        .join(CampaignOpd, CampaignOpd.opd_id == Opd.id)
+        .where(CampaignOpd.campaign_id == campaign_id)
+        .order_by(Opd.code)
+    )
+    invited = {code for code, _ in statuses}
+    return BroadcastReport(
+        opds=tuple(_reach(code, name, per_person) for (code, name), per_person in sorted(statuses.items())),
+        without_liaison=tuple(code for code in participants.scalars() if code not in invited),
+    )
+
+
+def _reach(code: str, name: str, per_person: dict[int, set[str]]) -> OpdReach:
+    counts = {"failed": 0, "unreachable": 0, "waiting": 0, "reached": 0}
+    for seen in per_person.values():
+        if OutboxStatus.FAILED.value in seen:
+            counts["failed"] += 1
+        elif OutboxStatus.UNREACHABLE.value in seen:
+            counts["unreachable"] += 1
+        elif seen & set(outbox.OPEN):
+            counts["waiting"] += 1
+        else:
+            counts["reached"] += 1
+    return OpdReach(code, name, **counts)
+
+
+async def report_if_settled(session: AsyncSession, renderer: Renderer, campaign_id: int, now: datetime) -> bool:
+    """Once no invitation waits any more, the uploader, the Kasi and the Kabid get the delivery report (once).
+
+    Each reader's hint for OPDs without a liaison names what that reader can do: issue a code with `/undang`, or
+    (the sekretariat, who may not) look the OPD up with `/opd` and ask an admin or the Kasi for the code.
+    """
+    if not await outbox.broadcast_settled(session, campaign_id):
+        return False
+    uploader = await campaigns.mark_broadcast_reported(session, campaign_id, now)
+    if uploader is None:  # reported by an earlier run
+        return False
+    detail = await campaigns.campaign_detail(session, campaign_id)
+    report = await delivery_report(session, campaign_id)
+    readers = sorted({uploader, *await people.people_with_roles(session, REPORT_READERS)})
+    may_invite = await _may_invite_liaisons(session, readers)
+    for reader in readers:
+        text = renderer.render("kampanye/laporan_kirim", c=detail, report=report, may_invite=reader in may_invite)
+        await outbox.enqueue(
+            session, person_id=reader, kind="laporan_kirim", reply=Reply(text), now=now, campaign_id=campaign_id
+        )
+    return True
+
+
+async def _may_invite_liaisons(session: AsyncSession, person_ids: list[int]) -> set[int]:
+    """Which of these people may issue a liaison's invite code (`/undang KODE_OPD`)."""
+    rows = await session.execute(
+        select(RoleAssignment.person_id, RoleAssignment.role).where(
+            RoleAssignment.person_id.in_(person_ids), RoleAssignment.revoked_at.is_(None)
+        )
+    )
+    roles: dict[int, set[Role]] = {}
+    for person_id, role in rows.all():
+        roles.setdefault(person_id, set()).add(Role(role))
+    return {p for p, held in roles.items() if Role.OPD in issuable_by(frozenset(held))}

@@ -79,6 +79,11 @@ class CampaignDetail:
     def state(self) -> CampaignState:
         return self.summary.state
 
+    @property
+    def asked_items(self) -> tuple[ItemSpec, ...]:
+        """The items at least one OPD of the campaign answers (an item may be left with none while editing)."""
+        return tuple(spec for spec in self.items if spec.opd_codes)
+
 
 async def create_campaign(
     session: AsyncSession,
@@ -150,7 +155,16 @@ def _participants(items: Sequence[ItemSpec], opd_codes: Sequence[str] | None, ac
             raise DomainError("kampanye/opd_tidak_dikenal", kode=", ".join(unknown))
     if not chosen:
         raise DomainError("kampanye/opd_kosong")
+    require_items_for(chosen, items)
     return chosen
+
+
+def require_items_for(opd_codes: Sequence[str], items: Sequence[ItemSpec]) -> None:
+    """Refuse a plan that invites an OPD to answer nothing (it would get an empty data request)."""
+    named = {code for spec in items for code in spec.opd_codes}
+    empty = sorted(code for code in opd_codes if code not in named)
+    if empty:
+        raise DomainError("kampanye/opd_tanpa_item", kode=", ".join(empty), id=None)
 
 
 async def list_campaigns(session: AsyncSession) -> list[CampaignSummary]:
@@ -247,6 +261,40 @@ async def assign_item(
     return _spec(item, codes)
 
 
+async def remove_opds(
+    session: AsyncSession, campaign_id: int, opd_codes: Sequence[str], *, acting: Acting, now: datetime
+) -> list[str]:
+    """Take OPDs out of a draft campaign, with their item assignments; returns the codes removed."""
+    campaign = await _load(session, campaign_id)
+    _require_state(campaign, CampaignState.DRAFT, "kampanye/hanya_draf")
+    codes = sorted({c.strip().upper() for c in opd_codes if c.strip()})
+    joined = dict(
+        (
+            await session.execute(
+                select(Opd.code, Opd.id)
+                .join(CampaignOpd, CampaignOpd.opd_id == Opd.id)
+                .where(CampaignOpd.campaign_id == campaign_id, Opd.code.in_(codes))
+            )
+        ).all()
+    )
+    unknown = [c for c in codes if c not in joined]
+    if unknown or not codes:
+        raise DomainError("kampanye/opd_bukan_peserta", kode=", ".join(unknown) or "-", id=campaign_id)
+    items = select(CampaignItem.id).where(CampaignItem.campaign_id == campaign_id)
+    await session.execute(
+        delete(ItemAssignment).where(
+            ItemAssignment.campaign_item_id.in_(items), ItemAssignment.opd_id.in_(joined.values())
+        )
+    )
+    await session.execute(
+        delete(CampaignOpd).where(CampaignOpd.campaign_id == campaign_id, CampaignOpd.opd_id.in_(joined.values()))
+    )
+    await audit.record(
+        session, acting, "campaign_remove_opds", now, object_type="campaign", object_id=campaign_id, opds=codes
+    )
+    return codes
+
+
 async def set_draft_letter(
     session: AsyncSession, campaign_id: int, blob: Blob, name: str, *, acting: Acting, now: datetime
 ) -> None:
@@ -274,6 +322,9 @@ async def submit_to_kabid(session: AsyncSession, campaign_id: int, *, acting: Ac
         select(func.count()).select_from(CampaignItem).where(CampaignItem.campaign_id == campaign_id)
     ):
         raise DomainError("kampanye/item_kosong")
+    empty = await _opds_without_items(session, campaign_id)
+    if empty:  # editing can take an OPD's last item away
+        raise DomainError("kampanye/opd_tanpa_item", kode=", ".join(empty), id=campaign_id)
     deciders = [p for p in await _kabids(session) if p != acting.person_id]
     if not deciders:
         raise DomainError("kampanye/tanpa_kabid")
@@ -286,6 +337,21 @@ async def submit_to_kabid(session: AsyncSession, campaign_id: int, *, acting: Ac
     )
     await _event(session, campaign, "submitted", acting, now)
     return deciders
+
+
+async def _opds_without_items(session: AsyncSession, campaign_id: int) -> list[str]:
+    asked = (
+        select(ItemAssignment.opd_id)
+        .join(CampaignItem, CampaignItem.id == ItemAssignment.campaign_item_id)
+        .where(CampaignItem.campaign_id == campaign_id)
+    )
+    rows = await session.scalars(
+        select(Opd.code)
+        .join(CampaignOpd, CampaignOpd.opd_id == Opd.id)
+        .where(CampaignOpd.campaign_id == campaign_id, CampaignOpd.opd_id.not_in(asked))
+        .order_by(Opd.code)
+    )
+    return list(rows.all())
 
 
 async def decide(

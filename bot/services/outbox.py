@@ -14,20 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.conversation.core import Reply, reply_from_json, reply_to_json
 from bot.domain.enums import OutboxStatus
 from bot.services.lease import Fence, holds
-from storage.models import ChannelIdentity, DeliveryAttempt, Opd, OutboxMessage, PlatformFile
+from storage.models import ChannelIdentity, DeliveryAttempt, OutboxMessage, PlatformFile
 
 # The WhatsApp template each kind uses outside the 24-hour window (CONTRACT.md, MONEV_WHATSAPP_TEMPLATES).
 TEMPLATE_KEYS = {"undangan": "undangan", "permintaan_data": "undangan", "laporan_kirim": "pemberitahuan"}
 DEFAULT_TEMPLATE_KEY = "pemberitahuan"
 OPEN = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
 MESSAGING_CHANNELS = ("telegram", "whatsapp")
+INVITATION_KINDS = ("undangan", "permintaan_data")
 
 
 @dataclass(frozen=True)
@@ -258,46 +259,6 @@ async def remember_platform_file(session: AsyncSession, channel: str, sha256: st
         session.add(PlatformFile(channel=channel, sha256=sha256, file_id=file_id, created_at=now))
 
 
-@dataclass(frozen=True)
-class OpdDelivery:
-    """The broadcast of one campaign to one OPD, counted by message status."""
-
-    code: str
-    name: str
-    sent: int
-    pending: int
-    unreachable: int
-    failed: int
-
-    @property
-    def total(self) -> int:
-        return self.sent + self.pending + self.unreachable + self.failed
-
-
-async def campaign_delivery(session: AsyncSession, campaign_id: int) -> list[OpdDelivery]:
-    """Per OPD of the campaign's broadcast: how many messages were sent, wait, or could not be delivered."""
-    rows = await session.execute(
-        select(Opd.code, Opd.name, OutboxMessage.status, func.count())
-        .join(OutboxMessage, and_(OutboxMessage.opd_id == Opd.id, OutboxMessage.campaign_id == campaign_id))
-        .where(OutboxMessage.kind.in_(["undangan", "permintaan_data"]))
-        .group_by(Opd.code, Opd.name, OutboxMessage.status)
-    )
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    for code, name, status, count in rows.all():
-        counts.setdefault((code, name), {})[status] = count
-    return [
-        OpdDelivery(
-            code,
-            name,
-            c.get("sent", 0),
-            c.get("pending", 0) + c.get("sending", 0),
-            c.get("unreachable", 0),
-            c.get("failed", 0),
-        )
-        for (code, name), c in sorted(counts.items())
-    ]
-
-
 async def broadcast_settled(session: AsyncSession, campaign_id: int) -> bool:
     """True once no invitation of the campaign is waiting or being sent."""
     waiting = await session.scalar(
@@ -305,7 +266,7 @@ async def broadcast_settled(session: AsyncSession, campaign_id: int) -> bool:
         .select_from(OutboxMessage)
         .where(
             OutboxMessage.campaign_id == campaign_id,
-            OutboxMessage.kind.in_(["undangan", "permintaan_data"]),
+            OutboxMessage.kind.in_(INVITATION_KINDS),
             OutboxMessage.status.in_(OPEN),
         )
     )

@@ -14,6 +14,10 @@ from bot.services.calendar import WorkingCalendar
 from bot.services.campaigns import EventView
 
 SOP_STEPS_FILE = Path(bot.data.__file__).parent / "sop-steps.csv"
+SIGNED_LETTER_STEP = 2  # the sekretariat's step: the signed letter, then the broadcast
+# Events beyond the CSV's start and end: a returned plan ends the Kabid's step and restarts the Kasi's.
+RESTARTED_BY = {0: ("returned",)}
+ENDED_BY = {1: ("returned",)}
 
 
 @dataclass(frozen=True)
@@ -61,19 +65,28 @@ def sop_steps() -> tuple[SopStep, ...]:
         )
 
 
-def step_progress(events: Sequence[EventView], calendar: WorkingCalendar, now: datetime) -> list[StepProgress]:
-    """Measure each step: it ends at the first `end_event`, and starts at the last `start_event` before that.
+def sop_step(number: int) -> SopStep:
+    return next(step for step in sop_steps() if step.step == number)
 
-    So a plan returned by the Kabid and submitted again is measured from its last submission; a step that has
-    started but not ended is measured until `now`.
+
+def step_progress(events: Sequence[EventView], calendar: WorkingCalendar, now: datetime) -> list[StepProgress]:
+    """Measure each step over its latest run: from its last start to the first end after that start.
+
+    A plan the Kabid returns goes back to step 0: the return ends step 1 and starts step 0 again, so after a
+    return the timeline shows step 0 running (measured from the return) and, once resubmitted, step 1 measured
+    from the last submission. A step that has started but not ended is measured until `now`.
     """
     day_minutes = calendar.minutes_per_day
     result = []
     for step in sop_steps():
-        ends = [e.at for e in events if e.kind == step.end_event]
-        ended = ends[0] if ends else None
-        starts = [e.at for e in events if e.kind == step.start_event and (ended is None or e.at <= ended)]
-        started = starts[-1] if starts else None
+        starts = {step.start_event, *RESTARTED_BY.get(step.step, ())}
+        ends = {step.end_event, *ENDED_BY.get(step.step, ())}
+        # By position, not time: events of one instant (a script, a test) keep their recorded order.
+        first = next((i for i in range(len(events) - 1, -1, -1) if events[i].kind in starts), None)
+        started = events[first].at if first is not None else None
+        ended = None
+        if first is not None:
+            ended = next((e.at for e in events[first + 1 :] if e.kind in ends), None)
         minutes = calendar.working_minutes_between(started, ended or now) if started else None
         target = step.target * (1 if step.unit == "working_minutes" else day_minutes)
         result.append(StepProgress(step, started, ended, minutes, target))

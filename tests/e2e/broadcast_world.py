@@ -33,6 +33,7 @@ class World:
     campaign_id: int
     uploader_chat: int
     liaisons: dict[int, str]  # Telegram user id → OPD code
+    leader_chats: tuple[int, ...] = (900_001, 900_002)  # the Kasi and the Kabid, who read the report too
 
 
 async def open_broadcast(

@@ -32,7 +32,7 @@ def strict_per_chat(fake_telegram: FakeBotAPI) -> None:
 
 
 def users_for(fake: FakeBotAPI, world: World) -> None:
-    for user_id in [*world.liaisons, world.uploader_chat]:
+    for user_id in [*world.liaisons, world.uploader_chat, *world.leader_chats]:
         fake.user(user_id)
 
 
@@ -65,9 +65,18 @@ async def test_every_liaison_gets_both_messages_and_the_uploader_a_report(
             assert opd in request and "I.01" in request and "WIB" in request
         assert "BPBD" in report[0] and "tanpa penghubung" in report[0]
         # sorted liaisons: DINKES ×2, DISHUB ×2, DISKOMINFO ×2; the 3rd (DISHUB) blocked, the 5th (DISKOMINFO) gone
-        assert "DINKES: 4 terkirim\n" in report[0]
-        assert "DISHUB: 2 terkirim, 2 tidak terjangkau" in report[0]
-        assert "DISKOMINFO: 2 terkirim, 2 tidak terjangkau" in report[0]
+        assert "diterima 4 dari 6 penghubung di 3 OPD" in report[0]
+        assert "DINKES: 2 penghubung menerima\n" in report[0]
+        assert "DISHUB: 1 penghubung menerima, 1 tidak terjangkau" in report[0]
+        assert "DISKOMINFO: 1 penghubung menerima, 1 tidak terjangkau" in report[0]
+        assert "/opd KODE_OPD" in report[0] and "/undang" not in report[0]  # the sekretariat cannot /undang
+        for leader in world.leader_chats:  # the Kasi and the Kabid read the same report
+            (theirs,) = await fake_telegram.wait_for(
+                lambda leader=leader: [t for t in fake_telegram.texts(leader) if "Laporan pengiriman" in t]
+            )
+            assert "DISHUB: 1 penghubung menerima, 1 tidak terjangkau" in theirs
+        kasi_report = [t for t in fake_telegram.texts(world.leader_chats[0]) if "Laporan pengiriman" in t][0]
+        assert "/undang KODE_OPD" in kasi_report  # the Kasi may issue a liaison's code
         uploads = fake_telegram.calls_of("sendDocument")
         assert sum(1 for c in uploads if "upload" in str(c.get("document", ""))) == 1  # uploaded once, then file_id
         await outbox_idle(bot.app.services.db)
@@ -82,8 +91,8 @@ async def test_every_liaison_gets_both_messages_and_the_uploader_a_report(
                 (await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))).all()
             )
         assert sorted(unreachable) == sorted([str(blocked), str(missing)])
-        assert statuses == {"sent": 9, "unreachable": 4}  # 8 to liaisons + the report; 2 × 2 not reachable
-        assert attempts == 13  # one attempt each: nothing unreachable was retried
+        assert statuses == {"sent": 11, "unreachable": 4}  # 8 to liaisons + 3 reports; 2 × 2 not reachable
+        assert attempts == 15  # one attempt each: nothing unreachable was retried
         assert fake_telegram.duplicate_texts() == {}
         assert fake_telegram.rejected_429 == []
 
@@ -119,7 +128,7 @@ async def test_a_liaison_who_registers_later_receives_the_invitation(fake_telegr
         await fake_telegram.wait_for(lambda: fake_telegram.sent_messages(world.uploader_chat), timeout=20)  # report
         await outbox_idle(bot.app.services.db)
         (shown,) = await say(fake_telegram, fake_telegram.user(world.uploader_chat), "/kampanye #1")
-        assert "Pengiriman undangan" in shown and "DINKES: 2 terkirim" in shown
+        assert "Pengiriman undangan" in shown and "DINKES: 1 penghubung menerima" in shown
 
 
 def chats_done(fake: FakeBotAPI, world: World) -> bool:

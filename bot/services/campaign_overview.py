@@ -1,0 +1,39 @@
+"""What `/kampanye #ID` and `monev campaign show` display about one campaign, gathered once for both."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import broadcast, campaigns, items
+from bot.services.broadcast import BroadcastReport
+from bot.services.calendar import load_calendar
+from bot.services.campaigns import CampaignDetail
+from bot.services.timeline import StepProgress, step_progress
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class CampaignOverview:
+    detail: CampaignDetail
+    steps: tuple[StepProgress, ...]
+    minutes_per_day: int
+    report: BroadcastReport
+    framework: str  # the framework's name as people read it
+
+
+async def campaign_overview(
+    session: AsyncSession, settings: Settings, campaign_id: int, now: datetime
+) -> CampaignOverview:
+    detail = await campaigns.campaign_detail(session, campaign_id)
+    first = detail.events[0].at.year if detail.events else now.year
+    calendar = await load_calendar(session, settings, range(first, now.year + 1))
+    return CampaignOverview(
+        detail=detail,
+        steps=tuple(step_progress(detail.events, calendar, now)),
+        minutes_per_day=calendar.minutes_per_day,
+        report=await broadcast.delivery_report(session, campaign_id),
+        framework=items.FRAMEWORKS.get(detail.summary.framework or "", "daftar item impor"),
+    )
