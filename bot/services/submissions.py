@@ -178,6 +178,69 @@ def route_kirim(actor: Actor, args: Sequence[str]) -> KirimRoute | None:
     raise DomainError("unggah/pilih_opd", codes=codes)
 
 
+# A campaign whose evidence can still be shown: it has been opened to the OPDs (later states included).
+VIEWABLE = (
+    CampaignState.OPEN.value,
+    CampaignState.CLOSED.value,
+    CampaignState.RECAPPED.value,
+    CampaignState.FINALIZED.value,
+)
+
+
+def _scope_of(campaign: Campaign, opd: Opd) -> Scope:
+    return Scope(
+        campaign.id, campaign.title, CampaignState(campaign.state), campaign.deadline, opd.id, opd.code, opd.name
+    )
+
+
+async def scope_in(session: AsyncSession, opd_code: str, campaign_id: int, *, viewing: bool = False) -> Scope | None:
+    """The OPD's part in one named campaign (`#ID`): while it collects, or (`viewing`) in any state once opened.
+
+    None when the OPD is not one of the campaign's OPDs, so an `#ID` of another OPD's campaign names nothing.
+    """
+    row = (
+        await session.execute(
+            select(Campaign, Opd)
+            .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
+            .join(Opd, Opd.id == CampaignOpd.opd_id)
+            .where(
+                Opd.code == opd_code.upper(),
+                Campaign.id == campaign_id,
+                Campaign.state.in_(VIEWABLE if viewing else COLLECTING),
+            )
+        )
+    ).first()
+    return _scope_of(*row) if row is not None else None
+
+
+async def open_scopes(session: AsyncSession, opd_code: str) -> list[Scope]:
+    """Where the OPD's evidence goes: each open campaign that asks it for items, newest first; else the latest.
+
+    Two or more mean the sender is asked which campaign (buttons); with none open, the campaign that has just
+    closed collection is the one answer, so its refusal ("sudah ditutup") is what the sender reads.
+    """
+    rows = (
+        await session.execute(
+            select(Campaign, Opd)
+            .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
+            .join(Opd, Opd.id == CampaignOpd.opd_id)
+            .where(
+                Opd.code == opd_code.upper(),
+                Campaign.state == CampaignState.OPEN.value,
+                select(ItemAssignment.opd_id)
+                .join(CampaignItem, CampaignItem.id == ItemAssignment.campaign_item_id)
+                .where(CampaignItem.campaign_id == Campaign.id, ItemAssignment.opd_id == Opd.id)
+                .exists(),
+            )
+            .order_by(Campaign.id.desc())
+        )
+    ).all()
+    if rows:
+        return [_scope_of(campaign, opd) for campaign, opd in rows]
+    latest = await scope_for(session, opd_code)
+    return [latest] if latest is not None else []
+
+
 async def scope_for(session: AsyncSession, opd_code: str) -> Scope | None:
     """The OPD's latest campaign that collects (open) or has just closed collection."""
     row = (
@@ -190,12 +253,7 @@ async def scope_for(session: AsyncSession, opd_code: str) -> Scope | None:
             .limit(1)
         )
     ).first()
-    if row is None:
-        return None
-    campaign, opd = row
-    return Scope(
-        campaign.id, campaign.title, CampaignState(campaign.state), campaign.deadline, opd.id, opd.code, opd.name
-    )
+    return _scope_of(*row) if row is not None else None
 
 
 async def progress(session: AsyncSession, scope: Scope) -> Progress:
@@ -267,10 +325,13 @@ async def open_batch(
     item_code: str | None = None,
     media_group_id: str | None = None,
     on_behalf: bool = False,
+    opd_id: int | None = None,
+    campaign_id: int | None = None,
 ) -> int:
     """Start collecting a version (an album's first part finds the album's existing batch instead).
 
-    `scope=None` leaves the OPD to be chosen (a liaison of several OPDs is asked which one).
+    `scope=None` leaves where it files to be chosen: the OPD (a liaison of several OPDs is asked which one), or,
+    with `opd_id` known, the campaign (the OPD has two open); a `campaign_id` named by a caption is remembered.
     """
     if media_group_id is not None:
         media_group_id = await _album_key(session, channel, chat_id, media_group_id)
@@ -288,8 +349,8 @@ async def open_batch(
         channel=channel,
         chat_id=chat_id,
         person_id=person_id,
-        opd_id=scope.opd_id if scope else None,
-        campaign_id=scope.campaign_id if scope else None,
+        opd_id=scope.opd_id if scope else opd_id,
+        campaign_id=scope.campaign_id if scope else campaign_id,
         item_code=item_code,
         kind=kind,
         media_group_id=media_group_id,
@@ -425,8 +486,8 @@ async def batch_scope(session: AsyncSession, batch: BatchView) -> Scope:
     if batch.opd_id is None:
         raise DomainError("umum/tombol_kedaluwarsa")
     opd = await session.get_one(Opd, batch.opd_id)
-    scope = await scope_for(session, opd.code)
-    if scope is None or scope.campaign_id != batch.campaign_id:
+    scope = await scope_in(session, opd.code, batch.campaign_id) if batch.campaign_id is not None else None
+    if scope is None:
         raise DomainError("unggah/kampanye_ditutup", judul="")
     return scope
 
@@ -491,8 +552,12 @@ async def _move_batch(session: AsyncSession, batch_id: int, expected: Sequence[s
         raise DomainError("umum/sudah_diproses")
 
 
-async def choose_scope(session: AsyncSession, batch_id: int, scope: Scope) -> None:
-    """The OPD (and its campaign) a waiting batch is for; its files are then filed as usual."""
+async def choose_scope(session: AsyncSession, batch_id: int, scope: Scope, *, item_code: str | None = None) -> None:
+    """The OPD (and its campaign) a waiting batch is for; its files are then filed as usual.
+
+    `item_code`, once checked against the chosen campaign's items, replaces the one the sender typed.
+    """
+    values: dict[str, object] = {"item_code": item_code} if item_code else {}
     await _move_batch(
         session,
         batch_id,
@@ -500,7 +565,36 @@ async def choose_scope(session: AsyncSession, batch_id: int, scope: Scope) -> No
         opd_id=scope.opd_id,
         campaign_id=scope.campaign_id,
         status=BatchStatus.COLLECTING.value,
+        **values,
     )
+
+
+async def campaign_choices(session: AsyncSession, batch: BatchView) -> list[Scope]:
+    """The open campaigns a batch whose OPD is known may go to (the sender is asked when there are two)."""
+    if batch.opd_id is None:
+        return []
+    opd = await session.get_one(Opd, batch.opd_id)
+    return await open_scopes(session, opd.code)
+
+
+async def campaign_item_codes(session: AsyncSession, campaign_id: int) -> list[str]:
+    """Every item code of a campaign, asked of the OPD or not (to say "not asked of your OPD" rather than nothing)."""
+    return list((await session.scalars(select(CampaignItem.code).where(CampaignItem.campaign_id == campaign_id))).all())
+
+
+async def choose_opd(session: AsyncSession, batch_id: int, opd_id: int) -> None:
+    """The OPD of a waiting batch, whose campaign is still to be chosen (the OPD has two open): it keeps waiting."""
+    moved = await session.execute(
+        update(UploadBatch)
+        .where(
+            UploadBatch.id == batch_id,
+            UploadBatch.status == BatchStatus.AWAITING_OPD.value,
+            UploadBatch.opd_id.is_(None),
+        )
+        .values(opd_id=opd_id)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        raise DomainError("umum/sudah_diproses")
 
 
 async def await_opd(session: AsyncSession, batch_id: int) -> None:
@@ -529,9 +623,7 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
         raise DomainError("unggah/pilih_opd", codes=[])
     campaign = await session.get_one(Campaign, batch.campaign_id)
     opd = await session.get_one(Opd, batch.opd_id)
-    scope = Scope(
-        campaign.id, campaign.title, CampaignState(campaign.state), campaign.deadline, opd.id, opd.code, opd.name
-    )
+    scope = _scope_of(campaign, opd)
     if campaign.state != CampaignState.OPEN.value and not batch.on_behalf:
         raise DomainError("unggah/kampanye_ditutup", judul=campaign.title)
     item = await session.scalar(

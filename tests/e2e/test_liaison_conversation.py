@@ -1,0 +1,156 @@
+"""The liaison's conversation as they meet it (issue 12, items 4–9): two campaigns, their own items, /batal, codes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.conversation.templating import Renderer
+from bot.services import broadcast, campaigns, identity, items
+from bot.services.audit import Acting
+from bot.settings import Settings
+from storage.database import Database
+from storage.filestore import FileStore
+from storage.models import Role, SubmissionVersion, UploadBatch
+from tests.e2e.broadcast_world import PDF, World, open_broadcast, register_one, tagged_pdf
+from tests.e2e.harness import bot_settings, outbox_idle, running_bot
+from tests.fake_telegram.actors import FakeUser
+from tests.fake_telegram.server import FakeBotAPI
+
+pytestmark = pytest.mark.e2e
+PEMDI = "permenpanrb-8-2026-pemdi"
+LIAISON = 500_001  # the DINKES liaison open_broadcast registers first
+KASI = 900_001
+
+
+def now() -> datetime:
+    return datetime.now().astimezone()
+
+
+async def next_texts(fake: FakeBotAPI, user: FakeUser, count: int, action) -> list[str]:  # type: ignore[no-untyped-def]
+    before = len(fake.sent_messages(user.id))
+    action()
+    messages = await fake.wait_for_messages(user.id, before + count, timeout=15)
+    return [m.get("text") or "" for m in messages[before:]]
+
+
+async def open_second_campaign(settings: Settings, opds: list[str], *, at: datetime) -> int:
+    """A second campaign asking the OPDs for two items of its own, opened (and broadcast) like the first."""
+    db = Database(settings.database_url)
+    try:
+        async with db.write() as session:
+            cli = Acting(await identity.ensure_local_person(session, "cli", "setup", at), "cli", "cli")
+            kasi = await register_one(session, Role.KASI, None, 900_011, cli, at)
+            kabid = await register_one(session, Role.KABID, None, 900_012, cli, at)
+            secretary = await register_one(session, Role.SEKRETARIAT, None, 900_013, cli, at)
+            specs = [
+                items.ItemSpec(code, title, "Dokumen", True, None, tuple(opds), (), None, None, n)
+                for n, (code, title) in enumerate([("B.01", "Rencana aksi"), ("B.02", "Laporan triwulan")], start=1)
+            ]
+            campaign_id = await campaigns.create_campaign(
+                session,
+                title="Monev Triwulan IV",
+                framework=None,
+                items=specs,
+                deadline=at + timedelta(days=20),
+                opd_codes=opds,
+                acting=kasi,
+                now=at,
+            )
+            await campaigns.submit_to_kabid(session, campaign_id, acting=kasi, now=at)
+            await campaigns.decide(session, campaign_id, approve=True, note=None, acting=kabid, now=at)
+            blob = FileStore(settings.files_dir).store_bytes(PDF)
+            await campaigns.record_signed_letter(session, campaign_id, blob, "undangan.pdf", acting=secretary, now=at)
+            await campaigns.open_campaign(session, campaign_id, acting=secretary, now=at)
+            await broadcast.invite_all(session, Renderer(settings.timezone), campaign_id, at)
+        return campaign_id
+    finally:
+        await db.dispose()
+
+
+async def two_campaigns(fake: FakeBotAPI, tmp_path: Path) -> tuple[Settings, World, int, FakeUser]:
+    settings = bot_settings(fake, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 1}, now=now(), framework=PEMDI)
+    second = await open_second_campaign(settings, ["DINKES"], at=now())
+    for user_id in (world.uploader_chat, KASI, 900_002, 900_011, 900_012, 900_013):
+        fake.user(user_id)
+    return settings, world, second, fake.user(LIAISON, first_name="Budi")
+
+
+async def test_item_4_two_open_campaigns_ask_first_and_name_the_campaign(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    settings, world, second, liaison = await two_campaigns(fake_telegram, tmp_path)
+    first = world.campaign_id
+    async with running_bot(settings) as bot:
+        await outbox_idle(bot.app.services.db)
+
+        # a file without a caption: which campaign first, then which item; the receipt names the campaign
+        (asked,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_document(PDF, "sk.pdf"))
+        assert "kegiatan yang mana" in asked
+        labels = [b["text"] for b in liaison.buttons()]
+        assert labels == [f"#{second} Monev Triwulan IV", f"#{first} Evaluasi Mandiri SPBE 2026", "Batal"]
+        (which_item,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(2))
+        assert "Untuk item mana" in which_item and liaison.buttons()[0]["text"].startswith("I.13")
+        (receipt,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1))
+        assert f"Kegiatan: Evaluasi Mandiri SPBE 2026 (#{first})" in receipt and "Item: I.13" in receipt
+
+        # a caption `#ID KODE` names the campaign: filed at once
+        (named,) = await next_texts(
+            fake_telegram,
+            liaison,
+            1,
+            lambda: liaison.send_document(tagged_pdf(b"b1"), "rencana.pdf", caption=f"#{second} B.01"),
+        )
+        assert f"Kegiatan: Monev Triwulan IV (#{second})" in named and "Item: B.01" in named
+        # an `#ID` that is not one of the OPD's campaigns files nothing
+        (unknown,) = await next_texts(
+            fake_telegram, liaison, 1, lambda: liaison.send_document(tagged_pdf(b"x"), "x.pdf", caption="#999 B.01")
+        )
+        assert "#999" in unknown and "tidak sedang meminta" in unknown
+
+        # /kirim asks which campaign, remembers it for the session
+        (kirim_asked,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/kirim B.02"))
+        assert "kegiatan yang mana" in kirim_asked
+        (started,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1))
+        assert "item B.02" in started and "Selesai" in started
+        await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_document(tagged_pdf(b"b2"), "laporan.pdf"))
+        (kirim_receipt,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1))
+        assert f"(#{second})" in kirim_receipt and "Item: B.02" in kirim_receipt and "laporan.pdf" in kirim_receipt
+
+        # /status asks which campaign (buttons); `/status #ID` names one; both name the campaign
+        (status_asked,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/status"))
+        assert "kegiatan" in status_asked and len(liaison.buttons()) == 2
+        (status_first,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(2))
+        assert f"Evaluasi Mandiri SPBE 2026 (#{first})" in status_first and "I.13" in status_first
+        (status_second,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text(f"/status #{second}"))
+        assert f"Monev Triwulan IV (#{second})" in status_second and "Kelengkapan: 100%" in status_second
+
+        # staff name the OPD and the campaign
+        kasi = fake_telegram.user(KASI)
+        (staff_view,) = await next_texts(fake_telegram, kasi, 1, lambda: kasi.send_text(f"/status DINKES #{first}"))
+        assert f"(#{first})" in staff_view and "I.13" in staff_view and "terkirim v1" in staff_view
+
+        # the older campaign closes: its evidence stays reachable by `#ID`, /status goes to the open one
+        async with bot.app.services.db.write() as session:
+            await campaigns.close_collection(session, first, acting=Acting(None, "kabid"), now=bot.app.now())
+        (history,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text(f"/riwayat #{first}"))
+        assert f"(#{first})" in history and "I.13 v1" in history and "sk.pdf" in history
+        (staff_history,) = await next_texts(fake_telegram, kasi, 1, lambda: kasi.send_text(f"/riwayat DINKES #{first}"))
+        assert "I.13 v1" in staff_history
+        (only_open,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/status"))
+        assert f"(#{second})" in only_open
+
+        async with bot.app.services.db.read() as session:
+            filed = (
+                (await session.execute(select(SubmissionVersion.campaign_id).order_by(SubmissionVersion.id)))
+                .scalars()
+                .all()
+            )
+            open_batches = await session.scalar(
+                select(UploadBatch.id).where(UploadBatch.status.not_in(["filed", "cancelled"]))
+            )
+        assert filed == [first, second, second] and open_batches is None
