@@ -66,7 +66,7 @@ async def progress_button(ctx: Context) -> Reply:
 async def item(ctx: Context) -> Reply:
     """What an item asks for (the expected evidence)."""
     if not ctx.request.args:
-        return ctx.reply("unggah/cara_item")
+        return ctx.reply("unggah/cara_item", example=await submissions.example_item(await ctx.session(), ctx.actor))
     scope = (await _scopes(ctx, "item", args=ctx.request.args[1:]))[0]  # the newest open campaign's item
     detail = await campaigns.campaign_detail(await ctx.session(), scope.campaign_id)
     wanted = ctx.request.args[0][:16].upper()
@@ -74,7 +74,8 @@ async def item(ctx: Context) -> Reply:
     wanted = f"I.{number:02d}" if number is not None else wanted
     found = [i for i in detail.items if i.code == wanted]
     if not found:
-        return ctx.reply("items/kode_tidak_dikenal", code=wanted[:16])
+        example = await submissions.example_item(await ctx.session(), ctx.actor)
+        return ctx.reply("items/kode_tidak_dikenal", code=wanted[:16], example=example)
     return ctx.reply("items/rincian", item=found[0])
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.core import Actor
-from bot.domain.enums import BatchStatus, CampaignState, InboundStatus, ReviewState, Role
+from bot.domain.enums import OPD_SCOPED_ROLES, BatchStatus, CampaignState, InboundStatus, ReviewState, Role
 from bot.errors import DomainError
 from bot.services import access, audit, identity
 from bot.services.audit import Acting
@@ -162,7 +162,8 @@ def route_kirim(actor: Actor, args: Sequence[str]) -> KirimRoute | None:
     """`/kirim [KODE]` (a liaison: their own OPD) or `/kirim OPD_CODE KODE` (admin, Kasi: on behalf).
 
     None when someone who may only send on behalf did not name both the OPD and the item (the caller shows how).
-    A liaison of several OPDs names which one first, else is asked to choose. The item is not checked here.
+    A liaison of several OPDs names which one first, else is asked to choose; naming another OPD is refused (only
+    admins and the Kasi send on an OPD's behalf). The item is not checked here.
     """
     words = [a.upper() for a in args]
     may_act_for = bool(actor.roles & ON_BEHALF_ROLES)
@@ -171,6 +172,10 @@ def route_kirim(actor: Actor, args: Sequence[str]) -> KirimRoute | None:
             return None
         return KirimRoute(words[0], words[1], on_behalf=True)
     codes = access.own_opds(actor)
+    if len(words) == 2 and words[0] not in codes:  # `/kirim OPD KODE` naming an OPD that is not theirs
+        raise DomainError(
+            "unggah/kirim_bukan_opd_anda", audit_action="other_opd_refused", opd=words[0][:32], codes=codes
+        )
     if words and words[0] in codes:
         return KirimRoute(words[0], words[1] if len(words) > 1 else None, on_behalf=False)
     if len(codes) == 1:
@@ -311,6 +316,17 @@ async def progress(session: AsyncSession, scope: Scope) -> Progress:
 def open_items(state: Progress) -> list[ItemStatus]:
     """Items still to answer: assigned and not accepted."""
     return [i for i in state.items if i.state != "diterima"]
+
+
+async def example_item(session: AsyncSession, actor: Actor) -> str | None:
+    """An item the person's own OPD is asked for and has not had accepted, to show in a hint's example.
+
+    None for people without exactly one OPD (staff name the OPD, and a fixed example serves them).
+    """
+    own = access.own_opds(actor, OPD_SCOPED_ROLES)
+    scopes = await open_scopes(session, own[0]) if len(own) == 1 else []
+    waiting = open_items(await progress(session, scopes[0])) if scopes else []
+    return waiting[0].code if waiting else None
 
 
 async def open_batch(

@@ -154,3 +154,50 @@ async def test_item_4_two_open_campaigns_ask_first_and_name_the_campaign(
                 select(UploadBatch.id).where(UploadBatch.status.not_in(["filed", "cancelled"]))
             )
         assert filed == [first, second, second] and open_batches is None
+
+
+async def one_campaign(fake: FakeBotAPI, tmp_path: Path) -> tuple[Settings, FakeUser]:
+    settings = bot_settings(fake, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 1}, now=now(), framework=PEMDI)
+    for user_id in (world.uploader_chat, KASI, 900_002):
+        fake.user(user_id)
+    return settings, fake.user(LIAISON, first_name="Budi")
+
+
+async def test_item_5_examples_are_the_opds_own_and_other_items_are_named(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    settings, liaison = await one_campaign(fake_telegram, tmp_path)
+    async with running_bot(settings) as bot:
+        await outbox_idle(bot.app.services.db)
+        request = next(t for t in fake_telegram.texts(liaison.id) if "Permintaan data dukung" in t)
+        assert "misalnya I.13)" in request and "I.01" not in request
+
+        # a caption naming an item of the campaign that DINKES is not asked for: said before the buttons
+        (asked,) = await next_texts(
+            fake_telegram, liaison, 1, lambda: liaison.send_document(PDF, "a.pdf", caption="I.02 dokumen")
+        )
+        assert asked.startswith("Item I.02 tidak diminta dari OPD Anda.") and "Untuk item mana" in asked
+        assert "misalnya I.13)" in asked and "I.01" not in asked
+        (hint,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/item"))
+        assert "/item I.13" in hint
+
+        # another OPD's code in /kirim: only their own OPD
+        (other_opd,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/kirim DISDIKBUD I.13"))
+        assert "hanya dapat mengirim data dukung untuk OPD Anda sendiri (DINKES)" in other_opd
+
+        # during `/kirim I.17` a file captioned with another item is refused with that reason, not collected
+        await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/kirim I.17"))
+        (refused,) = await next_texts(
+            fake_telegram,
+            liaison,
+            1,
+            lambda: liaison.send_document(tagged_pdf(b"18"), "untuk-18.pdf", caption="I.18 laporan"),
+        )
+        assert "untuk-18.pdf" in refused and "item I.18" in refused and "untuk item I.17" in refused
+        (joined,) = await next_texts(
+            fake_telegram, liaison, 1, lambda: liaison.send_document(tagged_pdf(b"17"), "untuk-17.pdf", caption="I.17")
+        )
+        assert "1 berkas sejauh ini" in joined
+        (receipt,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1))
+        assert "Item: I.17" in receipt and "untuk-17.pdf" in receipt and "untuk-18.pdf" not in receipt
