@@ -428,6 +428,9 @@ def _named_item(item_code: str, state: submissions.Progress) -> str:
 
 async def kirim(ctx: Context) -> Reply:
     """`/kirim [#ID] [KODE]` (a liaison) or `/kirim OPD_CODE [#ID] KODE` (admin, Kasi, on behalf): collect files."""
+    running = await _running_kirim(ctx)
+    if running is not None:
+        return running
     words = payloads.campaign_ref(ctx.request.args)
     route = submissions.route_kirim(ctx.actor, words.words)
     if route is None:
@@ -454,6 +457,22 @@ async def kirim(ctx: Context) -> Reply:
         item_code = _named_item(item_code, await submissions.progress(session, scope))
     batch_id = await _open_kirim(ctx, scope, item_code, on_behalf)
     return _kirim_started(ctx, batch_id, scope, item_code, on_behalf)
+
+
+async def _running_kirim(ctx: Context) -> Reply | None:
+    """A /kirim session still collecting in this chat: finish or cancel it first (one session, one version)."""
+    session = await ctx.session()
+    current = await submissions.collecting_batch(session, ctx.request.channel, ctx.request.chat_id)
+    if current is None or current.person_id != ctx.actor.person_id:
+        return None
+    buttons = [
+        [
+            Button(ctx.label("tombol/selesai"), f"kir:{current.id}:s"),
+            Button(ctx.label("tombol/batal"), f"kir:{current.id}:x"),
+        ]
+    ]
+    count = await submissions.batch_file_count(session, current.id)
+    return ctx.reply("unggah/kirim_masih_berjalan", buttons=buttons, count=count, item=current.item_code)
 
 
 async def _open_kirim(

@@ -630,6 +630,42 @@ async def cancel_batch(session: AsyncSession, batch_id: int) -> None:
     await _move_batch(session, batch_id, OPEN_BATCH, status=BatchStatus.CANCELLED.value)
 
 
+async def batch_file_count(session: AsyncSession, batch_id: int) -> int:
+    return int(await session.scalar(select(func.count()).where(BatchFile.batch_id == batch_id)) or 0)
+
+
+async def cancel_chat_batches(
+    session: AsyncSession, channel: str, chat_id: str, person_id: int, *, acting: Acting, now: datetime
+) -> int | None:
+    """`/batal`: the sender's /kirim session and files waiting for an answer in this chat are not filed.
+
+    Returns how many files are left unfiled, None when nothing was open. An album still arriving is left to
+    close on its own (its question follows in two seconds and has its own "Batal").
+    """
+    batches = (
+        await session.scalars(
+            select(UploadBatch.id).where(
+                UploadBatch.channel == channel,
+                UploadBatch.chat_id == chat_id,
+                UploadBatch.person_id == person_id,
+                UploadBatch.status.in_(OPEN_BATCH),
+                (UploadBatch.kind == "kirim") | (UploadBatch.status != BatchStatus.COLLECTING.value),
+            )
+        )
+    ).all()
+    if not batches:
+        return None
+    files = 0
+    for batch_id in batches:
+        count = await batch_file_count(session, batch_id)
+        await cancel_batch(session, batch_id)
+        await audit.record(
+            session, acting, "batch_cancelled", now, object_type="upload_batch", object_id=batch_id, files=count
+        )
+        files += count
+    return files
+
+
 async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, acting: Acting, now: datetime) -> Receipt:
     """Turn a batch into a version of one item: dedupe, supersede, mark late; refuse closed campaigns."""
     batch = await session.get_one(UploadBatch, batch_id)

@@ -14,7 +14,7 @@ from bot.services.audit import Acting
 from bot.settings import Settings
 from storage.database import Database
 from storage.filestore import FileStore
-from storage.models import Role, SubmissionVersion, UploadBatch
+from storage.models import AuditEntry, Role, SubmissionVersion, UploadBatch
 from tests.e2e.broadcast_world import PDF, World, open_broadcast, register_one, tagged_pdf
 from tests.e2e.harness import bot_settings, outbox_idle, running_bot
 from tests.fake_telegram.actors import FakeUser
@@ -201,3 +201,46 @@ async def test_item_5_examples_are_the_opds_own_and_other_items_are_named(
         assert "1 berkas sejauh ini" in joined
         (receipt,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1))
         assert "Item: I.17" in receipt and "untuk-17.pdf" in receipt and "untuk-18.pdf" not in receipt
+
+
+async def test_item_6_batal_cancels_a_kirim_and_a_second_kirim_asks_about_the_first(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    settings, liaison = await one_campaign(fake_telegram, tmp_path)
+    async with running_bot(settings) as bot:
+        await outbox_idle(bot.app.services.db)
+        await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/kirim I.17"))
+        for n in range(2):
+            await next_texts(
+                fake_telegram, liaison, 1, lambda n=n: liaison.send_document(tagged_pdf(b"%d" % n), f"b-{n}.pdf")
+            )
+        (still,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/kirim I.18"))
+        assert "masih berjalan (2 berkas untuk item I.17)" in still
+        assert [b["text"] for b in liaison.buttons()] == ["Selesai", "Batal"]
+
+        (cancelled,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/batal"))
+        assert "Sesi /kirim dibatalkan. 2 berkas" in cancelled and "tidak dicatat" in cancelled
+        (late_file,) = await next_texts(
+            fake_telegram, liaison, 1, lambda: liaison.send_document(tagged_pdf(b"late"), "late.pdf")
+        )
+        assert "Untuk item mana" in late_file  # no session collects any more: an ordinary file, asked about
+        (nothing,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/batal"))
+        assert "1 berkas" in nothing  # that waiting file is cancelled too
+        (empty,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/batal"))
+        assert "Tidak ada proses" in empty
+
+        # the second session: "Selesai" on the question files the first, then /kirim starts anew
+        await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/kirim I.18"))
+        await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_document(tagged_pdf(b"18"), "c-18.pdf"))
+        await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/kirim I.19"))
+        (receipt,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1))
+        assert "Item: I.18" in receipt and "c-18.pdf" in receipt
+        (started,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/kirim I.19"))
+        assert "item I.19" in started
+
+        async with bot.app.services.db.read() as session:
+            versions = (await session.scalars(select(SubmissionVersion.number))).all()
+            audited = (
+                await session.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "batch_cancelled"))
+            ).all()
+        assert versions == [1] and len(audited) == 2
