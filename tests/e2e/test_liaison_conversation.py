@@ -11,12 +11,13 @@ from sqlalchemy import select
 from bot.conversation.templating import Renderer
 from bot.services import broadcast, campaigns, identity, items
 from bot.services.audit import Acting
+from bot.services.invites import format_code
 from bot.settings import Settings
 from storage.database import Database
 from storage.filestore import FileStore
 from storage.models import AuditEntry, Role, SubmissionVersion, UploadBatch
 from tests.e2e.broadcast_world import PDF, World, open_broadcast, register_one, tagged_pdf
-from tests.e2e.harness import bot_settings, outbox_idle, running_bot
+from tests.e2e.harness import bot_settings, code_for, outbox_idle, running_bot
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
 
@@ -244,3 +245,22 @@ async def test_item_6_batal_cancels_a_kirim_and_a_second_kirim_asks_about_the_fi
                 await session.scalars(select(AuditEntry.object_id).where(AuditEntry.action == "batch_cancelled"))
             ).all()
         assert versions == [1] and len(audited) == 2
+
+
+async def test_item_7_a_bare_invite_code_registers(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    settings, _ = await one_campaign(fake_telegram, tmp_path)
+    async with running_bot(settings) as bot:
+        newcomer = fake_telegram.user(600_001, first_name="Siti")
+        (unknown,) = await next_texts(fake_telegram, newcomer, 1, lambda: newcomer.send_text("selamat pagi"))
+        assert "belum memahami" in unknown
+        code = format_code(await code_for(bot, Role.OPD, "DISKOMINFO"))
+        typed = code.lower().replace("-", " ")  # as read aloud over the phone: any case, spaces for hyphens
+        replies = await next_texts(fake_telegram, newcomer, 1, lambda: newcomer.send_text(typed))
+        assert "Pendaftaran berhasil" in replies[0]
+        async with bot.app.services.db.read() as session:
+            actor = await identity.resolve_actor(session, "telegram", str(newcomer.id))
+        assert actor.roles == {Role.OPD} and [a.opd_code for a in actor.assignments] == ["DISKOMINFO"]
+        # once registered, a code-shaped message is not a registration any more
+        other = format_code(await code_for(bot, Role.OPD, "DINKES"))
+        (again,) = await next_texts(fake_telegram, newcomer, 1, lambda: newcomer.send_text(other))
+        assert "belum memahami" in again
