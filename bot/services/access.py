@@ -58,7 +58,7 @@ def viewing_scope(actor: Actor, asked: str | None, *, command: str) -> str:
         return require_own_opd(actor, wanted, OPD_SCOPED_ROLES)
     own = own_opds(actor, OPD_SCOPED_ROLES)
     if len(own) != 1:
-        raise DomainError("unggah/pilih_opd", codes=own)
+        raise DomainError("unggah/pilih_opd", codes=own, perintah=command)
     return own[0]
 
 

@@ -180,7 +180,7 @@ def route_kirim(actor: Actor, args: Sequence[str]) -> KirimRoute | None:
         return KirimRoute(words[0], words[1] if len(words) > 1 else None, on_behalf=False)
     if len(codes) == 1:
         return KirimRoute(codes[0], words[0] if words else None, on_behalf=False)
-    raise DomainError("unggah/pilih_opd", codes=codes)
+    raise DomainError("unggah/pilih_opd", codes=codes, perintah="kirim")
 
 
 # A campaign whose evidence can still be shown: it has been opened to the OPDs (later states included).
@@ -672,7 +672,7 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
     if batch.status in (BatchStatus.FILED.value, BatchStatus.CANCELLED.value):
         raise DomainError("umum/sudah_diproses")
     if batch.opd_id is None or batch.campaign_id is None:
-        raise DomainError("unggah/pilih_opd", codes=[])
+        raise DomainError("unggah/pilih_opd", codes=[], perintah="kirim")
     campaign = await session.get_one(Campaign, batch.campaign_id)
     opd = await session.get_one(Opd, batch.opd_id)
     scope = _scope_of(campaign, opd)

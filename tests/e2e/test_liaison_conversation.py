@@ -264,3 +264,33 @@ async def test_item_7_a_bare_invite_code_registers(fake_telegram: FakeBotAPI, tm
         other = format_code(await code_for(bot, Role.OPD, "DINKES"))
         (again,) = await next_texts(fake_telegram, newcomer, 1, lambda: newcomer.send_text(other))
         assert "belum memahami" in again
+
+
+async def test_item_8_a_liaison_of_several_opds_is_pointed_to_the_right_command(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    settings = bot_settings(fake_telegram, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 1, "DISKOMINFO": 1}, now=now(), framework=PEMDI)
+    for user_id in (*world.liaisons, world.uploader_chat, KASI, 900_002):
+        fake_telegram.user(user_id)
+    liaison = fake_telegram.user(LIAISON, first_name="Budi")
+    async with running_bot(settings) as bot:
+        code = await code_for(bot, Role.OPD, "DISKOMINFO")
+        await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text(f"/daftar {code}"))
+        await outbox_idle(bot.app.services.db)
+
+        (status,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/status"))
+        assert "misalnya /status DINKES" in status and "/kirim" not in status
+        (history,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/riwayat"))
+        assert "misalnya /riwayat DINKES" in history
+        (kirim,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/kirim"))
+        assert "misalnya /kirim DINKES" in kirim
+
+        await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_document(PDF, "sk.pdf", caption="I.13"))
+        (receipt,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(2))
+        assert "Komunikasi dan Informatika" in receipt
+        assert f"Ketik /status DISKOMINFO #{world.campaign_id} untuk melihatnya" in receipt
+        (pointed,) = await next_texts(
+            fake_telegram, liaison, 1, lambda: liaison.send_text(f"/status DISKOMINFO #{world.campaign_id}")
+        )
+        assert "I.13" in pointed and "terkirim v1" in pointed
