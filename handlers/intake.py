@@ -331,13 +331,20 @@ def render_receipt(services: Services, receipt: Receipt) -> str:
     return services.renderer.render("unggah/tanda_terima", r=receipt)
 
 
-async def tell_liaisons(services: Services, receipt: Receipt, now: datetime, *, session: AsyncSession) -> None:
-    """A version filed on behalf of an OPD is announced to its liaisons."""
+async def tell_liaisons(
+    services: Services, receipt: Receipt, now: datetime, *, session: AsyncSession, with_receipt: bool = False
+) -> int:
+    """A version filed on behalf of an OPD is announced to its liaisons (`with_receipt`: the whole receipt, when
+    the uploader is at the server and reads no chat); returns how many liaisons are told."""
     if not receipt.on_behalf or receipt.duplicate:
-        return
-    text = services.renderer.render("unggah/atas_nama", r=receipt)
-    for liaison in await people.people_with_roles(session, [Role.OPD], receipt.scope.opd_id):
+        return 0
+    text = (
+        render_receipt(services, receipt) if with_receipt else services.renderer.render("unggah/atas_nama", r=receipt)
+    )
+    liaisons = await people.people_with_roles(session, [Role.OPD], receipt.scope.opd_id)
+    for liaison in liaisons:
         await outbox.enqueue(session, person_id=liaison, kind="pemberitahuan", reply=Reply(text), now=now)
+    return len(liaisons)
 
 
 async def kirim_button(ctx: Context) -> Reply:

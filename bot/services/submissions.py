@@ -20,6 +20,7 @@ from bot.domain.enums import OPD_SCOPED_ROLES, BatchStatus, CampaignState, Inbou
 from bot.errors import DomainError
 from bot.services import access, audit, identity
 from bot.services.audit import Acting
+from bot.services.items import parse_item_code
 from bot.services.uploads import register_blob
 from storage.database import dialect_insert
 from storage.filestore import Blob
@@ -778,6 +779,45 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
         audit.actor_label(uploader.id, uploader.display_name, uploader.purged_at is not None),
         batch.on_behalf,
     )
+
+
+async def file_on_behalf(
+    session: AsyncSession,
+    scope: Scope,
+    item_code: str,
+    files: Sequence[tuple[Blob, str]],
+    *,
+    channel: str,
+    acting: Acting,
+    now: datetime,
+) -> Receipt:
+    """Files that reached Diskominfo outside the chat (e-mail, paper, too large) become one version, on behalf.
+
+    The same checks as a chat upload on behalf: the item must be asked of the OPD, the campaign must collect
+    (open or just closed), the content was judged before (`uploads.admit_checked`); one audited version.
+    """
+    state = await progress(session, scope)
+    named = parse_item_code(item_code, [i.code for i in state.items])
+    if named is None:
+        raise DomainError(
+            "unggah/item_bukan_milik_opd", audit_action="forged_item", kode=item_code[:16], opd=scope.opd_code
+        )
+    if acting.person_id is None:
+        raise DomainError("unggah/belum_terdaftar")
+    batch_id = await open_batch(
+        session,
+        scope=scope,
+        channel=channel,
+        chat_id=channel,
+        person_id=acting.person_id,
+        kind="kirim",
+        now=now,
+        item_code=named,
+        on_behalf=True,
+    )
+    for blob, name in files:
+        await add_file(session, batch_id, blob, name, "document", inbound_event_id=None, now=now)
+    return await file_batch(session, batch_id, named, acting=acting, now=now)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,9 +18,10 @@ from storage.database import Database
 from storage.filestore import FileStore
 from storage.models import AuditEntry, Role, SubmissionVersion, UploadBatch
 from tests.e2e.broadcast_world import PDF, World, open_broadcast, register_one, tagged_pdf
-from tests.e2e.harness import bot_settings, code_for, outbox_idle, running_bot
+from tests.e2e.harness import bot_settings, code_for, outbox_idle, running_bot, telegram_env
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
+from tests.test_console import monev
 
 pytestmark = pytest.mark.e2e
 PEMDI = "permenpanrb-8-2026-pemdi"
@@ -294,3 +296,62 @@ async def test_item_8_a_liaison_of_several_opds_is_pointed_to_the_right_command(
             fake_telegram, liaison, 1, lambda: liaison.send_text(f"/status DISKOMINFO #{world.campaign_id}")
         )
         assert "I.13" in pointed and "terkirim v1" in pointed
+
+
+async def test_item_9_a_file_above_the_limit_names_what_works_and_monev_kirim_files_it(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    env = telegram_env(fake_telegram, tmp_path / "data", MONEV_TELEGRAM_MAX_FILE_MB="1")
+    settings = bot_settings(fake_telegram, tmp_path, MONEV_TELEGRAM_MAX_FILE_MB="1")
+    world = await open_broadcast(settings, {"DINKES": 1}, now=now(), framework=PEMDI)
+    for user_id in (world.uploader_chat, KASI, 900_002):
+        fake_telegram.user(user_id)
+    liaison = fake_telegram.user(LIAISON, first_name="Budi")
+    large = tagged_pdf(b"x" * (1024 * 1024 + 10))
+    async with running_bot(settings) as bot:
+        await outbox_idle(bot.app.services.db)
+        (too_large,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_document(large, "besar.pdf"))
+        assert "terlalu besar" in too_large and "memperkecil" in too_large and "satu /kirim" in too_large
+        assert "admin Diskominfo" in too_large and "tanda terimanya tetap dikirim ke chat ini" in too_large
+
+        # Diskominfo files it from the server: one version on the OPD's behalf, the receipt reaches the liaison
+        document = tmp_path / "besar.pdf"
+        document.write_bytes(large)
+        before = len(fake_telegram.sent_messages(liaison.id))
+        filed = await asyncio.to_thread(
+            monev, "kirim", "--opd", "dinkes", "--item", "18", str(document), cwd=tmp_path, env=env
+        )
+        assert filed.returncode == 0, filed.stderr
+        assert f"DINKES (Dinas Kesehatan Kota Pontianak), campaign #{world.campaign_id}" in filed.stdout
+        assert (
+            "item I.18: filed as version 1 on the OPD's behalf" in filed.stdout and "liaisons told: 1" in filed.stdout
+        )
+        (receipt,) = [
+            m.get("text") or "" for m in (await fake_telegram.wait_for_messages(liaison.id, before + 1))[before:]
+        ]
+        assert "Tanda terima" in receipt and "Item: I.18" in receipt and "besar.pdf" in receipt
+        assert "atas nama Dinas Kesehatan" in receipt
+
+        # the same checks as the chat: content, item, campaign; each refusal says why and exits 1
+        program = tmp_path / "laporan.pdf"
+        program.write_bytes(b"MZ\x90\x00" + b"\x00" * 200)
+        refusals = [
+            (["--item", "I.18", str(program)], "laporan.pdf"),
+            (["--item", "I.02", str(document)], "I.02"),
+            (["--item", "I.18", "--campaign", "999", str(document)], "campaign #999"),
+            (["--item", "I.18", str(tmp_path / "tidak-ada.pdf")], "no such file"),
+        ]
+        for extra, named in refusals:
+            refused = await asyncio.to_thread(monev, "kirim", "--opd", "DINKES", *extra, cwd=tmp_path, env=env)
+            assert refused.returncode == 1 and refused.stderr.startswith("monev: ") and named in refused.stderr
+
+        async with bot.app.services.db.read() as session:
+            (version,) = (await session.scalars(select(SubmissionVersion))).all()
+            entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "submission"))
+        assert version.on_behalf and version.number == 1
+        assert (
+            entry is not None
+            and entry.role == "cli"
+            and entry.channel == "cli"
+            and '"on_behalf": true' in (entry.details or "")
+        )
