@@ -101,6 +101,16 @@ async def test_item_4_two_open_campaigns_ask_first_and_name_the_campaign(
         (receipt,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1))
         assert f"Kegiatan: Evaluasi Mandiri SPBE 2026 (#{first})" in receipt and "Item: I.13" in receipt
 
+        # an album without a caption: the job asks which campaign once the album is complete
+        group = fake_telegram.new_media_group_id()
+        before = len(fake_telegram.sent_messages(liaison.id))
+        for n in range(2):
+            liaison.send_document(tagged_pdf(b"album%d" % n), f"foto-{n}.pdf", media_group_id=group)
+        messages = await fake_telegram.wait_for_messages(liaison.id, before + 1, timeout=15)
+        assert ["kegiatan yang mana" in (m.get("text") or "") for m in messages[before:]] == [True]
+        (cancelled,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(3))
+        assert "Dibatalkan" in cancelled
+
         # a caption `#ID KODE` names the campaign: filed at once
         (named,) = await next_texts(
             fake_telegram,
