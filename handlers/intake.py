@@ -106,12 +106,8 @@ async def _file_into_scope(
 
 async def _not_asked(session: AsyncSession, typed_item: str | None, state: submissions.Progress) -> str | None:
     """The campaign's item a caption names that the OPD is not asked for (said before the item buttons)."""
-    if (
-        not typed_item
-        or _caption_item(typed_item, state)
-        or items.parse_item_code(typed_item, [i.code for i in state.items])
-    ):
-        return None
+    if not typed_item or items.parse_item_code(typed_item, [i.code for i in state.items]):
+        return None  # no item named, or one the OPD is asked for (already accepted, so not among the buttons)
     return items.parse_item_code(typed_item, await submissions.campaign_item_codes(session, state.scope.campaign_id))
 
 

@@ -147,6 +147,19 @@ async def test_item_4_two_open_campaigns_ask_first_and_name_the_campaign(
         (staff_view,) = await next_texts(fake_telegram, kasi, 1, lambda: kasi.send_text(f"/status DINKES #{first}"))
         assert f"(#{first})" in staff_view and "I.13" in staff_view and "terkirim v1" in staff_view
 
+        # `monev kirim` for an OPD with two open campaigns must name one
+        document = tmp_path / "surel.pdf"
+        document.write_bytes(tagged_pdf(b"surel"))
+        env = telegram_env(fake_telegram, tmp_path / "data")
+        cli = ("kirim", "--opd", "DINKES", "--item", "B.01", str(document))
+        unnamed = await asyncio.to_thread(monev, *cli, cwd=tmp_path, env=env)
+        assert unnamed.returncode == 1 and f"#{second}, #{first}: name one with --campaign" in unnamed.stderr
+        named_cli = await asyncio.to_thread(monev, *cli, "--campaign", str(second), cwd=tmp_path, env=env)
+        assert named_cli.returncode == 0 and "item B.01: filed as version 2" in named_cli.stdout
+        await fake_telegram.wait_for(
+            lambda: any("Versi: 2" in t and "B.01" in t for t in fake_telegram.texts(liaison.id)), timeout=15
+        )
+
         # the older campaign closes: its evidence stays reachable by `#ID`, /status goes to the open one
         async with bot.app.services.db.write() as session:
             await campaigns.close_collection(session, first, acting=Acting(None, "kabid"), now=bot.app.now())
@@ -166,7 +179,7 @@ async def test_item_4_two_open_campaigns_ask_first_and_name_the_campaign(
             open_batches = await session.scalar(
                 select(UploadBatch.id).where(UploadBatch.status.not_in(["filed", "cancelled"]))
             )
-        assert filed == [first, second, second] and open_batches is None
+        assert filed == [first, second, second, second] and open_batches is None
 
 
 async def one_campaign(fake: FakeBotAPI, tmp_path: Path) -> tuple[Settings, FakeUser]:
