@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.conversation.commands import commands_for
 from bot.conversation.core import Reply
 from bot.conversation.handling import Context, Registry
-from bot.services import conversations
+from bot.services import conversations, submissions
 
 
 async def help_(ctx: Context) -> Reply:
@@ -17,10 +17,17 @@ async def help_(ctx: Context) -> Reply:
 
 
 async def cancel(ctx: Context) -> Reply:
-    """Leave the current flow; nothing it collected is kept."""
-    if await conversations.finish(await ctx.session(), ctx.request.channel, ctx.request.chat_id):
-        return ctx.reply("umum/dibatalkan")
-    return ctx.reply("umum/batal_kosong")
+    """Leave the current flow, and the /kirim session; nothing they collected is kept."""
+    session, request = await ctx.session(), ctx.request
+    left_flow = await conversations.finish(session, request.channel, request.chat_id)
+    unfiled = None
+    if ctx.actor.person_id is not None:
+        unfiled = await submissions.cancel_chat_batches(
+            session, request.channel, request.chat_id, ctx.actor.person_id, acting=ctx.acting(), now=ctx.now
+        )
+    if unfiled is not None:
+        return ctx.reply("unggah/kirim_dibatalkan", count=unfiled)
+    return ctx.reply("umum/dibatalkan" if left_flow else "umum/batal_kosong")
 
 
 def register(registry: Registry) -> None:

@@ -2,8 +2,9 @@
 
 Buttons use the prefix `kir:` (read by bot.conversation.payloads.parse_batch): `kir:<batch>:<ITEM>` files a waiting
 batch to an item, `kir:<batch>:p:<page>` pages the choices, `kir:<batch>:s` ends a /kirim session, `kir:<batch>:x`
-cancels, `kir:<batch>:o:<OPD>` answers "which OPD?". The batch id names nothing by itself: every press is checked
-against the batch's owner, the owner's current roles, the batch's state and the OPD's assigned items.
+cancels, `kir:<batch>:o:<OPD>` answers "which OPD?", `kir:<batch>:c:<campaign>` "which campaign?" (the OPD has
+two open). The batch id names nothing by itself: every press is checked against the batch's owner, the owner's
+current roles, the batch's state and the OPD's assigned items.
 """
 
 from __future__ import annotations
@@ -32,63 +33,115 @@ async def receive_file(ctx: Context) -> Reply | list[Reply]:
     _check_size(ctx, attachment, name)
     async with ctx.services.db.read() as session:
         kirim = await submissions.collecting_batch(session, ctx.request.channel, ctx.request.chat_id)
-    if kirim is None and access.is_staff_not_liaison(actor):
+    if kirim is not None:
+        return await _add_to_kirim(ctx, kirim, attachment, name)
+    if access.is_staff_not_liaison(actor):
         return ctx.reply("unggah/staf_di_luar_alur")
-    scopes = [] if kirim is not None else await _liaison_scopes(ctx)
-    if kirim is None and not scopes:
+    caption = payloads.campaign_ref((ctx.request.text or "").split())
+    targets = await _liaison_targets(ctx, caption.campaign_id)
+    if not targets:
+        if caption.campaign_id is not None:
+            raise DomainError("unggah/kegiatan_tidak_dikenal", id=caption.campaign_id)
         return await _keep_unfiled(ctx, attachment, name)
     blob = await _fetch_checked(ctx, attachment, name)
-    if kirim is not None:
-        try:
-            count = await submissions.add_file(
-                await ctx.session(),
-                kirim.id,
-                blob,
-                name,
-                attachment.kind,
-                inbound_event_id=ctx.request.journal_id,
-                now=ctx.now,
-                part_at=ctx.request.received_at,
-            )
-        except submissions.BatchClosed:  # "Selesai" or the quiet time ended the session while this file downloaded
-            return ctx.reply("unggah/kirim_sudah_selesai", name=name)
-        buttons = [[Button(ctx.label("tombol/selesai"), f"kir:{kirim.id}:s")]]
-        return ctx.reply("unggah/kirim_diterima", buttons=buttons, name=name, count=count)
+    # The caption's item is checked once the OPD and campaign are known (it names that campaign's items).
+    typed_item = caption.words[0][:16].upper() if caption.words else None
+    if len(targets) > 1:
+        return await _ask_opd_first(ctx, list(targets), attachment, blob, name, typed_item, caption.campaign_id)
+    ((_, scopes),) = targets.items()
     if len(scopes) > 1:
-        return await _ask_opd_first(ctx, scopes, attachment, blob, name)
-    return await _file_into_scope(ctx, scopes[0], attachment, blob, name)
+        return await _ask_campaign_first(ctx, scopes, attachment, blob, name, typed_item)
+    return await _file_into_scope(ctx, scopes[0], attachment, blob, name, typed_item)
+
+
+async def _add_to_kirim(ctx: Context, kirim: BatchView, attachment: Attachment, name: str) -> Reply:
+    """A file during a /kirim session joins it, unless its caption names another item than the session's."""
+    other = await _other_item_named(ctx, kirim)
+    if other is not None:
+        return ctx.reply("unggah/kirim_item_lain", name=name, item=other, kirim_item=kirim.item_code)
+    blob = await _fetch_checked(ctx, attachment, name)
+    try:
+        count = await submissions.add_file(
+            await ctx.session(),
+            kirim.id,
+            blob,
+            name,
+            attachment.kind,
+            inbound_event_id=ctx.request.journal_id,
+            now=ctx.now,
+            part_at=ctx.request.received_at,
+        )
+    except submissions.BatchClosed:  # "Selesai" or the quiet time ended the session while this file downloaded
+        return ctx.reply("unggah/kirim_sudah_selesai", name=name)
+    buttons = [[Button(ctx.label("tombol/selesai"), f"kir:{kirim.id}:s")]]
+    return ctx.reply("unggah/kirim_diterima", buttons=buttons, name=name, count=count)
+
+
+async def _other_item_named(ctx: Context, kirim: BatchView) -> str | None:
+    """The item a file's caption names when it is not the item the /kirim session collects for."""
+    words = (ctx.request.text or "").split()
+    if not words or not kirim.item_code or kirim.campaign_id is None:
+        return None
+    async with ctx.services.db.read() as session:
+        codes = await submissions.campaign_item_codes(session, kirim.campaign_id)
+    named = items.parse_item_code(words[0], codes)
+    return named if named is not None and named != kirim.item_code else None
 
 
 async def _file_into_scope(
-    ctx: Context, scope: Scope, attachment: Attachment, blob: Blob, name: str
+    ctx: Context, scope: Scope, attachment: Attachment, blob: Blob, name: str, typed_item: str | None
 ) -> Reply | list[Reply]:
     """A liaison's message: filed now when the caption names an item, asked about otherwise; albums wait."""
     session = await ctx.session()
     state = await submissions.progress(session, scope)
-    caption_item = _caption_item(ctx.request.text, state)
+    caption_item = _caption_item(typed_item, state)
     batch_id = await _batch_for_message(ctx, scope, attachment, blob, name, caption_item)
     if attachment.media_group_id:
         return []  # the batch closes 2 s after its last part; the question or receipt comes then
     if caption_item:
         return await _file_and_receipt(ctx, batch_id, caption_item)
     await submissions.await_item(session, batch_id)
-    return question(ctx.services, batch_id, state, page=0)
+    return question(ctx.services, batch_id, state, page=0, not_asked=await _not_asked(session, typed_item, state))
+
+
+async def _not_asked(session: AsyncSession, typed_item: str | None, state: submissions.Progress) -> str | None:
+    """The campaign's item a caption names that the OPD is not asked for (said before the item buttons)."""
+    if not typed_item or items.parse_item_code(typed_item, [i.code for i in state.items]):
+        return None  # no item named, or one the OPD is asked for (already accepted, so not among the buttons)
+    return items.parse_item_code(typed_item, await submissions.campaign_item_codes(session, state.scope.campaign_id))
 
 
 async def _batch_for_message(
-    ctx: Context, scope: Scope | None, attachment: Attachment, blob: Blob, name: str, item_code: str | None
+    ctx: Context,
+    scope: Scope | None,
+    attachment: Attachment,
+    blob: Blob,
+    name: str,
+    item_code: str | None,
+    *,
+    opd_id: int | None = None,
+    campaign_id: int | None = None,
 ) -> int:
     """The batch this message's file joins: its own, or its album's (an album is one version)."""
+    where = {"opd_id": opd_id, "campaign_id": campaign_id}
     try:
-        return await _join_batch(ctx, scope, attachment, blob, name, item_code)
+        return await _join_batch(ctx, scope, attachment, blob, name, item_code, **where)
     except submissions.BatchClosed:
         # The album's batch closed before this part could join it (the other instance filed it meanwhile):
         # that version stays as it is, and this part starts the album's next batch, which the job closes.
-        return await _join_batch(ctx, scope, attachment, blob, name, item_code)
+        return await _join_batch(ctx, scope, attachment, blob, name, item_code, **where)
 
 
 async def _join_batch(
-    ctx: Context, scope: Scope | None, attachment: Attachment, blob: Blob, name: str, item_code: str | None
+    ctx: Context,
+    scope: Scope | None,
+    attachment: Attachment,
+    blob: Blob,
+    name: str,
+    item_code: str | None,
+    *,
+    opd_id: int | None = None,
+    campaign_id: int | None = None,
 ) -> int:
     session = await ctx.session()
     batch_id = await submissions.open_batch(
@@ -100,6 +153,8 @@ async def _join_batch(
         kind="album" if attachment.media_group_id else "single",
         now=ctx.now,
         media_group_id=attachment.media_group_id,
+        opd_id=opd_id,
+        campaign_id=campaign_id,
     )
     await submissions.add_file(
         session,
@@ -133,25 +188,50 @@ async def _fetch_checked(ctx: Context, attachment: Attachment, name: str) -> Blo
     return uploads.admit_checked(ctx.services.files, staged, name)
 
 
-async def _liaison_scopes(ctx: Context) -> list[Scope]:
-    """The collecting campaign of each of the liaison's OPDs (OPDs with none are left out)."""
+async def _liaison_targets(ctx: Context, campaign_id: int | None) -> dict[str, list[Scope]]:
+    """Per own OPD, the campaigns its evidence may go to: the one an `#ID` names, else the open ones (or the latest).
+
+    OPDs with none are left out; two or more OPDs, or two campaigns of one OPD, mean the sender is asked first.
+    """
+    targets: dict[str, list[Scope]] = {}
     async with ctx.services.db.read() as session:
-        scopes = [await submissions.scope_for(session, code) for code in access.own_opds(ctx.actor)]
-    return [scope for scope in scopes if scope is not None]
+        for code in access.own_opds(ctx.actor):
+            if campaign_id is not None:
+                named = await submissions.scope_in(session, code, campaign_id)
+                scopes = [named] if named is not None else []
+            else:
+                scopes = await submissions.open_scopes(session, code)
+            if scopes:
+                targets[code] = scopes
+    return targets
 
 
 async def _ask_opd_first(
-    ctx: Context, scopes: list[Scope], attachment: Attachment, blob: Blob, name: str
+    ctx: Context,
+    codes: list[str],
+    attachment: Attachment,
+    blob: Blob,
+    name: str,
+    typed_item: str | None,
+    campaign_id: int | None,
 ) -> Reply | list[Reply]:
     """A liaison of several OPDs: keep the files in a batch and ask which OPD they are for (albums: the job asks)."""
-    caption = (ctx.request.text or "").split()
-    # The caption's item is checked once the OPD is known (it names that OPD's items).
-    item = caption[0][:16].upper() if caption else None
-    batch_id = await _batch_for_message(ctx, None, attachment, blob, name, item)
+    batch_id = await _batch_for_message(ctx, None, attachment, blob, name, typed_item, campaign_id=campaign_id)
     if attachment.media_group_id:
         return []
     await submissions.await_opd(await ctx.session(), batch_id)
-    return opd_question(ctx.services, batch_id, [s.opd_code for s in scopes])
+    return opd_question(ctx.services, batch_id, codes)
+
+
+async def _ask_campaign_first(
+    ctx: Context, scopes: list[Scope], attachment: Attachment, blob: Blob, name: str, typed_item: str | None
+) -> Reply | list[Reply]:
+    """The OPD has items open in two campaigns: keep the files and ask which campaign (albums: the job asks)."""
+    batch_id = await _batch_for_message(ctx, None, attachment, blob, name, typed_item, opd_id=scopes[0].opd_id)
+    if attachment.media_group_id:
+        return []
+    await submissions.await_opd(await ctx.session(), batch_id)
+    return campaign_question(ctx.services, batch_id, scopes)
 
 
 def opd_question(services: Services, batch_id: int, codes: list[str]) -> Reply:
@@ -160,6 +240,24 @@ def opd_question(services: Services, batch_id: int, codes: list[str]) -> Reply:
         (Button(services.label("tombol/opd", code=code), f"kir:{batch_id}:o:{code}"),) for code in codes[:PAGE_SIZE]
     ]
     text = services.renderer.render("unggah/pilih_opd_tombol")
+    return Reply(text, buttons=(*rows, (Button(services.label("tombol/batal"), f"kir:{batch_id}:x"),)))
+
+
+def campaign_question(services: Services, batch_id: int, scopes: list[Scope], *, kirim: bool = False) -> Reply:
+    """Which campaign are these files for? One button per open campaign of the OPD, and cancel (also the job)."""
+    if not scopes:  # the campaigns closed collection while the sender was being asked
+        raise DomainError("unggah/kampanye_ditutup", judul="")
+    rows = [
+        (
+            Button(
+                services.label("tombol/kegiatan", id=s.campaign_id, title=s.title), f"kir:{batch_id}:c:{s.campaign_id}"
+            ),
+        )
+        for s in scopes[:PAGE_SIZE]
+    ]
+    text = services.renderer.render(
+        "unggah/pilih_kegiatan", opd=scopes[0].opd_name, kirim=kirim, example_id=scopes[-1].campaign_id
+    )
     return Reply(text, buttons=(*rows, (Button(services.label("tombol/batal"), f"kir:{batch_id}:x"),)))
 
 
@@ -194,7 +292,9 @@ def _me(ctx: Context) -> int:
     return ctx.actor.person_id
 
 
-def question(services: Services, batch_id: int, state: submissions.Progress, page: int) -> Reply:
+def question(
+    services: Services, batch_id: int, state: submissions.Progress, page: int, *, not_asked: str | None = None
+) -> Reply:
     """Which item? The OPD's open items, seven per page, with paging and cancel."""
     choices = submissions.open_items(state)
     if not choices:
@@ -206,7 +306,12 @@ def question(services: Services, batch_id: int, state: submissions.Progress, pag
     ]
     rows.append([*shown.paging, Button(services.label("tombol/batal"), f"kir:{batch_id}:x")])
     text = services.renderer.render(
-        "unggah/pilih_item", opd=state.scope.opd_name, page=shown.number + 1, pages=shown.count
+        "unggah/pilih_item",
+        opd=state.scope.opd_name,
+        page=shown.number + 1,
+        pages=shown.count,
+        not_asked=not_asked,
+        example=choices[0].code,
     )
     return Reply(text, buttons=tuple(tuple(r) for r in rows))
 
@@ -222,13 +327,20 @@ def render_receipt(services: Services, receipt: Receipt) -> str:
     return services.renderer.render("unggah/tanda_terima", r=receipt)
 
 
-async def tell_liaisons(services: Services, receipt: Receipt, now: datetime, *, session: AsyncSession) -> None:
-    """A version filed on behalf of an OPD is announced to its liaisons."""
+async def tell_liaisons(
+    services: Services, receipt: Receipt, now: datetime, *, session: AsyncSession, with_receipt: bool = False
+) -> int:
+    """A version filed on behalf of an OPD is announced to its liaisons (`with_receipt`: the whole receipt, when
+    the uploader is at the server and reads no chat); returns how many liaisons are told."""
     if not receipt.on_behalf or receipt.duplicate:
-        return
-    text = services.renderer.render("unggah/atas_nama", r=receipt)
-    for liaison in await people.people_with_roles(session, [Role.OPD], receipt.scope.opd_id):
+        return 0
+    text = (
+        render_receipt(services, receipt) if with_receipt else services.renderer.render("unggah/atas_nama", r=receipt)
+    )
+    liaisons = await people.people_with_roles(session, [Role.OPD], receipt.scope.opd_id)
+    for liaison in liaisons:
         await outbox.enqueue(session, person_id=liaison, kind="pemberitahuan", reply=Reply(text), now=now)
+    return len(liaisons)
 
 
 async def kirim_button(ctx: Context) -> Reply:
@@ -244,6 +356,8 @@ async def kirim_button(ctx: Context) -> Reply:
         return ctx.reply("unggah/dibatalkan")
     if press.verb == "opd":
         return await _choose_opd(ctx, batch, press.opd_code or "")
+    if press.verb == "campaign":
+        return await _choose_campaign(ctx, batch, press.campaign_id or 0)
     if batch.status == BatchStatus.AWAITING_OPD.value:
         raise DomainError("umum/tombol_kedaluwarsa")
     scope = await submissions.batch_scope(session, batch)
@@ -259,43 +373,116 @@ async def kirim_button(ctx: Context) -> Reply:
 
 
 async def _choose_opd(ctx: Context, batch: BatchView, code: str) -> Reply:
-    """The answer to "which OPD?": only one of the presser's own OPDs, once."""
-    if batch.status != BatchStatus.AWAITING_OPD.value:
+    """The answer to "which OPD?": only one of the presser's own OPDs, once; then "which campaign?" if need be."""
+    if batch.status != BatchStatus.AWAITING_OPD.value or batch.opd_id is not None:
         raise DomainError("umum/sudah_diproses")
     access.require_own_opd(ctx.actor, code)
     session = await ctx.session()
-    scope = await submissions.scope_for(session, code)
-    if scope is None:
+    if batch.campaign_id is not None:  # the caption named it (`#ID`)
+        named = await submissions.scope_in(session, code, batch.campaign_id)
+        if named is None:
+            raise DomainError("unggah/kegiatan_tidak_dikenal", id=batch.campaign_id)
+        scopes = [named]
+    else:
+        scopes = await submissions.open_scopes(session, code)
+    if not scopes:
         raise DomainError("unggah/tidak_ada_kampanye", opd=code)
-    await submissions.choose_scope(session, batch.id, scope)
+    if len(scopes) > 1:
+        await submissions.choose_opd(session, batch.id, scopes[0].opd_id)
+        return campaign_question(ctx.services, batch.id, scopes, kirim=batch.kind == "kirim")
+    return await _scope_chosen(ctx, batch, scopes[0])
+
+
+async def _choose_campaign(ctx: Context, batch: BatchView, campaign_id: int) -> Reply:
+    """The answer to "which campaign?": one of the OPD's open campaigns, once."""
+    if batch.status != BatchStatus.AWAITING_OPD.value or batch.opd_id is None:
+        raise DomainError("umum/sudah_diproses")
+    chosen = [s for s in await submissions.campaign_choices(await ctx.session(), batch) if s.campaign_id == campaign_id]
+    if not chosen:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    return await _scope_chosen(ctx, batch, chosen[0])
+
+
+async def _scope_chosen(ctx: Context, batch: BatchView, scope: Scope) -> Reply:
+    """Where the batch files is known: a /kirim session starts collecting, other files are filed or asked about."""
+    session = await ctx.session()
     state = await submissions.progress(session, scope)
+    if batch.kind == "kirim":
+        item_code = _named_item(batch.item_code, state) if batch.item_code else None
+        await submissions.choose_scope(session, batch.id, scope, item_code=item_code)
+        return _kirim_started(ctx, batch.id, scope, item_code, batch.on_behalf)
+    await submissions.choose_scope(session, batch.id, scope)
     item = _caption_item(batch.item_code, state)
     if item:
         return await _file_and_receipt(ctx, batch.id, item)
     await submissions.await_item(session, batch.id)
-    return question(ctx.services, batch.id, state, 0)
+    return question(ctx.services, batch.id, state, 0, not_asked=await _not_asked(session, batch.item_code, state))
+
+
+def _named_item(item_code: str, state: submissions.Progress) -> str:
+    """The item `/kirim KODE` names, among those asked of the OPD; another is refused (and audited)."""
+    named = items.parse_item_code(item_code, [i.code for i in state.items])
+    if named is None:
+        raise DomainError(
+            "unggah/item_bukan_milik_opd", audit_action="forged_item", kode=item_code[:16], opd=state.scope.opd_code
+        )
+    return named
 
 
 async def kirim(ctx: Context) -> Reply:
-    """`/kirim [KODE]` (a liaison) or `/kirim OPD_CODE KODE` (admin, Kasi, on behalf): collect files until Selesai."""
-    route = submissions.route_kirim(ctx.actor, ctx.request.args)
+    """`/kirim [#ID] [KODE]` (a liaison) or `/kirim OPD_CODE [#ID] KODE` (admin, Kasi, on behalf): collect files."""
+    running = await _running_kirim(ctx)
+    if running is not None:
+        return running
+    words = payloads.campaign_ref(ctx.request.args)
+    route = submissions.route_kirim(ctx.actor, words.words)
     if route is None:
         return ctx.reply("unggah/cara_kirim_atas_nama")
     opd_code, item_code, on_behalf = route.opd_code, route.item_code, route.on_behalf
     session = await ctx.session()
-    scope = await submissions.scope_for(session, opd_code)
-    if scope is None:
-        raise DomainError("unggah/tidak_ada_kampanye", opd=opd_code)
-    if item_code:
-        state = await submissions.progress(session, scope)
-        named = items.parse_item_code(item_code, [i.code for i in state.items])
+    if words.campaign_id is not None:
+        named = await submissions.scope_in(session, opd_code, words.campaign_id)
         if named is None:
-            raise DomainError(
-                "unggah/item_bukan_milik_opd", audit_action="forged_item", kode=item_code[:16], opd=opd_code
-            )
-        item_code = named
-    batch_id = await submissions.open_batch(
-        session,
+            raise DomainError("unggah/kegiatan_tidak_dikenal", id=words.campaign_id)
+        scopes = [named]
+    else:
+        scopes = await submissions.open_scopes(session, opd_code)
+    if not scopes:
+        raise DomainError("unggah/tidak_ada_kampanye", opd=opd_code)
+    if len(scopes) > 1:
+        batch_id = await _open_kirim(
+            ctx, None, item_code[:16].upper() if item_code else None, on_behalf, scopes[0].opd_id
+        )
+        await submissions.await_opd(session, batch_id)
+        return campaign_question(ctx.services, batch_id, scopes, kirim=True)
+    scope = scopes[0]
+    if item_code:
+        item_code = _named_item(item_code, await submissions.progress(session, scope))
+    batch_id = await _open_kirim(ctx, scope, item_code, on_behalf)
+    return _kirim_started(ctx, batch_id, scope, item_code, on_behalf)
+
+
+async def _running_kirim(ctx: Context) -> Reply | None:
+    """A /kirim session still collecting in this chat: finish or cancel it first (one session, one version)."""
+    session = await ctx.session()
+    current = await submissions.collecting_batch(session, ctx.request.channel, ctx.request.chat_id)
+    if current is None or current.person_id != ctx.actor.person_id:
+        return None
+    buttons = [
+        [
+            Button(ctx.label("tombol/selesai"), f"kir:{current.id}:s"),
+            Button(ctx.label("tombol/batal"), f"kir:{current.id}:x"),
+        ]
+    ]
+    count = await submissions.batch_file_count(session, current.id)
+    return ctx.reply("unggah/kirim_masih_berjalan", buttons=buttons, count=count, item=current.item_code)
+
+
+async def _open_kirim(
+    ctx: Context, scope: Scope | None, item_code: str | None, on_behalf: bool, opd_id: int | None = None
+) -> int:
+    return await submissions.open_batch(
+        await ctx.session(),
         scope=scope,
         channel=ctx.request.channel,
         chat_id=ctx.request.chat_id,
@@ -304,7 +491,11 @@ async def kirim(ctx: Context) -> Reply:
         now=ctx.now,
         item_code=item_code,
         on_behalf=on_behalf,
+        opd_id=opd_id,
     )
+
+
+def _kirim_started(ctx: Context, batch_id: int, scope: Scope, item_code: str | None, on_behalf: bool) -> Reply:
     return ctx.reply(
         "unggah/kirim_mulai",
         buttons=[[Button(ctx.label("tombol/selesai"), f"kir:{batch_id}:s")]],

@@ -38,6 +38,14 @@ async def daftar(ctx: Context) -> Reply | list[Reply]:
     return await register_with_code(ctx, "".join(ctx.request.args))
 
 
+async def plain_text(ctx: Context) -> Reply | list[Reply]:
+    """Text outside a flow: a bare invite code from someone not yet registered is `/daftar KODE`."""
+    text = ctx.request.text or ""
+    if not ctx.actor.is_registered and invites.normalize_code(text) is not None:
+        return await register_with_code(ctx, text)
+    return ctx.reply("umum/tidak_mengerti")
+
+
 async def register_with_code(ctx: Context, code_text: str) -> Reply | list[Reply]:
     request = ctx.request
     session = await ctx.session()
@@ -249,6 +257,7 @@ async def unlock_chat(ctx: Context, params: dict[str, Any]) -> Reply:
 def register(registry: Registry) -> None:
     registry.command("start", start)
     registry.command("daftar", daftar)
+    registry.text = plain_text
     registry.command("saya", saya)
     registry.command("undang", undang)
     registry.command("serahkan", serahkan)

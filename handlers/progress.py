@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.conversation import payloads
-from bot.conversation.core import Reply
+from bot.conversation.core import PAGE_SIZE, Button, Reply
 from bot.conversation.handling import Context, Registry
 from bot.errors import DomainError
 from bot.services import access, campaigns, submissions
@@ -11,45 +11,94 @@ from bot.services.submissions import Scope
 
 
 async def status(ctx: Context) -> Reply:
-    """The OPD's checklist with marks and both percentages."""
-    scope = await _scope(ctx, "status")
-    state = await submissions.progress(await ctx.session(), scope)
-    return ctx.reply("unggah/status", p=state)
+    """The OPD's checklist with marks and both percentages (asks which campaign when two are open)."""
+    return await _show_or_ask(ctx, "status", await _scopes(ctx, "status"))
 
 
 async def riwayat(ctx: Context) -> Reply:
-    """Every version the OPD sent, newest first."""
-    scope = await _scope(ctx, "riwayat")
-    versions = await submissions.history(await ctx.session(), scope)
-    return ctx.reply("unggah/riwayat", scope=scope, versions=versions)
+    """Every version the OPD sent, newest first (asks which campaign when two are open)."""
+    return await _show_or_ask(ctx, "riwayat", await _scopes(ctx, "riwayat"))
+
+
+async def _show_or_ask(ctx: Context, command: str, scopes: list[Scope]) -> Reply:
+    if len(scopes) == 1:
+        return await _show(ctx, command, scopes[0])
+    view = "s" if command == "status" else "r"
+    buttons = [
+        [
+            Button(
+                ctx.label("tombol/kegiatan", id=s.campaign_id, title=s.title),
+                f"sta:{view}:{s.campaign_id}:{s.opd_code}",
+            )
+        ]
+        for s in scopes[:PAGE_SIZE]
+    ]
+    return ctx.reply(
+        "unggah/pilih_kegiatan_lihat",
+        buttons=buttons,
+        opd=scopes[0].opd_name,
+        perintah=command,
+        example_id=scopes[-1].campaign_id,
+    )
+
+
+async def _show(ctx: Context, command: str, scope: Scope) -> Reply:
+    session = await ctx.session()
+    if command == "status":
+        return ctx.reply("unggah/status", p=await submissions.progress(session, scope))
+    return ctx.reply("unggah/riwayat", scope=scope, versions=await submissions.history(session, scope))
+
+
+async def progress_button(ctx: Context) -> Reply:
+    """The answer to "which campaign?" of `/status` or `/riwayat`: checked again as the command would check it."""
+    press = payloads.parse_progress(ctx.request.payload or "")
+    if press is None:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    if not access.may_use_command(ctx.actor, press.view):
+        raise DomainError("umum/tidak_berwenang", name=press.view, registered=ctx.actor.is_registered)
+    code = access.viewing_scope(ctx.actor, press.opd_code, command=press.view)
+    scope = await submissions.scope_in(await ctx.session(), code, press.campaign_id, viewing=True)
+    if scope is None:
+        raise DomainError("unggah/kegiatan_tidak_dikenal", id=press.campaign_id)
+    return await _show(ctx, press.view, scope)
 
 
 async def item(ctx: Context) -> Reply:
     """What an item asks for (the expected evidence)."""
     if not ctx.request.args:
-        return ctx.reply("unggah/cara_item")
-    scope = await _scope(ctx, "item", args=ctx.request.args[1:])
+        return ctx.reply("unggah/cara_item", example=await submissions.example_item(await ctx.session(), ctx.actor))
+    scope = (await _scopes(ctx, "item", args=ctx.request.args[1:]))[0]  # the newest open campaign's item
     detail = await campaigns.campaign_detail(await ctx.session(), scope.campaign_id)
     wanted = ctx.request.args[0][:16].upper()
     number = payloads.parse_number(wanted, maximum=999)
     wanted = f"I.{number:02d}" if number is not None else wanted
     found = [i for i in detail.items if i.code == wanted]
     if not found:
-        return ctx.reply("items/kode_tidak_dikenal", code=wanted[:16])
+        example = await submissions.example_item(await ctx.session(), ctx.actor)
+        return ctx.reply("items/kode_tidak_dikenal", code=wanted[:16], example=example)
     return ctx.reply("items/rincian", item=found[0])
 
 
-async def _scope(ctx: Context, command: str, args: tuple[str, ...] | None = None) -> Scope:
-    """The collecting campaign of the OPD the sender may view (access.viewing_scope decides which)."""
-    args = ctx.request.args if args is None else args
-    code = access.viewing_scope(ctx.actor, args[0] if args else None, command=command)
-    scope = await submissions.scope_for(await ctx.session(), code)
-    if scope is None:
+async def _scopes(ctx: Context, command: str, args: tuple[str, ...] | None = None) -> list[Scope]:
+    """Where to look: the OPD the sender may view (access.viewing_scope decides which) in the campaign an `#ID`
+    names (in any state since it opened, so older evidence stays reachable), else in its open campaigns (two or
+    more: the caller asks which), else its latest."""
+    words = payloads.campaign_ref(ctx.request.args if args is None else args)
+    code = access.viewing_scope(ctx.actor, words.words[0] if words.words else None, command=command)
+    session = await ctx.session()
+    if words.campaign_id is not None:
+        named = await submissions.scope_in(session, code, words.campaign_id, viewing=True)
+        if named is None:
+            raise DomainError("unggah/kegiatan_tidak_dikenal", id=words.campaign_id)
+        return [named]
+    scopes = await submissions.open_scopes(session, code)
+    if not scopes:
         raise DomainError("unggah/tidak_ada_kampanye", opd=code)
-    return scope
+    return scopes
 
 
 def register(registry: Registry) -> None:
     registry.command("status", status)
     registry.command("riwayat", riwayat)
     registry.command("item", item)
+    registry.button("sta", progress_button)

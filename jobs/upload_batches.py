@@ -14,7 +14,7 @@ from bot.conversation.handling import Services
 from bot.errors import DomainError
 from bot.services import outbox, people, submissions
 from bot.services.audit import Acting
-from handlers.intake import opd_question, question, render_receipt, tell_liaisons
+from handlers.intake import campaign_question, opd_question, question, render_receipt, tell_liaisons
 from jobs.scheduler import PeriodicJob
 
 NAME = "upload-batches"
@@ -53,6 +53,9 @@ async def run(now: datetime, services: Services) -> int:
                     await submissions.await_opd(session, batch_id)
                     codes = await people.opd_codes_of(session, batch.person_id)
                     reply = opd_question(services, batch_id, codes)
+                elif batch.campaign_id is None:  # the OPD has items open in two campaigns: ask which
+                    await submissions.await_opd(session, batch_id)
+                    reply = campaign_question(services, batch_id, await submissions.campaign_choices(session, batch))
                 elif batch.item_code:
                     receipt = await submissions.file_batch(session, batch_id, batch.item_code, acting=acting, now=now)
                     reply = Reply(render_receipt(services, receipt))

@@ -59,7 +59,10 @@ def test_a_liaison_naming_another_opd_is_refused_and_audited() -> None:
 def test_a_liaison_of_two_opds_names_one_of_them() -> None:
     assert viewing_scope(TWO_OPDS, "BAPPEDA", command="riwayat") == "BAPPEDA"
     error = refusal(viewing_scope, TWO_OPDS, None, command="riwayat")
-    assert (error.template, error.params) == ("unggah/pilih_opd", {"codes": ["BAPPEDA", "DISKOMINFO"]})
+    assert (error.template, error.params) == (
+        "unggah/pilih_opd",
+        {"codes": ["BAPPEDA", "DISKOMINFO"], "perintah": "riwayat"},
+    )
     assert refusal(viewing_scope, TWO_OPDS, "DISPORA", command="riwayat").template == "unggah/bukan_opd_anda"
 
 
@@ -85,7 +88,7 @@ def test_the_head_of_an_opd_sees_only_that_opd() -> None:
 
 
 def test_an_unregistered_person_sees_nothing() -> None:
-    assert refusal(viewing_scope, NOBODY, None, command="status").params == {"codes": []}
+    assert refusal(viewing_scope, NOBODY, None, command="status").params == {"codes": [], "perintah": "status"}
     assert refusal(viewing_scope, NOBODY, "DISKOMINFO", command="status").template == "unggah/bukan_opd_anda"
 
 
@@ -104,7 +107,10 @@ def test_a_liaison_of_two_opds_names_the_opd_first() -> None:
     assert route_kirim(TWO_OPDS, ("bappeda", "I.01")) == KirimRoute("BAPPEDA", "I.01", on_behalf=False)
     assert route_kirim(TWO_OPDS, ("BAPPEDA",)) == KirimRoute("BAPPEDA", None, on_behalf=False)
     error = refusal(route_kirim, TWO_OPDS, ("I.01",))
-    assert (error.template, error.params) == ("unggah/pilih_opd", {"codes": ["BAPPEDA", "DISKOMINFO"]})
+    assert (error.template, error.params) == (
+        "unggah/pilih_opd",
+        {"codes": ["BAPPEDA", "DISKOMINFO"], "perintah": "kirim"},
+    )
 
 
 @pytest.mark.parametrize("role", [Role.ADMIN, Role.KASI])

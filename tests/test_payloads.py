@@ -9,13 +9,17 @@ from bot.conversation.payloads import (
     ActionPress,
     BatchPress,
     CampaignPress,
+    CampaignRef,
     OpdPress,
+    ProgressPress,
+    campaign_ref,
     parse_action,
     parse_batch,
     parse_campaign,
     parse_id,
     parse_number,
     parse_opd,
+    parse_progress,
 )
 
 # What the bot's own buttons carry, and what each must read back as.
@@ -29,6 +33,9 @@ GOOD = [
     (parse_batch, "kir:12:x", BatchPress(12, "cancel")),
     (parse_batch, "kir:12:o:DINKES", BatchPress(12, "opd", opd_code="DINKES")),
     (parse_batch, f"kir:{MAX_ID}:s", BatchPress(MAX_ID, "done")),
+    (parse_batch, "kir:12:c:3", BatchPress(12, "campaign", campaign_id=3)),
+    (parse_progress, "sta:s:3:DINKES", ProgressPress("status", 3, "DINKES")),
+    (parse_progress, "sta:r:3:DINKES", ProgressPress("riwayat", 3, "DINKES")),
     (parse_opd, "opd:p:2", OpdPress(page=2)),
     (parse_opd, "opd:d:DISKOMINFO", OpdPress(opd_code="DISKOMINFO")),
     (parse_campaign, "kmp:v:7", CampaignPress("v", campaign_id=7)),
@@ -70,6 +77,22 @@ BAD = {
         "kir:1:" + "I" * 60,
         " kir:1:s",
         "act:1:s",
+        "kir:1:c:",
+        "kir:1:c:0",
+        "kir:1:c:-2",
+        "kir:1:c:2147483648",
+        "kir:1:c:1:2",
+    ],
+    parse_progress: [
+        "sta:s:3",
+        "sta:x:3:DINKES",
+        "sta:s:0:DINKES",
+        "sta:s:#3:DINKES",
+        "sta:s:3:dinkes",
+        "sta:s:3:DINKES:x",
+        "sta:s:99999999999:DINKES",
+        "sta:",
+        "kir:1:s",
     ],
     parse_opd: [
         "opd:p:-1",
@@ -147,3 +170,19 @@ def test_ids_are_ascii_digits_within_the_integer_range(text: str, expected: int 
 def test_numbers_keep_their_bounds() -> None:
     assert parse_number("0") == 0 and parse_number("999", maximum=999) == 999
     assert parse_number("1000", maximum=999) is None and parse_number("00000000001") is None
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ((), CampaignRef(None, ())),
+        (("DINKES", "#3"), CampaignRef(3, ("DINKES",))),
+        (("#3", "I.13", "Perwal"), CampaignRef(3, ("I.13", "Perwal"))),
+        (("I.13", "#3", "#4"), CampaignRef(3, ("I.13", "#4"))),
+        (("#x", "I.13"), CampaignRef(None, ("#x", "I.13"))),  # no id: left for the command to refuse
+        (("#0",), CampaignRef(None, ("#0",))),
+        (("#2147483648",), CampaignRef(None, ("#2147483648",))),
+    ],
+)
+def test_an_id_among_the_words_names_the_campaign(words: tuple[str, ...], expected: CampaignRef) -> None:
+    assert campaign_ref(words) == expected

@@ -140,3 +140,36 @@ def test_untrusted_file_names_are_made_safe(name: str | None, expected: str) -> 
 def test_very_long_names_keep_their_extension() -> None:
     cleaned = clean_file_name("a" * 300 + ".docx", fallback="x")
     assert len(cleaned) <= 200 and cleaned.endswith(".docx")
+
+
+async def test_two_open_campaigns_are_both_offered_and_a_named_one_stays_viewable(db: Database, tmp_path: Path) -> None:
+    first, liaison = await open_campaign(db)
+    async with db.write() as session:
+        cli = Acting(await identity.ensure_local_person(session, "cli", "root", NOW), "cli", "cli")
+        spec = items.ItemSpec("B.01", "Rencana aksi", "", True, None, ("DINKES",), (), None, None, 1)
+        second_id = await campaigns.create_campaign(
+            session, title="Triwulan IV", framework=None, items=[spec], deadline=NOW + timedelta(days=7),
+            opd_codes=["DINKES"], acting=cli, now=NOW,
+        )  # fmt: skip
+        unasked = await campaigns.create_campaign(
+            session, title="Tanpa DINKES", framework=None,
+            items=[items.ItemSpec("C.01", "Lain", "", True, None, ("DISKOMINFO",), (), None, None, 1)],
+            deadline=NOW + timedelta(days=7), opd_codes=["DINKES", "DISKOMINFO"], acting=cli, now=NOW,
+        )  # fmt: skip
+        for campaign_id in (second_id, unasked):
+            (await session.get_one(Campaign, campaign_id)).state = "open"
+    async with db.read() as session:
+        offered = await submissions.open_scopes(session, "dinkes")
+        # a campaign that asks DINKES for nothing is not offered
+        assert [s.campaign_id for s in offered] == [second_id, first.campaign_id]
+        assert await submissions.scope_in(session, "DINKES", 999) is None
+        assert await submissions.scope_in(session, "DISDIKBUD", second_id) is None  # not one of its OPDs
+    receipt = await upload(db, offered[1], liaison, [b"old"], "I.13", tmp_path)
+    assert receipt.scope.campaign_id == first.campaign_id
+    async with db.write() as session:
+        (await session.get_one(Campaign, first.campaign_id)).state = "finalized"
+    async with db.read() as session:
+        assert [s.campaign_id for s in await submissions.open_scopes(session, "DINKES")] == [second_id]
+        assert await submissions.scope_in(session, "DINKES", first.campaign_id) is None  # no longer collects
+        kept = await submissions.scope_in(session, "DINKES", first.campaign_id, viewing=True)
+        assert kept is not None and [v.item_code for v in await submissions.history(session, kept)] == ["I.13"]

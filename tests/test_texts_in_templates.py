@@ -36,9 +36,11 @@ LINES = {
     "undang": "/undang KODE_OPD [opd|kepala_opd] | tim | admin | sekretariat | kasi | kabid — Buat kode undangan",
     "cabut": "/cabut [ID] — Cabut akses seseorang",
     "kampanye": "/kampanye [#ID] — Kampanye Monev: status, linimasa SOP, dan tindakan",
-    "kirim": "/kirim [KODE_OPD] [KODE_ITEM] — Kirim data dukung (beberapa berkas sekaligus); admin/Kasi: atas nama OPD",
-    "status": "/status [KODE_OPD] — Kelengkapan data dukung OPD",
-    "riwayat": "/riwayat [KODE_OPD] — Riwayat versi data dukung OPD",
+    "kirim": (
+        "/kirim [KODE_OPD] [#ID] [KODE_ITEM] — Kirim data dukung (beberapa berkas sekaligus); admin/Kasi: atas nama OPD"
+    ),
+    "status": "/status [KODE_OPD] [#ID] — Kelengkapan data dukung OPD",
+    "riwayat": "/riwayat [KODE_OPD] [#ID] — Riwayat versi data dukung OPD",
     "item": "/item KODE_ITEM — Apa yang diminta sebuah item",
     "serahkan": "/serahkan KODE_OPD — Serah terima penghubung OPD",
     "libur": "/libur [tambah|hapus TANGGAL [keterangan]] — Hari libur dan cuti bersama",

@@ -1,6 +1,6 @@
 """The `monev` command line. Exit codes: 0 ok, 1 input rejected, 2 configuration error.
 
-Each subcommand group (opd, invite, people, audit, libur, campaign) is a module of this package with `NAME`,
+Each subcommand group (opd, invite, people, audit, libur, campaign, kirim) is a module of this package with `NAME`,
 `add_parser` and `run`: `add_parser(commands)` adds the group's subparser to the top-level subparsers;
 `async run(app, args) -> int` returns the exit code (0 ok, 1 input rejected: raise `bot.cli.support.CliRejected`).
 `bot.cli.support` holds what the groups share.
@@ -27,7 +27,7 @@ from bot import __version__
 from bot.app import MonevApp, build_app
 from bot.channels.console import to_plain_text
 from bot.channels.telegram.channel import ConfigurationError
-from bot.cli import audit, campaign, invite, libur, opd, people
+from bot.cli import audit, campaign, invite, kirim, libur, opd, people
 from bot.cli.support import CliRejected
 from bot.domain.enums import Role
 from bot.errors import DomainError
@@ -39,7 +39,7 @@ logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_REJECTED, EXIT_CONFIG = 0, 1, 2
 
-GROUPS: tuple[ModuleType, ...] = (opd, invite, people, audit, libur, campaign)
+GROUPS: tuple[ModuleType, ...] = (opd, invite, people, audit, libur, campaign, kirim)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -5,12 +5,14 @@ alone: each prefix has its few known forms, ids are ASCII digits within the data
 whatever does not fit is `None` (the caller answers "Tombol ini sudah tidak berlaku" or the command's usage).
 
 The prefixes: `act:TOKEN` (a one-time action, bot.services.actions), `kir:` (intake, handlers.intake), `opd:`
-(the OPD list, handlers.opd), `kmp:` (campaigns, handlers.campaigns).
+(the OPD list, handlers.opd), `kmp:` (campaigns, handlers.campaigns), `sta:` (which campaign `/status` or
+`/riwayat` shows, handlers.progress).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -47,18 +49,40 @@ class ActionPress:
     token: str
 
 
-BatchVerb = Literal["item", "page", "done", "cancel", "opd"]
+BatchVerb = Literal["item", "page", "done", "cancel", "opd", "campaign"]
 
 
 @dataclass(frozen=True)
 class BatchPress:
-    """`kir:BATCH:ITEM`, `kir:BATCH:p:PAGE`, `kir:BATCH:s` (Selesai), `kir:BATCH:x` (Batal), `kir:BATCH:o:OPD`."""
+    """`kir:BATCH:ITEM`, `kir:BATCH:p:PAGE`, `kir:BATCH:s` (Selesai), `kir:BATCH:x` (Batal), `kir:BATCH:o:OPD`,
+    `kir:BATCH:c:CAMPAIGN` (which campaign, when the OPD has two open)."""
 
     batch_id: int
     verb: BatchVerb
     item_code: str | None = None
     page: int | None = None
     opd_code: str | None = None
+    campaign_id: int | None = None
+
+
+ProgressView = Literal["status", "riwayat"]
+
+
+@dataclass(frozen=True)
+class ProgressPress:
+    """`sta:s:CAMPAIGN:OPD` (`/status`) or `sta:r:CAMPAIGN:OPD` (`/riwayat`) of one campaign, chosen by button."""
+
+    view: ProgressView
+    campaign_id: int
+    opd_code: str
+
+
+@dataclass(frozen=True)
+class CampaignRef:
+    """Words typed after a command or in a caption, with the campaign an `#ID` among them names taken out."""
+
+    campaign_id: int | None
+    words: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -116,9 +140,34 @@ def parse_batch(data: str) -> BatchPress | None:
         return BatchPress(batch_id, "page", page=page) if page is not None else None
     if verb == "o" and rest and OPD_CODE.fullmatch(rest[0]):
         return BatchPress(batch_id, "opd", opd_code=rest[0])
+    if verb == "c" and rest:
+        campaign_id = parse_number(rest[0], minimum=1)
+        return BatchPress(batch_id, "campaign", campaign_id=campaign_id) if campaign_id is not None else None
     if not rest and ITEM_CODE.fullmatch(verb):
         return BatchPress(batch_id, "item", item_code=verb)
     return None
+
+
+def parse_progress(data: str) -> ProgressPress | None:
+    """`sta:s:ID:OPD` or `sta:r:ID:OPD`."""
+    fields = _fields(data, "sta")
+    if fields is None or len(fields) != 3 or fields[0] not in ("s", "r") or not OPD_CODE.fullmatch(fields[2]):
+        return None
+    campaign_id = parse_number(fields[1], minimum=1)
+    if campaign_id is None:
+        return None
+    return ProgressPress("status" if fields[0] == "s" else "riwayat", campaign_id, fields[2])
+
+
+def campaign_ref(words: Sequence[str]) -> CampaignRef:
+    """`/status DINKES #3`, a caption `#3 I.13`: the first `#ID` names the campaign, the other words stay in order.
+
+    A `#…` that is no id stays among the words, so the command refuses it as it refuses any unknown word.
+    """
+    for n, word in enumerate(words):
+        if word.startswith("#") and (campaign_id := parse_id(word)) is not None:
+            return CampaignRef(campaign_id, (*words[:n], *words[n + 1 :]))
+    return CampaignRef(None, tuple(words))
 
 
 def parse_opd(data: str) -> OpdPress | None:

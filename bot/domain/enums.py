@@ -70,7 +70,7 @@ class BatchStatus(StrEnum):
     """Where an upload batch (one message, one album, or one /kirim session) stands."""
 
     COLLECTING = "collecting"  # an album's parts or a /kirim session still arriving
-    AWAITING_OPD = "awaiting_opd"  # a liaison of several OPDs has been asked which OPD it is for
+    AWAITING_OPD = "awaiting_opd"  # the sender has been asked which OPD (or, OPD known, which campaign) it is for
     AWAITING_ITEM = "awaiting_item"  # complete; the sender has been asked which item
     FILED = "filed"
     CANCELLED = "cancelled"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 
-from bot.conversation.commands import STAFF
+from bot.conversation.commands import STAFF, find_command
 from bot.conversation.core import Actor
 from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
@@ -58,8 +58,14 @@ def viewing_scope(actor: Actor, asked: str | None, *, command: str) -> str:
         return require_own_opd(actor, wanted, OPD_SCOPED_ROLES)
     own = own_opds(actor, OPD_SCOPED_ROLES)
     if len(own) != 1:
-        raise DomainError("unggah/pilih_opd", codes=own)
+        raise DomainError("unggah/pilih_opd", codes=own, perintah=command)
     return own[0]
+
+
+def may_use_command(actor: Actor, name: str) -> bool:
+    """Whether the person may use `/<name>` (the command table's rule), for buttons that stand for a command."""
+    command = find_command(name)
+    return command is not None and command.allows(actor.roles)
 
 
 def may_view_opd_registry(actor: Actor) -> bool:

@@ -16,10 +16,11 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.core import Actor
-from bot.domain.enums import BatchStatus, CampaignState, InboundStatus, ReviewState, Role
+from bot.domain.enums import OPD_SCOPED_ROLES, BatchStatus, CampaignState, InboundStatus, ReviewState, Role
 from bot.errors import DomainError
 from bot.services import access, audit, identity
 from bot.services.audit import Acting
+from bot.services.items import parse_item_code
 from bot.services.uploads import register_blob
 from storage.database import dialect_insert
 from storage.filestore import Blob
@@ -162,7 +163,8 @@ def route_kirim(actor: Actor, args: Sequence[str]) -> KirimRoute | None:
     """`/kirim [KODE]` (a liaison: their own OPD) or `/kirim OPD_CODE KODE` (admin, Kasi: on behalf).
 
     None when someone who may only send on behalf did not name both the OPD and the item (the caller shows how).
-    A liaison of several OPDs names which one first, else is asked to choose. The item is not checked here.
+    A liaison of several OPDs names which one first, else is asked to choose; naming another OPD is refused (only
+    admins and the Kasi send on an OPD's behalf). The item is not checked here.
     """
     words = [a.upper() for a in args]
     may_act_for = bool(actor.roles & ON_BEHALF_ROLES)
@@ -171,11 +173,78 @@ def route_kirim(actor: Actor, args: Sequence[str]) -> KirimRoute | None:
             return None
         return KirimRoute(words[0], words[1], on_behalf=True)
     codes = access.own_opds(actor)
+    if len(words) == 2 and words[0] not in codes:  # `/kirim OPD KODE` naming an OPD that is not theirs
+        raise DomainError(
+            "unggah/kirim_bukan_opd_anda", audit_action="other_opd_refused", opd=words[0][:32], codes=codes
+        )
     if words and words[0] in codes:
         return KirimRoute(words[0], words[1] if len(words) > 1 else None, on_behalf=False)
     if len(codes) == 1:
         return KirimRoute(codes[0], words[0] if words else None, on_behalf=False)
-    raise DomainError("unggah/pilih_opd", codes=codes)
+    raise DomainError("unggah/pilih_opd", codes=codes, perintah="kirim")
+
+
+# A campaign whose evidence can still be shown: it has been opened to the OPDs (later states included).
+VIEWABLE = (
+    CampaignState.OPEN.value,
+    CampaignState.CLOSED.value,
+    CampaignState.RECAPPED.value,
+    CampaignState.FINALIZED.value,
+)
+
+
+def _scope_of(campaign: Campaign, opd: Opd) -> Scope:
+    return Scope(
+        campaign.id, campaign.title, CampaignState(campaign.state), campaign.deadline, opd.id, opd.code, opd.name
+    )
+
+
+async def scope_in(session: AsyncSession, opd_code: str, campaign_id: int, *, viewing: bool = False) -> Scope | None:
+    """The OPD's part in one named campaign (`#ID`): while it collects, or (`viewing`) in any state once opened.
+
+    None when the OPD is not one of the campaign's OPDs, so an `#ID` of another OPD's campaign names nothing.
+    """
+    row = (
+        await session.execute(
+            select(Campaign, Opd)
+            .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
+            .join(Opd, Opd.id == CampaignOpd.opd_id)
+            .where(
+                Opd.code == opd_code.upper(),
+                Campaign.id == campaign_id,
+                Campaign.state.in_(VIEWABLE if viewing else COLLECTING),
+            )
+        )
+    ).first()
+    return _scope_of(*row) if row is not None else None
+
+
+async def open_scopes(session: AsyncSession, opd_code: str) -> list[Scope]:
+    """Where the OPD's evidence goes: each open campaign that asks it for items, newest first; else the latest.
+
+    Two or more mean the sender is asked which campaign (buttons); with none open, the campaign that has just
+    closed collection is the one answer, so its refusal ("sudah ditutup") is what the sender reads.
+    """
+    rows = (
+        await session.execute(
+            select(Campaign, Opd)
+            .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
+            .join(Opd, Opd.id == CampaignOpd.opd_id)
+            .where(
+                Opd.code == opd_code.upper(),
+                Campaign.state == CampaignState.OPEN.value,
+                select(ItemAssignment.opd_id)
+                .join(CampaignItem, CampaignItem.id == ItemAssignment.campaign_item_id)
+                .where(CampaignItem.campaign_id == Campaign.id, ItemAssignment.opd_id == Opd.id)
+                .exists(),
+            )
+            .order_by(Campaign.id.desc())
+        )
+    ).all()
+    if rows:
+        return [_scope_of(campaign, opd) for campaign, opd in rows]
+    latest = await scope_for(session, opd_code)
+    return [latest] if latest is not None else []
 
 
 async def scope_for(session: AsyncSession, opd_code: str) -> Scope | None:
@@ -190,12 +259,7 @@ async def scope_for(session: AsyncSession, opd_code: str) -> Scope | None:
             .limit(1)
         )
     ).first()
-    if row is None:
-        return None
-    campaign, opd = row
-    return Scope(
-        campaign.id, campaign.title, CampaignState(campaign.state), campaign.deadline, opd.id, opd.code, opd.name
-    )
+    return _scope_of(*row) if row is not None else None
 
 
 async def progress(session: AsyncSession, scope: Scope) -> Progress:
@@ -255,6 +319,17 @@ def open_items(state: Progress) -> list[ItemStatus]:
     return [i for i in state.items if i.state != "diterima"]
 
 
+async def example_item(session: AsyncSession, actor: Actor) -> str | None:
+    """An item the person's own OPD is asked for and has not had accepted, to show in a hint's example.
+
+    None for people without exactly one OPD (staff name the OPD, and a fixed example serves them).
+    """
+    own = access.own_opds(actor, OPD_SCOPED_ROLES)
+    scopes = await open_scopes(session, own[0]) if len(own) == 1 else []
+    waiting = open_items(await progress(session, scopes[0])) if scopes else []
+    return waiting[0].code if waiting else None
+
+
 async def open_batch(
     session: AsyncSession,
     *,
@@ -267,10 +342,13 @@ async def open_batch(
     item_code: str | None = None,
     media_group_id: str | None = None,
     on_behalf: bool = False,
+    opd_id: int | None = None,
+    campaign_id: int | None = None,
 ) -> int:
     """Start collecting a version (an album's first part finds the album's existing batch instead).
 
-    `scope=None` leaves the OPD to be chosen (a liaison of several OPDs is asked which one).
+    `scope=None` leaves where it files to be chosen: the OPD (a liaison of several OPDs is asked which one), or,
+    with `opd_id` known, the campaign (the OPD has two open); a `campaign_id` named by a caption is remembered.
     """
     if media_group_id is not None:
         media_group_id = await _album_key(session, channel, chat_id, media_group_id)
@@ -288,8 +366,8 @@ async def open_batch(
         channel=channel,
         chat_id=chat_id,
         person_id=person_id,
-        opd_id=scope.opd_id if scope else None,
-        campaign_id=scope.campaign_id if scope else None,
+        opd_id=scope.opd_id if scope else opd_id,
+        campaign_id=scope.campaign_id if scope else campaign_id,
         item_code=item_code,
         kind=kind,
         media_group_id=media_group_id,
@@ -425,8 +503,8 @@ async def batch_scope(session: AsyncSession, batch: BatchView) -> Scope:
     if batch.opd_id is None:
         raise DomainError("umum/tombol_kedaluwarsa")
     opd = await session.get_one(Opd, batch.opd_id)
-    scope = await scope_for(session, opd.code)
-    if scope is None or scope.campaign_id != batch.campaign_id:
+    scope = await scope_in(session, opd.code, batch.campaign_id) if batch.campaign_id is not None else None
+    if scope is None:
         raise DomainError("unggah/kampanye_ditutup", judul="")
     return scope
 
@@ -491,8 +569,12 @@ async def _move_batch(session: AsyncSession, batch_id: int, expected: Sequence[s
         raise DomainError("umum/sudah_diproses")
 
 
-async def choose_scope(session: AsyncSession, batch_id: int, scope: Scope) -> None:
-    """The OPD (and its campaign) a waiting batch is for; its files are then filed as usual."""
+async def choose_scope(session: AsyncSession, batch_id: int, scope: Scope, *, item_code: str | None = None) -> None:
+    """The OPD (and its campaign) a waiting batch is for; its files are then filed as usual.
+
+    `item_code`, once checked against the chosen campaign's items, replaces the one the sender typed.
+    """
+    values: dict[str, object] = {"item_code": item_code} if item_code else {}
     await _move_batch(
         session,
         batch_id,
@@ -500,7 +582,36 @@ async def choose_scope(session: AsyncSession, batch_id: int, scope: Scope) -> No
         opd_id=scope.opd_id,
         campaign_id=scope.campaign_id,
         status=BatchStatus.COLLECTING.value,
+        **values,
     )
+
+
+async def campaign_choices(session: AsyncSession, batch: BatchView) -> list[Scope]:
+    """The open campaigns a batch whose OPD is known may go to (the sender is asked when there are two)."""
+    if batch.opd_id is None:
+        return []
+    opd = await session.get_one(Opd, batch.opd_id)
+    return await open_scopes(session, opd.code)
+
+
+async def campaign_item_codes(session: AsyncSession, campaign_id: int) -> list[str]:
+    """Every item code of a campaign, asked of the OPD or not (to say "not asked of your OPD" rather than nothing)."""
+    return list((await session.scalars(select(CampaignItem.code).where(CampaignItem.campaign_id == campaign_id))).all())
+
+
+async def choose_opd(session: AsyncSession, batch_id: int, opd_id: int) -> None:
+    """The OPD of a waiting batch, whose campaign is still to be chosen (the OPD has two open): it keeps waiting."""
+    moved = await session.execute(
+        update(UploadBatch)
+        .where(
+            UploadBatch.id == batch_id,
+            UploadBatch.status == BatchStatus.AWAITING_OPD.value,
+            UploadBatch.opd_id.is_(None),
+        )
+        .values(opd_id=opd_id)
+    )
+    if not moved.rowcount:  # type: ignore[attr-defined]
+        raise DomainError("umum/sudah_diproses")
 
 
 async def await_opd(session: AsyncSession, batch_id: int) -> None:
@@ -520,18 +631,52 @@ async def cancel_batch(session: AsyncSession, batch_id: int) -> None:
     await _move_batch(session, batch_id, OPEN_BATCH, status=BatchStatus.CANCELLED.value)
 
 
+async def batch_file_count(session: AsyncSession, batch_id: int) -> int:
+    return int(await session.scalar(select(func.count()).where(BatchFile.batch_id == batch_id)) or 0)
+
+
+async def cancel_chat_batches(
+    session: AsyncSession, channel: str, chat_id: str, person_id: int, *, acting: Acting, now: datetime
+) -> int | None:
+    """`/batal`: the sender's /kirim session and files waiting for an answer in this chat are not filed.
+
+    Returns how many files are left unfiled, None when nothing was open. An album still arriving is left to
+    close on its own (its question follows in two seconds and has its own "Batal").
+    """
+    batches = (
+        await session.scalars(
+            select(UploadBatch.id).where(
+                UploadBatch.channel == channel,
+                UploadBatch.chat_id == chat_id,
+                UploadBatch.person_id == person_id,
+                UploadBatch.status.in_(OPEN_BATCH),
+                (UploadBatch.kind == "kirim") | (UploadBatch.status != BatchStatus.COLLECTING.value),
+            )
+        )
+    ).all()
+    if not batches:
+        return None
+    files = 0
+    for batch_id in batches:
+        count = await batch_file_count(session, batch_id)
+        await cancel_batch(session, batch_id)
+        await audit.record(
+            session, acting, "batch_cancelled", now, object_type="upload_batch", object_id=batch_id, files=count
+        )
+        files += count
+    return files
+
+
 async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, acting: Acting, now: datetime) -> Receipt:
     """Turn a batch into a version of one item: dedupe, supersede, mark late; refuse closed campaigns."""
     batch = await session.get_one(UploadBatch, batch_id)
     if batch.status in (BatchStatus.FILED.value, BatchStatus.CANCELLED.value):
         raise DomainError("umum/sudah_diproses")
     if batch.opd_id is None or batch.campaign_id is None:
-        raise DomainError("unggah/pilih_opd", codes=[])
+        raise DomainError("unggah/pilih_opd", codes=[], perintah="kirim")
     campaign = await session.get_one(Campaign, batch.campaign_id)
     opd = await session.get_one(Opd, batch.opd_id)
-    scope = Scope(
-        campaign.id, campaign.title, CampaignState(campaign.state), campaign.deadline, opd.id, opd.code, opd.name
-    )
+    scope = _scope_of(campaign, opd)
     if campaign.state != CampaignState.OPEN.value and not batch.on_behalf:
         raise DomainError("unggah/kampanye_ditutup", judul=campaign.title)
     item = await session.scalar(
@@ -634,6 +779,45 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
         audit.actor_label(uploader.id, uploader.display_name, uploader.purged_at is not None),
         batch.on_behalf,
     )
+
+
+async def file_on_behalf(
+    session: AsyncSession,
+    scope: Scope,
+    item_code: str,
+    files: Sequence[tuple[Blob, str]],
+    *,
+    channel: str,
+    acting: Acting,
+    now: datetime,
+) -> Receipt:
+    """Files that reached Diskominfo outside the chat (e-mail, paper, too large) become one version, on behalf.
+
+    The same checks as a chat upload on behalf: the item must be asked of the OPD, the campaign must collect
+    (open or just closed), the content was judged before (`uploads.admit_checked`); one audited version.
+    """
+    state = await progress(session, scope)
+    named = parse_item_code(item_code, [i.code for i in state.items])
+    if named is None:
+        raise DomainError(
+            "unggah/item_bukan_milik_opd", audit_action="forged_item", kode=item_code[:16], opd=scope.opd_code
+        )
+    if acting.person_id is None:
+        raise DomainError("unggah/belum_terdaftar")
+    batch_id = await open_batch(
+        session,
+        scope=scope,
+        channel=channel,
+        chat_id=channel,
+        person_id=acting.person_id,
+        kind="kirim",
+        now=now,
+        item_code=named,
+        on_behalf=True,
+    )
+    for blob, name in files:
+        await add_file(session, batch_id, blob, name, "document", inbound_event_id=None, now=now)
+    return await file_batch(session, batch_id, named, acting=acting, now=now)
 
 
 @dataclass(frozen=True)
