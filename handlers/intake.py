@@ -13,13 +13,17 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import payloads
-from bot.conversation.core import PAGE_SIZE, Attachment, Button, Reply, page_of
+from bot.conversation.core import PAGE_SIZE, Attachment, Button, Reply, fit_label, page_of
 from bot.conversation.handling import Context, Registry, Services
 from bot.domain.enums import BatchStatus, Role
 from bot.errors import DomainError
 from bot.services import access, items, outbox, people, submissions, uploads
 from bot.services.submissions import BatchView, Receipt, Scope
 from storage.filestore import Blob, FileTooLargeError
+
+# An item button shows its code and as much of the title as fits, cut after a whole word (the full title is the
+# button's description, which WhatsApp's lists show under it).
+ITEM_LABEL_CHARS = 60
 
 
 async def receive_file(ctx: Context) -> Reply | list[Reply]:
@@ -196,18 +200,31 @@ def _me(ctx: Context) -> int:
 
 def question(services: Services, batch_id: int, state: submissions.Progress, page: int) -> Reply:
     """Which item? The OPD's open items, seven per page, with paging and cancel."""
-    choices = submissions.open_items(state)
+    choices = submissions.picker_order(submissions.open_items(state))
     if not choices:
         raise DomainError("unggah/tidak_ada_item_terbuka", opd=state.scope.opd_name)
     shown = page_of(len(choices), page, lambda n: f"kir:{batch_id}:p:{n}", labels=services.paging_labels())
+    on_page = choices[shown.start : shown.end]
     rows = [
-        [Button(services.label("tombol/item", code=i.code, title=i.title)[:60], f"kir:{batch_id}:{i.code}", i.title)]
-        for i in choices[shown.start : shown.end]
+        [
+            Button(
+                fit_label(
+                    services.label("tombol/item_pilihan", code=i.code, title=i.title, state=i.state), ITEM_LABEL_CHARS
+                ),
+                f"kir:{batch_id}:{i.code}",
+                i.title,
+            )
+        ]
+        for i in on_page
     ]
     rows.append([*shown.paging, Button(services.label("tombol/batal"), f"kir:{batch_id}:x")])
     text = services.renderer.render(
         "unggah/pilih_item", opd=state.scope.opd_name, page=shown.number + 1, pages=shown.count
     )
+    # What the marks on this page's buttons mean (a separate paragraph: the question's wording is its own template).
+    marks = sorted({i.state for i in on_page} - {"belum"})
+    if marks:
+        text += "\n" + services.renderer.render("unggah/tanda_pilihan", marks=marks)
     return Reply(text, buttons=tuple(tuple(r) for r in rows))
 
 

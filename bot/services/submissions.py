@@ -255,6 +255,11 @@ def open_items(state: Progress) -> list[ItemStatus]:
     return [i for i in state.items if i.state != "diterima"]
 
 
+def picker_order(choices: Sequence[ItemStatus]) -> list[ItemStatus]:
+    """The item picker's order: items not sent yet (or returned for revision) first, those already sent last."""
+    return sorted(choices, key=lambda i: i.state == "terkirim")  # sorted() is stable: checklist order within each
+
+
 async def open_batch(
     session: AsyncSession,
     *,
