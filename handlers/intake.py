@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import payloads
+from bot.conversation.commands import EVERYONE, commands_for
 from bot.conversation.core import PAGE_SIZE, Attachment, Button, Reply, fit_label, page_of
 from bot.conversation.handling import Context, Registry, Services
 from bot.domain.enums import BatchStatus, Role
@@ -31,6 +32,8 @@ async def receive_file(ctx: Context) -> Reply | list[Reply]:
     actor = ctx.actor
     if not actor.is_registered:
         raise DomainError("unggah/belum_terdaftar")
+    if access.is_observer(actor):
+        return await _not_a_sender(ctx)
     attachment = ctx.request.attachments[0]
     name = uploads.clean_file_name(attachment.file_name, fallback=f"berkas-{ctx.request.message_id}")
     _check_size(ctx, attachment, name)
@@ -165,6 +168,21 @@ def opd_question(services: Services, batch_id: int, codes: list[str]) -> Reply:
     ]
     text = services.renderer.render("unggah/pilih_opd_tombol")
     return Reply(text, buttons=(*rows, (Button(services.label("tombol/batal"), f"kir:{batch_id}:x"),)))
+
+
+async def _not_a_sender(ctx: Context) -> Reply:
+    """A head of an OPD or a Tim member sent a file: nothing is kept; they hear who sends and what they may do."""
+    headed = access.own_opds(ctx.actor, {Role.KEPALA_OPD})
+    liaisons = await people.liaisons_by_opd(await ctx.session()) if headed else {}
+    commands = [c for c in commands_for(ctx.actor.roles) if c.roles is not EVERYONE]
+    return ctx.reply(
+        "unggah/bukan_pengirim",
+        name=ctx.actor.display_name,
+        headed={code: liaisons.get(code, []) for code in headed},
+        tim=Role.TIM in ctx.actor.roles,
+        commands=commands,
+        helps={c.name: ctx.services.renderer.plain(c.help_template) for c in commands},
+    )
 
 
 async def _keep_unfiled(ctx: Context, attachment: Attachment, name: str) -> Reply:

@@ -83,6 +83,11 @@ def is_staff_not_liaison(actor: Actor) -> bool:
     return bool(actor.roles & STAFF) and Role.OPD not in actor.roles
 
 
+def is_observer(actor: Actor) -> bool:
+    """A head of an OPD or a Tim member, neither liaison nor staff: they follow the work and file no evidence."""
+    return actor.is_registered and not actor.roles & (STAFF | FILE_OWN)
+
+
 def may_revoke_any_of(actor: Actor, held: Iterable[Role]) -> bool:
     """Whether the person may revoke at least one of the roles `held` by someone: those they may issue codes for."""
     return not issuable_by(actor.roles).isdisjoint(held)
