@@ -62,6 +62,19 @@ def viewing_scope(actor: Actor, asked: str | None, *, command: str) -> str:
     return own[0]
 
 
+def may_view_any_opd(actor: Actor) -> bool:
+    """Whether the person may see every OPD's figures (the campaign overview and its buttons): staff and the Tim."""
+    return bool(actor.roles & VIEW_ANY)
+
+
+def shows_overview(actor: Actor, asked: str | None) -> bool:
+    """Whether `/status` without an OPD shows the campaign overview: staff and the Tim who would be asked to name one.
+
+    Staff who are also the liaison of exactly one OPD keep seeing that OPD's checklist (see `viewing_scope`).
+    """
+    return asked is None and may_view_any_opd(actor) and len(own_opds(actor)) != 1
+
+
 def may_view_opd_registry(actor: Actor) -> bool:
     """Whether the person may see the OPD registry (`/opd` and its buttons): staff, whatever a button's data says."""
     return bool(actor.roles & STAFF)

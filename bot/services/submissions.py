@@ -198,6 +198,24 @@ async def scope_for(session: AsyncSession, opd_code: str) -> Scope | None:
     )
 
 
+async def scope_in(session: AsyncSession, campaign_id: int, opd_code: str) -> Scope | None:
+    """The OPD's place in one campaign, while that campaign collects and asks the OPD (a tap on the overview)."""
+    row = (
+        await session.execute(
+            select(Campaign, Opd)
+            .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
+            .join(Opd, Opd.id == CampaignOpd.opd_id)
+            .where(Campaign.id == campaign_id, Opd.code == opd_code.upper(), Campaign.state.in_(COLLECTING))
+        )
+    ).first()
+    if row is None:
+        return None
+    campaign, opd = row
+    return Scope(
+        campaign.id, campaign.title, CampaignState(campaign.state), campaign.deadline, opd.id, opd.code, opd.name
+    )
+
+
 async def progress(session: AsyncSession, scope: Scope) -> Progress:
     """The OPD's checklist: each assigned item with the state of its latest version (two queries)."""
     items = (
