@@ -81,6 +81,8 @@ class Request:
     update_id: str | None = None
     journal_id: int | None = None  # the inbound journal row, which makes handlers idempotent per update
     is_private: bool = True
+    # For the bot: always in a private chat; in a group, a command to it, a mention of it or a reply to its message.
+    addressed: bool = True
 
     @property
     def arg_text(self) -> str:
