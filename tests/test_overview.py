@@ -16,11 +16,13 @@ from storage.models import CampaignItem, ReviewState, SubmissionVersion
 from tests.test_statement_counts import (
     NOW,
     blobs_for,
+    dispatcher_for,
     file_one,
     import_opds,
     liaisons_direct,
     make_staff,
     open_campaign,
+    press_request,
     scope_of,
 )
 
@@ -96,3 +98,21 @@ async def _review(session: AsyncSession, campaign_id: int, opd_code: str, item: 
         .where(SubmissionVersion.campaign_item_id == item_id, SubmissionVersion.opd_id == scope.opd_id)
         .values(review_state=state.value)
     )
+
+
+async def test_status_without_an_opd_asks_which_campaign_when_two_collect(db: Database, tmp_path: Path) -> None:
+    dispatcher = dispatcher_for(db, tmp_path)
+    staff = await make_staff(db)
+    codes = await import_opds(db, staff, extended=False, count=3)
+    (none_yet,) = await dispatcher.run(press_request("kasi", "", 1, command="status"), NOW)
+    assert "Belum ada kegiatan Monev" in none_yet.text and not none_yet.buttons
+    store = FileStore(tmp_path / "files")
+    first = await open_campaign(db, store, staff, codes[:2], items=2)
+    second = await open_campaign(db, store, staff, codes, items=3)
+    (asked,) = await dispatcher.run(press_request("kasi", "", 2, command="status"), NOW)
+    assert "beberapa kegiatan Monev" in asked.text
+    assert [b.payload for (b,) in asked.buttons] == [f"sts:{second}:p:0", f"sts:{first}:p:0"]
+    (chosen,) = await dispatcher.run(press_request("kasi", f"sts:{first}:p:0", 3), NOW)
+    assert "2 OPD" in chosen.text and [b.payload for (b,) in chosen.buttons] == [
+        f"sts:{first}:o:{c}" for c in codes[:2]
+    ]

@@ -448,13 +448,15 @@ async def overview_world(
     return campaign_id
 
 
-def press_request(sender: str, payload: str, message_id: int) -> Request:
+def press_request(sender: str, payload: str, message_id: int, *, command: str | None = None) -> Request:
+    """A button press (or, given `command`, that command without arguments) from a console person."""
     return Request(
         channel="console",
         chat_id=sender,
         sender_id=sender,
         received_at=NOW,
-        payload=payload,
+        command=command,
+        payload=payload if command is None else None,
         message_id=str(message_id),
     )
 
