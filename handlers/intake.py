@@ -14,17 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import payloads
 from bot.conversation.commands import EVERYONE, commands_for
-from bot.conversation.core import PAGE_SIZE, Attachment, Button, Reply, fit_label, page_of
+from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Attachment, Button, Reply, fit_label, page_of
 from bot.conversation.handling import Context, Registry, Services
 from bot.domain.enums import BatchStatus, Role
 from bot.errors import DomainError
 from bot.services import access, items, outbox, people, submissions, uploads
 from bot.services.submissions import BatchView, Receipt, Scope
 from storage.filestore import Blob, FileTooLargeError
-
-# An item button shows its code and as much of the title as fits, cut after a whole word (the full title is the
-# button's description, which WhatsApp's lists show under it).
-ITEM_LABEL_CHARS = 60
 
 
 async def receive_file(ctx: Context) -> Reply | list[Reply]:
@@ -227,7 +223,7 @@ def question(services: Services, batch_id: int, state: submissions.Progress, pag
         [
             Button(
                 fit_label(
-                    services.label("tombol/item_pilihan", code=i.code, title=i.title, state=i.state), ITEM_LABEL_CHARS
+                    services.label("tombol/item_pilihan", code=i.code, title=i.title, state=i.state), TITLE_LABEL_CHARS
                 ),
                 f"kir:{batch_id}:{i.code}",
                 i.title,

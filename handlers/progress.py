@@ -8,7 +8,7 @@ that OPD's checklist. Every press is checked against the presser's roles now, wh
 from __future__ import annotations
 
 from bot.conversation import payloads
-from bot.conversation.core import PAGE_SIZE, Button, Reply, fit_label, page_of
+from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Button, Reply, fit_label, page_of
 from bot.conversation.handling import Context, Registry
 from bot.errors import DomainError
 from bot.services import access, campaigns, overview, submissions
@@ -52,7 +52,8 @@ async def _overview_or_choice(ctx: Context) -> Reply:
     buttons = [
         [
             Button(
-                fit_label(ctx.label("tombol/kampanye", id=c.campaign_id, title=c.title), 60), f"sts:{c.campaign_id}:p:0"
+                fit_label(ctx.label("tombol/kampanye", id=c.campaign_id, title=c.title), TITLE_LABEL_CHARS),
+                f"sts:{c.campaign_id}:p:0",
             )
         ]
         for c in running[:PAGE_SIZE]

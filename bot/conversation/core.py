@@ -103,6 +103,9 @@ class Button:
 
 
 ELLIPSIS = "…"
+# A button that names something with a long title (an item, a campaign) is cut to this, at a word, on every
+# channel: a label that long already fills a phone's width. A channel with a lower limit cuts it again.
+TITLE_LABEL_CHARS = 60
 
 
 def fit_label(label: str, max_chars: int | None) -> str:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.conversation.core import ELLIPSIS
-from handlers.intake import ITEM_LABEL_CHARS
+from bot.conversation.core import ELLIPSIS, TITLE_LABEL_CHARS
 from tests.e2e.broadcast_world import PDF, tagged_pdf
 from tests.e2e.harness import bot_settings, running_bot
 from tests.e2e.test_intake import liaison_world, next_texts
@@ -44,7 +43,7 @@ async def test_item_buttons_cut_at_a_word_and_filed_items_come_last_with_their_s
         assert not any(label.startswith("📤") for label in items[:-1])
         # I.15's label is cut after a whole word, with an ellipsis, within the limit.
         cut = items[0]
-        assert cut.endswith(ELLIPSIS) and len(cut) <= ITEM_LABEL_CHARS, cut
+        assert cut.endswith(ELLIPSIS) and len(cut) <= TITLE_LABEL_CHARS, cut
         kept = cut.removesuffix(ELLIPSIS)
         assert I15.startswith(kept) and I15[len(kept)] == " ", cut
 
