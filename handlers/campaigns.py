@@ -32,7 +32,7 @@ from bot.services.campaign_actions import (
     may_view,
     role_allows,
 )
-from bot.services.campaign_overview import campaign_overview
+from bot.services.campaign_view import campaign_view
 from bot.services.campaigns import CampaignDetail
 from bot.services.conversations import FlowState
 from bot.services.timeline import SIGNED_LETTER_STEP, sop_step
@@ -145,9 +145,9 @@ async def kampanye_button(ctx: Context) -> Reply | list[Reply]:
 
 
 async def show(ctx: Context, campaign_id: int) -> Reply:
-    overview = await campaign_overview(await ctx.session(), ctx.services.settings, campaign_id, ctx.now)
-    buttons = await _campaign_buttons(ctx, overview.detail)
-    return ctx.reply("kampanye/rincian", buttons=buttons, v=overview, c=overview.detail)
+    view = await campaign_view(await ctx.session(), ctx.services.settings, campaign_id, ctx.now)
+    buttons = await _campaign_buttons(ctx, view.detail)
+    return ctx.reply("kampanye/rincian", buttons=buttons, v=view, c=view.detail)
 
 
 async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[Button]]:

@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import payloads
-from bot.conversation.core import PAGE_SIZE, Attachment, Button, Reply, page_of
+from bot.conversation.commands import EVERYONE, commands_for
+from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Attachment, Button, Reply, fit_label, page_of
 from bot.conversation.handling import Context, Registry, Services
 from bot.domain.enums import BatchStatus, Role
 from bot.errors import DomainError
@@ -28,6 +29,8 @@ async def receive_file(ctx: Context) -> Reply | list[Reply]:
     actor = ctx.actor
     if not actor.is_registered:
         raise DomainError("unggah/belum_terdaftar")
+    if access.is_observer(actor):
+        return await _not_a_sender(ctx)
     attachment = ctx.request.attachments[0]
     name = uploads.clean_file_name(attachment.file_name, fallback=f"berkas-{ctx.request.message_id}")
     _check_size(ctx, attachment, name)
@@ -261,6 +264,21 @@ def campaign_question(services: Services, batch_id: int, scopes: list[Scope], *,
     return Reply(text, buttons=(*rows, (Button(services.label("tombol/batal"), f"kir:{batch_id}:x"),)))
 
 
+async def _not_a_sender(ctx: Context) -> Reply:
+    """A head of an OPD or a Tim member sent a file: nothing is kept; they hear who sends and what they may do."""
+    headed = access.own_opds(ctx.actor, {Role.KEPALA_OPD})
+    liaisons = await people.liaisons_by_opd(await ctx.session()) if headed else {}
+    commands = [c for c in commands_for(ctx.actor.roles) if c.roles is not EVERYONE]
+    return ctx.reply(
+        "unggah/bukan_pengirim",
+        name=ctx.actor.display_name,
+        headed={code: liaisons.get(code, []) for code in headed},
+        tim=Role.TIM in ctx.actor.roles,
+        commands=commands,
+        helps={c.name: ctx.services.renderer.plain(c.help_template) for c in commands},
+    )
+
+
 async def _keep_unfiled(ctx: Context, attachment: Attachment, name: str) -> Reply:
     """No campaign collects from this OPD yet: keep the file safely and say so."""
     blob = await _fetch_checked(ctx, attachment, name)
@@ -296,13 +314,22 @@ def question(
     services: Services, batch_id: int, state: submissions.Progress, page: int, *, not_asked: str | None = None
 ) -> Reply:
     """Which item? The OPD's open items, seven per page, with paging and cancel."""
-    choices = submissions.open_items(state)
+    choices = submissions.picker_order(submissions.open_items(state))
     if not choices:
         raise DomainError("unggah/tidak_ada_item_terbuka", opd=state.scope.opd_name)
     shown = page_of(len(choices), page, lambda n: f"kir:{batch_id}:p:{n}", labels=services.paging_labels())
+    on_page = choices[shown.start : shown.end]
     rows = [
-        [Button(services.label("tombol/item", code=i.code, title=i.title)[:60], f"kir:{batch_id}:{i.code}", i.title)]
-        for i in choices[shown.start : shown.end]
+        [
+            Button(
+                fit_label(
+                    services.label("tombol/item_pilihan", code=i.code, title=i.title, state=i.state), TITLE_LABEL_CHARS
+                ),
+                f"kir:{batch_id}:{i.code}",
+                i.title,
+            )
+        ]
+        for i in on_page
     ]
     rows.append([*shown.paging, Button(services.label("tombol/batal"), f"kir:{batch_id}:x")])
     text = services.renderer.render(
@@ -313,6 +340,10 @@ def question(
         not_asked=not_asked,
         example=choices[0].code,
     )
+    # What the marks on this page's buttons mean (a separate paragraph: the question's wording is its own template).
+    marks = sorted({i.state for i in on_page} - {"belum"})
+    if marks:
+        text += "\n" + services.renderer.render("unggah/tanda_pilihan", marks=marks)
     return Reply(text, buttons=tuple(tuple(r) for r in rows))
 
 

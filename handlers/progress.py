@@ -1,18 +1,86 @@
-"""`/status`, `/riwayat`, `/item`: what an OPD has sent and what is still missing (kelengkapan, terverifikasi)."""
+"""`/status`, `/riwayat`, `/item`: what an OPD has sent and what is still missing (kelengkapan, terverifikasi).
+
+`/status` without an OPD, from staff or the Tim, is the campaign overview; its buttons use the prefix `sts:` (read
+by bot.conversation.payloads.parse_overview): `sts:<campaign>:p:<page>` pages it, `sts:<campaign>:o:<OPD>` opens
+that OPD's checklist. Every press is checked against the presser's roles now, whatever the data says.
+"""
 
 from __future__ import annotations
 
 from bot.conversation import payloads
-from bot.conversation.core import PAGE_SIZE, Button, Reply
+from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Button, Reply, fit_label, page_of
 from bot.conversation.handling import Context, Registry
 from bot.errors import DomainError
-from bot.services import access, campaigns, submissions
+from bot.services import access, campaigns, overview, submissions
 from bot.services.submissions import Scope
 
 
 async def status(ctx: Context) -> Reply:
-    """The OPD's checklist with marks and both percentages (asks which campaign when two are open)."""
+    """The OPD's checklist with marks and both percentages (asks which campaign when two are open).
+
+    Without an OPD, staff and the Tim get the overview of the collecting campaign (or of the one `#ID` names).
+    """
+    words = payloads.campaign_ref(ctx.request.args)
+    if access.shows_overview(ctx.actor, words.words[0] if words.words else None):
+        if words.campaign_id is not None:
+            return _overview_page(ctx, await overview.campaign_overview(await ctx.session(), words.campaign_id), 0)
+        return await _overview_or_choice(ctx)
     return await _show_or_ask(ctx, "status", await _scopes(ctx, "status"))
+
+
+async def status_button(ctx: Context) -> Reply:
+    """`sts:` presses: a page of the overview or one OPD's checklist, for staff and the Tim whatever the data says."""
+    data = ctx.request.payload or ""
+    if not access.may_view_any_opd(ctx.actor):
+        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
+    press = payloads.parse_overview(data)
+    if press is None:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    session = await ctx.session()
+    if press.opd_code is None:
+        return _overview_page(ctx, await overview.campaign_overview(session, press.campaign_id), press.page or 0)
+    scope = await submissions.scope_in(session, press.opd_code, press.campaign_id)
+    if scope is None:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    return ctx.reply("unggah/status", p=await submissions.progress(session, scope))
+
+
+async def _overview_or_choice(ctx: Context) -> Reply:
+    """The collecting campaign's overview, or first which campaign when more than one collects."""
+    session = await ctx.session()
+    running = await overview.collecting_campaigns(session)
+    if not running:
+        return ctx.reply("unggah/tidak_ada_kegiatan_berjalan")
+    if len(running) == 1:
+        return _overview_page(ctx, await overview.campaign_overview(session, running[0].campaign_id), 0)
+    buttons = [
+        [
+            Button(
+                fit_label(ctx.label("tombol/kampanye", id=c.campaign_id, title=c.title), TITLE_LABEL_CHARS),
+                f"sts:{c.campaign_id}:p:0",
+            )
+        ]
+        for c in running[:PAGE_SIZE]
+    ]
+    return ctx.reply("unggah/ringkasan_pilih_kegiatan", buttons=buttons)
+
+
+def _overview_page(ctx: Context, view: overview.CampaignOverview, page: int) -> Reply:
+    cid = view.campaign_id
+    shown = page_of(len(view.standings), page, lambda n: f"sts:{cid}:p:{n}", labels=ctx.services.paging_labels())
+    on_page = view.standings[shown.start : shown.end]
+    rows = [[Button(ctx.label("tombol/opd_ringkasan", s=s), f"sts:{cid}:o:{s.opd_code}", s.opd_name)] for s in on_page]
+    if shown.paging:
+        rows.append(list(shown.paging))
+    return ctx.reply(
+        "unggah/ringkasan",
+        buttons=rows,
+        o=view,
+        shown=on_page,
+        first=shown.start + 1,
+        page=shown.number + 1,
+        pages=shown.count,
+    )
 
 
 async def riwayat(ctx: Context) -> Reply:
@@ -99,6 +167,7 @@ async def _scopes(ctx: Context, command: str, args: tuple[str, ...] | None = Non
 
 def register(registry: Registry) -> None:
     registry.command("status", status)
+    registry.button("sts", status_button)
     registry.command("riwayat", riwayat)
     registry.command("item", item)
     registry.button("sta", progress_button)

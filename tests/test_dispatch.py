@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +16,7 @@ from bot.conversation.handling import Context, Registry
 from bot.conversation.templating import Renderer
 from bot.errors import DomainError
 from bot.services import audit, identity
+from bot.services.groups import hint_due
 from handlers import build_registry
 from storage.models import Role
 
@@ -82,7 +83,10 @@ async def test_unsupported_content_and_stale_buttons(app: MonevApp) -> None:
 
 
 async def test_groups_get_only_the_private_chat_hint(app: MonevApp) -> None:
+    # Talk not addressed to the bot is not answered (and does not use up the hint).
+    assert await answer(app, request("ngobrol saja", private=False, addressed=False)) == []
     assert await answer(app, request("/help", private=False)) == ["Silakan chat pribadi dengan bot ini."]
+    assert await answer(app, request("/help", private=False)) == []  # once an hour per person and group
 
 
 async def test_unknown_senders_are_resolved_to_unregistered_actors(app: MonevApp) -> None:
@@ -166,3 +170,10 @@ def test_long_choice_lists_page_by_seven() -> None:
     last = page_of(16, 99, lambda n: f"x:p:{n}", labels=PAGING)  # a stale page number is clamped
     assert (last.number, last.start, last.end, [b.label for b in last.paging]) == (2, 14, 16, ["« Sebelumnya"])
     assert page_of(3, 0, str, labels=PAGING).paging == ()
+
+
+def test_the_group_hint_is_due_once_an_hour() -> None:
+    at = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
+    assert hint_due(None, at)
+    assert not hint_due(at, at + timedelta(minutes=59, seconds=59))
+    assert hint_due(at, at + timedelta(hours=1))

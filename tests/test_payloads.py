@@ -11,6 +11,7 @@ from bot.conversation.payloads import (
     CampaignPress,
     CampaignRef,
     OpdPress,
+    OverviewPress,
     ProgressPress,
     campaign_ref,
     parse_action,
@@ -19,6 +20,7 @@ from bot.conversation.payloads import (
     parse_id,
     parse_number,
     parse_opd,
+    parse_overview,
     parse_progress,
 )
 
@@ -45,6 +47,10 @@ GOOD = [
     (parse_campaign, "kmp:baru", CampaignPress("baru")),
     (parse_campaign, "kmp:fw:pemdi", CampaignPress("fw", key="pemdi")),
     (parse_campaign, "kmp:opd:semua", CampaignPress("opd", key="semua")),
+    (parse_overview, "sts:3:p:0", OverviewPress(3, page=0)),
+    (parse_overview, "sts:3:p:2", OverviewPress(3, page=2)),
+    (parse_overview, "sts:3:o:DINKES", OverviewPress(3, opd_code="DINKES")),
+    (parse_overview, f"sts:{MAX_ID}:o:{'Z' * 32}", OverviewPress(MAX_ID, opd_code="Z" * 32)),
 ]
 
 BAD = {
@@ -120,6 +126,25 @@ BAD = {
         "kmp:baru:1",
         "kmp:",
         "kmp",
+    ],
+    parse_overview: [
+        "sts:0:p:0",
+        "sts:2147483648:p:0",
+        "sts:-1:p:0",
+        "sts:\u00b2:p:0",
+        "sts:3:p:-1",
+        "sts:3:p:10000",
+        "sts:3:p:",
+        "sts:3:o:",
+        "sts:3:o:dinkes",
+        "sts:3:o:D\u0130NKES",
+        "sts:3:o:DINKES:lagi",
+        "sts:3:x:1",
+        "sts:3:p",
+        "sts:3",
+        "sts:",
+        "sts",
+        "opd:3:p:0",
     ],
 }
 

@@ -26,7 +26,7 @@ from bot.conversation.core import Attachment, Request
 from bot.conversation.dispatch import Dispatcher
 from bot.conversation.handling import Services
 from bot.conversation.templating import Renderer
-from bot.services import campaigns, identity, invites, registry, submissions
+from bot.services import campaigns, identity, invites, overview, registry, submissions
 from bot.services.audit import Acting
 from bot.services.items import ItemSpec
 from bot.services.submissions import Scope
@@ -427,3 +427,66 @@ async def test_status_and_filing_statement_counts_do_not_grow(
     same_count("a captioned document through the dispatcher", small.filing_chat, large.filing_chat)
     same_count("history", small.history, large.history)
     same_count("/riwayat through the dispatcher", small.history_chat, large.history_chat)
+
+
+# -- the campaign overview (`/status` without an OPD, and the daily recap built on it) --------------------------
+
+
+async def overview_world(
+    db: Database, store: FileStore, staff: Staff, codes: list[str], items: int, versions: int
+) -> int:
+    """A campaign of `items` items asked of the OPDs `codes`, each item with `versions` versions from every OPD."""
+    campaign_id = await open_campaign(db, store, staff, codes, items=items)
+    liaisons = await liaisons_direct(db, codes, 600_000 + 1_000 * len(codes))
+    async with db.write() as session:
+        opd_ids = {
+            code: id_ for code, id_ in await session.execute(select(Opd.code, Opd.id).where(Opd.code.in_(codes)))
+        }
+        await bulk_versions(
+            session, campaign_id, {opd_ids[c]: liaisons[c][0] for c in codes}, blobs_for(store, versions)
+        )
+    return campaign_id
+
+
+def press_request(sender: str, payload: str, message_id: int, *, command: str | None = None) -> Request:
+    """A button press (or, given `command`, that command without arguments) from a console person."""
+    return Request(
+        channel="console",
+        chat_id=sender,
+        sender_id=sender,
+        received_at=NOW,
+        command=command,
+        payload=payload if command is None else None,
+        message_id=str(message_id),
+    )
+
+
+async def test_the_campaign_overview_statement_count_does_not_grow_with_opds(
+    db: Database, statements: StatementLog, tmp_path: Path
+) -> None:
+    store = FileStore(tmp_path / "files")
+    dispatcher = dispatcher_for(db, tmp_path)
+    staff = await make_staff(db)
+    codes = await import_opds(db, staff, extended=True)
+    worlds = {
+        "5 OPDs": (await overview_world(db, store, staff, codes[:5], items=5, versions=1), 5),
+        "30 OPDs": (await overview_world(db, store, staff, codes[5:35], items=40, versions=4), 30),
+    }
+    service: dict[str, list[str]] = {}
+    chat: dict[str, list[str]] = {}
+    for n, (name, (campaign_id, opds)) in enumerate(worlds.items()):
+        with statements.counting() as seen:
+            async with db.read() as session:
+                view = await overview.campaign_overview(session, campaign_id)
+        service[name] = list(seen)
+        assert len(view.standings) == opds and all(s.complete == s.required > 0 for s in view.standings)
+        with statements.counting() as seen:
+            (reply,) = await dispatcher.run(press_request("kasi", f"sts:{campaign_id}:p:0", n), NOW)
+        chat[name] = list(seen)
+        assert f"{opds} OPD" in reply.text and "kelengkapan 100%" in reply.text, reply.text
+        assert len(reply.buttons) == min(opds, 7) + (opds > 7), reply.buttons  # and a row of paging
+    # The campaign, then one query over its OPDs, items and versions (SQLite's read units add a BEGIN).
+    queries = [s for s in service["5 OPDs"] if s.startswith("SELECT")]
+    assert len(queries) == 2 and queries[0].startswith("SELECT campaign.id"), service["5 OPDs"]
+    same_count("campaign_overview", service["5 OPDs"], service["30 OPDs"])
+    same_count("an overview page through the dispatcher", chat["5 OPDs"], chat["30 OPDs"])

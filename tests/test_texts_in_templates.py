@@ -123,8 +123,13 @@ def labels_not_from_templates(source: str) -> list[int]:
 
 
 def _rendered_by(node: ast.expr, helper: str) -> bool:
-    while isinstance(node, ast.Subscript):  # a handler may still cut a rendered label ([:60])
-        node = node.value
+    while True:  # a handler may still cut a rendered label ([:60], or `fit_label(label, 60)` at a word)
+        if isinstance(node, ast.Subscript):
+            node = node.value
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "fit_label" and node.args:
+            node = node.args[0]
+        else:
+            break
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == helper
 
 
@@ -136,8 +141,10 @@ def test_the_label_check_catches_labels_written_in_code() -> None:
     assert labels_not_from_templates('await actions.action_button(s, "Buka blokir", kind="k", person_id=1)') == [1]
     assert labels_not_from_templates('page_of(3, 0, str, labels=("«", "»"))') == [1]
     assert labels_not_from_templates("page_of(3, 0, str)") == [1]
+    assert labels_not_from_templates('Button(fit_label(f"Cabut {name}", 40), "x")') == [1]
     rendered = 'Button(ctx.label("tombol/item", code=c)[:60], "x")\npage_of(3, 0, str, labels=s.paging_labels())'
     assert labels_not_from_templates(rendered) == []
+    assert labels_not_from_templates('Button(fit_label(s.label("tombol/item", code=c), 60), "x")') == []
 
 
 def test_handlers_take_every_button_label_from_a_template() -> None:

@@ -12,7 +12,7 @@ from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
 from bot.conversation.templating import date_in_words
 from bot.dates import DateParseError, parse_moment
 from bot.services import campaigns, items, registry
-from bot.services.campaign_overview import campaign_overview
+from bot.services.campaign_view import campaign_view
 from bot.services.filetypes import looks_like_pdf
 from bot.services.safe_text import has_control_characters
 
@@ -120,8 +120,8 @@ async def _imported_items(app: MonevApp, path: Path) -> list[items.ItemSpec]:
 async def _show(app: MonevApp, campaign_id: int) -> int:
     with refusals_as_rejections(app):
         async with app.services.db.read() as session:
-            overview = await campaign_overview(session, app.settings, campaign_id, app.now())
-    text = app.services.renderer.render("kampanye/rincian", v=overview, c=overview.detail)
+            view = await campaign_view(session, app.settings, campaign_id, app.now())
+    text = app.services.renderer.render("kampanye/rincian", v=view, c=view.detail)
     print(to_plain_text(text))
     return 0
 

@@ -81,6 +81,8 @@ class Request:
     update_id: str | None = None
     journal_id: int | None = None  # the inbound journal row, which makes handlers idempotent per update
     is_private: bool = True
+    # For the bot: always in a private chat; in a group, a command to it, a mention of it or a reply to its message.
+    addressed: bool = True
 
     @property
     def arg_text(self) -> str:
@@ -101,6 +103,9 @@ class Button:
 
 
 ELLIPSIS = "…"
+# A button that names something with a long title (an item, a campaign) is cut to this, at a word, on every
+# channel: a label that long already fills a phone's width. A channel with a lower limit cuts it again.
+TITLE_LABEL_CHARS = 60
 
 
 def fit_label(label: str, max_chars: int | None) -> str:

@@ -14,7 +14,7 @@ from bot.conversation.commands import COMMANDS, Command, find_command
 from bot.conversation.core import Reply, Request
 from bot.conversation.handling import Context, Handler, Registry, Services
 from bot.errors import DomainError
-from bot.services import actions, audit, conversations, identity
+from bot.services import actions, audit, conversations, groups, identity
 from bot.services.conversations import FlowState
 from storage.database import UnitOfWork
 
@@ -77,7 +77,7 @@ class Dispatcher:
     async def _route(self, ctx: Context) -> Reply | Sequence[Reply]:
         request = ctx.request
         if not request.is_private:
-            return ctx.reply("umum/hanya_pribadi")
+            return await _in_group(ctx)
         if request.payload is not None:
             prefix = request.payload.partition(":")[0]
             if prefix == actions.PREFIX:
@@ -150,6 +150,16 @@ async def _audit_refusal(session: AsyncSession, request: Request, refusal: Domai
         object_id=request.chat_id,
         **details,
     )
+
+
+async def _in_group(ctx: Context) -> list[Reply]:
+    """In a group only what is addressed to the bot is answered, with the hint to write privately, once an hour."""
+    request = ctx.request
+    if not request.addressed:
+        return []
+    if not await groups.take_hint(await ctx.session(), request.channel, request.chat_id, request.sender_id, ctx.now):
+        return []
+    return [ctx.reply("umum/hanya_pribadi")]
 
 
 async def _call(handler: Handler | None, ctx: Context, fallback: str) -> Reply | Sequence[Reply]:

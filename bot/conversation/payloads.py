@@ -6,7 +6,8 @@ whatever does not fit is `None` (the caller answers "Tombol ini sudah tidak berl
 
 The prefixes: `act:TOKEN` (a one-time action, bot.services.actions), `kir:` (intake, handlers.intake), `opd:`
 (the OPD list, handlers.opd), `kmp:` (campaigns, handlers.campaigns), `sta:` (which campaign `/status` or
-`/riwayat` shows, handlers.progress).
+`/riwayat` shows, handlers.progress), `sts:`
+(the campaign overview, handlers.progress).
 """
 
 from __future__ import annotations
@@ -89,6 +90,15 @@ class CampaignRef:
 class OpdPress:
     """`opd:p:PAGE` pages the OPD list, `opd:d:OPD` shows one OPD."""
 
+    page: int | None = None
+    opd_code: str | None = None
+
+
+@dataclass(frozen=True)
+class OverviewPress:
+    """`sts:CAMPAIGN:p:PAGE` shows a page of the campaign overview, `sts:CAMPAIGN:o:OPD` one OPD's checklist."""
+
+    campaign_id: int
     page: int | None = None
     opd_code: str | None = None
 
@@ -197,4 +207,21 @@ def parse_campaign(data: str) -> CampaignPress | None:
         return CampaignPress(_WITH_ID[kind], campaign_id=campaign_id) if campaign_id is not None else None
     if kind in _WITH_KEY and value is not None and _KEY.fullmatch(value):
         return CampaignPress(_WITH_KEY[kind], key=value)
+    return None
+
+
+def parse_overview(data: str) -> OverviewPress | None:
+    """`sts:CAMPAIGN:p:PAGE` or `sts:CAMPAIGN:o:OPD`."""
+    fields = _fields(data, "sts")
+    if fields is None or len(fields) != 3:
+        return None
+    campaign_id = parse_number(fields[0], minimum=1)
+    kind, value = fields[1], fields[2]
+    if campaign_id is None:
+        return None
+    if kind == "p":
+        page = parse_number(value, maximum=MAX_PAGE)
+        return OverviewPress(campaign_id, page=page) if page is not None else None
+    if kind == "o" and OPD_CODE.fullmatch(value):
+        return OverviewPress(campaign_id, opd_code=value)
     return None

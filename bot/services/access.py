@@ -68,6 +68,19 @@ def may_use_command(actor: Actor, name: str) -> bool:
     return command is not None and command.allows(actor.roles)
 
 
+def may_view_any_opd(actor: Actor) -> bool:
+    """Whether the person may see every OPD's figures (the campaign overview and its buttons): staff and the Tim."""
+    return bool(actor.roles & VIEW_ANY)
+
+
+def shows_overview(actor: Actor, asked: str | None) -> bool:
+    """Whether `/status` without an OPD shows the campaign overview: staff and the Tim who would be asked to name one.
+
+    Staff who are also the liaison of exactly one OPD keep seeing that OPD's checklist (see `viewing_scope`).
+    """
+    return asked is None and may_view_any_opd(actor) and len(own_opds(actor)) != 1
+
+
 def may_view_opd_registry(actor: Actor) -> bool:
     """Whether the person may see the OPD registry (`/opd` and its buttons): staff, whatever a button's data says."""
     return bool(actor.roles & STAFF)
@@ -87,6 +100,11 @@ def managing_role(actor: Actor) -> Role | None:
 def is_staff_not_liaison(actor: Actor) -> bool:
     """Staff who are no liaison themselves: a file they send outside a guided flow or `/kirim` has no OPD to go to."""
     return bool(actor.roles & STAFF) and Role.OPD not in actor.roles
+
+
+def is_observer(actor: Actor) -> bool:
+    """A head of an OPD or a Tim member, neither liaison nor staff: they follow the work and file no evidence."""
+    return actor.is_registered and not actor.roles & (STAFF | FILE_OWN)
 
 
 def may_revoke_any_of(actor: Actor, held: Iterable[Role]) -> bool:

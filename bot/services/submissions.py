@@ -330,6 +330,11 @@ async def example_item(session: AsyncSession, actor: Actor) -> str | None:
     return waiting[0].code if waiting else None
 
 
+def picker_order(choices: Sequence[ItemStatus]) -> list[ItemStatus]:
+    """The item picker's order: items not sent yet (or returned for revision) first, those already sent last."""
+    return sorted(choices, key=lambda i: i.state == "terkirim")  # sorted() is stable: checklist order within each
+
+
 async def open_batch(
     session: AsyncSession,
     *,

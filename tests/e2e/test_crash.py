@@ -34,15 +34,13 @@ async def wait_for_row(db: Database, status: str, timeout: float = 15) -> Inboun
             await asyncio.sleep(0.05)
 
 
-async def invite_code(env: dict[str, str], cwd: Path) -> str:
-    """A `tim` code from the real CLI, before the bot starts."""
+async def monev(env: dict[str, str], cwd: Path, *args: str) -> str:
+    """The real CLI, before the bot starts; its standard output."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
-        "invite",
-        "--role",
-        "tim",
+        *args,
         env=BotProcess(env, cwd).env,
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
@@ -50,7 +48,13 @@ async def invite_code(env: dict[str, str], cwd: Path) -> str:
     )
     out, err = await process.communicate()
     assert process.returncode == 0, err.decode()
-    return out.decode().split()[0]
+    return out.decode()
+
+
+async def invite_code(env: dict[str, str], cwd: Path) -> str:
+    """A liaison's code from the real CLI, for an OPD no campaign asks yet (their files are kept unfiled)."""
+    await monev(env, cwd, "opd", "import", "--default")
+    return (await monev(env, cwd, "invite", "--role", "opd", "--opd", "DINKES")).split()[0]
 
 
 async def test_sigkill_mid_handler_then_restart_processes_the_update_once(

@@ -76,8 +76,8 @@ async def test_filing_by_caption_button_album_kirim_and_duplicates(fake_telegram
         (asked,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_document(sheet, "aplikasi.xlsx"))
         assert "Untuk item mana" in asked
         labels = [b["text"] for b in liaison.buttons()]
-        assert labels[0].startswith("I.13") and labels[-1] == "Batal" and len(labels) == 7 + 1
-        (filed,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(2))
+        assert labels[0].startswith("I.15") and labels[-1] == "Batal" and len(labels) == 7 + 1  # I.13 (sent) last
+        (filed,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.press_button(1))
         assert "Item: I.15" in filed and "Versi: 1" in filed
 
         # 3. an album with parts 500 ms apart is one version

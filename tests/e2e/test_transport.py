@@ -12,11 +12,31 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bot.cli.support import cli_acting
+from bot.services import registry
 from storage.models import Role, StoredFile, UnfiledUpload
-from tests.e2e.harness import LogExpectations, bot_settings, free_port, journal_rows, registered, running_bot
+from tests.e2e.harness import (
+    LogExpectations,
+    RunningBot,
+    bot_settings,
+    free_port,
+    journal_rows,
+    registered,
+    running_bot,
+)
+from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
+
+
+async def sender_of_files(fake: FakeBotAPI, bot: RunningBot, user_id: int) -> FakeUser:
+    """A liaison whose OPD no campaign asks yet: their files are downloaded and kept, not filed to an item."""
+    acting = await cli_acting(bot.app)
+    async with bot.app.services.db.write() as session:
+        rows = registry.parse_opd_file(registry.default_opd_file())
+        await registry.import_opds(session, rows, acting=acting, now=bot.app.now())
+    return await registered(fake, bot, user_id, Role.OPD, "DINKES")
 
 
 def pdf_of(size: int) -> bytes:
@@ -100,7 +120,7 @@ async def test_group_messages_get_only_the_private_chat_hint(fake_telegram: Fake
 async def test_chats_run_concurrently_while_each_chat_stays_in_order(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
     quick = fake_telegram.user(2002)
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
-        slow = await registered(fake_telegram, bot, 2001, Role.TIM)
+        slow = await sender_of_files(fake_telegram, bot, 2001)
         fake_telegram.throttle_downloads(400_000)  # a 1 MB file takes ~2.5 s to download
         slow.send_document(pdf_of(1_000_000), "laporan.pdf")
         slow.send_text("/help")
@@ -129,7 +149,7 @@ async def test_a_5_mb_document_is_streamed_into_the_store(fake_telegram: FakeBot
     data = pdf_of(5 * 1024 * 1024)
     digest = hashlib.sha256(data).hexdigest()
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
-        user = await registered(fake_telegram, bot, 4001, Role.TIM)
+        user = await sender_of_files(fake_telegram, bot, 4001)
         user.send_document(data, "../../rahasia/Data Dukung 2026.pdf", caption="I.01")
         _, receipt = await fake_telegram.wait_for_messages(4001, 2, timeout=20)
         assert digest[:8] in receipt["text"]
@@ -149,7 +169,7 @@ async def test_a_5_mb_document_is_streamed_into_the_store(fake_telegram: FakeBot
 async def test_an_oversize_file_is_refused_before_download(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
     stranger = fake_telegram.user(4003)
     async with running_bot(bot_settings(fake_telegram, tmp_path, MONEV_TELEGRAM_MAX_FILE_MB="1")) as bot:
-        user = await registered(fake_telegram, bot, 4002, Role.TIM)
+        user = await sender_of_files(fake_telegram, bot, 4002)
         user.send_document(pdf_of(1024 * 1024 + 10), "besar.pdf")
         _, reply = await fake_telegram.wait_for_messages(4002, 2)
         assert "terlalu besar" in reply["text"] and "1 MB" in reply["text"]
@@ -165,7 +185,7 @@ async def test_failed_handlers_are_retried_then_marked_failed(
     expect_log("bot.messaging.inbound", r"^handling journal row 2 \(telegram update 2\) failed$")
     expect_log("bot.messaging.inbound", r"^journal row 2 failed 3 times; giving up$")
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
-        user = await registered(fake_telegram, bot, 5001, Role.TIM)
+        user = await sender_of_files(fake_telegram, bot, 5001)
         fake_telegram.inject_error("getFile", error_code=500, description="Internal Server Error", times=10)
         user.send_document(b"%PDF-1.4 isi", "a.pdf")
         _, reply = await fake_telegram.wait_for_messages(5001, 2, timeout=15)

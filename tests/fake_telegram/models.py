@@ -12,6 +12,7 @@ from .html_format import utf16_len
 DEFAULT_TOKEN = "123456:TEST-token_abcdefghijklmnopqrstuv"
 # "/cmd" or "/cmd@botname" at the very start, as Telegram's bot_command entity covers it.
 COMMAND_RE = re.compile(r"^/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,64})?")
+MENTION_RE = re.compile(r"(?<![A-Za-z0-9_])@[A-Za-z0-9_]{5,32}")
 
 
 class ApiError(Exception):
@@ -155,11 +156,19 @@ class Webhook:
 
 
 def text_content(text: str) -> dict[str, Any]:
-    """A text message body, with the bot_command entity Telegram adds for a leading /command."""
+    """A text message body, with the entities Telegram adds: bot_command for a leading /command, mention per @name."""
     content: dict[str, Any] = {"text": text}
+    entities = []
     match = COMMAND_RE.match(text)
     if match:
-        content["entities"] = [{"offset": 0, "length": utf16_len(match.group(0)), "type": "bot_command"}]
+        entities.append({"offset": 0, "length": utf16_len(match.group(0)), "type": "bot_command"})
+    for mention in MENTION_RE.finditer(text):  # Telegram marks every @username in a text
+        if not match or mention.start() >= match.end():
+            entities.append(
+                {"offset": utf16_len(text[: mention.start()]), "length": utf16_len(mention.group(0)), "type": "mention"}
+            )
+    if entities:
+        content["entities"] = entities
     return content
 
 

@@ -65,6 +65,7 @@ def to_request(update: Update, *, received_at: datetime, journal_id: int | None,
         return None
     text = message.text if message.text is not None else message.caption
     command, args = _command_of(message)
+    private = message.chat.type == ChatType.PRIVATE
     return Request(
         channel=CHANNEL,
         chat_id=str(message.chat.id),
@@ -78,8 +79,27 @@ def to_request(update: Update, *, received_at: datetime, journal_id: int | None,
         message_id=str(message.message_id),
         update_id=str(update.update_id),
         journal_id=journal_id,
-        is_private=message.chat.type == ChatType.PRIVATE,
+        is_private=private,
+        addressed=private or _addressed_in_group(message),
     )
+
+
+def _addressed_in_group(message: Message) -> bool:
+    """A group message is for the bot when it is a command to it, mentions it, or replies to one of its messages."""
+    bot = message.get_bot()
+    username = bot.username.lower()
+    if _command_of(message)[0] is not None:
+        # `/status@other_bot` is for that bot; a bare `/status` goes to every bot in the group, ours included.
+        head = (message.text or "").split(maxsplit=1)[0]
+        return "@" not in head or head.partition("@")[2].lower() == username
+    mentions = {
+        **message.parse_entities([MessageEntityType.MENTION]),
+        **message.parse_caption_entities([MessageEntityType.MENTION]),
+    }
+    if any(mention.lower() == f"@{username}" for mention in mentions.values()):
+        return True
+    replied = message.reply_to_message
+    return replied is not None and replied.from_user is not None and replied.from_user.id == bot.id
 
 
 def _command_of(message: Message) -> tuple[str | None, tuple[str, ...]]:

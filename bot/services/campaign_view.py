@@ -16,7 +16,7 @@ from bot.settings import Settings
 
 
 @dataclass(frozen=True)
-class CampaignOverview:
+class CampaignView:
     detail: CampaignDetail
     steps: tuple[StepProgress, ...]
     minutes_per_day: int
@@ -24,13 +24,11 @@ class CampaignOverview:
     framework: str  # the framework's name as people read it
 
 
-async def campaign_overview(
-    session: AsyncSession, settings: Settings, campaign_id: int, now: datetime
-) -> CampaignOverview:
+async def campaign_view(session: AsyncSession, settings: Settings, campaign_id: int, now: datetime) -> CampaignView:
     detail = await campaigns.campaign_detail(session, campaign_id)
     first = detail.events[0].at.year if detail.events else now.year
     calendar = await load_calendar(session, settings, range(first, now.year + 1))
-    return CampaignOverview(
+    return CampaignView(
         detail=detail,
         steps=tuple(step_progress(detail.events, calendar, now)),
         minutes_per_day=calendar.minutes_per_day,
