@@ -153,9 +153,11 @@ async def test_two_open_campaigns_are_both_offered_and_a_named_one_stays_viewabl
         )  # fmt: skip
         unasked = await campaigns.create_campaign(
             session, title="Tanpa DINKES", framework=None,
-            items=[items.ItemSpec("C.01", "Lain", "", True, None, ("DISKOMINFO",), (), None, None, 1)],
+            items=[items.ItemSpec("C.01", "Lain", "", True, None, ("DINKES", "DISKOMINFO"), (), None, None, 1)],
             deadline=NOW + timedelta(days=7), opd_codes=["DINKES", "DISKOMINFO"], acting=cli, now=NOW,
         )  # fmt: skip
+        # an edit left DINKES in the campaign with nothing to answer (submitting it is refused; older data may hold it)
+        await campaigns.assign_item(session, unasked, "C.01", ["DISKOMINFO"], acting=cli, now=NOW)
         for campaign_id in (second_id, unasked):
             (await session.get_one(Campaign, campaign_id)).state = "open"
     async with db.read() as session:
