@@ -580,7 +580,7 @@ def _campaign_id(text: str) -> int:
 
 
 def register(registry_: Registry) -> None:
-    registry_.command("kampanye", kampanye)
+    registry_.command("kegiatan", kampanye)
     registry_.button("kmp", kampanye_button)
     registry_.flow(NEW, new_campaign_flow)
     registry_.flow(EDIT, edit_flow)
