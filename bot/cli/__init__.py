@@ -32,8 +32,8 @@ from bot.cli.support import CliRejected, cli_acting
 from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.logging_setup import configure_logging
-from bot.services import registry
 from bot.runtime import Runtime
+from bot.services import registry
 from bot.settings import Settings, SettingsError, load_settings, prepare_data_dir
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from bot.cli.support import cli_acting
 from bot.services import campaigns, items, registry
 from storage.filestore import FileStore
 from storage.models import Role
-from tests.e2e.broadcast_world import register_one
 from tests.chat_words import offending
+from tests.e2e.broadcast_world import register_one
 from tests.e2e.harness import RunningBot, bot_settings, outbox_idle, registered, running_bot, say
 from tests.e2e.test_campaigns_chat import press
 from tests.fake_telegram.server import FakeBotAPI
@@ -53,20 +53,27 @@ async def collecting_campaign(bot: RunningBot) -> int:
     return campaign_id
 
 
-async def test_a_monev_round_is_a_kegiatan_and_kegiatan_is_its_command(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+async def test_a_monev_round_is_a_kegiatan_and_kegiatan_is_its_command(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
     """Item 16: "kampanye" reads as an election campaign; /kegiatan is the command and /kampanye still works."""
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
         kasi = await registered(fake_telegram, bot, 110, Role.KASI)
         assert "Belum ada kegiatan Monev." in (await say(fake_telegram, kasi, "/kegiatan"))[0]
         assert [b["text"] for b in kasi.buttons()] == ["Kegiatan Monev baru"]
-        assert (await press(fake_telegram, kasi, "Kegiatan Monev baru"))[0].startswith("Kegiatan Monev baru (ketik /batal")
+        assert (await press(fake_telegram, kasi, "Kegiatan Monev baru"))[0].startswith(
+            "Kegiatan Monev baru (ketik /batal"
+        )
         await say(fake_telegram, kasi, "/batal")
         campaign_id = await collecting_campaign(bot)
         listing = (await say(fake_telegram, kasi, "/kegiatan"))[0]
         assert "Kegiatan Monev SPBE" in listing and "/kegiatan #ID" in listing and "ampanye" not in listing
         detail = (await say(fake_telegram, kasi, f"/kegiatan #{campaign_id}"))[0]
         assert (await say(fake_telegram, kasi, f"/kampanye #{campaign_id}"))[0] == detail
-        assert "Kegiatan Monev #99 tidak ditemukan. Ketik /kegiatan" in (await say(fake_telegram, kasi, "/kegiatan #99"))[0]
+        assert (
+            "Kegiatan Monev #99 tidak ditemukan. Ketik /kegiatan"
+            in (await say(fake_telegram, kasi, "/kegiatan #99"))[0]
+        )
         help_text = (await say(fake_telegram, kasi, "/help"))[0]
         assert "/kegiatan [#ID] — Kegiatan Monev: status" in help_text and "/kampanye" not in help_text
         menu = [c["command"] for c in fake_telegram.get_commands()]
@@ -74,7 +81,9 @@ async def test_a_monev_round_is_a_kegiatan_and_kegiatan_is_its_command(fake_tele
         assert [t for t in fake_telegram.texts(kasi.id) if "ampanye" in t] == []
 
 
-async def test_texts_name_roles_people_and_weights_as_people_say_them(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+async def test_texts_name_roles_people_and_weights_as_people_say_them(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
     """Item 15: role names, "operator server", weights in percent, no English or technical words."""
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
         kasi = await registered(fake_telegram, bot, 110, Role.KASI)
@@ -124,5 +133,3 @@ def test_the_denylist_catches_what_it_names() -> None:
     assert offending("DPRKP (also called Disperkim)") == ["English: 'also called'"]
     assert offending("berisi program (Linux ELF)") == ["technical word: 'ELF'"]
     assert offending("Langkah 3 — Pengumpulan data dukung (OPD), oleh operator server, Kasi PK&AI") == []
-
-
