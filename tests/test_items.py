@@ -221,7 +221,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_header_only_is_rejected_as_a_whole(tmp_path: Path) -> None:
     rows = parse_item_file(write_csv(tmp_path / "item.csv", HEADER))
     assert rows == []
-    assert validate_item_rows(rows, KNOWN) == ([], [Rejection(1, "kode", "tidak ada item")])
+    assert validate_item_rows(rows, KNOWN) == ([], [Rejection(1, "kode", "no item")])
 
 
 # --- validation ----------------------------------------------------------------------------------------------

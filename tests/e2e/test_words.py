@@ -6,6 +6,7 @@ the texts where role codes, operator login names, English and technical words us
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from storage.models import Role
 from tests.chat_words import offending
 from tests.e2e.broadcast_world import register_one
 from tests.e2e.harness import RunningBot, bot_settings, outbox_idle, registered, running_bot, say
-from tests.e2e.test_campaigns_chat import press
+from tests.e2e.test_campaigns_chat import press, send_file
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -114,6 +115,33 @@ async def test_texts_name_roles_people_and_weights_as_people_say_them(
         assert "program atau skrip (untuk Linux)" in refusal
 
         assert [t for t in fake_telegram.texts() if offending(t)] == []
+
+
+async def test_import_refusals_speak_bahasa_indonesia_and_name_the_sender_s_file(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    """Item 15: an item file refused in chat is named as the sender named it, and every reason is in Bahasa."""
+    async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        kasi = await registered(fake_telegram, bot, 110, Role.KASI)
+        await collecting_campaign(bot)  # the OPD registry
+        await say(fake_telegram, kasi, "/kegiatan")
+        await press(fake_telegram, kasi, "Kegiatan Monev baru")
+        await say(fake_telegram, kasi, "Evaluasi Mandiri SPBE 2027")
+        await press(fake_telegram, kasi, "Impor daftar item")
+        rows = "kode,judul,deskripsi,wajib,opd\nA1,Kebijakan,SK,mungkin,DINKES\nA1,,SK,ya,DINKES;BPBD_X\n"
+        refusal = await send_file(fake_telegram, kasi, rows.encode(), "daftar-item-dinkes.csv")
+        assert refusal.startswith("Daftar item daftar-item-dinkes.csv ditolak; tidak ada yang disimpan.")
+        assert "baris 2, kolom wajib: “mungkin” tidak dikenal; tulis ya atau tidak" in refusal
+        assert "baris 3, kolom kode: kode ini sudah dipakai di baris 2" in refusal
+        assert "baris 3, kolom judul: kosong" in refusal
+        assert "baris 3, kolom opd: kode OPD tidak dikenal: BPBD_X" in refusal
+        headerless = await send_file(fake_telegram, kasi, b"kode,judul\nA1,Kebijakan\n", "Item Monev.csv")
+        assert "Daftar item Item Monev.csv ditolak" in headerless
+        assert "baris judul kolom tidak memuat deskripsi, wajib, opd" in headerless
+        odt = await send_file(fake_telegram, kasi, b"%PDF-1.4\n%%EOF\n", "item.pdf")
+        assert "Daftar item item.pdf ditolak" in odt and "bukan berkas CSV atau Excel (XLSX)" in odt
+        for text in (refusal, headerless, odt):
+            assert "impor." not in text and not re.search(r"is not one of|unknown|repeats|header|line \d", text)
 
 
 def test_shipped_data_shown_in_chat_is_in_bahasa_indonesia() -> None:
