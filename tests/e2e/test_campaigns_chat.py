@@ -58,8 +58,8 @@ async def test_create_submit_return_approve_sign_and_open(fake_telegram: FakeBot
 
         # the guided flow
         assert "Belum ada kegiatan Monev" in (await say(fake_telegram, kasi, "/kampanye"))[0]
-        assert "Ketik judulnya" in (await press(fake_telegram, kasi, "Kegiatan Monev baru"))[0]
-        assert "Pilih daftar item" in (await say(fake_telegram, kasi, "Evaluasi Mandiri SPBE 2026"))[0]
+        assert "ketik judulnya" in (await press(fake_telegram, kasi, "Kegiatan Monev baru"))[0]
+        assert "pilih daftar item" in (await say(fake_telegram, kasi, "Evaluasi Mandiri SPBE 2026"))[0]
         assert "tenggat" in (await press(fake_telegram, kasi, "PermenPANRB 8/2026"))[0]
         assert "tidak dikenali" in (await say(fake_telegram, kasi, "akhir bulan"))[0]
         assert "sudah lewat" in (await say(fake_telegram, kasi, "01-01-2020"))[0]

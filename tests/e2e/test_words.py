@@ -90,6 +90,7 @@ async def test_texts_name_roles_people_and_weights_as_people_say_them(
         kasi = await registered(fake_telegram, bot, 110, Role.KASI)
         campaign_id = await collecting_campaign(bot)
         liaison = await registered(fake_telegram, bot, 140, Role.OPD, "DISKOMINFO")
+        await outbox_idle(bot.app.services.db)  # the invitation and the data request of the open kegiatan Monev
 
         # SOP steps by their names and roles as people say them; the operator is "operator server"
         detail = (await say(fake_telegram, kasi, f"/kegiatan #{campaign_id}"))[0]
@@ -104,9 +105,10 @@ async def test_texts_name_roles_people_and_weights_as_people_say_them(
         assert "DPRKP (Disperkim/Perkim)" in (await say(fake_telegram, kasi, "/opd"))[0]
 
         # invitations and requests address people as "Bapak/Ibu"
-        await outbox_idle(bot.app.services.db)
         invitation = [t for t in fake_telegram.texts(liaison.id) if "Permintaan data dukung" in t]
         assert invitation and "Mohon Bapak/Ibu mengirimkan data dukung" in invitation[0]
+        letters = [t for t in fake_telegram.texts(liaison.id) if t.startswith("Undangan ")]
+        assert letters and "Yth. Bapak/Ibu Penghubung OPD Dinas Komunikasi" in letters[0]
 
         # no technical names of programs
         before = len(fake_telegram.sent_messages(liaison.id))
@@ -125,9 +127,10 @@ async def test_import_refusals_speak_bahasa_indonesia_and_name_the_sender_s_file
         kasi = await registered(fake_telegram, bot, 110, Role.KASI)
         await collecting_campaign(bot)  # the OPD registry
         await say(fake_telegram, kasi, "/kegiatan")
-        await press(fake_telegram, kasi, "Kegiatan Monev baru")
-        await say(fake_telegram, kasi, "Evaluasi Mandiri SPBE 2027")
-        await press(fake_telegram, kasi, "Impor daftar item")
+        # where the bot asks, it says "mohon"
+        assert "Mohon ketik judulnya" in (await press(fake_telegram, kasi, "Kegiatan Monev baru"))[0]
+        assert "Mohon pilih daftar item" in (await say(fake_telegram, kasi, "Evaluasi Mandiri SPBE 2027"))[0]
+        assert "Mohon kirim berkas CSV" in (await press(fake_telegram, kasi, "Impor daftar item"))[0]
         rows = "kode,judul,deskripsi,wajib,opd\nA1,Kebijakan,SK,mungkin,DINKES\nA1,,SK,ya,DINKES;BPBD_X\n"
         refusal = await send_file(fake_telegram, kasi, rows.encode(), "daftar-item-dinkes.csv")
         assert refusal.startswith("Daftar item daftar-item-dinkes.csv ditolak; tidak ada yang disimpan.")
