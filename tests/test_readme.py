@@ -6,18 +6,16 @@ the `--demo` people and sends the README's script lines through the fake to a ru
 
 from __future__ import annotations
 
-import os
+import asyncio
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import BotProcess, telegram_env
-from tests.fake_telegram.demo import register_people
+from tests.e2e.harness import BotProcess
 from tests.fake_telegram.models import DEFAULT_TOKEN
-from tests.fake_telegram.server import FakeBotAPI
-from tests.fake_telegram.standalone import describe, run_line
 from tests.terminal import clean_env, on_terminal
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,34 +51,58 @@ def test_the_console_lines_take_a_newcomer_to_a_received_document(tmp_path: Path
 
 
 @pytest.mark.e2e
-async def test_the_fake_telegram_demo_lines_work_as_printed(
-    fake_telegram: FakeBotAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_the_fake_telegram_demo_lines_work_as_printed(tmp_path: Path) -> None:
     (start, settings), (kind, lines) = quick_start("fake")
     assert (start, kind) == ("sh", "text")
-    assert "--demo" in settings[0] and f"MONEV_TELEGRAM_TOKEN={DEFAULT_TOKEN}" in " ".join(settings)
-    for name in [k for k in os.environ if k.startswith("MONEV_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("MONEV_DATA_DIR", str(tmp_path / "data"))  # `monev invite` of the demo: the bot's database
+    fake_command = shlex.split(settings[0].split("#")[0])
+    assert fake_command[:3] == [".venv/bin/python", "-m", "tests.fake_telegram"] and "--demo" in fake_command
+    assert f"MONEV_TELEGRAM_TOKEN={DEFAULT_TOKEN}" in " ".join(settings)
+    # As written, but on a free port, and ending when its script does; both processes share one data directory.
+    argv = [sys.executable, *fake_command[1:], "--exit-on-eof"]
+    argv[argv.index("--port") + 1] = "0"
+    env = clean_env(tmp_path / "data")
+    pipe = asyncio.subprocess.PIPE
+    fake = await asyncio.create_subprocess_exec(*argv, cwd=ROOT, env=env, stdin=pipe, stdout=pipe)
+    assert fake.stdin is not None and fake.stdout is not None
+    bot: BotProcess | None = None
     shown: list[str] = []
-    fake_telegram.add_listener(lambda kind, message: shown.extend(filter(None, [describe(kind, message)])))
-    bot = BotProcess(telegram_env(fake_telegram, tmp_path / "data"), cwd=tmp_path)  # `monev run`, as in the README
-    await bot.start()
+
+    async def next_line() -> str:
+        raw = await asyncio.wait_for(fake.stdout.readline(), 60)  # type: ignore[union-attr]
+        assert raw, f"the fake ended early: {shown}"
+        shown.append(raw.decode().rstrip("\n"))
+        return shown[-1]
+
     try:
-        people = await register_people(fake_telegram, shown.append, wait=60)
-        assert len({p.first_name for p in people}) == len(people) > 2
+        bot_settings = dict([(await next_line()).split("=", 1) for _ in range(3)])
+        bot = BotProcess({**env, **bot_settings}, cwd=tmp_path)
+        await bot.start()
+        while not (await next_line()).startswith("demo: sample files"):
+            pass
         assert "demo:   1001  Rina Wulandari  Penghubung OPD DISKOMINFO" in shown
+        assert len({line.split()[2] for line in shown if re.match(r"demo:   \d+ ", line)}) == 4  # distinct names
+        answers = []
         for line in lines:
-            chat = int(line.split()[0])
-            before = len(fake_telegram.sent_messages(chat))
-            await run_line(fake_telegram, line)
-            await fake_telegram.wait_for_messages(chat, before + 1)
-        answers = fake_telegram.texts(1001)[-2:] + fake_telegram.texts(1002)[-3:]
+            fake.stdin.write(f"{line}\n".encode())
+            await fake.stdin.drain()
+            chat = line.split()[0]
+            while not (answer := await next_line()).startswith(f"[to {chat} @"):
+                assert not answer.startswith("[error]"), answer
+            answers.append(len(shown) - 1)
+        fake.stdin.close()
+        assert await asyncio.wait_for(fake.wait(), 30) == 0
     finally:
-        assert await bot.terminate() == 0, bot.stderr.decode()[-2000:]
-    saya, receipt, listing, asked, cancelled = answers
-    assert saya.startswith("Rina (ID ") and "Penghubung OPD — Dinas Komunikasi" in saya
+        if fake.returncode is None:
+            fake.kill()
+            await fake.wait()
+        if bot is not None:
+            assert await bot.terminate() == 0, bot.stderr.decode()[-2000:]
+    # each answer with the lines printed after it, up to the next one
+    saya, receipt, listing, asked, cancelled = [
+        "\n".join(shown[start:end]) for start, end in zip(answers, [*answers[1:], len(shown)], strict=True)
+    ]
+    assert "] Rina (ID " in saya
     assert "laporan.pdf" in receipt and "diterima" in receipt
-    assert "Kegiatan Monev SPBE" in listing or "Belum ada kegiatan Monev" in listing
-    assert asked.startswith("Kegiatan Monev baru") and "Dibatalkan" in cancelled
-    assert not [s for s in shown if s.startswith("[error]")]
+    assert "Kegiatan Monev" in listing
+    assert "] Kegiatan Monev baru (ketik /batal" in asked and "Dibatalkan" in cancelled
+    assert not [line for line in shown if line.startswith("[error]")]
