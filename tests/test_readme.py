@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.chat_words import offending
 from tests.e2e.harness import BotProcess
 from tests.fake_telegram.models import DEFAULT_TOKEN
 from tests.terminal import clean_env, on_terminal
@@ -48,6 +49,7 @@ def test_the_console_lines_take_a_newcomer_to_a_received_document(tmp_path: Path
     made, shell = outputs
     assert "loaded the 32 OPDs of Kota Pontianak" in made and "Daftar OPD (32 aktif" in made
     assert "Berkas diterima dan disimpan:\nlaporan.pdf (" in shell and "SHA-256" in shell
+    assert offending(made + shell) == []
 
 
 @pytest.mark.e2e
@@ -106,3 +108,4 @@ async def test_the_fake_telegram_demo_lines_work_as_printed(tmp_path: Path) -> N
     assert "Kegiatan Monev" in listing
     assert "] Kegiatan Monev baru (ketik /batal" in asked and "Dibatalkan" in cancelled
     assert not [line for line in shown if line.startswith("[error]")]
+    assert [line for line in shown if offending(line)] == []
