@@ -296,7 +296,8 @@ async def _import_items(ctx: Context, draft: NewCampaign) -> Reply:
     finally:
         ctx.services.files.discard(staged)
     if rejections:
-        return ctx.reply("kampanye/impor_ditolak", rejections=rejections[:20], more=max(0, len(rejections) - 20))
+        shown = rejections[:20]
+        return ctx.reply("kampanye/impor_ditolak", nama=name, rejections=shown, more=len(rejections) - len(shown))
     await _advance(ctx, Step.DEADLINE, replace(draft, framework=None, items=tuple(specs)))
     return ctx.reply("kampanye/impor_diterima", count=len(specs))
 
@@ -310,8 +311,8 @@ def _validated_items(
         os.symlink(path, link)
         try:
             rows = items.parse_item_file(link)
-        except items.ItemFileError as error:
-            return [], [items.Rejection(1, "-", str(error))]
+        except items.ItemFileError as error:  # its English names the link: the chat says it with the sender's name
+            return [], [items.Rejection(1, "-", str(error), error.kind, tuple(error.values.items()))]
     return items.validate_item_rows(rows, known, active)
 
 
@@ -594,7 +595,7 @@ def _campaign_id(text: str) -> int:
 
 
 def register(registry_: Registry) -> None:
-    registry_.command("kampanye", kampanye)
+    registry_.command("kegiatan", kampanye)
     registry_.button("kmp", kampanye_button)
     registry_.flow(NEW, new_campaign_flow)
     registry_.flow(EDIT, edit_flow)

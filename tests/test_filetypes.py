@@ -197,11 +197,11 @@ def test_an_empty_file_is_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "program"),
     [
-        (b"MZ\x90\x00\x03" + bytes(59) + b"PE\x00\x00" + PDF_BYTES, "Windows EXE/DLL"),
-        (b"\x7fELF\x02\x01\x01" + bytes(57), "Linux ELF"),
+        (b"MZ\x90\x00\x03" + bytes(59) + b"PE\x00\x00" + PDF_BYTES, "untuk Windows"),
+        (b"\x7fELF\x02\x01\x01" + bytes(57), "untuk Linux"),
         (b"#!/bin/sh\nrm -rf /\n", "skrip"),
-        (b"\xca\xfe\xba\xbe\x00\x00\x00\x34", "Java class atau macOS universal"),
-        (b"\xcf\xfa\xed\xfe\x07\x00\x00\x01", "macOS Mach-O"),
+        (b"\xca\xfe\xba\xbe\x00\x00\x00\x34", "Java atau macOS"),
+        (b"\xcf\xfa\xed\xfe\x07\x00\x00\x01", "untuk macOS"),
     ],
 )
 def test_programs_are_refused_whatever_their_name(tmp_path: Path, data: bytes, program: str) -> None:

@@ -221,7 +221,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_header_only_is_rejected_as_a_whole(tmp_path: Path) -> None:
     rows = parse_item_file(write_csv(tmp_path / "item.csv", HEADER))
     assert rows == []
-    assert validate_item_rows(rows, KNOWN) == ([], [Rejection(1, "kode", "tidak ada item")])
+    assert validate_item_rows(rows, KNOWN) == ([], [Rejection(1, "kode", "no item")])
 
 
 # --- validation ----------------------------------------------------------------------------------------------
@@ -391,7 +391,7 @@ def test_item_details_render() -> None:
     renderer = Renderer(ZoneInfo("Asia/Pontianak"))
     text = renderer.render("items/rincian", item=framework_items(SPBE)[12])
     assert text.startswith("<b>I.13</b> Tingkat Kematangan Keterpaduan Rencana dan Anggaran SPBE")
-    assert "Bobot: 2,50%" in text and "Diminta dari: BKAD, BAPPERIDA" in text and "semua jenis" in text
+    assert "Bobot: 2,5%" in text and "Diminta dari: BKAD, BAPPERIDA" in text and "semua jenis" in text
     assert "rencana &amp; anggaran" in text
     imported = ItemSpec("X<1", "A & B", "", False, None, ("DINKES",), ("pdf", "zip"), None, None, 1)
     text = renderer.render("items/rincian", item=imported)

@@ -35,7 +35,7 @@ LINES = {
     "opd": "/opd [KODE_OPD] — Daftar OPD dan penghubungnya",
     "undang": "/undang KODE_OPD [opd|kepala_opd] | tim | admin | sekretariat | kasi | kabid — Buat kode undangan",
     "cabut": "/cabut [ID] — Cabut akses seseorang",
-    "kampanye": "/kampanye [#ID] — Kampanye Monev: status, linimasa SOP, dan tindakan",
+    "kegiatan": "/kegiatan [#ID] — Kegiatan Monev: status, linimasa SOP, dan tindakan",
     "kirim": (
         "/kirim [KODE_OPD] [#ID] [KODE_ITEM] — Kirim data dukung (beberapa berkas sekaligus); admin/Kasi: atas nama OPD"
     ),
@@ -46,15 +46,15 @@ LINES = {
     "libur": "/libur [tambah|hapus TANGGAL [keterangan]] — Hari libur dan cuti bersama",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
-MANAGER = [*EVERYONE, "opd", "undang", "cabut", "kampanye", "kirim", "status", "riwayat", "item", "serahkan", "libur"]
+MANAGER = [*EVERYONE, "opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],
     Role.KEPALA_OPD: EVERYONE,
     Role.ADMIN: MANAGER,
     Role.KASI: MANAGER,
-    Role.KABID: [*EVERYONE, "opd", "undang", "kampanye", "status", "riwayat", "item"],
-    Role.SEKRETARIAT: [*EVERYONE, "opd", "kampanye", "status", "riwayat", "item"],
-    Role.TIM: [*EVERYONE, "kampanye", "status", "riwayat", "item"],
+    Role.KABID: [*EVERYONE, "opd", "undang", "kegiatan", "status", "riwayat", "item"],
+    Role.SEKRETARIAT: [*EVERYONE, "opd", "kegiatan", "status", "riwayat", "item"],
+    Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item"],
 }
 # Telegram's command menu (setMyCommands), the commands everyone may use.
 MENU = [(name, LINES[name].split(" — ", 1)[1]) for name in EVERYONE]

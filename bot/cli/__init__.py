@@ -21,18 +21,19 @@ from types import ModuleType
 from typing import NoReturn
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import __version__
 from bot.app import MonevApp, build_app
 from bot.channels.console import to_plain_text
 from bot.channels.telegram.channel import ConfigurationError
 from bot.cli import audit, campaign, invite, kirim, libur, opd, people
-from bot.cli.support import CliRejected
+from bot.cli.support import CliRejected, cli_acting
 from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.logging_setup import configure_logging
 from bot.runtime import Runtime
+from bot.services import registry
 from bot.settings import Settings, SettingsError, load_settings, prepare_data_dir
 
 logger = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ async def _run(app: MonevApp) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    await _first_start(app)
     runtime = Runtime(app)
     try:
         await runtime.start()
@@ -167,7 +169,7 @@ async def _run(app: MonevApp) -> int:
         loop.add_signal_handler(signum, stop.set)
     waits = [asyncio.create_task(runtime.run(), name="lease"), asyncio.create_task(stop.wait(), name="stop")]
     if not app.settings.channels:
-        print(app.services.renderer.render("konsol/tanpa_kanal"))
+        print(to_plain_text(app.services.renderer.render("konsol/tanpa_kanal")), flush=True)
         waits.append(asyncio.create_task(_run_console(app, Role.ADMIN, None), name="console"))
     try:
         done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -183,6 +185,23 @@ async def _run(app: MonevApp) -> int:
             task.cancel()
         await asyncio.gather(*waits, return_exceptions=True)
         await runtime.stop()
+
+
+async def _first_start(app: MonevApp) -> None:
+    """On an empty registry, load the shipped OPD list, so a fresh clone's `make run` has OPDs to work with."""
+    async with app.services.db.read() as session:
+        if await registry.list_opds(session):
+            return
+    acting = await cli_acting(app)
+    try:
+        async with app.services.db.write() as session:
+            report = await registry.load_default_if_empty(session, acting=acting, now=app.now())
+    except IntegrityError:
+        # Another instance sharing the database loaded them at the same moment: its list is the same one.
+        logger.info("the default OPD list was loaded by another instance")
+        return
+    if report is not None:
+        print(f"monev: the OPD registry was empty: loaded the {report.added} OPDs of Kota Pontianak (monev opd list)")
 
 
 async def _database_problem(app: MonevApp) -> str | None:

@@ -8,8 +8,7 @@ from typing import Any
 
 from bot.app import MonevApp
 from bot.channels.console import to_plain_text
-from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
-from bot.conversation.templating import date_in_words
+from bot.cli.support import CliRejected, cli_acting, cli_time, refusals_as_rejections
 from bot.dates import DateParseError, parse_moment
 from bot.services import campaigns, items, registry
 from bot.services.campaign_view import campaign_view
@@ -46,7 +45,7 @@ async def run(app: MonevApp, args: argparse.Namespace) -> int:
     if command == "list":
         async with app.services.db.read() as session:
             for c in await campaigns.list_campaigns(session):
-                deadline = date_in_words(c.deadline, app.settings.timezone)
+                deadline = cli_time(c.deadline, app.settings.timezone)
                 print(f"{c.id:>4}  {c.state.value:<21}  {c.title}  (deadline {deadline})")
         return 0
     if command == "show":
@@ -97,7 +96,7 @@ async def _create(app: MonevApp, args: argparse.Namespace) -> int:
             )
     print(
         f"campaign {campaign_id} created as draft: {len(specs)} items, deadline "
-        f"{date_in_words(deadline, app.settings.timezone)}"
+        f"{cli_time(deadline, app.settings.timezone)}"
     )
     return 0
 

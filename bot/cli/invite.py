@@ -6,8 +6,7 @@ import argparse
 from typing import Any
 
 from bot.app import MonevApp
-from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
-from bot.conversation.templating import date_in_words
+from bot.cli.support import CliRejected, cli_acting, cli_time, refusals_as_rejections
 from bot.domain.enums import Role
 from bot.services import bot_state, invites
 
@@ -63,7 +62,7 @@ async def _issue(app: MonevApp, args: argparse.Namespace) -> int:
             username = await bot_state.recall(session, bot_state.TELEGRAM_USERNAME)
     for invite in issued:
         target = invite.role.value if invite.role else f"link to person {args.person}"
-        expires = date_in_words(invite.expires_at, app.settings.timezone)
+        expires = cli_time(invite.expires_at, app.settings.timezone)
         print(f"{invite.shown}  {target}{' ' + invite.opd_code if invite.opd_code else ''}  until {expires}")
         if username:
             print(f"  {invites.deep_link(username, invite.code)}")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from bot.app import MonevApp
 from bot.channels.console import to_plain_text
@@ -14,6 +16,12 @@ from bot.domain.enums import Channel
 from bot.errors import DomainError
 from bot.services import identity
 from bot.services.audit import Acting
+
+
+def cli_time(moment: datetime, zone: ZoneInfo) -> str:
+    """'2026-05-29 23:59 WIB': a time in the CLI's English lines (the chat's words, 'Jumat, 29 Mei …', stay in chat)."""
+    local = moment.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
 class CliRejected(Exception):

@@ -48,7 +48,9 @@ COMMANDS: tuple[Command, ...] = (
         usage="KODE_OPD [opd|kepala_opd] | tim | admin | sekretariat | kasi | kabid",
     ),
     Command("cabut", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[ID]"),
-    Command("kampanye", roles=STAFF | {Role.TIM}, usage="[#ID]"),
+    # "Kampanye" reads as an election campaign to a civil servant: the round is a "kegiatan Monev"; the old
+    # command keeps working for people who learnt it.
+    Command("kegiatan", roles=STAFF | {Role.TIM}, aliases=("kampanye",), usage="[#ID]"),
     Command("kirim", roles=frozenset({Role.OPD, Role.ADMIN, Role.KASI}), usage="[KODE_OPD] [#ID] [KODE_ITEM]"),
     Command("status", roles=STAFF | {Role.TIM, Role.OPD}, usage="[KODE_OPD] [#ID]"),
     Command("riwayat", roles=STAFF | {Role.TIM, Role.OPD}, usage="[KODE_OPD] [#ID]"),

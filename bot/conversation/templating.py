@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,6 +61,24 @@ def file_size_in_words(size: int) -> str:
     raise AssertionError("unreachable")
 
 
+def percent_in_words(value: Decimal | float | int) -> str:
+    """'2,5%', '5%': a weight as people read it, without the database's trailing zeros ('5,000%')."""
+    text = format(Decimal(str(value)).normalize(), "f")
+    return f"{text.replace('.', ',')}%"
+
+
+# The trusted local operators' persons are named `console:<unix user>` and `cli:<unix user>` for the audit; in a
+# chat they are the server's operator, not a login name.
+_LOCAL_OPERATOR = re.compile(r"(?:console|cli):[^\s:]+")
+
+
+def person_in_words(name: str | None) -> str:
+    """A person's name as a chat shows it: the console and CLI operators read 'operator server'."""
+    if name is None:
+        return ""
+    return "operator server" if _LOCAL_OPERATOR.fullmatch(name) else name
+
+
 class Renderer:
     """One Jinja2 environment: strict undefined, trimmed blocks, and autoescaping on for every template."""
 
@@ -82,6 +102,8 @@ class Renderer:
         env.filters["tanggal"] = lambda moment: date_in_words(moment, self.zone)
         env.filters["ukuran"] = file_size_in_words
         env.filters["hari"] = day_in_words
+        env.filters["persen"] = percent_in_words
+        env.filters["orang"] = person_in_words
         return env
 
     def render(self, template: str, /, **context: Any) -> str:

@@ -57,14 +57,14 @@ _LOCAL_HEADER = struct.Struct("<4s22sHH")  # signature, fixed fields, name lengt
 
 # Signatures of programs; checked before anything else so a renamed program never passes as a document.
 EXECUTABLE_MAGICS: tuple[tuple[bytes, str], ...] = (
-    (b"MZ", "Windows EXE/DLL"),
-    (b"\x7fELF", "Linux ELF"),
-    (b"\xfe\xed\xfa\xce", "macOS Mach-O"),
-    (b"\xfe\xed\xfa\xcf", "macOS Mach-O"),
-    (b"\xce\xfa\xed\xfe", "macOS Mach-O"),
-    (b"\xcf\xfa\xed\xfe", "macOS Mach-O"),
+    (b"MZ", "untuk Windows"),
+    (b"\x7fELF", "untuk Linux"),
+    (b"\xfe\xed\xfa\xce", "untuk macOS"),
+    (b"\xfe\xed\xfa\xcf", "untuk macOS"),
+    (b"\xce\xfa\xed\xfe", "untuk macOS"),
+    (b"\xcf\xfa\xed\xfe", "untuk macOS"),
     # Shared by Java classes and universal (fat) Mach-O binaries: both are programs.
-    (b"\xca\xfe\xba\xbe", "Java class atau macOS universal"),
+    (b"\xca\xfe\xba\xbe", "Java atau macOS"),
     (b"#!", "skrip"),
 )
 

@@ -10,7 +10,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TypeVar
@@ -42,7 +42,15 @@ _CAPTION_TRAILERS = ".,:;"
 
 
 class ItemFileError(ValueError):
-    """The file cannot be read as an item list at all (bad extension, no header, missing column, bad encoding)."""
+    """The file cannot be read as an item list at all (bad extension, no header, missing column, bad encoding).
+
+    The message is the CLI's English line; `kind` and `values` are what a chat says instead (`TableFileError`'s).
+    """
+
+    def __init__(self, message: str, kind: str = "", **values: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,15 @@ class Rejection:
 
     line: int
     column: str
-    reason: str
+    reason: str  # the CLI's English
+    # What a chat says instead, in Bahasa Indonesia (templates/kampanye/impor_ditolak); not part of the identity.
+    kind: str = field(default="", compare=False)
+    values: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+    @property
+    def params(self) -> dict[str, str]:
+        """The values a chat's wording of `kind` names."""
+        return dict(self.values)
 
 
 # --- the shipped frameworks ----------------------------------------------------------------------------------
@@ -179,7 +195,7 @@ def parse_item_file(path: Path) -> list[ItemRow]:
     try:
         records = table_records(path, REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
     except TableFileError as error:
-        raise ItemFileError(str(error)) from None
+        raise ItemFileError(str(error), error.kind, **error.values) from None
     return [ItemRow(line=line, **record) for line, record in records]
 
 
@@ -193,7 +209,7 @@ def validate_item_rows(
     `SEMUA` in the opd column means every active OPD (every known one when `active_opd_codes` is None).
     """
     if not rows:
-        return [], [Rejection(1, "kode", "tidak ada item")]
+        return [], [Rejection(1, "kode", "no item", "tanpa_item")]
     known = {code.strip().upper() for code in known_opd_codes}
     everyone = tuple(sorted(known if active_opd_codes is None else {c.strip().upper() for c in active_opd_codes}))
     first_line_of: dict[str, int] = {}
@@ -204,7 +220,10 @@ def validate_item_rows(
         checked = functools.partial(_checked, found, row.line)
         code = checked("kode", _valid_code, row.kode)
         if code is not None and code in first_line_of:
-            found.append(Rejection(row.line, "kode", f"{code} repeats line {first_line_of[code]}"))
+            first = first_line_of[code]
+            found.append(
+                Rejection(row.line, "kode", f"{code} repeats line {first}", "kode_ganda", (("baris", str(first)),))
+            )
         elif code is not None:
             first_line_of[code] = row.line
         title = checked("judul", _valid_title, row.judul)
@@ -235,7 +254,12 @@ def validate_item_rows(
 
 
 class _Refused(ValueError):
-    """A cell's value is refused; the message is the rejection's reason."""
+    """A cell's value is refused; the message is the rejection's (English) reason, `kind` and `values` a chat's."""
+
+    def __init__(self, reason: str, kind: str, **values: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.values = tuple(values.items())
 
 
 def _checked(found: list[Rejection], line: int, column: str, check: Callable[[str], _T], raw: str) -> _T | None:
@@ -243,31 +267,36 @@ def _checked(found: list[Rejection], line: int, column: str, check: Callable[[st
     try:
         return check(raw)
     except _Refused as refusal:
-        found.append(Rejection(line, column, str(refusal)))
+        found.append(Rejection(line, column, str(refusal), refusal.kind, refusal.values))
         return None
 
 
 def _without_control_characters(text: str, allow_newline: bool = False) -> str:
     if any(unicodedata.category(char) == "Cc" and not (allow_newline and char == "\n") for char in text):
-        raise _Refused("contains a control character")
+        raise _Refused("contains a control character", "karakter_kendali")
     return text
 
 
 def _valid_code(raw: str) -> str:
     code = _without_control_characters(raw.strip().upper())
     if not code:
-        raise _Refused("is empty")
+        raise _Refused("is empty", "kosong")
     if not (code.isascii() and CODE_PATTERN.fullmatch(code)):
-        raise _Refused(f"{code!r} must be 1-16 of A-Z 0-9 . _ - (not starting with . _ -)")
+        raise _Refused(f"{code!r} must be 1-16 of A-Z 0-9 . _ - (not starting with . _ -)", "kode_tidak_sah", kode=code)
     return code
 
 
 def _valid_title(raw: str) -> str:
     title = _without_control_characters(without_invisible(raw).strip())
     if not title:
-        raise _Refused("is empty")
+        raise _Refused("is empty", "kosong")
     if len(title) > MAX_TITLE:
-        raise _Refused(f"is longer than {MAX_TITLE} characters ({len(title)})")
+        raise _Refused(
+            f"is longer than {MAX_TITLE} characters ({len(title)})",
+            "terlalu_panjang",
+            batas=str(MAX_TITLE),
+            panjang=str(len(title)),
+        )
     return title
 
 
@@ -276,36 +305,46 @@ def _valid_description(raw: str) -> str:
     description = without_invisible(raw).replace("\r\n", "\n").replace("\r", "\n").strip()
     description = _without_control_characters(description, True)
     if len(description) > MAX_DESCRIPTION:
-        raise _Refused(f"is longer than {MAX_DESCRIPTION} characters ({len(description)})")
+        raise _Refused(
+            f"is longer than {MAX_DESCRIPTION} characters ({len(description)})",
+            "terlalu_panjang",
+            batas=str(MAX_DESCRIPTION),
+            panjang=str(len(description)),
+        )
     return description
 
 
 def _valid_wajib(raw: str) -> bool:
     value = _without_control_characters(raw.strip().lower())
     if value not in _WAJIB:
-        raise _Refused(f"{_shown(value)} is not one of {', '.join(_WAJIB)}")
+        raise _Refused(f"{_shown(value)} is not one of {', '.join(_WAJIB)}", "wajib_tidak_sah", nilai=value)
     return _WAJIB[value]
 
 
 def _valid_opds(raw: str, known: set[str], everyone: tuple[str, ...]) -> tuple[str, ...]:
     codes = _unique(code.upper() for code in _LIST_SEPARATORS.split(_without_control_characters(raw).strip()) if code)
     if not codes:
-        raise _Refused(f"is empty; use {ALL_OPDS} or OPD codes")
+        raise _Refused(f"is empty; use {ALL_OPDS} or OPD codes", "opd_kosong")
     if ALL_OPDS in codes:
         if len(codes) > 1:
-            raise _Refused(f"{ALL_OPDS} cannot be combined with OPD codes")
+            raise _Refused(f"{ALL_OPDS} cannot be combined with OPD codes", "semua_dicampur")
         if not everyone:
-            raise _Refused(f"{ALL_OPDS} names no OPD: none is active")
+            raise _Refused(f"{ALL_OPDS} names no OPD: none is active", "semua_kosong")
         return everyone
     if unknown := [code for code in codes if code not in known]:
-        raise _Refused(f"unknown OPD code(s): {', '.join(unknown)}")
+        raise _Refused(f"unknown OPD code(s): {', '.join(unknown)}", "opd_tidak_dikenal", kode=", ".join(unknown))
     return codes
 
 
 def _valid_file_kinds(raw: str) -> tuple[str, ...]:
     kinds = {kind.lower() for kind in _LIST_SEPARATORS.split(_without_control_characters(raw).strip()) if kind}
     if unknown := sorted(kinds - set(FILE_KINDS)):
-        raise _Refused(f"unknown kind(s): {', '.join(unknown)}; use {', '.join(FILE_KINDS)}")
+        raise _Refused(
+            f"unknown kind(s): {', '.join(unknown)}; use {', '.join(FILE_KINDS)}",
+            "jenis_tidak_dikenal",
+            jenis=", ".join(unknown),
+            pilihan=", ".join(FILE_KINDS),
+        )
     return tuple(kind for kind in FILE_KINDS if kind in kinds)
 
 

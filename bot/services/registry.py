@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import bot.data
@@ -209,6 +209,18 @@ async def import_opds(
     )
     logger.info("OPD import: added %d, updated %d, unchanged %d", report.added, report.updated, report.unchanged)
     return report
+
+
+async def load_default_if_empty(session: AsyncSession, *, acting: Acting, now: datetime) -> ImportReport | None:
+    """On a registry without any OPD, import the shipped list of the 32 perangkat daerah; None when it has OPDs.
+
+    A fresh installation then shows the bot doing its job at once; a registry someone already filled (or emptied of
+    all but deactivated OPDs, which are never deleted) is never touched.
+    """
+    if await session.scalar(select(func.count()).select_from(Opd)):
+        return None
+    path = default_opd_file()
+    return await import_opds(session, parse_opd_file(path), acting=acting, now=now, file_name=path.name)
 
 
 async def list_opds(session: AsyncSession) -> list[OpdSummary]:

@@ -14,16 +14,26 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 
 class TableFileError(ValueError):
-    """The file cannot be read as a table at all."""
+    """The file cannot be read as a table at all.
+
+    The message is the CLI's English line; `kind` and `values` let a chat say the same in Bahasa Indonesia.
+    """
+
+    def __init__(self, message: str, kind: str, **values: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.values = values
 
 
 def table_lines(path: Path) -> list[tuple[int, list[str]]]:
     """Every row with the 1-based file line where it starts (the sheet's row number for .xlsx)."""
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
-        raise TableFileError(f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx")
+        raise TableFileError(
+            f"{path.name}: unsupported file type {suffix or '(none)'!r}; use .csv or .xlsx", "jenis_berkas"
+        )
     if not path.is_file():
-        raise TableFileError(f"{path}: no such file")
+        raise TableFileError(f"{path}: no such file", "tidak_ada")
     return list(_csv_lines(path) if suffix == ".csv" else _xlsx_lines(path))
 
 
@@ -31,7 +41,7 @@ def _csv_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
     try:
         text = path.read_text(encoding="utf-8-sig")  # utf-8-sig drops a BOM (Excel writes one) and reads plain UTF-8
     except UnicodeDecodeError as error:
-        raise TableFileError(f"{path.name}: not UTF-8 text (save it as 'CSV UTF-8')") from error
+        raise TableFileError(f"{path.name}: not UTF-8 text (save it as 'CSV UTF-8')", "bukan_utf8") from error
     header = next((line for line in text.splitlines() if line.strip()), "")
     # Sniff on the header only: data cells (a `source` or `opd` column) may hold the other delimiter.
     delimiter = ";" if header.count(";") > header.count(",") else ","
@@ -42,14 +52,14 @@ def _csv_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
             yield start, cells
             start = reader.line_num + 1  # a quoted cell may span lines; report the line where its row starts
     except csv.Error as error:
-        raise TableFileError(f"{path.name}: line {start}: {error}") from error
+        raise TableFileError(f"{path.name}: line {start}: {error}", "csv_rusak", baris=str(start)) from error
 
 
 def _xlsx_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:
-        raise TableFileError(f"{path.name}: not a readable .xlsx workbook") from error
+        raise TableFileError(f"{path.name}: not a readable .xlsx workbook", "xlsx_rusak") from error
     try:
         sheet = workbook.worksheets[0]
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
@@ -86,7 +96,10 @@ def table_records(
             missing = [column for column in required if column not in names]
             if missing:
                 raise TableFileError(
-                    f"{path.name}: the header lacks the column(s) {', '.join(missing)}; required: {header_text}"
+                    f"{path.name}: the header lacks the column(s) {', '.join(missing)}; required: {header_text}",
+                    "kolom_kurang",
+                    kolom=", ".join(missing),
+                    kepala=header_text,
                 )
             positions = {column: names.index(column) for column in (*required, *optional) if column in names}
             continue
@@ -94,5 +107,9 @@ def table_records(
         record.update({column: cells[i] if i < len(cells) else "" for column, i in positions.items()})
         records.append((line, record))
     if positions is None:
-        raise TableFileError(f"{path.name}: the file is empty; the first row must be the header {header_text}")
+        raise TableFileError(
+            f"{path.name}: the file is empty; the first row must be the header {header_text}",
+            "kosong",
+            kepala=header_text,
+        )
     return records

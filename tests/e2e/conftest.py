@@ -7,7 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.chat_words import chat_texts, offending
 from tests.e2e.harness import LogExpectations
+from tests.fake_telegram.server import FakeBotAPI
 
 
 @pytest.fixture
@@ -32,3 +34,14 @@ def no_handler_errors(caplog: pytest.LogCaptureFixture, expect_log: LogExpectati
     assert unexpected == [], [(r.name, r.getMessage()) for r in unexpected]
     unmet = [(e.logger, e.pattern.pattern) for e in expect_log.expected if not e.matched]
     assert unmet == [], "expected log records that never came"
+
+
+@pytest.fixture(autouse=True)
+def no_forbidden_words(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Whatever a test made the bot say: no role code, operator login name or English word reached a chat."""
+    yield
+    fake = request.node.funcargs.get("fake_telegram")
+    if not isinstance(fake, FakeBotAPI):
+        return
+    found = {text: hits for text in chat_texts(fake.sent_messages()) if (hits := offending(text))}
+    assert found == {}, f"texts in chat with forbidden words: {found}"

@@ -52,14 +52,14 @@ async def test_create_submit_return_approve_sign_and_open(fake_telegram: FakeBot
 
         # /batal leaves nothing half-made
         await say(fake_telegram, kasi, "/kampanye")
-        await press(fake_telegram, kasi, "Kampanye baru")
+        await press(fake_telegram, kasi, "Kegiatan Monev baru")
         await say(fake_telegram, kasi, "Percobaan")
         assert "Dibatalkan" in (await say(fake_telegram, kasi, "/batal"))[0]
 
         # the guided flow
-        assert "Belum ada kampanye" in (await say(fake_telegram, kasi, "/kampanye"))[0]
-        assert "Ketik judulnya" in (await press(fake_telegram, kasi, "Kampanye baru"))[0]
-        assert "Pilih daftar item" in (await say(fake_telegram, kasi, "Evaluasi Mandiri SPBE 2026"))[0]
+        assert "Belum ada kegiatan Monev" in (await say(fake_telegram, kasi, "/kampanye"))[0]
+        assert "ketik judulnya" in (await press(fake_telegram, kasi, "Kegiatan Monev baru"))[0]
+        assert "pilih daftar item" in (await say(fake_telegram, kasi, "Evaluasi Mandiri SPBE 2026"))[0]
         assert "tenggat" in (await press(fake_telegram, kasi, "PermenPANRB 8/2026"))[0]
         assert "tidak dikenali" in (await say(fake_telegram, kasi, "akhir bulan"))[0]
         assert "sudah lewat" in (await say(fake_telegram, kasi, "01-01-2020"))[0]
@@ -129,7 +129,7 @@ async def test_roles_and_buttons_are_checked(fake_telegram: FakeBotAPI, tmp_path
         forged = await fake_telegram.wait_for_messages(200, 3)
         assert "bukan untuk Anda" in forged[-1]["text"]
         (listing,) = await say(fake_telegram, tim, "/kampanye")
-        assert "Kampanye baru" not in [b["text"] for b in tim.buttons()] and "Belum ada kampanye" in listing
+        assert "Kegiatan Monev baru" not in [b["text"] for b in tim.buttons()] and "Belum ada kegiatan Monev" in listing
         tim.press("kmp:baru", forge=True)
         refused = await fake_telegram.wait_for_messages(210, 3)
         assert "bukan untuk Anda" in refused[-1]["text"]

@@ -88,7 +88,7 @@ async def test_a_plan_that_asks_an_opd_for_nothing_is_refused(fake_telegram: Fak
 
         # at creation: BPBD answers none of the framework's items
         await say(fake_telegram, kasi, "/kampanye")
-        await press(fake_telegram, kasi, "Kampanye baru")
+        await press(fake_telegram, kasi, "Kegiatan Monev baru")
         await say(fake_telegram, kasi, "Evaluasi Mandiri SPBE 2026")
         await press(fake_telegram, kasi, "PermenPANRB 8/2026")
         await say(fake_telegram, kasi, "29-05-2027")

@@ -9,20 +9,27 @@ import shlex
 import sys
 import threading
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from .actors import FakeUser
+from .actors import FakeGroup, FakeUser
+from .demo import register_people, sample_or_path
 from .limits import Limits
 from .models import DEFAULT_TOKEN, flat_buttons
 from .server import FakeBotAPI
 
 USAGE = """Script lines (stdin):
-  USER_ID text or /command        the user sends a message
-  USER_ID :file PATH [caption]    the user sends a file as a document
-  USER_ID :foto PATH [caption]    the user sends an image as a photo
-  USER_ID :tekan N                the user presses button N of the bot's last message (from 1)
-  :tunggu SECONDS                 wait before the next line
+  USER_ID text or /command                 the user sends a message
+  USER_ID :file PATH [caption]             the user sends a file as a document
+  USER_ID :foto PATH [caption]             the user sends a JPEG as a photo; any other image goes as a document
+                                           under its own name (Telegram turns every photo into a JPEG, and the
+                                           bot judges a file by its content, so a PNG "photo" would be misnamed)
+  USER_ID :album PATH PATH... [-- caption] the user sends files as one album (a media group)
+  USER_ID :tekan N [@M]                    press button N (from 1) of the bot's last message, or of message M
+  USER_ID :tekan LABEL                     press the button whose label starts with LABEL (latest message first)
+  GROUP_ID USER_ID text or /command        a member posts in a group (GROUP_ID is negative, e.g. -100)
+  :tunggu SECONDS                          wait before the next line
+The bot's messages print as [to CHAT @M] text, M being the message's number, with the buttons numbered below.
+With --demo, a bare file name that is not in the working directory names a shipped sample (laporan.pdf).
 """
 
 
@@ -39,6 +46,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--no-limits", action="store_true", help="do not enforce Telegram's flood limits")
     parser.add_argument("--exit-on-eof", action="store_true", help="stop when stdin ends")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="once the bot polls, register a few people (with `monev invite`, in this directory) and print who is who",
+    )
     return parser.parse_args(argv)
 
 
@@ -51,8 +63,8 @@ def describe(kind: str, message: dict[str, Any]) -> str | None:
     """How the console shows something the bot did (None: not shown)."""
     if kind not in ("sent", "edited"):
         return None
-    prefix = "to" if kind == "sent" else f"edit #{message['message_id']} to"
-    lines = [f"[{prefix} {message['chat']['id']}] {_body(message)}"]
+    prefix = "to" if kind == "sent" else "edit to"
+    lines = [f"[{prefix} {message['chat']['id']} @{message['message_id']}] {_body(message)}"]
     for number, button in enumerate(flat_buttons(message), start=1):
         target = "" if "callback_data" in button else f" ({button.get('url', 'not a callback button')})"
         lines.append(f"    [{number}] {button['text']}{target}")
@@ -79,30 +91,78 @@ async def run_line(fake: FakeBotAPI, line: str) -> None:
     if words[0] == ":tunggu":
         await asyncio.sleep(float(words[1]))
         return
-    if not words[0].lstrip("-").isdigit():
+    if not _is_number(words[0]):
         raise ValueError("expected 'USER_ID text', 'USER_ID :file PATH', 'USER_ID :tekan N' or ':tunggu SECONDS'")
+    if int(words[0]) < 0:
+        _group_line(fake, int(words[0]), line.split(maxsplit=1)[1] if len(words) > 1 else "")
+        return
     user_id = int(words[0])
     handle = FakeUser(fake, user_id) if user_id in fake.chats else fake.user(user_id)
     rest = line.split(maxsplit=1)[1] if len(words) > 1 else ""
     if len(words) > 1 and words[1] == ":tekan":
-        handle.press_button(int(words[2]))
-    elif len(words) > 1 and words[1] in (":file", ":foto"):
-        _send_file(handle, words[1], words[2] if len(words) > 2 else "")
+        _press(handle, words[2] if len(words) > 2 else "")
+    elif len(words) > 1 and words[1] in (":file", ":foto", ":album"):
+        _send_files(handle, words[1], words[2] if len(words) > 2 else "")
     else:
         handle.send_text(rest)
 
 
-def _send_file(handle: Any, kind: str, arguments: str) -> None:
+def _is_number(word: str) -> bool:
+    return word.removeprefix("-").isdigit()
+
+
+def _group_line(fake: FakeBotAPI, group_id: int, rest: str) -> None:
+    member, _, text = rest.partition(" ")
+    if not _is_number(member) or int(member) <= 0 or not text.strip():
+        raise ValueError("a group line is 'GROUP_ID USER_ID text', e.g. '-100 1001 /status'")
+    group = FakeGroup(fake, group_id) if group_id in fake.chats else fake.group(group_id)
+    group.send_text(int(member), text)
+
+
+def _press(handle: FakeUser, arguments: str) -> None:
+    """`N`, `N @M` (button N of message M) or a label's first words."""
+    words = arguments.split()
+    if not words:
+        raise ValueError(":tekan needs a button number or label")
+    if words[0].isdigit() and (len(words) == 1 or (len(words) == 2 and words[1].startswith("@"))):
+        message = int(words[1][1:]) if len(words) == 2 else None
+        handle.press_button(int(words[0]), message)
+        return
+    label = arguments.strip().casefold()
+    for message in reversed(handle.fake.bot_messages(handle.id)):
+        for button in flat_buttons(message):
+            if "callback_data" in button and str(button["text"]).casefold().startswith(label):
+                handle.press(button["callback_data"], message)
+                return
+    raise LookupError(f"no button labelled {arguments.strip()!r} in chat {handle.id}")
+
+
+def _send_files(handle: FakeUser, kind: str, arguments: str) -> None:
     parts = shlex.split(arguments)
+    if kind == ":album":
+        cut = parts.index("--") if "--" in parts else len(parts)
+        paths, caption_words = parts[:cut], parts[cut + 1 :]
+        if len(paths) < 2:
+            raise ValueError(":album needs at least two PATHs")
+        files = [_read(path) for path in paths]
+        handle.album([(data, name, mime) for data, name, mime in files], caption=" ".join(caption_words) or None)
+        return
     if not parts:
         raise ValueError(f"{kind} needs a PATH")
-    path = Path(parts[0]).expanduser()
+    data, name, mime = _read(parts[0])
     caption = " ".join(parts[1:]) or None
-    if kind == ":foto":
-        handle.send_photo(path.read_bytes(), caption=caption)
+    if kind == ":foto" and mime == "image/jpeg":
+        handle.send_photo(data, caption=caption)
         return
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    handle.send_document(path.read_bytes(), path.name, mime, caption=caption)
+    if kind == ":foto":
+        say(f"[info] {name} is not a JPEG: sent as a document named {name}, as Telegram would not keep it a photo")
+    handle.send_document(data, name, mime, caption=caption)
+
+
+def _read(text: str) -> tuple[bytes, str, str]:
+    """Bytes, file name and MIME type of a file named in a script line."""
+    path = sample_or_path(text)
+    return path.read_bytes(), path.name, mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
 def _stdin_lines(loop: asyncio.AbstractEventLoop) -> asyncio.Queue[str | None]:
@@ -127,6 +187,8 @@ async def serve(args: argparse.Namespace) -> None:
         say(f"MONEV_TELEGRAM_BASE_URL={fake.base_url}")
         say(f"MONEV_TELEGRAM_BASE_FILE_URL={fake.base_file_url}")
         fake.add_listener(lambda kind, message: _show(describe(kind, message)))
+        if args.demo:
+            await register_people(fake, say)
         await _follow_script(fake, _stdin_lines(asyncio.get_running_loop()))
         if not args.exit_on_eof:
             await asyncio.Event().wait()  # serve until Ctrl-C

@@ -546,7 +546,7 @@ async def test_standalone_script_mode() -> None:
         async with bot:
             (update,) = await bot.get_updates(timeout=5)
             await bot.send_message(77, "Halo Budi", reply_markup=keyboard("ya"))
-            assert (await proc.stdout.readline()).decode().strip() == "[to 77] Halo Budi"
+            assert (await proc.stdout.readline()).decode().strip() == "[to 77 @2] Halo Budi"
             assert (await proc.stdout.readline()).decode().strip() == "[1] Ya"
             proc.stdin.write(b"77 :tekan 1\n")
             await proc.stdin.drain()
