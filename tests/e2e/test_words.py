@@ -51,6 +51,7 @@ async def collecting_campaign(bot: RunningBot) -> int:
         blob = FileStore(bot.app.services.settings.files_dir).store_bytes(PDF)
         await campaigns.record_signed_letter(session, campaign_id, blob, "undangan.pdf", acting=secretary, now=at)
         await campaigns.open_campaign(session, campaign_id, acting=secretary, now=at)
+        await campaigns.mark_broadcast_reported(session, campaign_id, at)  # opened without a broadcast to report
     return campaign_id
 
 
