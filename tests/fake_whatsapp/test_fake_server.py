@@ -319,6 +319,23 @@ async def test_media_download_needs_the_token_and_expires(fake_whatsapp: FakeWha
     assert await wa.get_media_bytes(fresh) == JPEG
 
 
+async def test_media_lookups_and_downloads_that_fail(fake_whatsapp: FakeWhatsAppAPI, wa: WhatsApp) -> None:
+    stored = fake_whatsapp.store_media(PDF, "application/pdf", "sk.pdf")
+    fake_whatsapp.inject_error("media_url", 2)
+    with pytest.raises(errors.WhatsAppError) as lookup:
+        await wa.get_media_url(stored.media_id)
+    assert lookup.value.status_code == 500
+    url = (await wa.get_media_url(stored.media_id)).url
+    fake_whatsapp.inject_network_error("media_download")
+    with pytest.raises(httpx.TransportError):
+        await wa.get_media_bytes(url)
+    fake_whatsapp.inject_response("media_download", b"<html>oops</html>", status=503)
+    with pytest.raises(httpx.HTTPStatusError):
+        await wa.get_media_bytes(url)
+    assert await wa.get_media_bytes(url) == PDF  # each fault fired once
+    assert len(fake_whatsapp.calls_of("media_download")) == 3
+
+
 async def test_media_sent_by_a_user_is_downloadable(fake_whatsapp: FakeWhatsAppAPI, wa: WhatsApp) -> None:
     person = fake_whatsapp.user(name="Andi")
     event = person.document_event(PDF, "laporan.pdf", caption="Laporan")
