@@ -1,4 +1,20 @@
-"""A fake WhatsApp Cloud API (Graph API) and fake WhatsApp users for tests of the bot's WhatsApp channel."""
+"""A fake WhatsApp Cloud API (Graph API) and fake WhatsApp users for tests of the bot's WhatsApp channel.
+
+    fake = FakeWhatsAppAPI()                      # or the `fake_whatsapp` fixture
+    await fake.start()
+    settings = fake.monev_settings()              # MONEV_WHATSAPP_* for the bot, BASE_URL included
+    fake.webhook_url = "http://127.0.0.1:PORT/whatsapp"
+    fake.add_template("pengingat", "Yth. {{1}}, batas unggah {{2}}.")
+    siti = fake.user(wa_id="6281234567001", name="Siti Aminah")
+    await siti.send_text("daftar KODE")           # a signed webhook POST; opens her 24-hour window
+    await fake.wait_for_messages(siti, 1)
+    await siti.press(number=1)                    # reply button 1 of the bot's latest buttons to her
+    await fake.post_events([siti.image_event(JPEG), siti.image_event(JPEG)])  # one POST, two messages
+    await fake.post_status(siti.messages()[0]["id"], "read")
+    fake.inject_error("messages", 131056, to=siti)  # her next send answers the pair rate limit
+
+The bot's pywa client reaches the fake through `redirecting_client(fake.base_url)` (see transport.py).
+"""
 
 from .actors import FakeWhatsAppUser, interactive_choices
 from .limits import Limits, TemplateSpec
