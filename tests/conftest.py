@@ -16,7 +16,7 @@ from storage import migrate
 from storage.database import Database
 from storage.models import Base
 
-pytest_plugins = ["tests.fake_telegram.fixtures"]
+pytest_plugins = ["tests.fake_telegram.fixtures", "tests.fake_whatsapp.fixtures"]
 
 POSTGRES_URL_VARIABLE = "MONEV_TEST_POSTGRES_URL"
 
