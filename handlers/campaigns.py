@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.conversation import payloads
-from bot.conversation.core import Button, OutgoingDocument, Reply
+from bot.conversation.core import Button, Reply
+from bot.conversation.envelope import Document, Envelope
 from bot.conversation.handling import Context, Registry
 from bot.dates import DateParseError, parse_moment
 from bot.domain.enums import Role
@@ -512,10 +513,10 @@ async def submit_action(ctx: Context, params: dict[str, Any]) -> Reply:
         buttons = [await _decision_buttons(ctx, campaign_id, kabid)]
         await ctx.notify(kabid, "kampanye/untuk_kabid", buttons=buttons, kind="disposisi", c=detail)
         if detail.draft_letter:
-            sha, name = detail.draft_letter
-            caption = f"Draf surat: {detail.summary.title}"
-            letter = Reply(caption, document=OutgoingDocument(sha, name, caption))
-            await ctx.send_later(kabid, letter, kind="disposisi", campaign_id=campaign_id)
+            letter = Envelope.of(
+                "disposisi", "kampanye/draf_surat", document=Document(*detail.draft_letter), c=detail.summary
+            )
+            await ctx.send_later(kabid, letter, campaign_id=campaign_id)
     return ctx.reply("kampanye/diajukan", c=detail, jumlah=len(kabids))
 
 
@@ -547,7 +548,7 @@ async def open_action(ctx: Context, params: dict[str, Any]) -> Reply:
     role = acting_role(ctx.actor, CampaignAction.SEND_INVITATIONS)
     await campaigns.open_campaign(session, campaign_id, acting=ctx.acting(role), now=ctx.now)
     reach = await campaigns.broadcast_reach(session, campaign_id)
-    queued = await broadcast.invite_all(session, ctx.services.renderer, campaign_id, ctx.now)
+    queued = await broadcast.invite_all(session, campaign_id, ctx.now)
     return ctx.reply("kampanye/dibuka", id=campaign_id, reach=reach, queued=queued)
 
 

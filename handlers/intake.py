@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import payloads
 from bot.conversation.core import PAGE_SIZE, Attachment, Button, Reply, page_of
+from bot.conversation.envelope import Envelope
 from bot.conversation.handling import Context, Registry, Services
 from bot.domain.enums import BatchStatus, Role
 from bot.errors import DomainError
@@ -154,13 +155,22 @@ async def _ask_opd_first(
     return opd_question(ctx.services, batch_id, [s.opd_code for s in scopes])
 
 
+# The kind of the messages the upload-batches job queues in place of a reply (receipts and its questions).
+UPLOAD_KIND = "tanda_terima"
+
+
 def opd_question(services: Services, batch_id: int, codes: list[str]) -> Reply:
-    """Which OPD are these files for? One button per OPD of the liaison, and cancel (also the upload-batches job)."""
+    """Which OPD are these files for? One button per OPD of the liaison, and cancel."""
+    return opd_question_message(services, batch_id, codes).render(services.renderer)
+
+
+def opd_question_message(services: Services, batch_id: int, codes: list[str]) -> Envelope:
+    """The OPD question as a message (the upload-batches job queues it)."""
     rows = [
         (Button(services.label("tombol/opd", code=code), f"kir:{batch_id}:o:{code}"),) for code in codes[:PAGE_SIZE]
     ]
-    text = services.renderer.render("unggah/pilih_opd_tombol")
-    return Reply(text, buttons=(*rows, (Button(services.label("tombol/batal"), f"kir:{batch_id}:x"),)))
+    cancel = Button(services.label("tombol/batal"), f"kir:{batch_id}:x")
+    return Envelope.of(UPLOAD_KIND, "unggah/pilih_opd_tombol", buttons=(*rows, (cancel,)))
 
 
 async def _keep_unfiled(ctx: Context, attachment: Attachment, name: str) -> Reply:
@@ -196,6 +206,11 @@ def _me(ctx: Context) -> int:
 
 def question(services: Services, batch_id: int, state: submissions.Progress, page: int) -> Reply:
     """Which item? The OPD's open items, seven per page, with paging and cancel."""
+    return question_message(services, batch_id, state, page).render(services.renderer)
+
+
+def question_message(services: Services, batch_id: int, state: submissions.Progress, page: int) -> Envelope:
+    """The item question as a message (the upload-batches job queues it)."""
     choices = submissions.open_items(state)
     if not choices:
         raise DomainError("unggah/tidak_ada_item_terbuka", opd=state.scope.opd_name)
@@ -205,10 +220,14 @@ def question(services: Services, batch_id: int, state: submissions.Progress, pag
         for i in choices[shown.start : shown.end]
     ]
     rows.append([*shown.paging, Button(services.label("tombol/batal"), f"kir:{batch_id}:x")])
-    text = services.renderer.render(
-        "unggah/pilih_item", opd=state.scope.opd_name, page=shown.number + 1, pages=shown.count
+    return Envelope.of(
+        UPLOAD_KIND,
+        "unggah/pilih_item",
+        buttons=rows,
+        opd=state.scope.opd_name,
+        page=shown.number + 1,
+        pages=shown.count,
     )
-    return Reply(text, buttons=tuple(tuple(r) for r in rows))
 
 
 async def _file_and_receipt(ctx: Context, batch_id: int, item_code: str) -> Reply:
@@ -218,17 +237,22 @@ async def _file_and_receipt(ctx: Context, batch_id: int, item_code: str) -> Repl
 
 
 def render_receipt(services: Services, receipt: Receipt) -> str:
-    """The receipt of a filed version (the reply to a press, or the upload-batches job's message)."""
+    """The receipt of a filed version (the reply to a press)."""
     return services.renderer.render("unggah/tanda_terima", r=receipt)
+
+
+def receipt_message(receipt: Receipt) -> Envelope:
+    """The receipt as a message (the upload-batches job queues it)."""
+    return Envelope.of(UPLOAD_KIND, "unggah/tanda_terima", r=receipt)
 
 
 async def tell_liaisons(services: Services, receipt: Receipt, now: datetime, *, session: AsyncSession) -> None:
     """A version filed on behalf of an OPD is announced to its liaisons."""
     if not receipt.on_behalf or receipt.duplicate:
         return
-    text = services.renderer.render("unggah/atas_nama", r=receipt)
+    message = Envelope.of("pemberitahuan", "unggah/atas_nama", r=receipt)
     for liaison in await people.people_with_roles(session, [Role.OPD], receipt.scope.opd_id):
-        await outbox.enqueue(session, person_id=liaison, kind="pemberitahuan", reply=Reply(text), now=now)
+        await outbox.enqueue(session, person_id=liaison, message=message, now=now)
 
 
 async def kirim_button(ctx: Context) -> Reply:
