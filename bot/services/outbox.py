@@ -28,6 +28,8 @@ from bot.services.lease import Fence, holds
 from storage.models import ChannelIdentity, DeliveryAttempt, Opd, OutboxMessage, Person, PlatformFile
 
 OPEN = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+# The channels a person is reached on wherever the bot runs. A console account is reached only by a process that
+# runs the console channel; elsewhere a console-only person's messages are recorded unreachable (see claim_due).
 MESSAGING_CHANNELS = ("telegram", "whatsapp")
 
 
