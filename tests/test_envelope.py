@@ -6,6 +6,7 @@ import io
 import json
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -83,9 +84,7 @@ QUEUED = [
 
 
 @pytest.mark.parametrize(("template", "params"), QUEUED, ids=[t for t, _ in QUEUED])
-def test_a_stored_message_renders_exactly_as_its_views_rendered_directly(
-    template: str, params: dict[str, object]
-) -> None:
+def test_a_stored_message_renders_exactly_as_its_views_rendered_directly(template: str, params: dict[str, Any]) -> None:
     renderer = Renderer(WIB)
     message = Envelope.of("pemberitahuan", template, **params)
     stored = Envelope.from_json(json.loads(json.dumps(message.to_json())))
@@ -104,7 +103,10 @@ def test_views_become_plain_values_with_their_properties_and_nothing_else_is_que
         "deadline": "2026-07-01T09:30:00+07:00",
         "framework": None,
     }
-    assert value["opds"][0] == {"code": "DINKES", "name": "Dinas Kesehatan", "items": ["I.01"]}
+    assert value["opds"] == [
+        {"code": "DINKES", "name": "Dinas Kesehatan", "items": ["I.01"]},
+        {"code": "BPBD", "name": "BPBD", "items": []},
+    ]
     assert plain({"day": date(2026, 8, 17), "weight": Decimal("2.50")}) == {"day": "2026-08-17", "weight": "2.50"}
     with pytest.raises(TypeError, match="Person"):
         plain({"p": Person(display_name="x", created_at=NOW)})
