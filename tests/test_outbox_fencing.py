@@ -70,7 +70,7 @@ async def test_a_holder_whose_lease_was_taken_over_can_neither_claim_nor_record(
 
     async with db.write() as session:
         claimed = await outbox.claim_due(session, now, standby, ["telegram"])
-        assert [m.message.text for m in claimed] == ["satu", "dua", "tiga"]
+        assert [m.envelope.text for m in claimed] == ["satu", "dua", "tiga"]
         assert await outbox.record_outcome(session, first.id, OutboxStatus.SENT, fence=standby, **sent)
         # The stalled holder's late outcome for a message the new holder is sending changes nothing.
         assert not await outbox.record_outcome(session, second.id, OutboxStatus.SENT, fence=stalled, **sent)

@@ -113,7 +113,7 @@ class OutboxDispatcher:
         """One person's messages in order; a message that must wait holds back the ones after it."""
         async with self._bound:
             for index, message in enumerate(messages):
-                target = self._choose(message.message, candidates)
+                target = self._choose(message.envelope, candidates)
                 if self._stopping or self.fence != fence:
                     outcome = "stop"  # shutting down, or another chat found the lease taken over
                 else:
@@ -146,7 +146,7 @@ class OutboxDispatcher:
             return "unreachable"
         channel = target.channel
         try:
-            await self.channels[channel].deliver(message.message, target)
+            await self.channels[channel].deliver(message.envelope, target)  # rendered there, once
         except Undeliverable as reason:
             logger.info("outbox message %s: chat %s unreachable (%s)", message.id, target.chat_id, reason)
             await self._record(

@@ -39,7 +39,7 @@ class Claimed:
 
     id: int
     person_id: int
-    message: Envelope
+    envelope: Envelope
     attempts: int = 0
 
 
