@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.conversation import payloads
-from bot.conversation.core import Button, OutgoingDocument, Reply
+from bot.conversation.core import Button, Reply
+from bot.conversation.envelope import Document, Envelope
 from bot.conversation.handling import Context, Registry
 from bot.dates import DateParseError, parse_moment
 from bot.domain.enums import Role
@@ -508,10 +509,8 @@ async def submit_action(ctx: Context, params: dict[str, Any]) -> Reply:
 
 async def _send_draft_letter(ctx: Context, person_id: int, detail: CampaignDetail, *, kind: str) -> None:
     if detail.draft_letter:
-        sha, name = detail.draft_letter
-        caption = ctx.services.renderer.render("kampanye/draf_surat_keterangan", c=detail)
-        letter = Reply(caption, document=OutgoingDocument(sha, name, caption))
-        await ctx.send_later(person_id, letter, kind=kind, campaign_id=detail.id)
+        letter = Envelope.of(kind, "kampanye/draf_surat", document=Document(*detail.draft_letter), c=detail.summary)
+        await ctx.send_later(person_id, letter, campaign_id=detail.id)
 
 
 async def approve_action(ctx: Context, params: dict[str, Any]) -> Reply:
@@ -562,7 +561,7 @@ async def open_action(ctx: Context, params: dict[str, Any]) -> Reply:
     role = acting_role(ctx.actor, CampaignAction.SEND_INVITATIONS)
     await campaigns.open_campaign(session, campaign_id, acting=ctx.acting(role), now=ctx.now)
     reach = await campaigns.broadcast_reach(session, campaign_id)
-    queued = await broadcast.invite_all(session, ctx.services.renderer, campaign_id, ctx.now)
+    queued = await broadcast.invite_all(session, campaign_id, ctx.now)
     return ctx.reply("kampanye/dibuka", id=campaign_id, reach=reach, queued=queued)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation import payloads
 from bot.conversation.commands import EVERYONE, commands_for
 from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Attachment, Button, Reply, fit_label, page_of
+from bot.conversation.envelope import Envelope
 from bot.conversation.handling import Context, Registry, Services
 from bot.domain.enums import BatchStatus, Role
 from bot.errors import DomainError
@@ -237,17 +238,33 @@ async def _ask_campaign_first(
     return campaign_question(ctx.services, batch_id, scopes)
 
 
+# The kind of the messages the upload-batches job queues in place of a reply (receipts and its questions).
+UPLOAD_KIND = "tanda_terima"
+
+
 def opd_question(services: Services, batch_id: int, codes: list[str]) -> Reply:
-    """Which OPD are these files for? One button per OPD of the liaison, and cancel (also the upload-batches job)."""
+    """Which OPD are these files for? One button per OPD of the liaison, and cancel."""
+    return opd_question_message(services, batch_id, codes).render(services.renderer)
+
+
+def opd_question_message(services: Services, batch_id: int, codes: list[str]) -> Envelope:
+    """The OPD question as a message (the upload-batches job queues it)."""
     rows = [
         (Button(services.label("tombol/opd", code=code), f"kir:{batch_id}:o:{code}"),) for code in codes[:PAGE_SIZE]
     ]
-    text = services.renderer.render("unggah/pilih_opd_tombol")
-    return Reply(text, buttons=(*rows, (Button(services.label("tombol/batal"), f"kir:{batch_id}:x"),)))
+    cancel = Button(services.label("tombol/batal"), f"kir:{batch_id}:x")
+    return Envelope.of(UPLOAD_KIND, "unggah/pilih_opd_tombol", buttons=(*rows, (cancel,)))
 
 
 def campaign_question(services: Services, batch_id: int, scopes: list[Scope], *, kirim: bool = False) -> Reply:
-    """Which campaign are these files for? One button per open campaign of the OPD, and cancel (also the job)."""
+    """Which campaign are these files for? One button per open campaign of the OPD, and cancel."""
+    return campaign_question_message(services, batch_id, scopes, kirim=kirim).render(services.renderer)
+
+
+def campaign_question_message(
+    services: Services, batch_id: int, scopes: list[Scope], *, kirim: bool = False
+) -> Envelope:
+    """The campaign question as a message (the upload-batches job queues it)."""
     if not scopes:  # the campaigns closed collection while the sender was being asked
         raise DomainError("unggah/kampanye_ditutup", judul="")
     rows = [
@@ -258,10 +275,15 @@ def campaign_question(services: Services, batch_id: int, scopes: list[Scope], *,
         )
         for s in scopes[:PAGE_SIZE]
     ]
-    text = services.renderer.render(
-        "unggah/pilih_kegiatan", opd=scopes[0].opd_name, kirim=kirim, example_id=scopes[-1].campaign_id
+    cancel = Button(services.label("tombol/batal"), f"kir:{batch_id}:x")
+    return Envelope.of(
+        UPLOAD_KIND,
+        "unggah/pilih_kegiatan",
+        buttons=(*rows, (cancel,)),
+        opd=scopes[0].opd_name,
+        kirim=kirim,
+        example_id=scopes[-1].campaign_id,
     )
-    return Reply(text, buttons=(*rows, (Button(services.label("tombol/batal"), f"kir:{batch_id}:x"),)))
 
 
 async def _not_a_sender(ctx: Context) -> Reply:
@@ -314,6 +336,13 @@ def question(
     services: Services, batch_id: int, state: submissions.Progress, page: int, *, not_asked: str | None = None
 ) -> Reply:
     """Which item? The OPD's open items, seven per page, with paging and cancel."""
+    return question_message(services, batch_id, state, page, not_asked=not_asked).render(services.renderer)
+
+
+def question_message(
+    services: Services, batch_id: int, state: submissions.Progress, page: int, *, not_asked: str | None = None
+) -> Envelope:
+    """The item question as a message (the upload-batches job queues it)."""
     choices = submissions.picker_order(submissions.open_items(state))
     if not choices:
         raise DomainError("unggah/tidak_ada_item_terbuka", opd=state.scope.opd_name)
@@ -332,19 +361,18 @@ def question(
         for i in on_page
     ]
     rows.append([*shown.paging, Button(services.label("tombol/batal"), f"kir:{batch_id}:x")])
-    text = services.renderer.render(
+    return Envelope.of(
+        UPLOAD_KIND,
         "unggah/pilih_item",
+        buttons=rows,
         opd=state.scope.opd_name,
         page=shown.number + 1,
         pages=shown.count,
         not_asked=not_asked,
         example=choices[0].code,
+        # What the marks on this page's buttons mean.
+        marks=sorted({i.state for i in on_page} - {"belum"}),
     )
-    # What the marks on this page's buttons mean (a separate paragraph: the question's wording is its own template).
-    marks = sorted({i.state for i in on_page} - {"belum"})
-    if marks:
-        text += "\n" + services.renderer.render("unggah/tanda_pilihan", marks=marks)
-    return Reply(text, buttons=tuple(tuple(r) for r in rows))
 
 
 async def _file_and_receipt(ctx: Context, batch_id: int, item_code: str) -> Reply:
@@ -354,8 +382,13 @@ async def _file_and_receipt(ctx: Context, batch_id: int, item_code: str) -> Repl
 
 
 def render_receipt(services: Services, receipt: Receipt) -> str:
-    """The receipt of a filed version (the reply to a press, or the upload-batches job's message)."""
+    """The receipt of a filed version (the reply to a press)."""
     return services.renderer.render("unggah/tanda_terima", r=receipt)
+
+
+def receipt_message(receipt: Receipt) -> Envelope:
+    """The receipt as a message (the upload-batches job queues it)."""
+    return Envelope.of(UPLOAD_KIND, "unggah/tanda_terima", r=receipt)
 
 
 async def tell_liaisons(
@@ -365,12 +398,11 @@ async def tell_liaisons(
     the uploader is at the server and reads no chat); returns how many liaisons are told."""
     if not receipt.on_behalf or receipt.duplicate:
         return 0
-    text = (
-        render_receipt(services, receipt) if with_receipt else services.renderer.render("unggah/atas_nama", r=receipt)
-    )
+    template = "unggah/tanda_terima" if with_receipt else "unggah/atas_nama"
+    message = Envelope.of("pemberitahuan", template, r=receipt)
     liaisons = await people.people_with_roles(session, [Role.OPD], receipt.scope.opd_id)
     for liaison in liaisons:
-        await outbox.enqueue(session, person_id=liaison, kind="pemberitahuan", reply=Reply(text), now=now)
+        await outbox.enqueue(session, person_id=liaison, message=message, now=now)
     return len(liaisons)
 
 

@@ -118,7 +118,7 @@ async def _registration_notices(ctx: Context, result: Redemption) -> None:
             previous=[name for _, name in result.previous_liaisons],
         )
     if result.role == Role.OPD and result.person_id is not None and result.opd_code:
-        await broadcast.invite_new_liaison(session, ctx.services.renderer, result.person_id, result.opd_code, ctx.now)
+        await broadcast.invite_new_liaison(session, result.person_id, result.opd_code, ctx.now)
 
 
 async def _lockout_notices(ctx: Context) -> None:

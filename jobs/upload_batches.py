@@ -9,12 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
-from bot.conversation.core import Reply
+from bot.conversation.envelope import Envelope
 from bot.conversation.handling import Services
 from bot.errors import DomainError
 from bot.services import outbox, people, submissions
 from bot.services.audit import Acting
-from handlers.intake import campaign_question, opd_question, question, render_receipt, tell_liaisons
+from handlers.intake import (
+    UPLOAD_KIND,
+    campaign_question_message,
+    opd_question_message,
+    question_message,
+    receipt_message,
+    tell_liaisons,
+)
 from jobs.scheduler import PeriodicJob
 
 NAME = "upload-batches"
@@ -52,23 +59,24 @@ async def run(now: datetime, services: Services) -> int:
                 if batch.opd_id is None:
                     await submissions.await_opd(session, batch_id)
                     codes = await people.opd_codes_of(session, batch.person_id)
-                    reply = opd_question(services, batch_id, codes)
+                    message = opd_question_message(services, batch_id, codes)
                 elif batch.campaign_id is None:  # the OPD has items open in two campaigns: ask which
                     await submissions.await_opd(session, batch_id)
-                    reply = campaign_question(services, batch_id, await submissions.campaign_choices(session, batch))
+                    choices = await submissions.campaign_choices(session, batch)
+                    message = campaign_question_message(services, batch_id, choices)
                 elif batch.item_code:
                     receipt = await submissions.file_batch(session, batch_id, batch.item_code, acting=acting, now=now)
-                    reply = Reply(render_receipt(services, receipt))
+                    message = receipt_message(receipt)
                     await tell_liaisons(services, receipt, now, session=session)
                 else:
                     await submissions.await_item(session, batch_id)
                     state = await submissions.progress(session, await submissions.batch_scope(session, batch))
-                    reply = question(services, batch_id, state, 0)
+                    message = question_message(services, batch_id, state, 0)
             except DomainError as refusal:
                 if refusal.template == "umum/sudah_diproses":
                     continue  # a button press (or the other instance) moved the batch first; it answered
                 await submissions.cancel_batch(session, batch_id)
-                reply = Reply(services.renderer.render(refusal.template, **refusal.params))
-            await outbox.enqueue(session, person_id=batch.person_id, kind="tanda_terima", reply=reply, now=now)
+                message = Envelope.of(UPLOAD_KIND, refusal.template, **refusal.params)
+            await outbox.enqueue(session, person_id=batch.person_id, message=message, now=now)
             closed += 1
     return closed

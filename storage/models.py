@@ -345,7 +345,7 @@ class OutboxMessage(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     kind: Mapped[str] = mapped_column(String(32))
     template_key: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[str | None] = mapped_column(Text)  # the rendered message (and template parameters)
+    payload: Mapped[str | None] = mapped_column(Text)  # the envelope as JSON (bot.conversation.envelope)
     status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
     not_before: Mapped[datetime]
     created_at: Mapped[datetime]

@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot.conversation.core import Reply
+from bot.conversation.envelope import Envelope
+from bot.messaging.delivery import Identity
 from bot.services import lease, outbox
 from storage.database import Database
 from storage.models import ChannelIdentity, DeliveryAttempt, OutboxMessage, OutboxStatus, Person
@@ -43,7 +45,9 @@ async def test_a_holder_whose_lease_was_taken_over_can_neither_claim_nor_record(
     person = await person_on(db, "telegram", "1001", now)
     async with db.write() as session:
         for text in ("satu", "dua", "tiga"):
-            await outbox.enqueue(session, person_id=person, kind="pemberitahuan", reply=Reply(text), now=now)
+            await outbox.enqueue(
+                session, person_id=person, message=Envelope.from_reply("pemberitahuan", Reply(text)), now=now
+            )
     stalled = await take(db, "a")
     async with db.write() as session:
         first, second = await outbox.claim_due(session, now, stalled, ["telegram"], limit=2)
@@ -66,7 +70,7 @@ async def test_a_holder_whose_lease_was_taken_over_can_neither_claim_nor_record(
 
     async with db.write() as session:
         claimed = await outbox.claim_due(session, now, standby, ["telegram"])
-        assert [m.reply.text for m in claimed] == ["satu", "dua", "tiga"]
+        assert [m.envelope.text for m in claimed] == ["satu", "dua", "tiga"]
         assert await outbox.record_outcome(session, first.id, OutboxStatus.SENT, fence=standby, **sent)
         # The stalled holder's late outcome for a message the new holder is sending changes nothing.
         assert not await outbox.record_outcome(session, second.id, OutboxStatus.SENT, fence=stalled, **sent)
@@ -79,7 +83,9 @@ async def test_a_message_for_a_channel_not_running_waits_for_it(db: Database) ->
     nowhere = await person_on(db, "console", "operator", now)
     async with db.write() as session:
         for person in (on_telegram, nowhere):
-            await outbox.enqueue(session, person_id=person, kind="pemberitahuan", reply=Reply("halo"), now=now)
+            await outbox.enqueue(
+                session, person_id=person, message=Envelope.from_reply("pemberitahuan", Reply("halo")), now=now
+            )
     fence = await take(db, "a")
     async with db.write() as session:
         console_only = await outbox.claim_due(session, now, fence, [])
@@ -89,4 +95,4 @@ async def test_a_message_for_a_channel_not_running_waits_for_it(db: Database) ->
         with_telegram = await outbox.claim_due(session, now, fence, ["telegram"])
         where = await outbox.targets(session, [on_telegram], ["telegram"])
     assert [m.person_id for m in with_telegram] == [on_telegram]
-    assert where == {on_telegram: ("telegram", "2002")}
+    assert where == {on_telegram: [Identity("telegram", "2002", on_telegram, "Penghubung", None)]}

@@ -22,7 +22,9 @@ from bot.conversation.core import (
     parse_command,
 )
 from bot.conversation.dispatch import Dispatcher
+from bot.conversation.envelope import Envelope
 from bot.conversation.templating import Renderer
+from bot.messaging.delivery import Identity
 
 _TAG = re.compile(r"</?(b|i|code|strong|em|pre)>")
 
@@ -33,7 +35,11 @@ def to_plain_text(message: str) -> str:
 
 
 class ConsoleChannel:
-    """Reads lines, dispatches them as one fixed actor, prints the replies with numbered buttons."""
+    """Reads lines, dispatches them as one fixed actor, prints the replies with numbered buttons.
+
+    As a delivery channel it prints the outbox messages of console people on the same terminal, each under
+    the line `[kepada <name>]`.
+    """
 
     max_label_chars: int | None = None  # a terminal prints a label of any length
 
@@ -73,6 +79,22 @@ class ConsoleChannel:
             return
         for reply in await self.dispatcher.handle(request, self.clock()):
             self._print(reply)
+
+    # -- delivery: the same printing for direct replies and the outbox ---------------------------------------
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Print one reply as plain text (a terminal shows every console chat)."""
+        self._print(reply)
+
+    async def deliver(self, message: Envelope, identity: Identity) -> None:
+        """An outbox message for a console person: rendered now, printed under whom it is for."""
+        reply = message.render(self.renderer)
+        self.out.write(f"[kepada {identity.display_name or identity.chat_id}]\n")
+        await self.send(identity.chat_id, reply)
+
+    def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:
+        """The terminal takes any message at any time."""
+        return True
 
     def _request_for(self, line: str) -> Request | None:
         stripped = line.strip()

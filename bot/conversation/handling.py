@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.core import Actor, Button, Reply, Request
+from bot.conversation.envelope import Envelope, EnvelopeButton
 from bot.conversation.templating import Renderer
 from bot.domain.enums import Role
 from bot.services import outbox
@@ -72,22 +73,24 @@ class Context:
         person_id: int,
         template: str,
         *,
-        buttons: Sequence[Sequence[Button]] = (),
+        buttons: Sequence[Sequence[Button | EnvelopeButton]] = (),
         kind: str = "pemberitahuan",
         **params: Any,
     ) -> None:
-        """A message to someone else: written to the outbox in this update's transaction."""
-        await self.send_later(person_id, self.reply(template, buttons=buttons, **params), kind=kind)
+        """A message to someone else: written to the outbox in this update's transaction, rendered when it goes out.
+
+        `params` may hold frozen views; they are stored as plain values (see bot.conversation.envelope.plain).
+        """
+        await self.send_later(person_id, Envelope.of(kind, template, buttons=buttons, **params))
 
     async def send_later(
-        self, person_id: int, reply: Reply, *, kind: str, campaign_id: int | None = None, opd_id: int | None = None
+        self, person_id: int, message: Envelope, *, campaign_id: int | None = None, opd_id: int | None = None
     ) -> None:
-        """Queue a prepared message for a person (the dispatcher delivers it after the commit)."""
+        """Queue a message for a person (the dispatcher delivers it after the commit)."""
         await outbox.enqueue(
             await self.session(),
             person_id=person_id,
-            kind=kind,
-            reply=reply,
+            message=message,
             now=self.now,
             campaign_id=campaign_id,
             opd_id=opd_id,

@@ -38,15 +38,22 @@ _ZONE_NAMES = {
 }
 
 
-def date_in_words(moment: datetime, zone: ZoneInfo) -> str:
-    """'Jumat, 29 Mei 2026 pukul 23.59 WIB' — how the bot echoes every date back."""
+def date_in_words(moment: datetime | str, zone: ZoneInfo) -> str:
+    """'Jumat, 29 Mei 2026 pukul 23.59 WIB' — how the bot echoes every date back.
+
+    A queued message (bot.conversation.envelope) carries its times as ISO 8601 strings: read them back.
+    """
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
     local = moment.astimezone(zone)
     label = _ZONE_NAMES.get(zone.key, local.tzname() or zone.key)
     return f"{_DAYS[local.weekday()]}, {local.day} {_MONTHS[local.month - 1]} {local.year} pukul {local:%H.%M} {label}"
 
 
-def day_in_words(day: date) -> str:
+def day_in_words(day: date | str) -> str:
     """'Kamis, 24 Desember 2026' — a day without a time (holidays)."""
+    if isinstance(day, str):
+        day = date.fromisoformat(day)
     return f"{_DAYS[day.weekday()]}, {day.day} {_MONTHS[day.month - 1]} {day.year}"
 
 
@@ -79,6 +86,15 @@ def person_in_words(name: str | None) -> str:
     return "operator server" if _LOCAL_OPERATOR.fullmatch(name) else name
 
 
+class _Environment(jinja2.Environment):
+    """`x.items` reads the key of a dict before its method: a queued message's views are plain dicts."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, dict) and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 class Renderer:
     """One Jinja2 environment: strict undefined, trimmed blocks, and autoescaping on for every template."""
 
@@ -91,7 +107,7 @@ class Renderer:
         self.plain_env = self._environment(directory, autoescape=False)
 
     def _environment(self, directory: Path, *, autoescape: bool) -> jinja2.Environment:
-        env = jinja2.Environment(
+        env = _Environment(
             loader=jinja2.FileSystemLoader(directory),
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,

@@ -1,10 +1,13 @@
-"""How a channel tells the outbox dispatcher that a delivery did not work (channel-neutral)."""
+"""What the outbox dispatcher asks of a channel, and how a channel tells it that a delivery did not work."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from bot.conversation.core import Reply
+from bot.conversation.envelope import Envelope
 
 
 class Undeliverable(Exception):
@@ -19,7 +22,29 @@ class DeliveryFailed(Exception):
     """A network or server failure: the message is retried later."""
 
 
-class Deliverer(Protocol):
-    """A channel that can deliver an outbox message to one of its chats."""
+@dataclass(frozen=True)
+class Identity:
+    """One account a queued message may go to: the person's chat on one channel."""
 
-    async def deliver(self, chat_id: str, reply: Reply) -> None: ...
+    channel: str
+    chat_id: str  # the channel's own id of the chat (Telegram user id, WhatsApp number, console user)
+    person_id: int
+    display_name: str | None
+    last_inbound_at: datetime | None  # WhatsApp's 24-hour window opens with the person's last message
+
+
+class Deliverer(Protocol):
+    """A channel that sends replies and delivers outbox messages to its chats.
+
+    `send` and `deliver` raise `Undeliverable`, `DeliveryRejected` or `DeliveryFailed`; anything else counts as
+    an attempt whose outcome is unknown.
+    """
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Send one neutral reply (a direct reply, or a rendered outbox message) in the platform's form."""
+
+    async def deliver(self, message: Envelope, identity: Identity) -> None:
+        """An outbox message: render it (once) and `send` it to the identity's chat."""
+
+    def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:
+        """Whether a message of `kind` can go to this identity now (WhatsApp: its 24-hour window, or a template)."""

@@ -14,9 +14,10 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from bot.conversation.envelope import Envelope
 from bot.conversation.handling import Services
 from bot.domain.enums import OutboxStatus
-from bot.messaging.delivery import Deliverer, DeliveryFailed, DeliveryRejected, Undeliverable
+from bot.messaging.delivery import Deliverer, DeliveryFailed, DeliveryRejected, Identity, Undeliverable
 from bot.services import broadcast, campaigns, lease, outbox
 from bot.services.lease import Fence
 from bot.services.outbox import Claimed
@@ -99,7 +100,7 @@ class OutboxDispatcher:
         async with self.db.read() as session:
             where = await outbox.targets(session, list(by_person), list(self.channels))
         results = await asyncio.gather(
-            *(self._deliver_to(pid, msgs, where.get(pid), fence) for pid, msgs in by_person.items()),
+            *(self._deliver_to(pid, msgs, where.get(pid, []), fence) for pid, msgs in by_person.items()),
             return_exceptions=True,
         )
         for result in results:  # every chat finished its message in flight before we look
@@ -107,11 +108,12 @@ class OutboxDispatcher:
                 raise result
 
     async def _deliver_to(
-        self, person_id: int, messages: list[Claimed], target: tuple[str, str] | None, fence: Fence
+        self, person_id: int, messages: list[Claimed], candidates: list[Identity], fence: Fence
     ) -> None:
         """One person's messages in order; a message that must wait holds back the ones after it."""
         async with self._bound:
             for index, message in enumerate(messages):
+                target = self._choose(message.envelope, candidates)
                 if self._stopping or self.fence != fence:
                     outcome = "stop"  # shutting down, or another chat found the lease taken over
                 else:
@@ -121,23 +123,32 @@ class OutboxDispatcher:
                         if self.fence == fence:
                             self.fence = None  # every other chat stops before its next message
                         raise
-                if outcome == "unreachable":
-                    target = None
+                if outcome == "unreachable" and target is not None:
+                    candidates = [c for c in candidates if c != target]  # the chat answered so: not again
                 elif outcome in ("retry", "stop"):
                     start = index + 1 if outcome == "retry" else index
                     async with self.db.write() as session:
                         await outbox.release(session, [m.id for m in messages[start:]], fence)
                     return
 
-    async def _deliver_one(self, message: Claimed, target: tuple[str, str] | None, fence: Fence) -> str:
+    def _choose(self, message: Envelope, candidates: list[Identity]) -> Identity | None:
+        """The first candidate (most recently active first) whose channel runs here and can deliver it now."""
+        now = self.clock()
+        for identity in candidates:
+            channel = self.channels.get(identity.channel)
+            if channel is not None and channel.can_deliver(message.kind, identity, now):
+                return identity
+        return None
+
+    async def _deliver_one(self, message: Claimed, target: Identity | None, fence: Fence) -> str:
         if target is None:
             await self._record(message, OutboxStatus.UNREACHABLE, target, "no reachable chat account", fence)
             return "unreachable"
-        channel, chat_id = target
+        channel = target.channel
         try:
-            await self.channels[channel].deliver(chat_id, message.reply)
+            await self.channels[channel].deliver(message.envelope, target)  # rendered there, once
         except Undeliverable as reason:
-            logger.info("outbox message %s: chat %s unreachable (%s)", message.id, chat_id, reason)
+            logger.info("outbox message %s: chat %s unreachable (%s)", message.id, target.chat_id, reason)
             await self._record(
                 message, OutboxStatus.UNREACHABLE, target, str(reason), fence, chat_answered_unreachable=True
             )
@@ -155,7 +166,7 @@ class OutboxDispatcher:
         await self._record(message, OutboxStatus.SENT, target, None, fence)
         return "sent"
 
-    async def _uncertain(self, message: Claimed, target: tuple[str, str], error: Exception, fence: Fence) -> str:
+    async def _uncertain(self, message: Claimed, target: Identity, error: Exception, fence: Fence) -> str:
         """Count an attempt whose outcome we cannot tell; after the third, the message is failed."""
         reason = f"{type(error).__name__}: {error}"
         if message.attempts + 1 >= MAX_UNCERTAIN_ATTEMPTS:
@@ -172,13 +183,13 @@ class OutboxDispatcher:
         self,
         message: Claimed,
         status: OutboxStatus,
-        target: tuple[str, str] | None,
+        target: Identity | None,
         error: str | None,
         fence: Fence,
         *,
         chat_answered_unreachable: bool = False,
     ) -> None:
-        channel, chat_id = target if target else (None, None)
+        channel, chat_id = (target.channel, target.chat_id) if target else (None, None)
         now = self.clock()
         async with self.db.write() as session:
             recorded = await outbox.record_outcome(
@@ -190,7 +201,7 @@ class OutboxDispatcher:
         if not recorded:
             raise Fenced
 
-    async def _retry(self, message: Claimed, target: tuple[str, str], error: str, fence: Fence) -> int:
+    async def _retry(self, message: Claimed, target: Identity, error: str, fence: Fence) -> int:
         delay = min(timedelta(seconds=5 * 2 ** min(message.attempts, 10)), MAX_RETRY_DELAY)
         async with self.db.write() as session:
             recorded = await outbox.record_outcome(
@@ -199,8 +210,8 @@ class OutboxDispatcher:
                 OutboxStatus.PENDING,
                 fence=fence,
                 now=self.clock(),
-                channel=target[0],
-                chat_id=target[1],
+                channel=target.channel,
+                chat_id=target.chat_id,
                 error=error,
                 retry_in=delay,
             )
@@ -215,7 +226,5 @@ class OutboxDispatcher:
             if not await lease.still_holds(session, fence):
                 return False
             for campaign_id in await campaigns.unreported_broadcasts(session):
-                reported |= await broadcast.report_if_settled(
-                    session, self.services.renderer, campaign_id, self.clock()
-                )
+                reported |= await broadcast.report_if_settled(session, campaign_id, self.clock())
         return reported

@@ -2,8 +2,7 @@
 
 Use cases of their own (the "Kirim undangan" button and a liaison's registration both call them), taking a session
 and plain values, so the benchmark and the crash tests queue a broadcast exactly as the button does. The messages
-are queued in the caller's transaction; the outbox dispatcher sends them. They take the renderer because an outbox
-row still holds its rendered text.
+are queued in the caller's transaction as envelopes (rendered when they go out); the outbox dispatcher sends them.
 """
 
 from __future__ import annotations
@@ -14,8 +13,7 @@ from datetime import datetime
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.core import OutgoingDocument, Reply
-from bot.conversation.templating import Renderer
+from bot.conversation.envelope import Document, Envelope
 from bot.domain.enums import OutboxStatus, Role
 from bot.services import campaigns, outbox, people
 from bot.services.campaigns import InvitationTarget
@@ -26,36 +24,32 @@ from storage.models import CampaignOpd, Opd, OutboxMessage, RoleAssignment
 REPORT_READERS = frozenset({Role.KASI, Role.KABID})
 
 
-async def invite_all(session: AsyncSession, renderer: Renderer, campaign_id: int, now: datetime) -> int:
+async def invite_all(session: AsyncSession, campaign_id: int, now: datetime) -> int:
     """Queue the invitations of a campaign that just opened; returns how many liaisons get them."""
     targets = await campaigns.invitation_targets(session, campaign_id)
     for target in targets:
-        await _invite(session, renderer, target, now)
+        await _invite(session, target, now)
     return len(targets)
 
 
-async def invite_new_liaison(
-    session: AsyncSession, renderer: Renderer, person_id: int, opd_code: str, now: datetime
-) -> None:
+async def invite_new_liaison(session: AsyncSession, person_id: int, opd_code: str, now: datetime) -> None:
     """A liaison registering for an OPD of an open campaign receives what the others received."""
     for campaign_id in await campaigns.open_campaigns_of(session, opd_code):
         for target in await campaigns.invitation_targets(session, campaign_id, person_id=person_id, opd_code=opd_code):
-            await _invite(session, renderer, target, now)
+            await _invite(session, target, now)
 
 
-async def _invite(session: AsyncSession, renderer: Renderer, target: InvitationTarget, now: datetime) -> None:
+async def _invite(session: AsyncSession, target: InvitationTarget, now: datetime) -> None:
     messages = []
     if target.letter is not None:
-        sha256, name = target.letter
-        caption = renderer.render("kampanye/undangan_keterangan", t=target)
-        messages.append(("undangan", Reply(caption, document=OutgoingDocument(sha256, name, caption))))
-    messages.append(("permintaan_data", Reply(renderer.render("kampanye/permintaan_data", t=target))))
-    for kind, reply in messages:
+        letter = Document(*target.letter)
+        messages.append(Envelope.of("undangan", "kampanye/undangan_keterangan", document=letter, t=target))
+    messages.append(Envelope.of("permintaan_data", "kampanye/permintaan_data", t=target))
+    for message in messages:
         await outbox.enqueue(
             session,
             person_id=target.person_id,
-            kind=kind,
-            reply=reply,
+            message=message,
             now=now,
             campaign_id=target.campaign_id,
             opd_id=target.opd_id,
@@ -138,7 +132,7 @@ def _reach(code: str, name: str, per_person: dict[int, set[str]]) -> OpdReach:
     return OpdReach(code, name, **counts)
 
 
-async def report_if_settled(session: AsyncSession, renderer: Renderer, campaign_id: int, now: datetime) -> bool:
+async def report_if_settled(session: AsyncSession, campaign_id: int, now: datetime) -> bool:
     """Once no invitation waits any more, the uploader, the Kasi and the Kabid get the delivery report (once).
 
     Each reader's hint for OPDs without a liaison names what that reader can do: issue a code with `/undang`, or
@@ -154,10 +148,10 @@ async def report_if_settled(session: AsyncSession, renderer: Renderer, campaign_
     readers = sorted({uploader, *await people.people_with_roles(session, REPORT_READERS)})
     may_invite = await _may_invite_liaisons(session, readers)
     for reader in readers:
-        text = renderer.render("kampanye/laporan_kirim", c=detail, report=report, may_invite=reader in may_invite)
-        await outbox.enqueue(
-            session, person_id=reader, kind="laporan_kirim", reply=Reply(text), now=now, campaign_id=campaign_id
+        message = Envelope.of(
+            "laporan_kirim", "kampanye/laporan_kirim", c=detail, report=report, may_invite=reader in may_invite
         )
+        await outbox.enqueue(session, person_id=reader, message=message, now=now, campaign_id=campaign_id)
     return True
 
 

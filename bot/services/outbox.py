@@ -1,9 +1,11 @@
 """The outbox: every message that is not a direct reply is written here, in the transaction of its cause.
 
-Rows address a person; the channel and chat are chosen at dispatch (the most recently active identity that is
-not marked unreachable, on a channel this process runs). Delivery attempts are recorded append-only in
-`delivery_attempt`. Every write of the sender is fenced: it counts only while the lease still shows the
-sender's `Fence`, so a holder that stalled past a takeover can neither claim nor record anything.
+Rows address a person and hold a channel-neutral `Envelope` (bot.conversation.envelope), rendered by the
+channel at delivery; the channel and chat are chosen at dispatch (the most recently active identity that is not
+marked unreachable, on a channel this process runs and that can deliver the message's kind now). Delivery
+attempts are recorded append-only in `delivery_attempt`. Every write of the sender is fenced: it counts only
+while the lease still shows the sender's `Fence`, so a holder that stalled past a takeover can neither claim
+nor record anything.
 """
 
 from __future__ import annotations
@@ -18,15 +20,16 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.conversation.core import Reply, reply_from_json, reply_to_json
+from bot.conversation.core import reply_from_json
+from bot.conversation.envelope import Envelope
 from bot.domain.enums import OutboxStatus
+from bot.messaging.delivery import Identity
 from bot.services.lease import Fence, holds
-from storage.models import ChannelIdentity, DeliveryAttempt, OutboxMessage, PlatformFile
+from storage.models import ChannelIdentity, DeliveryAttempt, OutboxMessage, Person, PlatformFile
 
-# The WhatsApp template each kind uses outside the 24-hour window (CONTRACT.md, MONEV_WHATSAPP_TEMPLATES).
-TEMPLATE_KEYS = {"undangan": "undangan", "permintaan_data": "undangan", "laporan_kirim": "pemberitahuan"}
-DEFAULT_TEMPLATE_KEY = "pemberitahuan"
 OPEN = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+# The channels a person is reached on wherever the bot runs. A console account is reached only by a process that
+# runs the console channel; elsewhere a console-only person's messages are recorded unreachable (see claim_due).
 MESSAGING_CHANNELS = ("telegram", "whatsapp")
 INVITATION_KINDS = ("undangan", "permintaan_data")
 
@@ -37,7 +40,7 @@ class Claimed:
 
     id: int
     person_id: int
-    reply: Reply
+    envelope: Envelope
     attempts: int = 0
 
 
@@ -45,28 +48,34 @@ async def enqueue(
     session: AsyncSession,
     *,
     person_id: int,
-    kind: str,
-    reply: Reply,
+    message: Envelope,
     now: datetime,
     campaign_id: int | None = None,
     opd_id: int | None = None,
-    params: dict[str, Any] | None = None,
 ) -> int:
     """Write one message for a person; it goes out once the caller's transaction commits."""
-    message = OutboxMessage(
+    row = OutboxMessage(
         person_id=person_id,
-        kind=kind,
-        template_key=TEMPLATE_KEYS.get(kind, DEFAULT_TEMPLATE_KEY),
-        payload=json.dumps({"reply": reply_to_json(reply), "params": params or {}}, ensure_ascii=False),
+        kind=message.kind,
+        template_key=message.whatsapp_template,
+        payload=json.dumps(message.to_json(), ensure_ascii=False),
         status=OutboxStatus.PENDING.value,
         not_before=now,
         created_at=now,
         campaign_id=campaign_id,
         opd_id=opd_id,
     )
-    session.add(message)
+    session.add(row)
     await session.flush()
-    return message.id
+    return row.id
+
+
+def _envelope_of(row: OutboxMessage) -> Envelope:
+    """The row's message; a row queued before the envelope existed holds its reply already rendered."""
+    data = json.loads(row.payload or "{}")
+    if "reply" in data:
+        return Envelope.from_reply(row.kind, reply_from_json(data["reply"]), row.template_key)
+    return Envelope.from_json(data)
 
 
 async def release_in_flight(session: AsyncSession, fence: Fence) -> int:
@@ -142,11 +151,7 @@ async def claim_due(
         await session.execute(
             update(OutboxMessage).where(OutboxMessage.id.in_(purged)).values(status=OutboxStatus.FAILED.value)
         )
-    return [
-        Claimed(r.id, r.person_id, reply_from_json(json.loads(r.payload)["reply"]), r.attempts)
-        for r in rows
-        if r.payload
-    ]
+    return [Claimed(r.id, r.person_id, _envelope_of(r), r.attempts) for r in rows if r.payload]
 
 
 async def release(session: AsyncSession, message_ids: list[int], fence: Fence) -> None:
@@ -165,13 +170,20 @@ async def release(session: AsyncSession, message_ids: list[int], fence: Fence) -
 
 async def targets(
     session: AsyncSession, person_ids: list[int], channels: Sequence[str] = MESSAGING_CHANNELS
-) -> dict[int, tuple[str, str]]:
-    """Each person's (channel, chat id) on `channels`: their most recently active reachable identity.
+) -> dict[int, list[Identity]]:
+    """Each person's reachable identities on `channels`, the most recently active first (Telegram wins a tie).
 
-    Telegram wins a tie.
+    The dispatcher takes the first whose channel can deliver the message's kind now.
     """
     rows = await session.execute(
-        select(ChannelIdentity.person_id, ChannelIdentity.channel, ChannelIdentity.external_id)
+        select(
+            ChannelIdentity.person_id,
+            ChannelIdentity.channel,
+            ChannelIdentity.external_id,
+            Person.display_name,
+            ChannelIdentity.last_inbound_at,
+        )
+        .join(Person, Person.id == ChannelIdentity.person_id)
         .where(
             ChannelIdentity.person_id.in_(person_ids),
             ChannelIdentity.unreachable_at.is_(None),
@@ -185,10 +197,10 @@ async def targets(
             ChannelIdentity.id.desc(),
         )
     )
-    chosen: dict[int, tuple[str, str]] = {}
-    for person_id, channel, external_id in rows.all():
-        chosen.setdefault(person_id, (channel, external_id))
-    return chosen
+    candidates: dict[int, list[Identity]] = {}
+    for person_id, channel, external_id, name, last_inbound_at in rows.all():
+        candidates.setdefault(person_id, []).append(Identity(channel, external_id, person_id, name, last_inbound_at))
+    return candidates
 
 
 async def record_outcome(

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.templating import Renderer
 from bot.services import broadcast, campaigns, identity, invites, items, registry
 from bot.services.audit import Acting
 from bot.settings import Settings
@@ -49,7 +48,6 @@ async def open_broadcast(
     db = Database(settings.database_url)
     try:
         await migrate.upgrade(db)
-        renderer = Renderer(settings.timezone)
         async with db.write() as session:
             cli = Acting(await identity.ensure_local_person(session, "cli", "setup", now), "cli", "cli")
             rows = registry.parse_opd_file(registry.default_opd_file())
@@ -81,7 +79,7 @@ async def open_broadcast(
             blob = FileStore(settings.files_dir).store_bytes(PDF)
             await campaigns.record_signed_letter(session, campaign_id, blob, "undangan.pdf", acting=secretary, now=now)
             await campaigns.open_campaign(session, campaign_id, acting=secretary, now=now)
-            await broadcast.invite_all(session, renderer, campaign_id, now)
+            await broadcast.invite_all(session, campaign_id, now)
         return World(campaign_id, 900_003, liaisons)
     finally:
         await db.dispose()

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.conversation.templating import Renderer
 from bot.services import broadcast, campaigns, identity, items
 from bot.services.audit import Acting
 from bot.services.invites import format_code
@@ -68,7 +67,7 @@ async def open_second_campaign(settings: Settings, opds: list[str], *, at: datet
             blob = FileStore(settings.files_dir).store_bytes(PDF)
             await campaigns.record_signed_letter(session, campaign_id, blob, "undangan.pdf", acting=secretary, now=at)
             await campaigns.open_campaign(session, campaign_id, acting=secretary, now=at)
-            await broadcast.invite_all(session, Renderer(settings.timezone), campaign_id, at)
+            await broadcast.invite_all(session, campaign_id, at)
         return campaign_id
     finally:
         await db.dispose()

@@ -24,8 +24,9 @@ from bot.channels.telegram.download import TelegramDownloader
 from bot.channels.telegram.sender import TelegramSender
 from bot.conversation.commands import COMMANDS, Command
 from bot.conversation.core import Reply, reply_from_json
+from bot.conversation.envelope import Envelope
 from bot.domain.enums import InboundStatus
-from bot.messaging.delivery import DeliveryFailed, DeliveryRejected, Undeliverable
+from bot.messaging.delivery import DeliveryFailed, DeliveryRejected, Identity, Undeliverable
 from bot.messaging.inbound import ChatQueues, InboundProcessor, JournalPump
 from bot.messaging.ratelimit import RateLimiter
 from bot.services import bot_state, journal, outbox
@@ -290,7 +291,7 @@ class TelegramChannel:
         error: str | None = None
         try:
             for data in row.replies or []:
-                await self.deliver(row.chat_key, reply_from_json(data))
+                await self.send(row.chat_key, reply_from_json(data))
         except (Undeliverable, DeliveryRejected) as reason:
             level = logging.INFO if isinstance(reason, Undeliverable) else logging.ERROR
             logger.log(level, "reply for journal row %s not delivered: %s", row.id, reason)
@@ -308,8 +309,16 @@ class TelegramChannel:
 
     # -- delivery, shared by direct replies and the outbox -----------------------------------------------------
 
-    async def deliver(self, chat_id: str, reply: Reply) -> None:
-        """Send one message to a Telegram chat, translating Telegram's errors for the dispatcher."""
+    async def deliver(self, message: Envelope, identity: Identity) -> None:
+        """An outbox message: rendered now, in the templates' current wording, then sent like a reply."""
+        await self.send(identity.chat_id, message.render(self.processor.dispatcher.services.renderer))
+
+    def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:
+        """Telegram delivers any message at any time (no window, no platform templates)."""
+        return True
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Send one message to a Telegram chat as HTML, translating Telegram's errors for the dispatcher."""
         try:
             if reply.document is not None:
                 await self._send_document(int(chat_id), reply)
