@@ -22,4 +22,11 @@ class DeliveryFailed(Exception):
 class Deliverer(Protocol):
     """A channel that can deliver an outbox message to one of its chats."""
 
-    async def deliver(self, chat_id: str, reply: Reply) -> None: ...
+    @property
+    def name(self) -> str:
+        """The channel's name as the database stores it ("telegram", "console")."""
+        ...
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Send one neutral reply to one chat; raises the delivery errors above."""
+        ...

@@ -136,7 +136,7 @@ class OutboxDispatcher:
             return "unreachable"
         channel, chat_id = target
         try:
-            await self.channels[channel].deliver(chat_id, message.reply)
+            await self.channels[channel].send(chat_id, message.reply)
         except Undeliverable as reason:
             logger.info("outbox message %s: chat %s unreachable (%s)", message.id, chat_id, reason)
             await self._record(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.app import MonevApp, build_app
+from bot.app import MonevApp, build_app, build_channels
 from bot.cli.support import cli_acting
 from bot.messaging.ratelimit import RateLimiter
 from bot.runtime import Runtime
@@ -122,7 +122,7 @@ async def running_bot(
     """`monev run` in this process: lease, journal loop, polling or webhook, web server; on `clock` if given."""
     app = build_app(settings, clock)
     await app.prepare()
-    runtime = Runtime(app, limiter)
+    runtime = Runtime(app, build_channels(app, limiter))
     await runtime.start()
     task = asyncio.create_task(runtime.run())
     try:
