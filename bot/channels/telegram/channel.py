@@ -58,8 +58,6 @@ class _Reading:
 # The row being read; PTB awaits our handler in the worker's own task, so the value is visible there.
 _reading: contextvars.ContextVar[_Reading] = contextvars.ContextVar("telegram_reading")
 
-__all__ = ["ConfigurationError", "TelegramChannel"]  # ConfigurationError: where the CLI found it before
-
 
 def _unusable_get_me(reason: str) -> str:
     # The reason is a class name or a fixed phrase: a library message could quote a URL, and the URL holds the token.

@@ -1,0 +1,62 @@
+"""The console as a channel under the Runtime: lines are journaled, processed in order, answered, and a line
+journaled before a stop is answered after the next start. No Telegram token: the console is the only channel."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from bot.app import MonevApp
+from bot.channels.console import ConsoleChannel
+from bot.domain.enums import Role
+from bot.messaging.channel import Channel
+from tests.conftest import make_settings
+from tests.e2e.harness import journal_rows, running_bot
+
+pytestmark = pytest.mark.e2e
+
+
+def admin_console(out: io.StringIO, built: list[ConsoleChannel]) -> Callable[[MonevApp], Awaitable[Sequence[Channel]]]:
+    """The channels of a runtime: only a console acting as an admin, printing to `out`."""
+
+    async def build(app: MonevApp) -> Sequence[Channel]:
+        built.append(await app.console(Role.ADMIN, None, out))
+        return built[-1:]
+
+    return build
+
+
+async def test_a_console_only_runtime_answers_journaled_lines_in_order_across_a_restart(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path / "data", MONEV_HTTP_PORT="0", MONEV_LEASE_RENEW_SECONDS="0.2", MONEV_LEASE_TIMEOUT_SECONDS="1.5"
+    )
+    assert settings.telegram_token is None
+    first_out, second_out = io.StringIO(), io.StringIO()
+    consoles: list[ConsoleChannel] = []
+    async with running_bot(settings, channels=admin_console(first_out, consoles)) as bot:
+        (console,) = bot.runtime.channels
+        assert console is consoles[0] and list(bot.runtime.inbound) == ["console"]
+        journal = bot.runtime.inbound["console"]
+        assert await console.submit_line("/start", journal)
+        assert await console.submit_line("/help", journal)
+        assert not await console.submit_line(":aneh", journal)  # a console mistake is answered at once, not journaled
+        await bot.wait_idle()
+        printed = first_out.getvalue()
+        assert "Perintah konsol:" in printed
+        assert printed.index("Selamat datang") < printed.index("Perintah yang bisa Anda pakai")
+        rows = await journal_rows(bot.app.services.db)
+        assert [(r.channel, r.chat_key, r.status) for r in rows] == [(console.name, console.chat_id, "replied")] * 2
+        await bot.runtime.stop()  # processing stops; the line below is journaled with no journal loop running
+        assert await console.submit_line("/help", journal)
+        assert [r.status for r in await journal_rows(bot.app.services.db)] == ["replied", "replied", "pending"]
+
+    async with running_bot(settings, channels=admin_console(second_out, consoles)) as bot:
+        await bot.wait_idle()
+        rows = await journal_rows(bot.app.services.db)
+        assert [r.status for r in rows] == ["replied"] * 3
+    # The new process answered the line left over, and only that one: the replied rows were not run again.
+    assert second_out.getvalue().count("Perintah yang bisa Anda pakai") == 1
+    assert "Selamat datang" not in second_out.getvalue()
