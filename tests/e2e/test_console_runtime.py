@@ -4,6 +4,7 @@ journaled before a stop is answered after the next start. No Telegram token: the
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
@@ -60,3 +61,29 @@ async def test_a_console_only_runtime_answers_journaled_lines_in_order_across_a_
     # The new process answered the line left over, and only that one: the replied rows were not run again.
     assert second_out.getvalue().count("Perintah yang bisa Anda pakai") == 1
     assert "Selamat datang" not in second_out.getvalue()
+
+
+async def test_console_rows_that_do_not_parse_or_belong_to_another_terminal_are_finished_unanswered(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(
+        tmp_path / "data", MONEV_HTTP_PORT="0", MONEV_LEASE_RENEW_SECONDS="0.2", MONEV_LEASE_TIMEOUT_SECONDS="1.5"
+    )
+    out = io.StringIO()
+    consoles: list[ConsoleChannel] = []
+    async with running_bot(settings, channels=admin_console(out, consoles)) as bot:
+        (console,) = consoles
+        journal = bot.runtime.inbound["console"]
+        await journal.record([{"user": console.unix_user, "key": "garbled"}])  # neither text, button nor file
+        await journal.record([{"user": f"{console.unix_user}-other", "key": "theirs", "text": "/help"}])
+        assert await console.submit_line("/help", journal)
+        await bot.wait_idle()
+        rows = {r.update_key: r for r in await journal_rows(bot.app.services.db)}
+    assert (rows["garbled"].status, rows["garbled"].attempts) == ("failed", 0)
+    assert rows["theirs"].status == "replied" and rows["theirs"].chat_key == f"console:{console.unix_user}-other"
+    # Only this terminal's own line was answered, once.
+    assert out.getvalue().count("Perintah yang bisa Anda pakai") == 1
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [m for m in warnings if "cannot be parsed" in m] == [
+        f"journal row {rows['garbled'].id} (console update garbled) cannot be parsed (KeyError: 'file'); marked failed"
+    ]
