@@ -1,5 +1,5 @@
 """The console as a channel under the Runtime: lines are journaled, processed in order, answered, and a line
-journaled before a stop is answered after the next start. No Telegram token: the console is the only channel."""
+journaled before a stop is answered after the next start; alone (no Telegram token) and beside Telegram."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import MonevApp
+from bot.app import MonevApp, build_channels
 from bot.channels.console import ConsoleChannel
 from bot.domain.enums import Role
 from bot.messaging.channel import Channel
 from tests.conftest import make_settings
-from tests.e2e.harness import journal_rows, running_bot
+from tests.e2e.harness import bot_settings, journal_rows, running_bot, say
+from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
 
@@ -87,3 +88,25 @@ async def test_console_rows_that_do_not_parse_or_belong_to_another_terminal_are_
     assert [m for m in warnings if "cannot be parsed" in m] == [
         f"journal row {rows['garbled'].id} (console update garbled) cannot be parsed (KeyError: 'file'); marked failed"
     ]
+
+
+async def test_one_runtime_runs_telegram_and_the_console_side_by_side(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    out = io.StringIO()
+
+    async def both(app: MonevApp) -> Sequence[Channel]:
+        return [*build_channels(app), await app.console(Role.ADMIN, None, out)]
+
+    user = fake_telegram.user(4401)
+    async with running_bot(bot_settings(fake_telegram, tmp_path), channels=both) as bot:
+        assert [c.name for c in bot.runtime.channels] == ["telegram", "console"]
+        _, console = bot.runtime.channels
+        assert isinstance(console, ConsoleChannel)
+        assert await console.submit_line("/help", bot.runtime.inbound["console"])
+        (help_text,) = await say(fake_telegram, user, "/help")
+        await bot.wait_idle()
+        rows = await journal_rows(bot.app.services.db)
+    assert "Perintah yang bisa Anda pakai" in help_text
+    assert out.getvalue().count("Perintah yang bisa Anda pakai") == 1
+    assert sorted((r.channel, r.status) for r in rows) == [("console", "replied"), ("telegram", "replied")]
