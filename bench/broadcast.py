@@ -37,7 +37,7 @@ from sqlalchemy import func, select
 from telegram import Bot
 from telegram.constants import ParseMode
 
-from bot.app import MonevApp, build_app
+from bot.app import MonevApp, build_app, build_channels
 from bot.messaging.outbox_dispatch import CLAIM_BATCH, CONCURRENT_CHATS
 from bot.messaging.ratelimit import Limits, NoLimiter, RateLimiter
 from bot.runtime import Runtime
@@ -130,7 +130,7 @@ async def runtime_for(settings: Settings, limiter: RateLimiter | None) -> AsyncI
     """What tests/e2e/harness.py `running_bot` does, with the limiter chosen here; yields once the lease is held."""
     app = build_app(settings)
     await app.prepare()
-    runtime = Runtime(app, limiter=limiter)
+    runtime = Runtime(app, build_channels(app, limiter))
     await runtime.start()
     task = asyncio.create_task(runtime.run())
     try:

@@ -11,11 +11,14 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.channels.console import ConsoleChannel
+from bot.channels.telegram.channel import TelegramChannel
 from bot.conversation.core import Actor
 from bot.conversation.dispatch import Dispatcher
 from bot.conversation.handling import Registry, Services
 from bot.conversation.templating import Renderer
 from bot.domain.enums import Channel, Role
+from bot.messaging.channel import Channel as ChannelProtocol
+from bot.messaging.ratelimit import RateLimiter
 from bot.services import identity, uploads
 from bot.settings import Settings
 from handlers import build_registry
@@ -76,6 +79,21 @@ class MonevApp:
             assignment = await identity.ensure_assignment(session, person_id, role, opd_code, now)
         actor = Actor(person_id, f"console:{unix_user}", (assignment,))
         return ConsoleChannel(self.dispatcher, actor, unix_user, out, self.now)
+
+
+def build_channels(app: MonevApp, limiter: RateLimiter | None = None) -> list[ChannelProtocol]:
+    """The channels `monev run` runs, from the settings: Telegram when MONEV_TELEGRAM_TOKEN is set.
+
+    A new channel (WhatsApp) is added here; the runtime, the journal and the outbox take it from this list.
+    `limiter` is shared by every send of the process (direct replies and the outbox alike).
+    """
+    settings, services = app.settings, app.services
+    channels: list[ChannelProtocol] = []
+    if settings.telegram_token:
+        channels.append(
+            TelegramChannel(settings, services.db, services.files, services.renderer, limiter or RateLimiter(), app.now)
+        )
+    return channels
 
 
 def zoned_clock(zone: ZoneInfo, clock: Callable[[], datetime] | None = None) -> Callable[[], datetime]:

@@ -1,4 +1,8 @@
-"""`monev run`: the web server always; the lease decides which instance polls, processes and runs jobs."""
+"""`monev run`: the web server always; the lease decides which instance polls, processes and runs jobs.
+
+The runtime drives the channels it is given through the Channel protocol (`bot.messaging.channel`) and knows
+none of them by name: the composition root (`bot.app.build_channels`) decides which run.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,13 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Sequence
 from datetime import timedelta
 
 from bot.app import MonevApp
-from bot.channels.telegram.channel import TelegramChannel, journal_telegram_updates
-from bot.messaging.inbound import InboundProcessor
+from bot.messaging.channel import Channel
+from bot.messaging.inbound import ChannelInbound, InboundProcessor
 from bot.messaging.outbox_dispatch import OutboxDispatcher
-from bot.messaging.ratelimit import RateLimiter
 from bot.services import lease
 from bot.web.server import WebServer
 from jobs import journal_purge, journal_sweep, outbox_dispatch, upload_batches
@@ -31,26 +35,19 @@ CLOCK_SKEW_WARNING = timedelta(seconds=10)
 class Runtime:
     """One running instance: lease holder (active) or hot standby."""
 
-    def __init__(self, app: MonevApp, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, app: MonevApp, channels: Sequence[Channel]) -> None:
         self.app = app
         settings = app.settings
         self.instance = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        self.limiter = limiter or RateLimiter()
+        self.channels = tuple(channels)
         self.processor = InboundProcessor(app.dispatcher, app.now)
-        self.telegram: TelegramChannel | None = None
-        if settings.telegram_token:
-            self.telegram = TelegramChannel(
-                settings, app.services.db, app.services.files, self.processor, self.limiter, app.now
-            )
+        # Per channel its journal, journal loop and chat queues, by the channel's name (the journal's key).
+        self.inbound = {channel.name: ChannelInbound(channel, self.processor) for channel in self.channels}
+        routes = [route for channel in self.channels for route in channel.web_routes(self.inbound[channel.name])]
         self.web = WebServer(
-            app.services.db, settings.http_host, settings.http_port, self.instance, lambda: self.is_holder
+            app.services.db, settings.http_host, settings.http_port, self.instance, lambda: self.is_holder, routes
         )
-        if self.telegram is not None and settings.webhook_url:
-            self.web.telegram_secret = settings.webhook_secret
-            self.web.journal_telegram = lambda payloads: journal_telegram_updates(app.services.db, payloads, app.now())
-            self.web.on_journaled = self.telegram.pump.notify
-        channels = {"telegram": self.telegram} if self.telegram is not None else {}
-        self.outbox = OutboxDispatcher(app.services, channels, app.now)
+        self.outbox = OutboxDispatcher(app.services, {channel.name: channel for channel in self.channels}, app.now)
         self.is_holder = False
         self.fence: lease.Fence | None = None
         self._skew_reported = False
@@ -60,8 +57,8 @@ class Runtime:
     def _register_jobs(self) -> None:
         """The fixed jobs of jobs/; they run only while this instance holds the lease."""
         scheduler = self.app.scheduler
-        if self.telegram is not None:
-            scheduler.register(journal_sweep.job(self.telegram.pump))
+        if self.inbound:
+            scheduler.register(journal_sweep.job([inbound.pump for inbound in self.inbound.values()]))
         scheduler.register(journal_purge.job(self.app.services.db))
         scheduler.register(outbox_dispatch.job(self.outbox))
         scheduler.register(upload_batches.job(self.app.services))
@@ -69,8 +66,8 @@ class Runtime:
     async def start(self) -> None:
         """Check the channel configuration, then serve HTTP (webhooks are journaled even on a standby)."""
         await self.app.remove_orphan_files()
-        if self.telegram is not None:
-            await self.telegram.initialize()
+        for channel in self.channels:
+            await channel.check()
         await self.web.start()
 
     async def run(self) -> None:
@@ -117,18 +114,15 @@ class Runtime:
         self.fence = fence
         self.outbox.start(fence)
         await self.outbox.recover()
-        if self.telegram is not None:
-            telegram = self.telegram
-            telegram.queues.reopen()
-            await telegram.publish_commands()
-            resumed = await telegram.pump.resume_all()
+        for inbound in self.inbound.values():
+            name = inbound.channel.name
+            inbound.queues.reopen()
+            resumed = await inbound.pump.resume_all()
             if resumed:
-                logger.info("resuming %d unfinished or unreplied journal rows", resumed)
-            self._active_tasks.append(asyncio.create_task(telegram.pump.run(), name="journal-pump"))
-            if self.app.settings.webhook_url:
-                await telegram.set_webhook()
-            else:
-                self._active_tasks.append(asyncio.create_task(telegram.poll(), name="telegram-poll"))
+                logger.info("resuming %d unfinished or unreplied %s journal rows", resumed, name)
+            self._active_tasks.append(asyncio.create_task(inbound.pump.run(), name=f"journal-pump-{name}"))
+            for number, loop in enumerate(await inbound.channel.activate(inbound)):
+                self._active_tasks.append(asyncio.create_task(loop, name=f"{name}-active-{number}"))
         self.app.scheduler.resume()
 
     async def _step_down(self) -> None:
@@ -138,8 +132,8 @@ class Runtime:
         self.outbox.fence = None
         await self.app.scheduler.pause()
         await self._cancel_active_tasks()
-        if self.telegram is not None:
-            await self.telegram.queues.close()
+        for inbound in self.inbound.values():
+            await inbound.queues.close()
 
     async def _cancel_active_tasks(self) -> None:
         for task in self._active_tasks:
@@ -151,9 +145,7 @@ class Runtime:
         """Take no new work (polling, journal rows, outbox claims, job runs); let what is in flight finish."""
         await self._cancel_active_tasks()
         self.outbox.stop()
-        waits = [self.app.scheduler.drain()]
-        if self.telegram is not None:
-            waits.append(self.telegram.queues.drain())
+        waits = [self.app.scheduler.drain(), *(inbound.queues.drain() for inbound in self.inbound.values())]
         try:
             async with asyncio.timeout(SHUTDOWN_GRACE_SECONDS):
                 await asyncio.gather(*waits)
@@ -187,5 +179,5 @@ class Runtime:
             except Exception:
                 logger.exception("could not release the lease")
         await self.web.stop()
-        if self.telegram is not None:
-            await self.telegram.shutdown()
+        for channel in self.channels:
+            await channel.close()

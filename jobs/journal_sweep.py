@@ -6,6 +6,7 @@ that are pending again after a failed attempt, and handled rows whose stored rep
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 
@@ -16,11 +17,11 @@ NAME = "journal-sweep"
 EVERY_SECONDS = 60.0
 
 
-def job(pump: JournalPump) -> PeriodicJob:
-    """The job as the scheduler runs it, for one channel's journal."""
-    return PeriodicJob(NAME, EVERY_SECONDS, partial(run, pump=pump))
+def job(pumps: Sequence[JournalPump]) -> PeriodicJob:
+    """The job as the scheduler runs it, over the journal of every channel (one pump each)."""
+    return PeriodicJob(NAME, EVERY_SECONDS, partial(run, pumps=tuple(pumps)))
 
 
-async def run(now: datetime, pump: JournalPump) -> int:
-    """Resubmit every unfinished or unreplied row; returns how many were handed to the queues."""
-    return await pump.resume_all()
+async def run(now: datetime, pumps: Sequence[JournalPump]) -> int:
+    """Resubmit every unfinished or unreplied row of each channel; returns how many were handed to the queues."""
+    return sum([await pump.resume_all() for pump in pumps])

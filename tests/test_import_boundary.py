@@ -19,6 +19,9 @@ LAYERS = "Layers: composition root, then channels and jobs, then handlers, then 
 NO_MESSAGING = "Services and storage import no messaging library"
 DOMAIN_ALONE = "The domain imports nothing of the project"
 RUNTIME_NO_HANDLERS = "The runtime only schedules the jobs: it imports no handler"
+RUNTIME_NO_CHANNEL = "The runtime knows no channel: it imports no channel module and no messaging library"
+WEB_NO_CHANNEL = "The web server knows no channel: it mounts the routes the channels give it"
+MESSAGING_NO_LIBRARY = "The shared delivery machinery imports no messaging library"
 # Every contract in pyproject.toml; each violation below breaks exactly one of them.
 CONTRACTS = len(
     tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["importlinter"]["contracts"]
@@ -42,7 +45,14 @@ def test_the_contracts_hold() -> None:
     result = lint_imports(ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{LAYERS} KEPT" in " ".join(result.stdout.split())
-    for contract in (NO_MESSAGING, DOMAIN_ALONE, RUNTIME_NO_HANDLERS):
+    for contract in (
+        NO_MESSAGING,
+        DOMAIN_ALONE,
+        RUNTIME_NO_HANDLERS,
+        RUNTIME_NO_CHANNEL,
+        WEB_NO_CHANNEL,
+        MESSAGING_NO_LIBRARY,
+    ):
         assert f"{contract} KEPT" in " ".join(result.stdout.split())
     assert f"Contracts: {CONTRACTS} kept, 0 broken." in result.stdout
 
@@ -59,6 +69,10 @@ def test_the_contracts_hold() -> None:
         ("handlers/intake.py", "import jobs.upload_batches", LAYERS),
         ("bot/domain/enums.py", "import bot.conversation.templating", DOMAIN_ALONE),
         ("bot/runtime.py", "import handlers.intake", RUNTIME_NO_HANDLERS),
+        ("bot/runtime.py", "import bot.channels.telegram.channel", RUNTIME_NO_CHANNEL),
+        ("bot/runtime.py", "import telegram", RUNTIME_NO_CHANNEL),
+        ("bot/web/server.py", "import telegram.ext", WEB_NO_CHANNEL),
+        ("bot/messaging/inbound.py", "import telegram", MESSAGING_NO_LIBRARY),
     ],
 )
 def test_the_contracts_catch_a_violation(tmp_path: Path, module: str, offending_import: str, broken: str) -> None:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from bot.app import MonevApp
+from bot.app import MonevApp, build_channels
 from bot.runtime import Runtime
 from bot.services import actions, identity
 from storage.database import Database
@@ -70,6 +70,6 @@ async def test_the_daily_purge_job_purges_expired_tokens(app: MonevApp) -> None:
     tokens = await _buttons(
         db, person, {"old": actions.DEFAULT_TTL + actions.PURGE_AFTER_EXPIRY + timedelta(days=1), "new": timedelta(0)}
     )
-    Runtime(app)  # registers the jobs `monev run` schedules
+    Runtime(app, build_channels(app))  # registers the jobs `monev run` schedules
     await app.scheduler.run_now("journal-purge", NOW)
     assert await _remaining(db) == {tokens["new"]}

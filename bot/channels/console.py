@@ -1,15 +1,24 @@
-"""The console channel (`monev shell`): one message per line, for operators and for trying the bot locally."""
+"""The console channel: one message per line, for operators and for trying the bot locally.
+
+Two ways to run it. `monev shell` answers each line at once (`run`, `handle_line`): it takes no lease and does not
+compete with a running `monev run`. Under a `Runtime` it is a channel like Telegram (`bot.messaging.channel`): a
+line is journaled (`submit_line`), processed by the journal loop in order, and its reply printed (`send`).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import html
+import logging
 import re
 import shlex
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+from aiohttp import web
 
 from bot.conversation.core import (
     Actor,
@@ -24,7 +33,12 @@ from bot.conversation.core import (
 from bot.conversation.dispatch import Dispatcher
 from bot.conversation.envelope import Envelope
 from bot.conversation.templating import Renderer
-from bot.messaging.delivery import Identity
+from bot.domain.enums import Channel
+from bot.messaging.channel import Journal, JournalKey, RawEvent, Unparsable
+from bot.messaging.delivery import Identity, Undeliverable
+from bot.services.journal import JournalRow
+
+logger = logging.getLogger(__name__)
 
 _TAG = re.compile(r"</?(b|i|code|strong|em|pre)>")
 
@@ -41,6 +55,7 @@ class ConsoleChannel:
     the line `[kepada <name>]`.
     """
 
+    name = Channel.CONSOLE.value
     max_label_chars: int | None = None  # a terminal prints a label of any length
 
     def __init__(
@@ -53,6 +68,7 @@ class ConsoleChannel:
     ) -> None:
         self.dispatcher = dispatcher
         self.actor = actor
+        self.unix_user = unix_user
         self.chat_id = f"console:{unix_user}"
         self.out = out
         self.clock = clock
@@ -73,30 +89,30 @@ class ConsoleChannel:
             await self.handle_line(line.rstrip("\n"))
 
     async def handle_line(self, line: str) -> None:
-        """One line typed (or piped) by the operator."""
-        request = self._request_for(line)
-        if request is None:
+        """One line typed (or piped) by the operator, answered at once (`monev shell`)."""
+        event = self._event_for(line)
+        if event is None:
             return
+        self._counter += 1
+        request = self._request_of(event, received_at=self.clock(), message_id=str(self._counter))
         for reply in await self.dispatcher.handle(request, self.clock()):
             self._print(reply)
 
     # -- delivery: the same printing for direct replies and the outbox ---------------------------------------
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
-        """Print one reply as plain text (a terminal shows every console chat)."""
-        self._print(reply)
-
     async def deliver(self, message: Envelope, identity: Identity) -> None:
         """An outbox message for a console person: rendered now, printed under whom it is for."""
         reply = message.render(self.renderer)
+        # Any console person's message: the terminal is where the server's operators read theirs.
         self.out.write(f"[kepada {identity.display_name or identity.chat_id}]\n")
-        await self.send(identity.chat_id, reply)
+        self._print(reply)
 
     def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:
         """The terminal takes any message at any time."""
         return True
 
-    def _request_for(self, line: str) -> Request | None:
+    def _event_for(self, line: str) -> RawEvent | None:
+        """What a line asks for, as plain JSON (a journal row holds it); None: answered here (a local mistake)."""
         stripped = line.strip()
         if stripped.startswith(":tekan"):
             return self._press(stripped.removeprefix(":tekan").strip())
@@ -105,16 +121,16 @@ class ConsoleChannel:
         if stripped.startswith(":"):
             self._say("konsol/perintah_konsol")
             return None
-        command, args = parse_command(line)
-        return self._new_request(command=command, args=args, text=line)
+        return {"text": line}
 
-    def _press(self, number: str) -> Request | None:
+    def _press(self, number: str) -> RawEvent | None:
+        # The number refers to the buttons printed last, so it is read now, not when the row is processed.
         if not number.isdigit() or not 1 <= int(number) <= len(self._buttons):
             self._say("konsol/tombol_tidak_ada", number=number or "?")
             return None
-        return self._new_request(payload=self._buttons[int(number) - 1].payload)
+        return {"payload": self._buttons[int(number) - 1].payload}
 
-    def _file(self, rest: str) -> Request | None:
+    def _file(self, rest: str) -> RawEvent | None:
         try:
             words = shlex.split(rest)
         except ValueError:
@@ -122,29 +138,86 @@ class ConsoleChannel:
         if not words or not Path(words[0]).expanduser().is_file():
             self._say("konsol/berkas_tidak_ada", path=words[0] if words else "")
             return None
-        path = Path(words[0]).expanduser()
+        path = Path(words[0]).expanduser().absolute()
         caption = " ".join(words[1:]) or None
+        return {"file": str(path), "size": path.stat().st_size, "caption": caption}
+
+    def _request_of(self, event: RawEvent, **fields: Any) -> Request:
+        """The request of a line's event; raises KeyError or TypeError for an event not shaped as `_event_for`'s."""
+        if "text" in event:
+            text = str(event["text"])
+            command, args = parse_command(text)
+            return self._new_request(command=command, args=args, text=text, **fields)
+        if "payload" in event:
+            return self._new_request(payload=str(event["payload"]), **fields)
+        path = Path(event["file"])
         attachment = Attachment(
             kind="document",
             file_name=path.name,
             mime_type=None,
-            size=path.stat().st_size,
+            size=int(event["size"]),
             fetch=local_file_fetcher(path),
         )
-        return self._new_request(text=caption, attachments=(attachment,))
+        caption = event.get("caption")
+        return self._new_request(text=str(caption) if caption else None, attachments=(attachment,), **fields)
 
-    def _new_request(self, **fields: object) -> Request:
-        self._counter += 1
+    def _new_request(self, **fields: Any) -> Request:
         return Request(
-            channel="console",
+            channel=self.name,
             chat_id=self.chat_id,
             sender_id=self.chat_id,
-            received_at=self.clock(),
             actor=self.actor,
             sender_name=None,
-            message_id=str(self._counter),
-            **fields,  # type: ignore[arg-type]
+            **fields,
         )
+
+    # -- under a Runtime: the Channel protocol ---------------------------------------------------------------
+
+    async def submit_line(self, line: str, journal: Journal) -> bool:
+        """Journal one line for the journal loop to process (its reply comes through `send`); False: not journaled."""
+        event = self._event_for(line)
+        if event is None:
+            return False
+        # The key is unique across terminals and restarts; the user says whose terminal the line came from.
+        await journal.record([{"user": self.unix_user, "key": uuid.uuid4().hex, **event}])
+        return True
+
+    def journal_key(self, event: RawEvent) -> JournalKey:
+        return JournalKey(str(event["key"]), f"console:{event['user']}")
+
+    async def check(self) -> None:
+        """Nothing to check: the terminal is there."""
+
+    def web_routes(self, journal: Journal) -> Sequence[web.RouteDef]:
+        return ()
+
+    async def activate(self, journal: Journal) -> Sequence[Coroutine[Any, Any, None]]:
+        """Lines are journaled whether or not this instance holds the lease; there is nothing else to run."""
+        return ()
+
+    async def to_request(self, row: JournalRow) -> Request | None:
+        """The request of a journaled line, as this terminal's fixed actor."""
+        payload = row.payload or {}
+        if payload.get("user") != self.unix_user:
+            # Another terminal's line (a second runtime on this database): its role is not ours to assume.
+            logger.info("console journal row %s is from another terminal; not answered here", row.id)
+            return None
+        try:
+            return self._request_of(payload, received_at=row.received_at, message_id=row.update_key, journal_id=row.id)
+        except (KeyError, TypeError, ValueError) as error:
+            raise Unparsable(error) from error
+
+    async def before_reply(self, row: JournalRow) -> None:
+        """A terminal needs nothing before a reply is printed."""
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Print a reply for this terminal's chat; any other console chat is not reachable from here."""
+        if chat_id != self.chat_id:
+            raise Undeliverable(f"console chat {chat_id} is not this terminal's")
+        self._print(reply)
+
+    async def close(self) -> None:
+        """The terminal stays open: it belongs to the caller."""
 
     def _print(self, reply: Reply) -> None:
         self.out.write(to_plain_text(reply.text) + "\n")

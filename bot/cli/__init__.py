@@ -24,14 +24,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot import __version__
-from bot.app import MonevApp, build_app
+from bot.app import MonevApp, build_app, build_channels
 from bot.channels.console import to_plain_text
-from bot.channels.telegram.channel import ConfigurationError
 from bot.cli import audit, campaign, invite, kirim, libur, opd, people
 from bot.cli.support import CliRejected, cli_acting
 from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.logging_setup import configure_logging
+from bot.messaging.channel import ConfigurationError
 from bot.runtime import Runtime
 from bot.services import registry
 from bot.settings import Settings, SettingsError, load_settings, prepare_data_dir
@@ -153,7 +153,7 @@ async def _run(app: MonevApp) -> int:
         )
         return EXIT_CONFIG
     await _first_start(app)
-    runtime = Runtime(app)
+    runtime = Runtime(app, build_channels(app))
     try:
         await runtime.start()
     except (ConfigurationError, OSError) as error:

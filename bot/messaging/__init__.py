@@ -1,2 +1,2 @@
-"""Delivery machinery every channel shares: journaled inbound processing, the outbox dispatcher and target
-choice, the rate limiter."""
+"""Delivery machinery every channel shares: the Channel protocol, journaled inbound processing, the outbox
+dispatcher and target choice, the rate limiter."""

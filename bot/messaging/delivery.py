@@ -40,6 +40,11 @@ class Deliverer(Protocol):
     an attempt whose outcome is unknown.
     """
 
+    @property
+    def name(self) -> str:
+        """The channel's name as the database stores it ("telegram", "console")."""
+        ...
+
     async def send(self, chat_id: str, reply: Reply) -> None:
         """Send one neutral reply (a direct reply, or a rendered outbox message) in the platform's form."""
 

@@ -1,8 +1,10 @@
 """Journaled processing, channel-neutral: run each journaled update once, in order per chat.
 
-The journal loop (`JournalPump`) hands rows to per-chat queues (`ChatQueues`); one worker per active chat
-processes its rows in journal order, all workers sharing one bound. `InboundProcessor` runs a row's request
-through the dispatcher and marks the row done in the handler's own transaction, with the rendered replies.
+Written once and used by every channel: per channel one `ChannelInbound`, whose journal loop (`JournalPump`) hands
+rows to per-chat queues (`ChatQueues`); one worker per active chat processes its rows in journal order, all
+workers of the channel sharing one bound. `ChannelInbound.process_row` reloads the row, runs it (retrying a failed
+attempt), and sends its stored reply; `InboundProcessor` runs a row's request through the dispatcher and marks the
+row done in the handler's own transaction, with the rendered replies.
 """
 
 from __future__ import annotations
@@ -10,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.core import Reply, Request, reply_to_json
+from bot.conversation.core import Reply, Request, reply_from_json, reply_to_json
 from bot.conversation.dispatch import Dispatcher
+from bot.domain.enums import InboundStatus
+from bot.messaging.channel import Channel, RawEvent, Unparsable
+from bot.messaging.delivery import DeliveryFailed, DeliveryRejected, Undeliverable
 from bot.services import journal
 from bot.services.journal import JournalRow
 from storage.database import Database, uninterrupted
@@ -25,6 +30,8 @@ from storage.database import Database, uninterrupted
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16
+# A failed attempt is retried at once after these pauses; the minute sweep does the rest.
+RETRY_BACKOFF = (0.5, 2.0)
 
 
 class AlreadyHandled(Exception):
@@ -214,3 +221,94 @@ class JournalPump:
             for row in rows:
                 self.queues.submit(row)
                 self._high_water = max(self._high_water, row.id)
+
+
+class ChannelInbound:
+    """One channel's journaled processing: its journal, its journal loop and chat queues, and the row logic."""
+
+    def __init__(self, channel: Channel, processor: InboundProcessor, concurrency: int = DEFAULT_CONCURRENCY) -> None:
+        self.channel = channel
+        self.processor = processor
+        self.queues = ChatQueues(self.process_row, concurrency)
+        self.pump = JournalPump(processor.db, channel.name, self.queues)
+
+    @property
+    def db(self) -> Database:
+        return self.processor.db
+
+    async def record(self, events: Sequence[RawEvent]) -> int:
+        """Commit a batch of raw events; only after this may they be acknowledged. Returns how many were new."""
+        new = 0
+        now = self.processor.clock()
+        async with self.db.write() as session:
+            for event in events:
+                key = self.channel.journal_key(event)
+                row_id = await journal.record_inbound(
+                    session, self.channel.name, key.update_key, key.chat_key, event, now
+                )
+                new += row_id is not None
+        self.pump.notify()  # on the lease holder the journal loop looks now; on a standby nobody listens
+        return new
+
+    async def process_row(self, row: JournalRow) -> None:
+        """Handle a row if it is unfinished, then send its stored reply if it is unreplied."""
+        current: JournalRow | None = row
+        for backoff in (*RETRY_BACKOFF, None):
+            current = await self._reload(row.id)
+            if current is None or current.status != InboundStatus.PENDING:
+                break
+            await self._run(current)
+            current = await self._reload(row.id)
+            if current is None or current.status != InboundStatus.PENDING or backoff is None:
+                break
+            if self.queues.closing:
+                break  # shutting down: the next start retries it
+            await asyncio.sleep(backoff)  # a failed attempt: retry soon, the minute sweep does the rest
+        if current is not None and current.awaits_reply:
+            await self._send_replies(current)
+
+    async def _reload(self, row_id: int) -> JournalRow | None:
+        async with self.db.read() as session:
+            return await journal.load_row_by_id(session, row_id)
+
+    async def _run(self, row: JournalRow) -> None:
+        if row.payload is None:  # purged before it could run: nothing left to process
+            await self.processor.finish_without_reply(row)
+            return
+        try:
+            request = await self.channel.to_request(row)
+        except Unparsable as unparsable:
+            await self.processor.mark_unparsable(row, unparsable.error)
+            return
+        except Exception as error:  # a failure in the channel's adapter code: a failed attempt like any other
+            logger.error("error while reading %s journal row %s", row.channel, row.id, exc_info=error)
+            await self.processor.record_failure(row, error)
+            return
+        if request is None:
+            await self.processor.finish_without_reply(row)
+            return
+        await self.processor.process(row, request)
+
+    async def _send_replies(self, row: JournalRow) -> None:
+        if row.chat_key is None:
+            await self._mark_replied(row, None)
+            return
+        await self.channel.before_reply(row)
+        error: str | None = None
+        try:
+            for data in row.replies or []:
+                await self.channel.send(row.chat_key, reply_from_json(data))
+        except (Undeliverable, DeliveryRejected) as reason:
+            level = logging.INFO if isinstance(reason, Undeliverable) else logging.ERROR
+            logger.log(level, "reply for journal row %s not delivered: %s", row.id, reason)
+            error = str(reason)
+        except DeliveryFailed:
+            return  # the network is down: the row stays unreplied and the sweep sends it again
+        except Exception as unknown:  # e.g. an answer that cannot be parsed: the reply may have gone out
+            await self.processor.record_send_failure(row, unknown)
+            return  # counted: the sweep sends it again, until the third attempt gives up
+        await self._mark_replied(row, error)
+
+    async def _mark_replied(self, row: JournalRow, error: str | None) -> None:
+        async with self.db.write() as session:
+            await journal.mark_replied(session, row.id, self.processor.clock(), error)

@@ -1,11 +1,10 @@
-"""The web server (aiohttp): the Telegram webhook and /healthz. Always started by `monev run`."""
+"""The web server (aiohttp): /healthz and the routes the channels add (Telegram's webhook). Always started by
+`monev run`, on the lease holder and on a standby alike."""
 
 from __future__ import annotations
 
-import hmac
-import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -16,12 +15,10 @@ from storage.database import Database
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-# Journals a batch of raw updates (committed before we answer 200) and returns how many were new.
-JournalUpdates = Callable[[list[dict[str, Any]]], Awaitable[int]]
 
 
 class WebServer:
-    """Answers 200 to Telegram only after the update is committed to the journal."""
+    """Serves the health check and mounts what each channel contributes; it knows no channel."""
 
     def __init__(
         self,
@@ -30,21 +27,20 @@ class WebServer:
         port: int,
         instance: str,
         is_holder: Callable[[], bool],
+        routes: Sequence[web.RouteDef] = (),
     ) -> None:
         self.db = db
         self.host = host
         self.port = port
         self.instance = instance
         self.is_holder = is_holder
-        self.telegram_secret: str | None = None
-        self.journal_telegram: JournalUpdates | None = None
-        self.on_journaled: Callable[[], None] = lambda: None
+        self.routes = tuple(routes)
         self._runner: web.AppRunner | None = None
 
     def app(self) -> web.Application:
         application = web.Application(client_max_size=MAX_BODY_BYTES)
-        application.router.add_post("/telegram", self._telegram)
         application.router.add_get("/healthz", self._healthz)
+        application.router.add_routes(self.routes)
         return application
 
     async def start(self) -> None:
@@ -59,28 +55,6 @@ class WebServer:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
-
-    async def _telegram(self, request: web.Request) -> web.Response:
-        if self.journal_telegram is None or self.telegram_secret is None:
-            return web.Response(status=404)
-        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-        if not hmac.compare_digest(given.encode(), self.telegram_secret.encode()):
-            logger.warning("webhook call with a wrong secret refused")
-            return web.Response(status=403)
-        try:
-            payload = json.loads(await request.read())
-        except ValueError:
-            return web.Response(status=400)
-        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
-            return web.Response(status=400)
-        try:
-            await self.journal_telegram([payload])
-        except Exception:
-            # Not journaled: answer 500 so Telegram delivers the update again.
-            logger.exception("could not journal a webhook update")
-            return web.Response(status=500)
-        self.on_journaled()
-        return web.Response(status=200)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         body: dict[str, Any] = {"instance": self.instance, "is_lease_holder": self.is_holder()}

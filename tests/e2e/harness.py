@@ -9,7 +9,7 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,8 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.app import MonevApp, build_app
+from bot.app import MonevApp, build_app, build_channels
 from bot.cli.support import cli_acting
+from bot.messaging.channel import Channel
 from bot.messaging.ratelimit import RateLimiter
 from bot.runtime import Runtime
 from bot.services import invites
@@ -117,12 +118,19 @@ class MovableClock:
 
 @asynccontextmanager
 async def running_bot(
-    settings: Settings, clock: Callable[[], datetime] | None = None, limiter: RateLimiter | None = None
+    settings: Settings,
+    clock: Callable[[], datetime] | None = None,
+    limiter: RateLimiter | None = None,
+    channels: Callable[[MonevApp], Awaitable[Sequence[Channel]]] | None = None,
 ) -> AsyncIterator[RunningBot]:
-    """`monev run` in this process: lease, journal loop, polling or webhook, web server; on `clock` if given."""
+    """`monev run` in this process: lease, journal loop, polling or webhook, web server; on `clock` if given.
+
+    The channels are the configured ones (`build_channels`, as `monev run` builds them) unless `channels` builds
+    others from the app.
+    """
     app = build_app(settings, clock)
     await app.prepare()
-    runtime = Runtime(app, limiter)
+    runtime = Runtime(app, await channels(app) if channels else build_channels(app, limiter))
     await runtime.start()
     task = asyncio.create_task(runtime.run())
     try:

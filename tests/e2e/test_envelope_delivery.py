@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.app import build_app
+from bot.app import build_app, build_channels
 from bot.channels.console import ConsoleChannel, to_plain_text
 from bot.conversation.core import Actor, Button, Reply, reply_to_json
 from bot.conversation.envelope import Envelope, EnvelopeButton, Label
-from bot.messaging.outbox_dispatch import OutboxDispatcher
 from bot.runtime import Runtime
 from bot.services import lease, outbox
 from bot.services.campaigns import InvitationTarget
@@ -62,12 +61,15 @@ async def test_one_message_goes_to_a_console_person_as_plain_text_and_to_a_teleg
     fake_telegram.user(TELEGRAM_USER)
     app = build_app(settings)
     await app.prepare()
-    runtime = Runtime(app)  # its channels and web server, but not its lease loop: this test runs the dispatcher
+    now = app.now()
+    db = app.services.db
+    on_console = await person(db, "console", "operator", "Ibu Sari", now)
+    out = io.StringIO()
+    console = ConsoleChannel(app.dispatcher, Actor(on_console, "Ibu Sari"), "operator", out, app.now)
+    # One runtime with both channels: its channels and web server, but not its lease loop (the test dispatches).
+    runtime = Runtime(app, [*build_channels(app), console])
     await runtime.start()
     try:
-        now = app.now()
-        db = app.services.db
-        on_console = await person(db, "console", "operator", "Ibu Sari", now)
         on_telegram = await person(db, "telegram", str(TELEGRAM_USER), "Pak Budi", now)
         target = invitation(now)
         message = Envelope.of(
@@ -82,10 +84,8 @@ async def test_one_message_goes_to_a_console_person_as_plain_text_and_to_a_teleg
             grant = await lease.hold_lease(session, "test", now, timedelta(seconds=30))
         assert grant is not None
 
-        out = io.StringIO()
-        console = ConsoleChannel(app.dispatcher, Actor(on_console, "Ibu Sari"), "operator", out, app.now)
-        assert runtime.telegram is not None
-        dispatcher = OutboxDispatcher(app.services, {"telegram": runtime.telegram, "console": console}, app.now)
+        dispatcher = runtime.outbox
+        assert sorted(dispatcher.channels) == ["console", "telegram"]
         dispatcher.start(grant.fence)
         assert await dispatcher.deliver_due() == 2
 
@@ -118,7 +118,7 @@ async def test_a_message_queued_before_the_upgrade_is_delivered_as_it_was_render
     fake_telegram.user(TELEGRAM_USER)
     app = build_app(settings)
     await app.prepare()
-    runtime = Runtime(app)
+    runtime = Runtime(app, build_channels(app))
     await runtime.start()
     try:
         now = app.now()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from bot.app import build_app
+from bot.app import build_app, build_channels
 from bot.channels.telegram.channel import EMPTY_POLL_PAUSE
 from bot.runtime import Runtime
 from storage.database import Database
@@ -34,8 +34,7 @@ async def test_a_reply_whose_answer_cannot_be_read_is_sent_three_times_at_most(
     expect_log("telegram.request.BaseRequest", r"^Can not load invalid JSON data")  # PTB's own record of the bad answer
     user = fake_telegram.user(8301)
     async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
-        assert bot.runtime.telegram is not None
-        pump, queues = bot.runtime.telegram.pump, bot.runtime.telegram.queues
+        pump, queues = bot.runtime.inbound["telegram"].pump, bot.runtime.inbound["telegram"].queues
         fake_telegram.inject_response("sendMessage", GARBLED, chat_id=8301, times=100, deliver=True)
         user.send_text("/help")
         await fake_telegram.wait_for_messages(8301, 1)
@@ -162,7 +161,7 @@ async def test_notices_queued_while_only_the_console_runs_wait_for_telegram(
 
     app = build_app(console_only)
     await app.prepare()
-    runtime = Runtime(app)
+    runtime = Runtime(app, build_channels(app))
     await runtime.start()
     lease_loop = asyncio.create_task(runtime.run())
     try:

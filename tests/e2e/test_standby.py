@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_app
+from bot.app import build_app, build_channels
 from bot.runtime import Runtime
 from tests.e2e.harness import bot_settings, running_bot
 from tests.fake_telegram.server import FakeBotAPI
@@ -23,7 +23,7 @@ async def test_standby_takes_over_when_the_holder_stops_renewing(
     async with running_bot(settings) as first:
         standby_app = build_app(settings)
         await standby_app.prepare()
-        standby = Runtime(standby_app)
+        standby = Runtime(standby_app, build_channels(standby_app))
         await standby.start()
         standby_task = asyncio.create_task(standby.run())
         try:

@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bot.channels.telegram.channel import TelegramChannel
 from bot.cli.support import cli_acting
 from bot.services import registry
 from storage.models import Role, StoredFile, UnfiledUpload
@@ -57,7 +58,9 @@ async def test_start_and_help_by_long_polling(fake_telegram: FakeBotAPI, tmp_pat
         assert [r.status for r in rows] == ["replied", "replied"]
         # the menu was published and the username remembered for deep links
         assert [c["command"] for c in fake_telegram.get_commands()] == ["start", "help", "batal", "saya", "daftar"]
-        assert bot.runtime.telegram is not None and bot.runtime.telegram.username == fake_telegram.bot_username
+        (telegram,) = bot.runtime.channels  # Telegram alone: no console channel runs beside it
+        assert isinstance(telegram, TelegramChannel) and telegram.username == fake_telegram.bot_username
+        assert list(bot.runtime.inbound) == ["telegram"]  # one journal loop, Telegram's
 
 
 async def test_start_payload_reaches_the_handler(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 PTB confirms polled updates before handlers run and its webhook server answers 200 before processing; both
 would lose an update in a crash. So the Application is built without an Updater: updates are journaled
-first, and the per-chat workers call `Application.process_update` themselves.
+first (`bot.messaging.inbound` runs the journal), and turning a journaled update into a request goes through
+`Application.process_update` and one catch-all handler.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import httpx
+from aiohttp import web
 from telegram import BotCommand, Update
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
@@ -22,14 +25,15 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.channels.telegram.convert import CHANNEL, chat_key_of, to_request
 from bot.channels.telegram.download import TelegramDownloader
 from bot.channels.telegram.sender import TelegramSender
+from bot.channels.telegram.web import webhook_routes
 from bot.conversation.commands import COMMANDS, Command
-from bot.conversation.core import Reply, reply_from_json
+from bot.conversation.core import Reply, Request
 from bot.conversation.envelope import Envelope
-from bot.domain.enums import InboundStatus
-from bot.messaging.delivery import DeliveryFailed, DeliveryRejected, Identity, Undeliverable
-from bot.messaging.inbound import ChatQueues, InboundProcessor, JournalPump
+from bot.conversation.templating import Renderer
+from bot.messaging.channel import ConfigurationError, Journal, JournalKey, RawEvent, Unparsable
+from bot.messaging.delivery import DeliveryFailed, DeliveryRejected, Identity
 from bot.messaging.ratelimit import RateLimiter
-from bot.services import bot_state, journal, outbox
+from bot.services import bot_state, outbox
 from bot.services.journal import JournalRow
 from bot.settings import Settings
 from storage.database import Database, uninterrupted
@@ -41,13 +45,19 @@ POLL_TIMEOUT = 25
 # A getUpdates that answers at once with nothing (a broken or misconfigured server, a proxy) must not become
 # a busy loop: empty answers are at least this far apart.
 EMPTY_POLL_PAUSE = 1.0
-RETRY_BACKOFF = (0.5, 2.0)
-# The row a worker is processing; PTB awaits our handler in the worker's own task, so the value is visible.
-_current_row: contextvars.ContextVar[JournalRow] = contextvars.ContextVar("current_row")
 
 
-class ConfigurationError(Exception):
-    """Telegram rejected our configuration (e.g. the token); `monev run` exits 2."""
+@dataclass
+class _Reading:
+    """One journaled row going through PTB: what the catch-all handler made of it, or what it raised."""
+
+    row: JournalRow
+    request: Request | None = None
+    error: BaseException | None = None
+
+
+# The row being read; PTB awaits our handler in the worker's own task, so the value is visible there.
+_reading: contextvars.ContextVar[_Reading] = contextvars.ContextVar("telegram_reading")
 
 
 def _unusable_get_me(reason: str) -> str:
@@ -59,8 +69,9 @@ def _unusable_get_me(reason: str) -> str:
 
 
 class TelegramChannel:
-    """Journals updates, processes them in order per chat, and sends the stored replies."""
+    """The Telegram side of the Channel protocol: getMe, polling or the webhook, updates to requests, sends."""
 
+    name = CHANNEL
     CONFLICT_RETRY_SECONDS = 10.0
 
     def __init__(
@@ -68,7 +79,7 @@ class TelegramChannel:
         settings: Settings,
         db: Database,
         files: FileStore,
-        processor: InboundProcessor,
+        renderer: Renderer,
         limiter: RateLimiter,
         clock: Callable[[], datetime],
         commands: tuple[Command, ...] = COMMANDS,
@@ -76,7 +87,7 @@ class TelegramChannel:
         assert settings.telegram_token
         self.settings = settings
         self.db = db
-        self.processor = processor
+        self.renderer = renderer
         self.clock = clock
         self.commands = commands
         self.application: Application[Any, Any, Any, Any, Any, Any] = (
@@ -100,15 +111,13 @@ class TelegramChannel:
         )
         self.files = files
         self.sender = TelegramSender(self.bot, limiter)
-        self.queues = ChatQueues(self.process_row)
-        self.pump = JournalPump(db, CHANNEL, self.queues)
         self.username: str | None = None
         self._upload_locks: dict[str, asyncio.Lock] = {}
 
     # -- start-up and shutdown -------------------------------------------------------------------------
 
-    async def initialize(self) -> None:
-        """getMe (a wrong token is a configuration error), remember the username, publish the menu."""
+    async def check(self) -> None:
+        """getMe (a wrong token is a configuration error), remember the username."""
         try:
             await self.application.initialize()
         except InvalidToken:
@@ -126,9 +135,24 @@ class TelegramChannel:
             await bot_state.remember(session, bot_state.TELEGRAM_USERNAME, self.username, self.clock())
         logger.info("Telegram bot @%s ready", self.username)
 
+    def web_routes(self, journal: Journal) -> Sequence[web.RouteDef]:
+        """`POST /telegram` in webhook mode (a standby journals what reaches it too); nothing when polling."""
+        if not self.settings.webhook_url:
+            return ()
+        assert self.settings.webhook_secret  # the settings refuse a webhook URL without its secret
+        return webhook_routes(self.settings.webhook_secret, journal)
+
+    async def activate(self, journal: Journal) -> Sequence[Coroutine[Any, Any, None]]:
+        """As lease holder: publish the menu, then set the webhook or poll until this instance steps down."""
+        await self.publish_commands()
+        if self.settings.webhook_url:
+            await self.set_webhook()
+            return ()
+        return (self.poll(journal),)
+
     async def publish_commands(self) -> None:
         """The command menu everyone sees; role-specific menus come with the people-access issue."""
-        renderer = self.processor.dispatcher.services.renderer
+        renderer = self.renderer
         # Plain text of at most 256 characters (tests/test_texts_in_templates.py keeps every help text within).
         everyone = [BotCommand(c.name, renderer.plain(c.help_template)[:256]) for c in self.commands if c.roles is None]
         try:
@@ -136,18 +160,18 @@ class TelegramChannel:
         except TelegramError as error:
             logger.warning("could not publish the command menu: %s", error)
 
-    async def shutdown(self) -> None:
-        await self.queues.close()
+    async def close(self) -> None:
         await self.http.aclose()
         if self.username is not None:  # initialize() succeeded
             await self.application.shutdown()
 
     # -- inbound ---------------------------------------------------------------------------------------
 
-    async def journal_updates(self, payloads: list[dict[str, Any]]) -> int:
-        return await journal_telegram_updates(self.db, payloads, self.clock())
+    def journal_key(self, event: RawEvent) -> JournalKey:
+        """An update's key is its update_id (the polling loop and the webhook pass only updates that have one)."""
+        return JournalKey(str(event["update_id"]), chat_key_of(event))
 
-    async def poll(self) -> None:
+    async def poll(self, journal: Journal) -> None:
         """Long polling: journal each batch raw, then confirm it by asking for the next offset."""
         await self._call_with_retry(lambda: self.bot.delete_webhook(drop_pending_updates=False))
         loop = asyncio.get_running_loop()
@@ -184,9 +208,8 @@ class TelegramChannel:
                 if (waited := loop.time() - started) < EMPTY_POLL_PAUSE:
                     await asyncio.sleep(EMPTY_POLL_PAUSE - waited)
                 continue
-            await uninterrupted(self.journal_updates(journaled))  # a shutdown does not cut the commit in half
+            await uninterrupted(journal.record(journaled))  # a shutdown does not cut the commit in half
             offset = max(update["update_id"] for update in journaled) + 1
-            self.pump.notify()
 
     async def _get_raw_updates(self, offset: int | None) -> list[Any]:
         """getUpdates as the raw JSON objects, parsed one by one later, in the per-chat workers.
@@ -226,92 +249,51 @@ class TelegramChannel:
                 await asyncio.sleep(attempt)
         await call()
 
-    # -- processing, in the per-chat workers --------------------------------------------------------------
+    # -- journaled rows, read in the per-chat workers -------------------------------------------------------
 
-    async def process_row(self, row: JournalRow) -> None:
-        """Handle a row if it is unfinished, then send its stored reply if it is unreplied."""
-        for backoff in (*RETRY_BACKOFF, None):
-            current = await self._reload(row.id)
-            if current is None or current.status != InboundStatus.PENDING:
-                break
-            await self._run_handlers(current)
-            current = await self._reload(row.id)
-            if current is None or current.status != InboundStatus.PENDING or backoff is None:
-                break
-            if self.queues.closing:
-                break  # shutting down: the next start retries it
-            await asyncio.sleep(backoff)  # a failed attempt: retry soon, the minute sweep does the rest
-        if current is not None and current.awaits_reply:
-            await self._deliver(current)
-
-    async def _reload(self, row_id: int) -> JournalRow | None:
-        async with self.db.read() as session:
-            return await journal.load_row_by_id(session, row_id)
-
-    async def _run_handlers(self, row: JournalRow) -> None:
-        if row.payload is None:  # purged before it could run: nothing left to process
-            await self.processor.finish_without_reply(row)
-            return
+    async def to_request(self, row: JournalRow) -> Request | None:
+        """The update through PTB's Application: its catch-all handler makes the neutral request."""
+        assert row.payload is not None  # the journal finishes a purged row itself
         try:
             update = Update.de_json(row.payload, self.bot)
         except Exception as error:  # PTB raises whatever a wrong-typed field leads to: the update does not parse
-            await self.processor.mark_unparsable(row, error)
-            return
-        token = _current_row.set(row)
+            raise Unparsable(error) from error
+        reading = _Reading(row)
+        token = _reading.set(reading)
         try:
             await self.application.process_update(update)
         finally:
-            _current_row.reset(token)
+            _reading.reset(token)
+        if reading.error is not None:
+            raise reading.error
+        return reading.request
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """The catch-all PTB handler: every update goes through the neutral dispatcher (or is just done)."""
-        row = _current_row.get()
-        request = to_request(
-            update, received_at=row.received_at, journal_id=row.id, fetcher_for=self.downloader.fetcher
+        """The catch-all PTB handler: every update becomes a neutral request (or None: just done)."""
+        reading = _reading.get()
+        reading.request = to_request(
+            update, received_at=reading.row.received_at, journal_id=reading.row.id, fetcher_for=self.downloader.fetcher
         )
-        if request is None:
-            await self.processor.finish_without_reply(row)
-            return
-        await self.processor.process(row, request)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """process_update does not raise: a failure in our adapter code is counted here."""
-        row = _current_row.get(None)
-        logger.error("error while handling a Telegram update", exc_info=context.error)
-        if row is not None and context.error is not None:
-            await self.processor.record_failure(row, context.error)
+        """process_update does not raise: a failure in our adapter code is handed back to `to_request`."""
+        reading = _reading.get(None)
+        if reading is not None and context.error is not None:
+            reading.error = context.error
+        else:
+            logger.error("error while handling a Telegram update", exc_info=context.error)
 
-    async def _deliver(self, row: JournalRow) -> None:
-        if row.chat_key is None:
-            await self._mark_replied(row, None)
-            return
+    async def before_reply(self, row: JournalRow) -> None:
+        """A button press is answered (the spinner stops) before its reply is sent."""
         query = (row.payload or {}).get("callback_query")
         if isinstance(query, dict) and "id" in query:
             await self.sender.answer_callback(str(query["id"]))
-        error: str | None = None
-        try:
-            for data in row.replies or []:
-                await self.send(row.chat_key, reply_from_json(data))
-        except (Undeliverable, DeliveryRejected) as reason:
-            level = logging.INFO if isinstance(reason, Undeliverable) else logging.ERROR
-            logger.log(level, "reply for journal row %s not delivered: %s", row.id, reason)
-            error = str(reason)
-        except DeliveryFailed:
-            return  # the network is down: the row stays unreplied and the sweep sends it again
-        except Exception as unknown:  # e.g. an answer that cannot be parsed: the reply may have gone out
-            await self.processor.record_send_failure(row, unknown)
-            return  # counted: the sweep sends it again, until the third attempt gives up
-        await self._mark_replied(row, error)
-
-    async def _mark_replied(self, row: JournalRow, error: str | None) -> None:
-        async with self.db.write() as session:
-            await journal.mark_replied(session, row.id, self.clock(), error)
 
     # -- delivery, shared by direct replies and the outbox -----------------------------------------------------
 
     async def deliver(self, message: Envelope, identity: Identity) -> None:
         """An outbox message: rendered now, in the templates' current wording, then sent like a reply."""
-        await self.send(identity.chat_id, message.render(self.processor.dispatcher.services.renderer))
+        await self.send(identity.chat_id, message.render(self.renderer))
 
     def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:
         """Telegram delivers any message at any time (no window, no platform templates)."""
@@ -353,18 +335,6 @@ def _journalable(updates: list[Any]) -> list[dict[str, Any]]:
     if len(keyed) < len(updates):
         logger.warning("getUpdates returned %d entries without an update_id; ignored", len(updates) - len(keyed))
     return keyed
-
-
-async def journal_telegram_updates(db: Database, payloads: list[dict[str, Any]], now: datetime) -> int:
-    """Commit a batch of raw updates; only after this may they be acknowledged. Returns how many were new."""
-    new = 0
-    async with db.write() as session:
-        for payload in payloads:
-            row_id = await journal.record_inbound(
-                session, CHANNEL, str(payload["update_id"]), chat_key_of(payload), payload, now
-            )
-            new += row_id is not None
-    return new
 
 
 def _seconds(value: Any) -> float:
