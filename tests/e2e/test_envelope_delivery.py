@@ -140,8 +140,7 @@ async def test_a_message_queued_before_the_upgrade_is_delivered_as_it_was_render
             )
             grant = await lease.hold_lease(session, "test", now, timedelta(seconds=30))
         assert grant is not None
-        assert runtime.telegram is not None
-        dispatcher = OutboxDispatcher(app.services, {"telegram": runtime.telegram}, app.now)
+        dispatcher = runtime.outbox
         dispatcher.start(grant.fence)
         assert await dispatcher.deliver_due() == 1
 
