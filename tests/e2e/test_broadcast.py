@@ -132,7 +132,8 @@ async def test_a_liaison_who_registers_later_receives_the_invitation(fake_telegr
 
 
 def chats_done(fake: FakeBotAPI, world: World) -> bool:
-    return all(len(fake.sent_messages(c)) >= 2 for c in world.liaisons)
+    """Every liaison holds both messages, the data request last (a letter sent twice comes before it)."""
+    return all(len(fake.sent_messages(c)) >= 2 and received(fake, c)[-1] == "teks" for c in world.liaisons)
 
 
 def duplicates_within_window(fake: FakeBotAPI, world: World) -> None:

@@ -33,7 +33,7 @@ async def test_standby_takes_over_when_the_holder_stops_renewing(
             await fake_telegram.wait_for_messages(9001, 1)
             await first.wait_idle()  # a reply in flight at the crash may go twice; that window is not tested here
             # The standby never polled: a second getUpdates would have cut the holder's off with a 409.
-            assert [r.getMessage() for r in caplog.records if "409" in r.getMessage()] == []
+            assert [r.getMessage() for r in caplog.records if "409 Conflict" in r.getMessage()] == []
             # The holder dies without releasing the lease: its loop and its tasks stop where they are.
             first.task.cancel()
             await first.runtime._step_down()
