@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from bot.conversation.core import Reply
 from bot.conversation.envelope import Envelope
+from bot.services.outbox import Identity
+
+__all__ = ["Deliverer", "DeliveryFailed", "DeliveryRejected", "Identity", "Undeliverable"]
 
 
 class Undeliverable(Exception):
@@ -20,17 +22,6 @@ class DeliveryRejected(Exception):
 
 class DeliveryFailed(Exception):
     """A network or server failure: the message is retried later."""
-
-
-@dataclass(frozen=True)
-class Identity:
-    """One account a queued message may go to: the person's chat on one channel."""
-
-    channel: str
-    chat_id: str  # the channel's own id of the chat (Telegram user id, WhatsApp number, console user)
-    person_id: int
-    display_name: str | None
-    last_inbound_at: datetime | None  # WhatsApp's 24-hour window opens with the person's last message
 
 
 class Deliverer(Protocol):

@@ -23,7 +23,6 @@ from sqlalchemy.orm import aliased
 from bot.conversation.core import reply_from_json
 from bot.conversation.envelope import Envelope
 from bot.domain.enums import OutboxStatus
-from bot.messaging.delivery import Identity
 from bot.services.lease import Fence, holds
 from storage.models import ChannelIdentity, DeliveryAttempt, OutboxMessage, Person, PlatformFile
 
@@ -32,6 +31,17 @@ OPEN = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
 # runs the console channel; elsewhere a console-only person's messages are recorded unreachable (see claim_due).
 MESSAGING_CHANNELS = ("telegram", "whatsapp")
 INVITATION_KINDS = ("undangan", "permintaan_data")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """One account a queued message may go to: the person's chat on one channel."""
+
+    channel: str
+    chat_id: str  # the channel's own id of the chat (Telegram user id, WhatsApp number, console user)
+    person_id: int
+    display_name: str | None
+    last_inbound_at: datetime | None  # WhatsApp's 24-hour window opens with the person's last message
 
 
 @dataclass(frozen=True)
