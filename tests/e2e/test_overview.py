@@ -31,6 +31,7 @@ async def test_status_without_an_opd_lists_the_opds_furthest_behind_first(
     fake_telegram.user(world.uploader_chat)
     async with running_bot(settings) as bot:
         await fake_telegram.wait_for_messages(dinkes.id, 2, timeout=15)
+        await fake_telegram.wait_for_messages(kasi.id, 1, timeout=15)  # the delivery report reaches the Kasi too
         (receipt,) = await next_texts(
             fake_telegram, dinkes, 1, lambda: dinkes.send_document(PDF, "sk.pdf", caption="I.01")
         )
