@@ -164,7 +164,7 @@ async def broadcast(liaisons: int, opds: int, *, limited: bool) -> RunResult:
 
 
 async def _run(fake: FakeBotAPI, settings: Settings, world: World, limited: bool) -> RunResult:
-    for user_id in [*world.liaisons, world.uploader_chat]:
+    for user_id in [*world.liaisons, world.uploader_chat, *world.leader_chats]:  # the report goes to all three
         fake.user(user_id)
     tracker = Tracker(set(world.liaisons), world.uploader_chat)
     fake.add_listener(tracker.on_event)
@@ -197,7 +197,8 @@ async def _run(fake: FakeBotAPI, settings: Settings, world: World, limited: bool
     by_chat: dict[int, list[dict[str, Any]]] = {}
     for message in sent:
         by_chat.setdefault(message["chat"]["id"], []).append(message)
-    expected = {chat: PER_LIAISON for chat in world.liaisons} | {world.uploader_chat: 1}
+    readers = (world.uploader_chat, *world.leader_chats)  # the uploader, the Kasi and the Kabid read the report
+    expected = {chat: PER_LIAISON for chat in world.liaisons} | {chat: 1 for chat in readers}
     extra = sum(max(0, len(by_chat.get(chat, [])) - n) for chat, n in expected.items())
     out_of_order = sum(
         1 for chat in world.liaisons if ["document" in m for m in by_chat.get(chat, [])][:PER_LIAISON] != [True, False]
@@ -250,7 +251,7 @@ async def plain_ptb(texts: dict[int, list[str]]) -> tuple[int, float]:
 def common_lines(result: RunResult) -> None:
     others = {k: v for k, v in result.statuses.items() if k != "sent"}
     print(f"  liaisons holding both messages: {result.liaisons_complete} of {result.liaisons}")
-    print(f"  messages delivered: {result.delivered} ({result.messages} to liaisons + delivery report)")
+    print(f"  messages delivered: {result.delivered} ({result.messages} to liaisons + 3 delivery reports)")
     print(
         f"  duplicates: {result.extra_per_chat} extra messages per chat count, "
         f"{result.duplicate_chats} chats in duplicate_texts(); out of order: {result.out_of_order}"
