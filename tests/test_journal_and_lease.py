@@ -26,6 +26,31 @@ async def test_an_update_is_journaled_once(db: Database) -> None:
     assert (row.status, row.payload, row.chat_key) == (InboundStatus.PENDING, {"update_id": 10}, "1001")
 
 
+async def test_an_update_id_that_comes_back_after_a_week_is_a_new_update(db: Database, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Telegram chooses the next update_id anew after a week without updates: an old row's id is not a redelivery."""
+    async with db.write() as session:
+        first = await journal.record_inbound(session, "telegram", "20", "1001", {"update_id": 20, "n": 1}, NOW)
+    with caplog.at_level("INFO", logger="bot.services.journal"):
+        async with db.write() as session:
+            redelivered = await journal.record_inbound(
+                session, "telegram", "20", "1001", {"update_id": 20, "n": 1}, NOW + timedelta(days=6)
+            )
+    assert redelivered is None
+    assert ["telegram update 20 is already journaled: a redelivery, dropped"] == [
+        r.getMessage() for r in caplog.records
+    ]
+    async with db.write() as session:
+        later = await journal.record_inbound(
+            session, "telegram", "20", "1001", {"update_id": 20, "n": 2}, NOW + timedelta(days=8)
+        )
+    assert later is not None and later != first
+    async with db.read() as session:
+        old, new = await journal.load_row_by_id(session, first), await journal.load_row_by_id(session, later)
+    assert old is not None and new is not None
+    assert (old.update_key, old.payload) == (f"20~{first}", {"update_id": 20, "n": 1})  # kept, under a retired key
+    assert (new.update_key, new.payload) == ("20", {"update_id": 20, "n": 2})
+
+
 async def test_rows_move_from_pending_to_done_to_replied(db: Database) -> None:
     async with db.write() as session:
         row_id = await journal.record_inbound(session, "telegram", "11", "1", {"update_id": 11}, NOW)

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import String, and_, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.enums import InboundStatus
 from storage.database import dialect_insert
 from storage.models import InboundEvent
 
+logger = logging.getLogger(__name__)
+
 MAX_ATTEMPTS = 3
 PAYLOAD_RETENTION = timedelta(days=30)
+# Telegram picks a random next update_id after a week without updates, so an id can come back: only a row of the
+# last seven days makes an update a redelivery (Telegram redelivers for at most 24 hours).
+REDELIVERY_WINDOW = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,26 @@ async def record_inbound(
         .on_conflict_do_nothing(index_elements=["channel", "update_key"])
         .returning(InboundEvent.id)
     )
-    return await session.scalar(statement)
+    row_id = await session.scalar(statement)
+    if row_id is None and await _retire_old_key(session, channel, update_key, now):
+        row_id = await session.scalar(statement)  # the key was an earlier update's, a week or more ago
+    if row_id is None:
+        logger.info("%s update %s is already journaled: a redelivery, dropped", channel, update_key)
+    return row_id
+
+
+async def _retire_old_key(session: AsyncSession, channel: str, update_key: str, now: datetime) -> bool:
+    """An older row under this key is another update: it keeps its row, under the key plus `~<its id>`."""
+    retired = await session.execute(
+        update(InboundEvent)
+        .where(
+            InboundEvent.channel == channel,
+            InboundEvent.update_key == update_key,
+            InboundEvent.received_at < now - REDELIVERY_WINDOW,
+        )
+        .values(update_key=InboundEvent.update_key + "~" + cast(InboundEvent.id, String))
+    )
+    return bool(retired.rowcount)  # type: ignore[attr-defined]
 
 
 async def load_row_by_id(session: AsyncSession, row_id: int) -> JournalRow | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +18,15 @@ from storage.database import Database
 from storage.models import ChannelIdentity, OutboxMessage
 from tests.conftest import make_settings
 from tests.e2e.broadcast_world import open_broadcast
-from tests.e2e.harness import LogExpectations, bot_settings, free_port, journal_rows, running_bot, say
+from tests.e2e.harness import (
+    LogExpectations,
+    MovableClock,
+    bot_settings,
+    free_port,
+    journal_rows,
+    running_bot,
+    say,
+)
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -184,3 +192,20 @@ async def test_notices_queued_while_only_the_console_runs_wait_for_telegram(
         for chat in world.liaisons:
             await fake_telegram.wait_for_messages(chat, 2, timeout=20)  # the letter and the data request
     assert fake_telegram.duplicate_texts() == {}
+
+
+async def test_an_update_id_telegram_chooses_again_after_a_week_is_answered(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    """After a week without updates Telegram picks the next update_id anew: one that an old row holds is not dropped."""
+    settings, clock = bot_settings(fake_telegram, tmp_path), MovableClock()
+    user = fake_telegram.user(4242)
+    async with running_bot(settings, clock=clock):
+        assert "Selamat datang" in (await say(fake_telegram, user, "/start"))[0]  # update 1
+    clock.advance(timedelta(days=8))
+    fake_telegram.restart_update_ids(1)
+    async with running_bot(settings, clock=clock) as bot:
+        (answer,) = await say(fake_telegram, user, "/help")  # update 1 again: a new update
+        assert "Perintah yang bisa Anda pakai" in answer
+        rows = await journal_rows(bot.app.services.db)
+    assert sorted(r.update_key for r in rows) == ["1", f"1~{min(r.id for r in rows)}"]

@@ -194,6 +194,11 @@ class FakeState:
         self._changes.fire()
         return copy.deepcopy(update)
 
+    def restart_update_ids(self, first: int) -> None:
+        """What Telegram does after a week without updates: the next update_id is chosen anew (here: `first`)."""
+        self._next_update_id = first
+        self.confirmed_offset = min(self.confirmed_offset, first)
+
     # ----- the update queue --------------------------------------------------------------------
 
     def confirm(self, offset: int) -> None:
