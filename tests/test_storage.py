@@ -90,6 +90,8 @@ async def test_sqlite_pragmas(sqlite_db: Database) -> None:
         assert (await session.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await session.execute(text("PRAGMA foreign_keys"))).scalar() == 1
         assert (await session.execute(text("PRAGMA busy_timeout"))).scalar() == 5000
+        assert (await session.execute(text("PRAGMA journal_size_limit"))).scalar() == 16 * 1024 * 1024
+        assert (await session.execute(text("PRAGMA synchronous"))).scalar() == 2  # FULL
 
 
 async def test_twenty_concurrent_writers_never_see_database_is_locked(sqlite_db: Database) -> None:
