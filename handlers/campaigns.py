@@ -589,7 +589,8 @@ def _editor_role(ctx: Context) -> Role | None:
 def _campaign_id(text: str) -> int:
     campaign_id = payloads.parse_id(text)
     if campaign_id is None:
-        raise DomainError("kampanye/tidak_dikenal", id=text.removeprefix("#")[:12])
+        typed = text.lstrip("#")  # shown as typed, with the one `#` the template adds, and bounded
+        raise DomainError("kampanye/tidak_dikenal", id=typed if len(typed) <= 24 else typed[:23] + "…")
     return campaign_id
 
 
