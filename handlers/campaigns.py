@@ -137,12 +137,24 @@ async def kampanye_button(ctx: Context) -> Reply | list[Reply]:
         if not role_allows(ctx.actor, action):
             raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
         if flow == NEW:
+            if press.key is None and (half_made := await _half_made_plan(ctx)) is not None:
+                restart = Button(ctx.label("tombol/buang_rencana"), "kmp:baru:ulang")
+                return ctx.reply("kampanye/buang_rencana", buttons=[[restart]], judul=half_made.title)
             return await _begin(ctx, NEW, Step.TITLE, NewCampaign().to_json(), "kampanye/tanya_judul")
         if press.campaign_id is not None:
             return await _begin_for_campaign(ctx, action, flow, press.campaign_id)
     if press.key is not None and press.kind in ("fw", "opd"):
         return await _flow_choice(ctx, press.kind, press.key)
     raise DomainError("umum/tombol_kedaluwarsa")
+
+
+async def _half_made_plan(ctx: Context) -> NewCampaign | None:
+    """The plan this chat is creating, once it has a title (pressing "Kegiatan Monev baru" again would discard it)."""
+    state = await conversations.current(await ctx.session(), ctx.request.channel, ctx.request.chat_id)
+    if state is None or state.flow != NEW:
+        return None
+    draft = NewCampaign.from_json(state.data)
+    return draft if draft.title else None
 
 
 async def show(ctx: Context, campaign_id: int) -> Reply:
@@ -491,6 +503,15 @@ async def return_note_flow(ctx: Context, state: FlowState) -> Reply:
     return ctx.reply("kampanye/dikembalikan", c=detail)
 
 
+async def return_note_cancelled(ctx: Context, state: FlowState) -> Reply:
+    """`/batal` instead of the note: nothing was decided, so the Kabid gets the decision buttons again."""
+    detail = await campaigns.campaign_detail(await ctx.session(), ForCampaign.from_json(state.data).campaign_id)
+    if CampaignAction.APPROVE not in campaign_actions(ctx.actor, detail):
+        return ctx.reply("umum/dibatalkan")
+    buttons = [await _decision_buttons(ctx, detail.id, _me(ctx))]
+    return ctx.reply("kampanye/pengembalian_dibatalkan", buttons=buttons, c=detail)
+
+
 # -- one-time actions --------------------------------------------------------------------------------------------
 
 
@@ -601,7 +622,7 @@ def register(registry_: Registry) -> None:
     registry_.flow(EDIT, edit_flow)
     registry_.flow(DRAFT_LETTER, draft_letter_flow)
     registry_.flow(SIGNED_LETTER, signed_letter_flow)
-    registry_.flow(RETURN_NOTE, return_note_flow)
+    registry_.flow(RETURN_NOTE, return_note_flow, on_cancel=return_note_cancelled)
     registry_.action("kmp_submit", submit_action, roles=ACTION_ROLES[CampaignAction.SUBMIT])
     registry_.action("kmp_approve", approve_action, roles=ACTION_ROLES[CampaignAction.APPROVE])
     registry_.action("kmp_return", return_action, roles=ACTION_ROLES[CampaignAction.RETURN])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from functools import partial
+
 from bot.conversation.commands import commands_for
 from bot.conversation.core import Reply
-from bot.conversation.handling import Context, Registry
+from bot.conversation.handling import Context, FlowHandler, Registry
 from bot.services import conversations, submissions
 
 
@@ -16,10 +19,13 @@ async def help_(ctx: Context) -> Reply:
     return ctx.reply("umum/bantuan", commands=commands, helps=helps, registered=actor.is_registered)
 
 
-async def cancel(ctx: Context) -> Reply:
+async def cancel(ctx: Context, cancellers: Mapping[str, FlowHandler]) -> Reply | Sequence[Reply]:
     """Leave the current flow, and the /kirim session; nothing they collected is kept."""
     session, request = await ctx.session(), ctx.request
+    state = await conversations.current(session, request.channel, request.chat_id)
     left_flow = await conversations.finish(session, request.channel, request.chat_id)
+    if state is not None and state.flow in cancellers:
+        return await cancellers[state.flow](ctx, state)
     unfiled = None
     if ctx.actor.person_id is not None:
         unfiled = await submissions.cancel_chat_batches(
@@ -32,4 +38,4 @@ async def cancel(ctx: Context) -> Reply:
 
 def register(registry: Registry) -> None:
     registry.command("help", help_)
-    registry.command("batal", cancel)
+    registry.command("batal", partial(cancel, cancellers=registry.cancellers))

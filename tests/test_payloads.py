@@ -45,6 +45,7 @@ GOOD = [
     (parse_campaign, "kmp:surat:7", CampaignPress("surat", campaign_id=7)),
     (parse_campaign, "kmp:ttd:7", CampaignPress("ttd", campaign_id=7)),
     (parse_campaign, "kmp:baru", CampaignPress("baru")),
+    (parse_campaign, "kmp:baru:ulang", CampaignPress("baru", key="ulang")),
     (parse_campaign, "kmp:fw:pemdi", CampaignPress("fw", key="pemdi")),
     (parse_campaign, "kmp:opd:semua", CampaignPress("opd", key="semua")),
     (parse_overview, "sts:3:p:0", OverviewPress(3, page=0)),

@@ -126,6 +126,7 @@ class Registry:
         self.actions: dict[str, ActionHandler] = {}
         self.action_roles: dict[str, frozenset[Role]] = {}
         self.flows: dict[str, FlowHandler] = {}
+        self.cancellers: dict[str, FlowHandler] = {}
 
     def command(self, name: str, handler: Handler) -> None:
         if name in self.commands:
@@ -141,11 +142,17 @@ class Registry:
         self.actions[kind] = handler
         self.action_roles[kind] = frozenset(roles)
 
-    def flow(self, name: str, handler: FlowHandler) -> None:
-        """What answers text and files while a chat is in the flow `name` (see bot.services.conversations)."""
+    def flow(self, name: str, handler: FlowHandler, *, on_cancel: FlowHandler | None = None) -> None:
+        """What answers text and files while a chat is in the flow `name` (see bot.services.conversations).
+
+        `on_cancel` answers `/batal` in that flow (after the flow has ended), when the person needs more than
+        "dibatalkan": e.g. the buttons the flow had used up.
+        """
         if name in self.flows:
             raise ValueError(f"flow {name!r} registered twice")
         self.flows[name] = handler
+        if on_cancel is not None:
+            self.cancellers[name] = on_cancel
 
     def button(self, prefix: str, handler: Handler) -> None:
         """Button payloads look like `prefix:rest`; the prefix picks the handler."""

@@ -195,13 +195,13 @@ def parse_opd(data: str) -> OpdPress | None:
 
 
 def parse_campaign(data: str) -> CampaignPress | None:
-    """One of the seven `kmp:` forms (which flows a key may answer is the handler's business)."""
+    """One of the eight `kmp:` forms (which flows a key may answer is the handler's business)."""
     fields = _fields(data, "kmp")
     if fields is None or not 1 <= len(fields) <= 2:
         return None
     kind, value = fields[0], (fields[1] if len(fields) == 2 else None)
-    if kind == "baru" and value is None:
-        return CampaignPress("baru")
+    if kind == "baru" and value in (None, "ulang"):  # `kmp:baru:ulang`: discard the half-made plan and start again
+        return CampaignPress("baru", key=value)
     if kind in _WITH_ID and value is not None:
         campaign_id = parse_number(value, minimum=1)
         return CampaignPress(_WITH_ID[kind], campaign_id=campaign_id) if campaign_id is not None else None
