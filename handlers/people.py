@@ -92,22 +92,36 @@ async def _registration_notices(ctx: Context, result: Redemption) -> None:
             )
     issuer = result.handover_issuer_id
     if issuer is not None and result.previous_liaisons:
+        # One decision: "keep all" expires the "revoke" buttons, and a revocation expires "keep all".
+        keep_token, zone = actions.new_token(), ctx.services.settings.timezone
         buttons = [
             [
                 await actions.action_button(
                     session,
-                    ctx.label("tombol/cabut_penghubung_lama", name=name)[:40],
+                    ctx.label(
+                        "tombol/cabut_penghubung_lama",
+                        name=old.name,
+                        since=old.since.astimezone(zone).date(),
+                        chat_tail=old.chat_tail,
+                    ),
                     kind="handover_revoke",
                     person_id=issuer,
                     now=ctx.now,
-                    target=person_id,
+                    target=old.person_id,
                     opd=result.opd_code,
+                    keep=keep_token,
                 )
             ]
-            for person_id, name in result.previous_liaisons[:7]
+            for old in result.previous_liaisons[:7]
         ]
         keep = await actions.action_button(
-            session, ctx.label("tombol/biarkan_semua_aktif"), kind="handover_keep", person_id=issuer, now=ctx.now
+            session,
+            ctx.label("tombol/biarkan_semua_aktif"),
+            kind="handover_keep",
+            person_id=issuer,
+            now=ctx.now,
+            token=keep_token,
+            siblings=[actions.token_of(row[0]) for row in buttons],
         )
         await ctx.notify(
             issuer,
@@ -115,7 +129,7 @@ async def _registration_notices(ctx: Context, result: Redemption) -> None:
             buttons=[*buttons, [keep]],
             name=ctx.request.sender_name or "-",
             opd_name=result.opd_name,
-            previous=[name for _, name in result.previous_liaisons],
+            previous=[old.name for old in result.previous_liaisons],
         )
     if result.role == Role.OPD and result.person_id is not None and result.opd_code:
         await broadcast.invite_new_liaison(session, result.person_id, result.opd_code, ctx.now)
@@ -223,6 +237,8 @@ async def cabut(ctx: Context) -> Reply | list[Reply]:
 
 
 async def handover_revoke(ctx: Context, params: dict[str, Any]) -> Reply | list[Reply]:
+    if "keep" in params:  # "keep all" no longer holds
+        await actions.expire(await ctx.session(), [str(params["keep"])], ctx.now)
     result = await people.revoke_person(
         await ctx.session(),
         int(params["target"]),
@@ -242,6 +258,7 @@ async def _tell_revoked(ctx: Context, result: people.Revocation) -> None:
 
 
 async def handover_keep(ctx: Context, params: dict[str, Any]) -> Reply:
+    await actions.expire(await ctx.session(), [str(t) for t in params.get("siblings", [])], ctx.now)
     return ctx.reply("pendaftaran/serah_terima_biarkan")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -91,7 +92,10 @@ def test_every_command_has_a_help_template_telegram_accepts() -> None:
 def test_labels_are_plain_text() -> None:
     renderer = Renderer(ZoneInfo("Asia/Pontianak"))
     # A button shows its label as written: a name is not HTML-escaped as it would be inside a message.
-    assert renderer.plain("tombol/cabut_penghubung_lama", name="Budi & Sari <Tim>") == "Cabut Budi & Sari <Tim>"
+    label = renderer.plain(
+        "tombol/cabut_penghubung_lama", name="Budi & Sari <Tim>", since=date(2026, 12, 24), chat_tail="4321"
+    )
+    assert label == "Cabut Budi & Sari <Tim> (sejak Kamis, 24 Desember 2026, akun …4321)"
     assert renderer.plain("tombol/item", code="I.1", title="Kebijakan 'Internal'") == "I.1 Kebijakan 'Internal'"
     assert "&amp;" in renderer.render("konsol/berkas_tidak_ada", path="a&b.pdf")  # messages still escape
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,10 +43,11 @@ async def action_button(
     person_id: int,
     now: datetime,
     ttl: timedelta = DEFAULT_TTL,
+    token: str | None = None,
     **params: Any,
 ) -> Button:
-    """A button that performs `kind` once, for `person_id` only."""
-    token = secrets.token_urlsafe(12)
+    """A button that performs `kind` once, for `person_id` only (`token`: one made beforehand by `new_token`)."""
+    token = token or new_token()
     session.add(
         PendingAction(
             token=token,
@@ -58,6 +59,28 @@ async def action_button(
         )
     )
     return Button(label, f"{PREFIX}:{token}")
+
+
+def new_token() -> str:
+    """A fresh action token, for buttons that must name each other (one decision among several buttons)."""
+    return secrets.token_urlsafe(12)
+
+
+def token_of(button: Button) -> str:
+    """The token an action button carries."""
+    return button.payload.removeprefix(f"{PREFIX}:")
+
+
+async def expire(session: AsyncSession, tokens: Sequence[str], now: datetime) -> int:
+    """The other buttons of one decision: unused, they answer "sudah diproses" from now on."""
+    if not tokens:
+        return 0
+    result = await session.execute(
+        update(PendingAction)
+        .where(PendingAction.token.in_(list(tokens)), PendingAction.used_at.is_(None))
+        .values(used_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def take_action(

@@ -199,6 +199,16 @@ class RedeemStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class PreviousLiaison:
+    """A liaison the hand-over may replace, told apart from a namesake by the day they registered."""
+
+    person_id: int
+    name: str
+    since: datetime
+    chat_tail: str  # the last digits of their chat account, for two liaisons of one name registered the same day
+
+
+@dataclass(frozen=True)
 class Redemption:
     """What happened to a code; failures are results, not exceptions, so the failed attempt is kept."""
 
@@ -210,7 +220,7 @@ class Redemption:
     locked_until: datetime | None = None
     just_locked: bool = False
     handover_issuer_id: int | None = None
-    previous_liaisons: tuple[tuple[int, str], ...] = field(default=())
+    previous_liaisons: tuple[PreviousLiaison, ...] = field(default=())
 
     @property
     def ok(self) -> bool:
@@ -418,17 +428,23 @@ async def _link(
     return Redemption(RedeemStatus.LINKED, target)
 
 
-async def _other_liaisons(session: AsyncSession, opd_id: int, new_person_id: int) -> tuple[tuple[int, str], ...]:
+async def _other_liaisons(session: AsyncSession, opd_id: int, new_person_id: int) -> tuple[PreviousLiaison, ...]:
     rows = await session.execute(
-        select(Person.id, Person.display_name)
+        select(
+            Person.id, Person.display_name, func.min(RoleAssignment.granted_at), func.max(ChannelIdentity.external_id)
+        )
         .join(RoleAssignment, RoleAssignment.person_id == Person.id)
+        .outerjoin(ChannelIdentity, ChannelIdentity.person_id == Person.id)
         .where(
             RoleAssignment.opd_id == opd_id,
             RoleAssignment.role == Role.OPD.value,
             RoleAssignment.revoked_at.is_(None),
             Person.id != new_person_id,
         )
-        .distinct()
+        .group_by(Person.id, Person.display_name)
         .order_by(Person.id)
     )
-    return tuple((pid, name or f"pengguna-{pid}") for pid, name in rows.all())
+    return tuple(
+        PreviousLiaison(pid, name or f"pengguna-{pid}", since, (chat or "")[-4:])
+        for pid, name, since, chat in rows.all()
+    )

@@ -10,6 +10,7 @@ from storage.models import Role
 from tests.e2e.harness import bot_settings, registered, running_bot, say
 from tests.e2e.test_campaigns_chat import import_opds, press
 from tests.e2e.test_handoffs import draft_for
+from tests.e2e.test_people import CODE
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -47,3 +48,33 @@ async def test_batal_instead_of_the_return_note_gives_the_kabid_the_decision_aga
         assert "Pengembalian dibatalkan" in cancelled and "menunggu disposisi" in cancelled, cancelled
         assert [b["text"] for b in kabid.buttons()] == ["Setujui (disposisi)", "Kembalikan dengan catatan"]
         assert "disetujui" in (await press(fake_telegram, kabid, "Setujui"))[0]
+
+
+async def test_the_hand_over_buttons_are_one_decision_and_tell_namesakes_apart(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        await import_opds(bot)
+        kasi = await registered(fake_telegram, bot, 110, Role.KASI)
+        first = fake_telegram.user(200, first_name="Budi")
+        second = fake_telegram.user(201, first_name="Budi")  # a namesake
+        for user in (first, second):
+            code = CODE.findall((await say(fake_telegram, kasi, "/undang BAPENDA"))[0])[0]
+            assert "Pendaftaran berhasil" in (await say(fake_telegram, user, f"/daftar {code}"))[0]
+        (handover,) = await say(fake_telegram, kasi, "/serahkan BAPENDA")
+        new = fake_telegram.user(202, first_name="Penerus")
+        await say(fake_telegram, new, f"/daftar {CODE.findall(handover)[0]}")
+        (question,) = await fake_telegram.wait_for(
+            lambda: [m for m in fake_telegram.sent_messages(110) if "Serah terima penghubung" in m["text"]]
+        )
+        labels = [b["text"] for b in kasi.buttons(question)]
+        assert labels[0].startswith("Cabut Budi (sejak ") and labels[0].endswith(", akun …200)"), labels
+        assert labels[1].startswith("Cabut Budi (sejak ") and labels[1].endswith(", akun …201)"), labels
+        assert labels[2] == "Biarkan semua tetap aktif"
+        before = len(fake_telegram.sent_messages(110))
+        kasi.press_button(3, question)  # keep everyone
+        await fake_telegram.wait_for_messages(110, before + 1)
+        kasi.press_button(1, question)  # a revoke button of the same decision
+        (late,) = (await fake_telegram.wait_for_messages(110, before + 2))[before + 1 :]
+        assert "sudah diproses" in late["text"], late["text"]
+        assert "Penghubung OPD" in (await say(fake_telegram, first, "/saya"))[0]  # still a liaison
