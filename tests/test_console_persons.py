@@ -7,15 +7,27 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
 from sqlalchemy import func, select, update
+from sqlalchemy.engine import Connection
 
 from bot.conversation.core import Reply
 from bot.conversation.envelope import Envelope
 from bot.errors import DomainError
 from bot.services import identity, outbox, people, registry
 from bot.services.audit import Acting
+from storage import migrate
 from storage.database import Database
-from storage.models import ChannelIdentity, DeliveryAttempt, Opd, OutboxMessage, Person, Role, RoleAssignment
+from storage.models import (
+    AuditEntry,
+    ChannelIdentity,
+    DeliveryAttempt,
+    Opd,
+    OutboxMessage,
+    Person,
+    Role,
+    RoleAssignment,
+)
 
 WIB = ZoneInfo("Asia/Pontianak")
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=WIB)
@@ -130,3 +142,42 @@ async def test_the_shell_takes_a_console_persons_waiting_messages_once_and_leave
         (ids[4], "pending", None),  # the Kasi's, for the Kasi's shell
     ]
     assert sorted(attempts) == [(ids[0], "sent"), (ids[1], "sent")]
+
+
+async def test_the_upgrade_retires_the_shared_console_person_of_older_shells(db: Database) -> None:
+    opds = await with_opds(db)
+
+    def back_to_0011(connection: Connection) -> None:
+        command.downgrade(migrate.alembic_config(connection), "0011")
+
+    async with db.engine.begin() as connection:
+        await connection.run_sync(back_to_0011)
+    async with db.write() as session:  # what `monev shell --as opd:DINKES` then `--as kasi` left before
+        old = await identity.ensure_local_person(session, "console", "root", NOW)
+        for role, opd_id in ((Role.OPD, opds["DINKES"]), (Role.KASI, None)):
+            session.add(RoleAssignment(person_id=old, role=role.value, opd_id=opd_id, granted_at=NOW))
+        await outbox.enqueue(session, person_id=old, message=Envelope.from_reply("pemberitahuan", Reply("x")), now=NOW)
+    liaison = await on_telegram(db, "501", "Ibu Sari", Role.OPD, opds["DINKES"])
+    tried = await console_person(db, Role.OPD, "DINKES")  # a new shell's person: untouched by the upgrade
+
+    await migrate.upgrade(db)
+    async with db.read() as session:
+        active = (
+            await session.execute(
+                select(RoleAssignment.person_id, RoleAssignment.role).where(RoleAssignment.revoked_at.is_(None))
+            )
+        ).all()
+        revocations = (
+            await session.execute(
+                select(AuditEntry.actor_person_id, AuditEntry.object_id, AuditEntry.details).where(
+                    AuditEntry.action == "revoke"
+                )
+            )
+        ).all()
+        waiting = await session.scalar(select(OutboxMessage.status).where(OutboxMessage.person_id == old))
+    assert sorted(active) == sorted([(liaison, "opd"), (tried, "opd")])
+    assert sorted(revocations) == [
+        (None, str(old), '{"opd": "DINKES", "reason": "console_person_per_role", "role_revoked": "opd"}'),
+        (None, str(old), '{"opd": null, "reason": "console_person_per_role", "role_revoked": "kasi"}'),
+    ]
+    assert waiting == "unreachable"

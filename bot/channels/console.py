@@ -33,7 +33,7 @@ from bot.conversation.core import (
 )
 from bot.conversation.dispatch import Dispatcher
 from bot.conversation.envelope import Envelope
-from bot.conversation.templating import Renderer
+from bot.conversation.templating import Renderer, person_in_words
 from bot.domain.enums import Channel
 from bot.messaging.channel import Journal, JournalKey, RawEvent, Unparsable
 from bot.messaging.delivery import Identity, Undeliverable
@@ -128,7 +128,7 @@ class ConsoleChannel:
         """An outbox message for a console person: rendered now, printed under whom it is for."""
         reply = message.render(self.renderer)
         # Any console person's message: the terminal is where the server's operators read theirs.
-        self.out.write(f"[kepada {identity.display_name or identity.chat_id}]\n")
+        self.out.write(f"[kepada {person_in_words(identity.display_name) or identity.chat_id}]\n")
         self._print(reply)
 
     def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:
