@@ -12,11 +12,10 @@ from zoneinfo import ZoneInfo
 
 from bot.channels.console import ConsoleChannel
 from bot.channels.telegram.channel import TelegramChannel
-from bot.conversation.core import Actor
 from bot.conversation.dispatch import Dispatcher
 from bot.conversation.handling import Registry, Services
 from bot.conversation.templating import Renderer
-from bot.domain.enums import Channel, Role
+from bot.domain.enums import Role
 from bot.messaging.channel import Channel as ChannelProtocol
 from bot.messaging.ratelimit import RateLimiter
 from bot.services import identity, uploads
@@ -71,14 +70,19 @@ class MonevApp:
         await self.services.db.dispose()
 
     async def console(self, role: Role, opd_code: str | None, out: TextIO) -> ConsoleChannel:
-        """A console channel acting as `console:<unix user>` with exactly the given role."""
+        """A console channel acting as the console person of this unix user, role and OPD, holding only that role.
+
+        Its messages (a notice to a console admin, the Kabid's summary) wait for the person's next session: the
+        shell prints them after each line (`ConsoleChannel.show_waiting`).
+        """
         unix_user = getpass.getuser()
         now = self.now()
+        opd = opd_code.upper() if opd_code else None
+        name = self.services.renderer.plain("konsol/nama_orang", role=role.value, opd=opd)
         async with self.services.db.write() as session:
-            person_id = await identity.ensure_local_person(session, Channel.CONSOLE, unix_user, now)
-            assignment = await identity.ensure_assignment(session, person_id, role, opd_code, now)
-        actor = Actor(person_id, f"console:{unix_user}", (assignment,))
-        return ConsoleChannel(self.dispatcher, actor, unix_user, out, self.now)
+            actor = await identity.ensure_console_person(session, unix_user, role, opd, name, now)
+        external_id = identity.console_external_id(unix_user, role, opd)
+        return ConsoleChannel(self.dispatcher, actor, unix_user, out, self.now, identity_id=external_id)
 
 
 def build_channels(app: MonevApp, limiter: RateLimiter | None = None) -> list[ChannelProtocol]:

@@ -80,17 +80,19 @@ async def test_a_holder_whose_lease_was_taken_over_can_neither_claim_nor_record(
 async def test_a_message_for_a_channel_not_running_waits_for_it(db: Database) -> None:
     now = datetime.now(WIB)
     on_telegram = await person_on(db, "telegram", "2002", now)
-    nowhere = await person_on(db, "console", "operator", now)
+    on_console = await person_on(db, "console", "operator/admin", now)
+    nowhere = await person_on(db, "cli", "operator", now)
     async with db.write() as session:
-        for person in (on_telegram, nowhere):
+        for person in (on_telegram, on_console, nowhere):
             await outbox.enqueue(
                 session, person_id=person, message=Envelope.from_reply("pemberitahuan", Reply("halo")), now=now
             )
     fence = await take(db, "a")
     async with db.write() as session:
-        console_only = await outbox.claim_due(session, now, fence, [])
-    # Only the person with no chat account at all is taken (to be recorded unreachable); the other waits.
-    assert [m.person_id for m in console_only] == [nowhere]
+        unreachable = await outbox.claim_due(session, now, fence, [])
+    # Only the person with no account to read it on is taken (to be recorded unreachable); the others wait: the
+    # console person for their next shell.
+    assert [m.person_id for m in unreachable] == [nowhere]
     async with db.write() as session:
         with_telegram = await outbox.claim_due(session, now, fence, ["telegram"])
         where = await outbox.targets(session, [on_telegram], ["telegram"])

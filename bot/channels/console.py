@@ -1,7 +1,8 @@
 """The console channel: one message per line, for operators and for trying the bot locally.
 
 Two ways to run it. `monev shell` answers each line at once (`run`, `handle_line`): it takes no lease and does not
-compete with a running `monev run`. Under a `Runtime` it is a channel like Telegram (`bot.messaging.channel`): a
+compete with a running `monev run`; after each line it prints the messages waiting for its console person
+(`show_waiting`). Under a `Runtime` it is a channel like Telegram (`bot.messaging.channel`): a
 line is journaled (`submit_line`), processed by the journal loop in order, and its reply printed (`send`).
 """
 
@@ -32,10 +33,11 @@ from bot.conversation.core import (
 )
 from bot.conversation.dispatch import Dispatcher
 from bot.conversation.envelope import Envelope
-from bot.conversation.templating import Renderer
+from bot.conversation.templating import Renderer, person_in_words
 from bot.domain.enums import Channel
 from bot.messaging.channel import Journal, JournalKey, RawEvent, Unparsable
 from bot.messaging.delivery import Identity, Undeliverable
+from bot.services import outbox
 from bot.services.journal import JournalRow
 
 logger = logging.getLogger(__name__)
@@ -65,6 +67,8 @@ class ConsoleChannel:
         unix_user: str,
         out: TextIO,
         clock: Callable[[], datetime],
+        *,
+        identity_id: str | None = None,
     ) -> None:
         self.dispatcher = dispatcher
         self.actor = actor
@@ -72,6 +76,8 @@ class ConsoleChannel:
         self.chat_id = f"console:{unix_user}"
         self.out = out
         self.clock = clock
+        # The console identity of the actor (`root/kasi`): the shell shows the messages waiting for it.
+        self.identity_id = identity_id
         self._buttons: list[Button] = []
         self._counter = 0
 
@@ -80,8 +86,9 @@ class ConsoleChannel:
         return self.dispatcher.services.renderer
 
     async def run(self, stdin: TextIO) -> None:
-        """Answer every line until EOF."""
+        """Answer every line until EOF; what waited for this console person since its last session comes first."""
         loop = asyncio.get_running_loop()
+        await self.show_waiting()
         while True:
             line = await loop.run_in_executor(None, stdin.readline)
             if not line:
@@ -97,6 +104,23 @@ class ConsoleChannel:
         request = self._request_of(event, received_at=self.clock(), message_id=str(self._counter))
         for reply in await self.dispatcher.handle(request, self.clock()):
             self._print(reply)
+        await self.show_waiting()
+
+    async def show_waiting(self) -> None:
+        """Print the outbox messages waiting for this shell's console person, each once (`outbox.take_for_console`).
+
+        The shell takes these itself rather than running the dispatcher: it holds no lease and must not claim
+        anyone else's messages, Telegram's least of all; a message is marked sent before it is printed, so a
+        second shell of the same person (or `monev run`'s dispatcher) never shows it again.
+        """
+        person_id = self.actor.person_id
+        if self.identity_id is None or person_id is None:
+            return
+        async with self.dispatcher.services.db.write() as session:
+            taken = await outbox.take_for_console(session, person_id, self.identity_id, self.clock())
+        identity = Identity(self.name, self.identity_id, person_id, self.actor.display_name, None)
+        for message in taken:
+            await self.deliver(message.envelope, identity)
 
     # -- delivery: the same printing for direct replies and the outbox ---------------------------------------
 
@@ -104,7 +128,7 @@ class ConsoleChannel:
         """An outbox message for a console person: rendered now, printed under whom it is for."""
         reply = message.render(self.renderer)
         # Any console person's message: the terminal is where the server's operators read theirs.
-        self.out.write(f"[kepada {identity.display_name or identity.chat_id}]\n")
+        self.out.write(f"[kepada {person_in_words(identity.display_name) or identity.chat_id}]\n")
         self._print(reply)
 
     def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:

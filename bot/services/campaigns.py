@@ -17,6 +17,7 @@ from bot.domain.enums import CampaignState, Role
 from bot.errors import DomainError
 from bot.services import audit
 from bot.services.audit import Acting
+from bot.services.identity import counts_as_liaison
 from bot.services.items import FRAMEWORKS, ItemSpec
 from bot.services.safe_text import display_text
 from bot.services.uploads import clean_file_name, register_blob
@@ -412,8 +413,7 @@ async def broadcast_reach(session: AsyncSession, campaign_id: int) -> BroadcastR
         .join(CampaignOpd, CampaignOpd.opd_id == RoleAssignment.opd_id)
         .where(
             CampaignOpd.campaign_id == campaign_id,
-            RoleAssignment.role == Role.OPD.value,
-            RoleAssignment.revoked_at.is_(None),
+            counts_as_liaison(),
         )
     )
     return BroadcastReach(int(opds or 0), int(liaisons or 0))
@@ -548,7 +548,7 @@ async def invitation_targets(
         select(RoleAssignment.person_id, Opd.id, Opd.code, Opd.name)
         .join(Opd, Opd.id == RoleAssignment.opd_id)
         .join(CampaignOpd, and_(CampaignOpd.opd_id == Opd.id, CampaignOpd.campaign_id == campaign_id))
-        .where(RoleAssignment.role == Role.OPD.value, RoleAssignment.revoked_at.is_(None))
+        .where(counts_as_liaison())
     )
     if person_id is not None:
         liaisons = liaisons.where(RoleAssignment.person_id == person_id)

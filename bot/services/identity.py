@@ -5,13 +5,41 @@ from __future__ import annotations
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.conversation.core import Actor, Assignment
-from bot.domain.enums import OPD_SCOPED_ROLES, Role
+from bot.domain.enums import OPD_SCOPED_ROLES, Channel, Role
 from bot.errors import DomainError
 from storage.models import ChannelIdentity, Opd, Person, RoleAssignment
+
+# The server's own operators: the console (`monev shell`) and the CLI act as persons of their own, on these
+# channels only. They try and run the bot; they are never anyone's liaison.
+LOCAL_CHANNELS = (Channel.CONSOLE.value, Channel.CLI.value)
+
+
+def is_local_operator(person_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ColumnElement[bool]:
+    """SQL: the person stands for a server operator (has a console or CLI identity)."""
+    return exists().where(ChannelIdentity.person_id == person_id, ChannelIdentity.channel.in_(LOCAL_CHANNELS))
+
+
+def counts_as_liaison() -> ColumnElement[bool]:
+    """SQL on `RoleAssignment`: an active liaison's assignment, the one rule behind every liaison count and list.
+
+    A console person trying `--as opd:KODE` holds the role for that session's person, but is no OPD's liaison:
+    not in `/opd`, the broadcast, its delivery report or a hand-over.
+    """
+    return and_(
+        RoleAssignment.role == Role.OPD.value,
+        RoleAssignment.revoked_at.is_(None),
+        ~is_local_operator(RoleAssignment.person_id),
+    )
+
+
+def not_a_local_liaison() -> ColumnElement[bool]:
+    """SQL on `RoleAssignment`: any assignment but a local operator's liaison role (for queries of several roles)."""
+    return or_(RoleAssignment.role != Role.OPD.value, ~is_local_operator(RoleAssignment.person_id))
 
 
 async def resolve_actor(session: AsyncSession, channel: str, external_id: str) -> Actor:
@@ -76,6 +104,37 @@ async def ensure_local_person(session: AsyncSession, channel: str, unix_user: st
     session.add(ChannelIdentity(person_id=person.id, channel=channel, external_id=unix_user, created_at=now))
     await session.flush()
     return person.id
+
+
+def console_external_id(unix_user: str, role: Role, opd_code: str | None) -> str:
+    """`root/kasi`, `root/opd:DINKES`: one console person per unix user, role and OPD."""
+    return f"{unix_user}/{role.value}" + (f":{opd_code.upper()}" if opd_code else "")
+
+
+async def ensure_console_person(
+    session: AsyncSession, unix_user: str, role: Role, opd_code: str | None, name: str, now: datetime
+) -> Actor:
+    """The console person of one `monev shell --as ROLE[:OPD]`, created on first use, holding exactly that role.
+
+    Each role (and OPD) is a person of its own, so trying a role never gives it to the server's operator for
+    good, and a later session as another role holds only its own. Refuses unknown or missing OPDs.
+    """
+    external_id = console_external_id(unix_user, role, opd_code)
+    person_id = await session.scalar(
+        select(ChannelIdentity.person_id).where(
+            ChannelIdentity.channel == Channel.CONSOLE.value, ChannelIdentity.external_id == external_id
+        )
+    )
+    if person_id is None:
+        person = Person(display_name=name, created_at=now)
+        session.add(person)
+        await session.flush()
+        person_id = person.id
+        session.add(
+            ChannelIdentity(person_id=person_id, channel=Channel.CONSOLE.value, external_id=external_id, created_at=now)
+        )
+    assignment = await ensure_assignment(session, person_id, role, opd_code, now)
+    return Actor(person_id, name, (assignment,))
 
 
 async def ensure_assignment(

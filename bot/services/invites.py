@@ -15,6 +15,7 @@ from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
 from bot.services import audit
 from bot.services.audit import Acting
+from bot.services.identity import counts_as_liaison
 from bot.services.safe_text import display_text
 from storage.models import ChannelIdentity, CodeAttempt, Invite, Opd, Person, RoleAssignment
 
@@ -437,8 +438,7 @@ async def _other_liaisons(session: AsyncSession, opd_id: int, new_person_id: int
         .outerjoin(ChannelIdentity, ChannelIdentity.person_id == Person.id)
         .where(
             RoleAssignment.opd_id == opd_id,
-            RoleAssignment.role == Role.OPD.value,
-            RoleAssignment.revoked_at.is_(None),
+            counts_as_liaison(),
             Person.id != new_person_id,
         )
         .group_by(Person.id, Person.display_name)

@@ -22,14 +22,16 @@ from sqlalchemy.orm import aliased
 
 from bot.conversation.core import reply_from_json
 from bot.conversation.envelope import Envelope
-from bot.domain.enums import OutboxStatus
+from bot.domain.enums import Channel, OutboxStatus
 from bot.services.lease import Fence, holds
 from storage.models import ChannelIdentity, DeliveryAttempt, OutboxMessage, Person, PlatformFile
 
 OPEN = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
-# The channels a person is reached on wherever the bot runs. A console account is reached only by a process that
-# runs the console channel; elsewhere a console-only person's messages are recorded unreachable (see claim_due).
+# The channels a person is reached on wherever the bot runs.
 MESSAGING_CHANNELS = ("telegram", "whatsapp")
+# The channels whose messages wait until the channel runs, instead of being recorded unreachable: the messaging
+# channels, and the console, whose persons read theirs in their next `monev shell` session (`take_for_console`).
+WAITING_CHANNELS = (*MESSAGING_CHANNELS, Channel.CONSOLE.value)
 INVITATION_KINDS = ("undangan", "permintaan_data")
 
 
@@ -114,7 +116,8 @@ async def claim_due(
     """Claim due messages in order; a person whose earlier message waits for a retry gets nothing newer first.
 
     A message is claimed only if its person can be reached on one of the running `channels`, or on none at
-    all (it is then recorded unreachable): a message for a channel that is not running waits for it.
+    all (it is then recorded unreachable): a message for a channel that is not running waits for it, and so
+    does a console person's, for that person's next shell.
     """
     earlier = aliased(OutboxMessage)
     waiting_before = exists().where(
@@ -123,7 +126,7 @@ async def claim_due(
         earlier.status.in_(OPEN),
         earlier.not_before > now,
     )
-    deliverable = _reachable_identity(channels) | ~_reachable_identity(MESSAGING_CHANNELS)
+    deliverable = _reachable_identity(channels) | ~_reachable_identity(WAITING_CHANNELS)
     rows = (
         await session.scalars(
             select(OutboxMessage)
@@ -162,6 +165,47 @@ async def claim_due(
             update(OutboxMessage).where(OutboxMessage.id.in_(purged)).values(status=OutboxStatus.FAILED.value)
         )
     return [Claimed(r.id, r.person_id, _envelope_of(r), r.attempts) for r in rows if r.payload]
+
+
+async def take_for_console(session: AsyncSession, person_id: int, chat_id: str, now: datetime) -> list[Claimed]:
+    """The due messages of a console person, marked sent now for `monev shell` to print after the commit.
+
+    The shell holds no lease and never competes with the dispatcher: it takes only this person's `pending`
+    messages, each by a compare-and-set (pending → sent, one delivery attempt), so two shells of one person
+    never print one message twice and a message the dispatcher has claimed is left to it. Printing to the
+    terminal that asked cannot fail, so sent means shown.
+    """
+    due = (
+        await session.scalars(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.person_id == person_id,
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.not_before <= now,
+                OutboxMessage.payload.is_not(None),  # a purged person's rows have nothing left to show
+            )
+            .values(
+                status=OutboxStatus.SENT.value,
+                sent_at=now,
+                channel=Channel.CONSOLE.value,
+                chat_id=chat_id,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .returning(OutboxMessage.id)
+        )
+    ).all()
+    if not due:
+        return []
+    rows = (
+        await session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(due)).order_by(OutboxMessage.id))
+    ).all()
+    for row in rows:
+        session.add(
+            DeliveryAttempt(
+                message_id=row.id, at=now, channel=Channel.CONSOLE.value, chat_id=chat_id, outcome="sent", error=None
+            )
+        )
+    return [Claimed(r.id, r.person_id, _envelope_of(r), r.attempts) for r in rows]
 
 
 async def release(session: AsyncSession, message_ids: list[int], fence: Fence) -> None:

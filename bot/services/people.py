@@ -13,6 +13,7 @@ from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.services import actions, audit, conversations, outbox, submissions
 from bot.services.audit import Acting
+from bot.services.identity import counts_as_liaison, not_a_local_liaison
 from bot.services.invites import issuable_by
 from storage.models import ChannelIdentity, InboundEvent, Opd, Person, RoleAssignment
 
@@ -71,10 +72,17 @@ async def describe_people(session: AsyncSession, person_ids: Iterable[int] | Non
 
 
 async def people_with_roles(session: AsyncSession, roles: Iterable[Role], opd_id: int | None = None) -> list[int]:
-    """Ids of people holding any of `roles` (for one OPD, if given), e.g. the admins to notify."""
+    """Ids of people holding any of `roles` (for one OPD, if given), e.g. the admins to notify.
+
+    A console person is told as any other (its shell shows it), except as a liaison: it is nobody's.
+    """
     query = (
         select(RoleAssignment.person_id)
-        .where(RoleAssignment.role.in_([r.value for r in roles]), RoleAssignment.revoked_at.is_(None))
+        .where(
+            RoleAssignment.role.in_([r.value for r in roles]),
+            RoleAssignment.revoked_at.is_(None),
+            not_a_local_liaison(),
+        )
         .distinct()
         .order_by(RoleAssignment.person_id)
     )
@@ -198,7 +206,7 @@ async def liaisons_by_opd(session: AsyncSession) -> dict[str, list[str]]:
         select(Opd.code, Person.id, Person.display_name)
         .join(RoleAssignment, RoleAssignment.opd_id == Opd.id)
         .join(Person, Person.id == RoleAssignment.person_id)
-        .where(RoleAssignment.role == Role.OPD.value, RoleAssignment.revoked_at.is_(None))
+        .where(counts_as_liaison())
         .order_by(Opd.code, Person.id)
     )
     result: dict[str, list[str]] = {}
