@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from bot.conversation.core import Actor, Assignment
 from bot.domain.enums import OPD_SCOPED_ROLES, Channel, Role
@@ -21,7 +21,8 @@ LOCAL_CHANNELS = (Channel.CONSOLE.value, Channel.CLI.value)
 
 def is_local_operator(person_id: ColumnElement[int] | InstrumentedAttribute[int]) -> ColumnElement[bool]:
     """SQL: the person stands for a server operator (has a console or CLI identity)."""
-    return exists().where(ChannelIdentity.person_id == person_id, ChannelIdentity.channel.in_(LOCAL_CHANNELS))
+    local = aliased(ChannelIdentity)  # its own name: a query that joins ChannelIdentity must not correlate it away
+    return exists().where(local.person_id == person_id, local.channel.in_(LOCAL_CHANNELS))
 
 
 def counts_as_liaison() -> ColumnElement[bool]:
