@@ -21,3 +21,14 @@ def test_an_invite_code_in_the_console_says_how_to_share_it_without_a_link(tmp_p
     assert result.returncode == 0, result.stderr
     assert "Kode undangan untuk Penghubung OPD DINKES" in result.stdout
     assert "membuka tautan" not in result.stdout and "salin kodenya" in result.stdout
+
+
+def test_the_cli_refuses_an_opd_for_a_role_without_one_and_an_unlock_of_nothing(tmp_path: Path) -> None:
+    assert monev("opd", "import", "--default", cwd=tmp_path).returncode == 0
+    invite = monev("invite", "--role", "admin", "--opd", "DINKES", cwd=tmp_path)
+    assert invite.returncode == 1 and "tidak terikat pada OPD" in invite.stderr and not invite.stdout
+    shell = monev("shell", "--as", "admin:DINKES", stdin="/saya\n", cwd=tmp_path)
+    assert shell.returncode == 1 and "tidak terikat pada OPD" in shell.stderr and "Peran aktif" not in shell.stdout
+    unlock = monev("people", "unlock", "nobody", cwd=tmp_path)
+    assert unlock.returncode == 1 and "no failed code attempts to clear for telegram:nobody" in unlock.stderr
+    assert monev("invite", "--role", "kepala_opd", "--opd", "DINKES", cwd=tmp_path).returncode == 0

@@ -48,6 +48,8 @@ async def run(app: MonevApp, args: argparse.Namespace) -> int:
                 cleared = await invites.clear_attempts(
                     session, channel or "telegram", chat, acting=acting, now=app.now()
                 )
+                if not cleared:  # rolled back: nothing was cleared, so nothing is audited
+                    raise CliRejected(f"no failed code attempts to clear for {channel or 'telegram'}:{chat}")
                 print(f"lockout cleared for {channel or 'telegram'}:{chat} ({cleared} failed attempt(s))")
     return 0
 

@@ -145,6 +145,8 @@ async def ensure_assignment(
     opd: Opd | None = None
     if role in OPD_SCOPED_ROLES and not opd_code:
         raise DomainError("identitas/opd_wajib", role=role.value)
+    if opd_code and role not in OPD_SCOPED_ROLES:
+        raise DomainError("identitas/opd_tidak_berlaku", role=role.value)
     if opd_code:
         opd = await session.scalar(select(Opd).where(Opd.code == opd_code.upper()))
         if opd is None:

@@ -101,6 +101,8 @@ async def issue_invites(
     if issuer_roles is not None and (role is None or role not in issuable_by(issuer_roles)):
         raise DomainError("undangan/tidak_boleh", audit_action="invite_refused", role=role.value if role else "tautan")
     opd: Opd | None = None
+    if opd_code and role is not None and role not in OPD_SCOPED_ROLES:
+        raise DomainError("undangan/opd_tidak_berlaku", role=role.value)
     if role in OPD_SCOPED_ROLES:
         if not opd_code:
             raise DomainError("undangan/opd_wajib", role=role.value if role else "")
