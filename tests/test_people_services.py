@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from bot.domain.enums import OPD_SCOPED_ROLES
 from bot.errors import DomainError
 from bot.services import audit, identity, invites, journal, people, registry
 from bot.services.audit import Acting
@@ -124,8 +125,9 @@ async def test_separation_of_duties_is_enforced_by_the_service(db: Database) -> 
     for issuer, role, allowed in cases:
         async with db.write() as session:
             try:
+                opd_code = "DINKES" if role in OPD_SCOPED_ROLES else None  # only these roles name an OPD
                 await invites.issue_invites(
-                    session, acting=acting, role=role, opd_code="DINKES", now=NOW, issuer_roles=frozenset(issuer)
+                    session, acting=acting, role=role, opd_code=opd_code, now=NOW, issuer_roles=frozenset(issuer)
                 )
                 assert allowed, (issuer, role)
             except DomainError as refusal:
