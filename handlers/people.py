@@ -9,7 +9,7 @@ from bot.conversation.core import Reply
 from bot.conversation.handling import Context, Registry
 from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
-from bot.services import access, actions, bot_state, broadcast, invites, people
+from bot.services import access, actions, bot_state, broadcast, identity, invites, people
 from bot.services.invites import IssuedInvite, RedeemStatus, Redemption
 
 STAFF_ROLE_WORDS = {
@@ -161,9 +161,11 @@ async def saya(ctx: Context) -> Reply:
     """Who am I: name and active assignments."""
     actor = ctx.actor
     if actor.person_id is None:
-        return ctx.reply("orang/saya", person=None)
-    (person,) = await people.describe_people(await ctx.session(), [actor.person_id])
-    return ctx.reply("orang/saya", person=person)
+        return ctx.reply("orang/saya", person=None, revoked=None)
+    session = await ctx.session()
+    (person,) = await people.describe_people(session, [actor.person_id])
+    revoked = None if person.assignments else await people.last_revocation(session, actor.person_id)
+    return ctx.reply("orang/saya", person=person, revoked=revoked)
 
 
 async def undang(ctx: Context) -> Reply:
@@ -232,7 +234,6 @@ async def cabut(ctx: Context) -> Reply | list[Reply]:
     if target is None or len(ctx.request.args) > 1:
         return ctx.reply("orang/cara_cabut")
     result = await people.revoke_person(session, target, acting=ctx.acting(), revoker_roles=actor.roles, now=ctx.now)
-    await _tell_revoked(ctx, result)
     return ctx.reply("orang/dicabut", result=result)
 
 
@@ -247,14 +248,7 @@ async def handover_revoke(ctx: Context, params: dict[str, Any]) -> Reply | list[
         now=ctx.now,
         opd_code=params.get("opd"),
     )
-    await _tell_revoked(ctx, result)
     return ctx.reply("orang/dicabut", result=result)
-
-
-async def _tell_revoked(ctx: Context, result: people.Revocation) -> None:
-    await ctx.notify(
-        result.person_id, "orang/pemberitahuan_dicabut", revoked=result.revoked, batal=len(result.cancelled_batches)
-    )
 
 
 async def handover_keep(ctx: Context, params: dict[str, Any]) -> Reply:
@@ -268,6 +262,10 @@ async def unlock_chat(ctx: Context, params: dict[str, Any]) -> Reply:
     )
     if not cleared:
         raise DomainError("umum/sudah_diproses")
+    # The chat belongs to nobody registered yet: it gets a person of its own, so the outbox can tell it.
+    session = await ctx.session()
+    person_id = await identity.ensure_chat_person(session, str(params["channel"]), str(params["chat"]), ctx.now)
+    await ctx.notify(person_id, "pendaftaran/boleh_coba_lagi")
     return ctx.reply("pendaftaran/blokir_dibuka", chat=params["chat"])
 
 

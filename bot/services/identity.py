@@ -90,6 +90,27 @@ async def authorize(
     return Actor(person_id=person_id, display_name=name, assignments=current)
 
 
+async def ensure_chat_person(session: AsyncSession, channel: str, external_id: str, now: datetime) -> int:
+    """The person behind a chat, created bare (no name, no role) when the chat belongs to nobody yet.
+
+    A chat an admin unlocked must be told so before its owner registers; `/daftar` later gives this person the
+    role (and the name) instead of making another.
+    """
+    existing = await session.scalar(
+        select(ChannelIdentity.person_id).where(
+            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+        )
+    )
+    if existing is not None:
+        return existing
+    person = Person(display_name=None, created_at=now)
+    session.add(person)
+    await session.flush()
+    session.add(ChannelIdentity(person_id=person.id, channel=channel, external_id=external_id, created_at=now))
+    await session.flush()
+    return person.id
+
+
 async def ensure_local_person(session: AsyncSession, channel: str, unix_user: str, now: datetime) -> int:
     """The person standing for a local operator (`console:<user>` or `cli:<user>`), created on first use."""
     existing = await session.scalar(

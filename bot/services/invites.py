@@ -301,6 +301,11 @@ async def redeem(
     if not await _claim(session, invite, now):
         return await _record_failure(session, RedeemStatus.USED, channel, external_id, acting, now)
     person_id = identity.person_id if identity else await _new_person(session, display_name, now)
+    name = display_text(display_name or "").strip()[:255]
+    if identity is not None and name:  # a chat that was only unlocked has no name yet
+        await session.execute(
+            update(Person).where(Person.id == person_id, Person.display_name.is_(None)).values(display_name=name)
+        )
     if identity is None:
         session.add(
             ChannelIdentity(

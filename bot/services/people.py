@@ -9,13 +9,14 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.conversation.envelope import Envelope
 from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.services import actions, audit, conversations, outbox, submissions
 from bot.services.audit import Acting
 from bot.services.identity import counts_as_liaison, not_a_local_liaison
 from bot.services.invites import issuable_by
-from storage.models import ChannelIdentity, InboundEvent, Opd, Person, RoleAssignment
+from storage.models import AuditEntry, ChannelIdentity, InboundEvent, Opd, Person, RoleAssignment
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,45 @@ async def revoke_person(
             opd=assignment.opd_code,
         )
     batches, buttons = await _cancel_holdings(session, person_id, acting, now)
+    # Told the same way whoever revokes (a chat's /cabut, a hand-over, `monev people revoke`).
+    notice = Envelope.of("pemberitahuan", "orang/pemberitahuan_dicabut", revoked=revocable, batal=len(batches))
+    await outbox.enqueue(session, person_id=person_id, message=notice, now=now)
     return Revocation(person_id, person.name, revocable, kept, batches, buttons)
+
+
+@dataclass(frozen=True)
+class LastRevocation:
+    """What a person without roles is told by /saya: their access was revoked, by which role, when."""
+
+    role: Role
+    opd_name: str | None
+    by_role: str | None  # the revoker's role as the audit log holds it ("cli" for the server's operator)
+    at: datetime
+
+
+async def last_revocation(session: AsyncSession, person_id: int) -> LastRevocation | None:
+    """The person's most recent revoked role, or None for someone who never held one."""
+    row = (
+        await session.execute(
+            select(RoleAssignment.role, Opd.name, RoleAssignment.revoked_at, RoleAssignment.revoked_by_person_id)
+            .outerjoin(Opd, Opd.id == RoleAssignment.opd_id)
+            .where(RoleAssignment.person_id == person_id, RoleAssignment.revoked_at.is_not(None))
+            .order_by(RoleAssignment.revoked_at.desc(), RoleAssignment.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        return None
+    role, opd_name, at, _revoker = row
+    if at is None:  # not possible (the query asks for revoked rows), but the type does not know
+        return None
+    by_role = await session.scalar(
+        select(AuditEntry.role)
+        .where(AuditEntry.action == "revoke", AuditEntry.object_id == str(person_id), AuditEntry.at == at)
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    )
+    return LastRevocation(Role(role), opd_name, by_role, at)
 
 
 async def _cancel_holdings(

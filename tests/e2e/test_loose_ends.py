@@ -10,7 +10,7 @@ from storage.models import Role
 from tests.e2e.harness import bot_settings, registered, running_bot, say
 from tests.e2e.test_campaigns_chat import import_opds, press
 from tests.e2e.test_handoffs import draft_for
-from tests.e2e.test_people import CODE
+from tests.e2e.test_people import CODE, monev_cli
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -78,3 +78,36 @@ async def test_the_hand_over_buttons_are_one_decision_and_tell_namesakes_apart(
         (late,) = (await fake_telegram.wait_for_messages(110, before + 2))[before + 1 :]
         assert "sudah diproses" in late["text"], late["text"]
         assert "Penghubung OPD" in (await say(fake_telegram, first, "/saya"))[0]  # still a liaison
+
+
+async def test_revocation_is_told_the_same_way_from_the_cli_and_an_unlocked_chat_hears_it(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    async with running_bot(bot_settings(fake_telegram, tmp_path)) as bot:
+        await import_opds(bot)
+        admin = await registered(fake_telegram, bot, 100, Role.ADMIN)
+        liaison = await registered(fake_telegram, bot, 200, Role.OPD, "DINKES")
+        (mine,) = await say(fake_telegram, liaison, "/saya")
+        person_id = int(mine.split("(ID ")[1].split(")")[0])
+        await monev_cli(tmp_path, "people", "revoke", str(person_id))
+        (told,) = await fake_telegram.wait_for(
+            lambda: [t for t in fake_telegram.texts(liaison.id) if "telah dicabut: Penghubung OPD" in t]
+        )
+        assert "Dinas Kesehatan" in told
+        (saya,) = await say(fake_telegram, liaison, "/saya")
+        assert "telah dicabut oleh operator server" in saya and "belum terdaftar" not in saya, saya
+
+        stranger = fake_telegram.user(301, first_name="Rina")
+        for _ in range(5):
+            await say(fake_telegram, stranger, "/daftar 1111-1111-1111-1111-1111")
+        (notice,) = await fake_telegram.wait_for(
+            lambda: [m for m in fake_telegram.sent_messages(100) if "diblokir sementara" in m["text"]]
+        )
+        admin.press_button(1, notice)
+        (unlocked,) = await fake_telegram.wait_for(
+            lambda: [t for t in fake_telegram.texts(stranger.id) if "sudah dibuka oleh admin" in t]
+        )
+        assert "Silakan coba lagi" in unlocked
+        code = CODE.findall((await say(fake_telegram, admin, "/undang tim"))[0])[0]
+        assert "Pendaftaran berhasil" in (await say(fake_telegram, stranger, f"/daftar {code}"))[0]
+        assert "Rina" in (await say(fake_telegram, stranger, "/saya"))[0]  # the bare person got its name

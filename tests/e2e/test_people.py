@@ -161,7 +161,7 @@ async def test_separation_of_duties_and_forged_buttons(fake_telegram: FakeBotAPI
         (done,) = await say(fake_telegram, admin, f"/cabut {liaison_id}")
         assert "dicabut dan berlaku saat ini juga" in done
         await fake_telegram.wait_for(lambda: any("telah dicabut" in t for t in fake_telegram.texts(200)))
-        assert "belum terdaftar" in (await say(fake_telegram, liaison, "/saya"))[0]
+        assert "telah dicabut oleh" in (await say(fake_telegram, liaison, "/saya"))[0]
 
         exported = tmp_path / "audit.csv"
         await monev_cli(tmp_path, "audit", "export", "--out", str(exported))
@@ -193,5 +193,5 @@ async def test_hand_over_asks_the_issuer_about_the_old_liaison(fake_telegram: Fa
         assert labels[0].startswith("Cabut Opd200 (sejak ") and labels[1:] == ["Biarkan semua tetap aktif"]
         kasi.press_button(1, question[0])
         await fake_telegram.wait_for(lambda: any("telah dicabut" in t for t in fake_telegram.texts(200)))
-        assert "belum terdaftar" in (await say(fake_telegram, old, "/saya"))[0]
+        assert "telah dicabut oleh Kasi PK&AI" in (await say(fake_telegram, old, "/saya"))[0]
         assert "Penghubung OPD" in (await say(fake_telegram, new, "/saya"))[0]
