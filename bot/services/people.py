@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.enums import Role
 from bot.errors import DomainError
-from bot.services import actions, audit, conversations, outbox, submissions
+from bot.services import actions, audit, conversations, menus, outbox, submissions
 from bot.services.audit import Acting
 from bot.services.invites import issuable_by
 from storage.models import ChannelIdentity, InboundEvent, Opd, Person, RoleAssignment
@@ -138,6 +138,7 @@ async def revoke_person(
             opd=assignment.opd_code,
         )
     batches, buttons = await _cancel_holdings(session, person_id, acting, now)
+    await menus.queue_menus(session, person_id, now)
     return Revocation(person_id, person.name, revocable, kept, batches, buttons)
 
 
@@ -170,6 +171,7 @@ async def purge_person(session: AsyncSession, person_id: int, *, acting: Acting,
         raise DomainError("orang/tidak_dikenal", person_id=person_id)
     identities = (await session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person_id))).all()
     chats = [(i.channel, i.external_id) for i in identities]
+    menu_chats = await menus.menu_chats(session, person_id)  # before they are redacted
     for chat_channel, chat_id in chats:
         await session.execute(
             update(InboundEvent)
@@ -189,6 +191,8 @@ async def purge_person(session: AsyncSession, person_id: int, *, acting: Acting,
         .values(revoked_at=now, revoked_by_person_id=acting.person_id)
     )
     await _cancel_holdings(session, person_id, acting, now)
+    # After the payloads are nulled: the one message left names the chat, to take the staff menu off it.
+    await menus.queue_menus(session, person_id, now, chats=menu_chats)
     await audit.record(session, acting, "purge", now, object_type="person", object_id=person_id)
 
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli.support import cli_acting
+from bot.conversation.envelope import MENU_KIND
 from bot.services import campaigns, people
 from bot.services.audit import Acting
 from storage.filestore import FileStore
@@ -132,7 +133,9 @@ async def test_a_revoked_secretary_cannot_open_the_campaign(fake_telegram: FakeB
         assert REFUSED in refused
         async with bot.app.services.db.read() as session:
             detail = await campaigns.campaign_detail(session, campaign_id)
-            queued = await session.scalar(select(func.count()).select_from(OutboxMessage))
+            queued = await session.scalar(
+                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind != MENU_KIND)
+            )
         assert detail.state == CampaignState.SIGNED
         assert queued == 0
 
