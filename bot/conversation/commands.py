@@ -25,12 +25,8 @@ class Command:
     aliases: tuple[str, ...] = ()
     usage: str = ""
     # Usage forms only some of the command's roles may write, each with the roles allowed (e.g. which codes
-    # `/undang` mints): a person's help and menu show only theirs. The full usage joins them all.
+    # `/undang` mints): a person's help shows only theirs, and `usage` joins them all.
     variants: tuple[tuple[str, frozenset[Role]], ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.variants and not self.usage:
-            object.__setattr__(self, "usage", " | ".join(form for form, _ in self.variants))
 
     def allows(self, roles: Iterable[Role]) -> bool:
         return self.roles is None or bool(self.roles.intersection(roles))
@@ -66,6 +62,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "undang",
         roles=frozenset({Role.ADMIN, Role.KASI, Role.KABID}),
+        usage=" | ".join(form for form, _ in INVITE_VARIANTS),
         variants=INVITE_VARIANTS,
     ),
     Command("cabut", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[ID]"),
