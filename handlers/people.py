@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot.conversation import payloads
+from bot.conversation.commands import commands_for
 from bot.conversation.core import Reply
 from bot.conversation.handling import Context, Registry
 from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
-from bot.services import access, actions, bot_state, broadcast, identity, invites, people
+from bot.services import access, actions, bot_state, broadcast, identity, invites, menus, people
 from bot.services.invites import IssuedInvite, RedeemStatus, Redemption
 
 STAFF_ROLE_WORDS = {
@@ -70,7 +71,16 @@ async def register_with_code(ctx: Context, code_text: str) -> Reply | list[Reply
     if not result.ok:
         return ctx.reply("pendaftaran/gagal", status=result.status.value)
     await _registration_notices(ctx, result)
-    return ctx.reply("pendaftaran/berhasil", role=_role(result), opd_name=result.opd_name)
+    assert result.person_id is not None
+    # Every role the person holds now (a registration may add to earlier ones), as their new menu lists them.
+    commands = commands_for(await menus.roles_of(session, result.person_id))
+    return ctx.reply(
+        "pendaftaran/berhasil",
+        role=_role(result),
+        opd_name=result.opd_name,
+        commands=commands,
+        helps={c.name: ctx.services.renderer.plain(c.help_template) for c in commands},
+    )
 
 
 def _role(result: Redemption) -> str:

@@ -207,3 +207,33 @@ async def test_target_choice_takes_the_first_identity_whose_channel_can_deliver_
             await session.execute(select(OutboxMessage.kind, OutboxMessage.channel).order_by(OutboxMessage.id))
         ).all()
     assert [tuple(r) for r in rows] == [("undangan", "whatsapp"), ("disposisi", "console")]
+
+
+async def test_a_menu_goes_to_the_chat_it_names_and_nowhere_else(app: MonevApp) -> None:
+    db = app.services.db
+    now = app.now()
+    menu = Envelope.menu("telegram", "4242", ["kabid", "opd"])
+    assert Envelope.from_json(menu.to_json()) == menu
+    assert (menu.chat, menu.menu_roles) == (("telegram", "4242"), ["kabid", "opd"])
+    async with db.write() as session:
+        person = Person(display_name="Ibu Sari", created_at=now)
+        session.add(person)
+        await session.flush()
+        # The console account is the most recent: an ordinary message would go there, a menu does not.
+        for channel, external_id, last in (("telegram", "4242", now - timedelta(hours=1)), ("console", "sari", now)):
+            session.add(
+                ChannelIdentity(
+                    person_id=person.id, channel=channel, external_id=external_id, created_at=now, last_inbound_at=last
+                )
+            )
+        await outbox.enqueue(session, person_id=person.id, message=menu, now=now)
+        grant = await lease.hold_lease(session, "test", now, timedelta(seconds=30))
+    assert grant is not None
+    telegram = OutsideTheWindow(with_template=set())  # its can_deliver is not asked: the menu names its chat
+    out = io.StringIO()
+    console = ConsoleChannel(app.dispatcher, Actor(person.id, "Ibu Sari"), "sari", out, app.now)
+    dispatcher = OutboxDispatcher(app.services, {"telegram": telegram, "console": console}, app.now)
+    dispatcher.start(grant.fence)
+    assert await dispatcher.deliver_due() == 1
+    assert telegram.delivered == [("menu", Identity("telegram", "4242", person.id, None, None))]
+    assert out.getvalue() == ""

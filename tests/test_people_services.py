@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -9,13 +10,14 @@ import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from bot.conversation.envelope import MENU_KIND, Envelope
 from bot.domain.enums import OPD_SCOPED_ROLES
 from bot.errors import DomainError
 from bot.services import audit, identity, invites, journal, people, registry
 from bot.services.audit import Acting
 from bot.services.invites import RedeemStatus
 from storage.database import Database
-from storage.models import AuditEntry, ChannelIdentity, Person, Role
+from storage.models import AuditEntry, ChannelIdentity, OutboxMessage, Person, Role
 
 WIB = ZoneInfo("Asia/Pontianak")
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=WIB)
@@ -187,3 +189,34 @@ async def test_the_audit_log_refuses_update_and_delete(db: Database) -> None:
     async with db.read() as session:
         entries = (await session.execute(select(AuditEntry.action, AuditEntry.actor_person_id))).all()
     assert [tuple(e) for e in entries] == [("opd_import", acting.person_id)]  # the one entry, unchanged
+
+
+async def menus_queued(db: Database, person_id: int) -> list[tuple[str, str, list[str]]]:
+    async with db.read() as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.person_id == person_id, OutboxMessage.kind == MENU_KIND)
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    envelopes = [Envelope.from_json(json.loads(r.payload)) for r in rows if r.payload]  # a purge nulls the rest
+    return [(*e.chat, e.menu_roles) for e in envelopes if e.chat]
+
+
+async def test_each_change_of_roles_queues_the_chat_its_menu_even_a_purge(db: Database) -> None:
+    acting = await setup(db)
+    person = (await redeem(db, await mint(db, acting, Role.KABID), "901")).person_id
+    assert person
+    assert (await redeem(db, await mint(db, acting, Role.OPD, "DINKES"), "901")).status == RedeemStatus.REGISTERED
+    async with db.write() as session:  # the admin revokes the liaison role and keeps the Kabid one
+        await people.revoke_person(session, person, acting=acting, revoker_roles=frozenset({Role.ADMIN}), now=NOW)
+    assert await menus_queued(db, person) == [
+        ("telegram", "901", ["kabid"]),
+        ("telegram", "901", ["kabid", "opd"]),
+        ("telegram", "901", ["kabid"]),
+    ]
+    async with db.write() as session:
+        await people.purge_person(session, person, acting=acting, now=NOW)
+    # The chat is named although the purge redacted it from the identity: its menu goes back to the default.
+    assert await menus_queued(db, person) == [("telegram", "901", [])]

@@ -61,15 +61,26 @@ BY_ROLE = {
 MENU = [(name, LINES[name].split(" — ", 1)[1]) for name in EVERYONE]
 
 
-def _help_as_it_was(names: list[str], *, registered: bool) -> str:
-    return "\n".join([HEADER, *(LINES[n] for n in names)]) + ("" if registered else UNREGISTERED)
+# `/undang` shows only the codes the reader may mint (invites.ISSUABLE): the full usage above is the table's.
+UNDANG_BY_ROLE = {
+    Role.ADMIN: "/undang KODE_OPD [opd|kepala_opd] | tim — Buat kode undangan",
+    Role.KASI: "/undang KODE_OPD [opd|kepala_opd] | tim | admin | sekretariat — Buat kode undangan",
+    Role.KABID: "/undang admin | sekretariat | kasi | kabid — Buat kode undangan",
+}
+
+
+def _help_as_it_was(names: list[str], *, registered: bool, role: Role | None = None) -> str:
+    lines = [UNDANG_BY_ROLE[role] if n == "undang" and role else LINES[n] for n in names]
+    return "\n".join([HEADER, *lines]) + ("" if registered else UNREGISTERED)
 
 
 @pytest.mark.parametrize("role", list(Role))
 async def test_help_reads_as_before_for_each_role(app: MonevApp, role: Role) -> None:
     scoped = role in OPD_SCOPED_ROLES
     actor = Actor(1, "Uji", (Assignment(role, 1 if scoped else None, "DISKOMINFO" if scoped else None),))
-    assert await answer(app, request("/help", actor=actor)) == [_help_as_it_was(BY_ROLE[role], registered=True)]
+    assert await answer(app, request("/help", actor=actor)) == [
+        _help_as_it_was(BY_ROLE[role], registered=True, role=role)
+    ]
 
 
 async def test_help_reads_as_before_for_someone_unregistered(app: MonevApp) -> None:

@@ -8,9 +8,10 @@ template `templates/perintah/<name>.txt.j2`, so the wording is reviewed with eve
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.domain.enums import Role
+from bot.services.invites import issuers_of
 
 EVERYONE: frozenset[Role] | None = None
 
@@ -23,9 +24,19 @@ class Command:
     roles: frozenset[Role] | None = EVERYONE
     aliases: tuple[str, ...] = ()
     usage: str = ""
+    # Usage forms only some of the command's roles may write, each with the roles allowed (e.g. which codes
+    # `/undang` mints): a person's help shows only theirs, and `usage` joins them all.
+    variants: tuple[tuple[str, frozenset[Role]], ...] = ()
 
     def allows(self, roles: Iterable[Role]) -> bool:
         return self.roles is None or bool(self.roles.intersection(roles))
+
+    def usage_for(self, roles: Iterable[Role]) -> str:
+        """The usage a person with these roles may write: the variants their roles allow."""
+        if not self.variants:
+            return self.usage
+        held = frozenset(roles)
+        return " | ".join(form for form, allowed in self.variants if allowed & held)
 
     @property
     def help_template(self) -> str:
@@ -34,6 +45,12 @@ class Command:
 
 
 STAFF = frozenset({Role.ADMIN, Role.KASI, Role.KABID, Role.SEKRETARIAT})
+
+# `/undang`'s forms follow who may mint which code (invites.ISSUABLE), so the help never offers a refusal.
+INVITE_VARIANTS: tuple[tuple[str, frozenset[Role]], ...] = (
+    ("KODE_OPD [opd|kepala_opd]", issuers_of(Role.OPD) | issuers_of(Role.KEPALA_OPD)),
+    *((role.value, issuers_of(role)) for role in (Role.TIM, Role.ADMIN, Role.SEKRETARIAT, Role.KASI, Role.KABID)),
+)
 
 COMMANDS: tuple[Command, ...] = (
     Command("start", usage="[KODE]"),
@@ -45,7 +62,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "undang",
         roles=frozenset({Role.ADMIN, Role.KASI, Role.KABID}),
-        usage="KODE_OPD [opd|kepala_opd] | tim | admin | sekretariat | kasi | kabid",
+        usage=" | ".join(form for form, _ in INVITE_VARIANTS),
+        variants=INVITE_VARIANTS,
     ),
     Command("cabut", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[ID]"),
     # "Kampanye" reads as an election campaign to a civil servant: the round is a "kegiatan Monev"; the old
@@ -69,6 +87,9 @@ def find_command(name: str, table: Sequence[Command] = COMMANDS) -> Command | No
 
 
 def commands_for(roles: Iterable[Role]) -> list[Command]:
-    """The commands a person with these roles may use, in table order."""
+    """The commands a person with these roles may use, in table order, each with the usage they may write.
+
+    `/help`, the welcome after registration and the person's Telegram menu all list exactly these.
+    """
     held = frozenset(roles)
-    return [c for c in COMMANDS if c.allows(held)]
+    return [replace(c, usage=c.usage_for(held)) for c in COMMANDS if c.allows(held)]

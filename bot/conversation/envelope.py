@@ -31,6 +31,11 @@ JSON = str | int | float | bool | None | list["JSON"] | dict[str, "JSON"]
 # without one of its own uses the generic notice, and its free-form message follows when the person replies.
 TEMPLATE_KEYS = {"undangan": "undangan", "permintaan_data": "undangan", "laporan_kirim": "pemberitahuan"}
 DEFAULT_TEMPLATE_KEY = "pemberitahuan"
+# A chat's command menu: no text anyone reads, but queued like a message so it is durable, in order with the
+# person's other messages, fenced and rate-limited. It names its chat (a menu belongs to one chat, and a purged
+# person's chat id is gone from their identities) and the roles held; the channel lists the commands of those
+# roles when it delivers (as templates are rendered then); a channel without menus ignores it.
+MENU_KIND = "menu"
 
 
 def plain(value: Any) -> JSON:
@@ -150,6 +155,26 @@ class Envelope:
         document = Document(reply.document.sha256, reply.document.file_name) if reply.document else None
         return cls(kind, None, {}, _rows(reply.buttons), document, reply.text, whatsapp_template)
 
+    @classmethod
+    def menu(cls, channel: str, chat_id: str, roles: Sequence[str]) -> Envelope:
+        """A chat's command menu: the commands of these roles; no role left means the default menu again."""
+        held: list[JSON] = [*sorted(roles)]
+        return cls(MENU_KIND, None, {"channel": channel, "chat_id": chat_id, "roles": held}, text="")
+
+    @property
+    def chat(self) -> tuple[str, str] | None:
+        """The (channel, chat id) a menu is for; other messages go to whichever account of the person fits."""
+        channel, chat_id = self.params.get("channel"), self.params.get("chat_id")
+        if self.kind != MENU_KIND or not isinstance(channel, str) or not isinstance(chat_id, str):
+            return None
+        return channel, chat_id
+
+    @property
+    def menu_roles(self) -> list[str]:
+        """The roles whose commands a menu lists (role values, as the database stores them)."""
+        roles = self.params.get("roles") if self.kind == MENU_KIND else None
+        return [str(r) for r in roles] if isinstance(roles, list) else []
+
     def render(self, renderer: Renderer) -> Reply:
         """The neutral reply every channel sends (text in our HTML subset, labels as text): one render per message."""
         text = self.text if self.text is not None else renderer.render(self.template or "", **self.params)
@@ -178,6 +203,8 @@ class Envelope:
             data["params"] = dict(self.params)
         else:
             data["text"] = self.text
+            if self.params:  # a menu's chat and roles
+                data["params"] = dict(self.params)
         if self.buttons:
             data["buttons"] = [[_button_json(b) for b in row] for row in self.buttons]
         if self.document:

@@ -113,7 +113,7 @@ class OutboxDispatcher:
         """One person's messages in order; a message that must wait holds back the ones after it."""
         async with self._bound:
             for index, message in enumerate(messages):
-                target = self._choose(message.envelope, candidates)
+                target = self._choose(message, candidates)
                 if self._stopping or self.fence != fence:
                     outcome = "stop"  # shutting down, or another chat found the lease taken over
                 else:
@@ -131,12 +131,18 @@ class OutboxDispatcher:
                         await outbox.release(session, [m.id for m in messages[start:]], fence)
                     return
 
-    def _choose(self, message: Envelope, candidates: list[Identity]) -> Identity | None:
-        """The first candidate (most recently active first) whose channel runs here and can deliver it now."""
+    def _choose(self, message: Claimed, candidates: list[Identity]) -> Identity | None:
+        """The first candidate (most recently active first) whose channel runs here and can deliver it now.
+
+        A message that names its chat (a command menu) goes to that chat only, even once the person is purged.
+        """
+        envelope: Envelope = message.envelope
+        if (chat := envelope.chat) is not None:
+            return Identity(chat[0], chat[1], message.person_id, None, None) if chat[0] in self.channels else None
         now = self.clock()
         for identity in candidates:
             channel = self.channels.get(identity.channel)
-            if channel is not None and channel.can_deliver(message.kind, identity, now):
+            if channel is not None and channel.can_deliver(envelope.kind, identity, now):
                 return identity
         return None
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
-from bot.services import audit
+from bot.services import audit, menus
 from bot.services.audit import Acting
 from bot.services.identity import counts_as_liaison
 from bot.services.safe_text import display_text
@@ -32,6 +32,11 @@ ISSUABLE: dict[Role, frozenset[Role]] = {
     Role.KASI: frozenset({Role.OPD, Role.KEPALA_OPD, Role.TIM, Role.ADMIN, Role.SEKRETARIAT}),
     Role.KABID: frozenset({Role.ADMIN, Role.SEKRETARIAT, Role.KASI, Role.KABID}),
 }
+
+
+def issuers_of(role: Role) -> frozenset[Role]:
+    """The roles whose holders may issue codes for `role` (the CLI aside, which issues anything)."""
+    return frozenset(issuer for issuer, issuable in ISSUABLE.items() if role in issuable)
 
 
 def issuable_by(roles: frozenset[Role]) -> frozenset[Role]:
@@ -334,6 +339,7 @@ async def redeem(
         opd=opd.code if opd else None,
         handover=invite.handover,
     )
+    await menus.queue_menus(session, person_id, now)
     previous = await _other_liaisons(session, opd.id, person_id) if (opd and invite.handover) else ()
     return Redemption(
         RedeemStatus.REGISTERED,
@@ -433,6 +439,8 @@ async def _link(
         invite_id=invite.id,
         channel_linked=channel,
     )
+    if channel in menus.MENU_CHANNELS:  # the person's other chats have their menu already
+        await menus.queue_menus(session, target, now, chats=[(channel, external_id)])
     return Redemption(RedeemStatus.LINKED, target)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation.envelope import Envelope
 from bot.domain.enums import Role
 from bot.errors import DomainError
-from bot.services import actions, audit, conversations, outbox, submissions
+from bot.services import actions, audit, conversations, menus, outbox, submissions
 from bot.services.audit import Acting
 from bot.services.identity import counts_as_liaison, not_a_local_liaison
 from bot.services.invites import issuable_by
@@ -150,6 +150,7 @@ async def revoke_person(
     # Told the same way whoever revokes (a chat's /cabut, a hand-over, `monev people revoke`).
     notice = Envelope.of("pemberitahuan", "orang/pemberitahuan_dicabut", revoked=revocable, batal=len(batches))
     await outbox.enqueue(session, person_id=person_id, message=notice, now=now)
+    await menus.queue_menus(session, person_id, now)
     return Revocation(person_id, person.name, revocable, kept, batches, buttons)
 
 
@@ -217,6 +218,7 @@ async def purge_person(session: AsyncSession, person_id: int, *, acting: Acting,
         raise DomainError("orang/tidak_dikenal", person_id=person_id)
     identities = (await session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person_id))).all()
     chats = [(i.channel, i.external_id) for i in identities]
+    menu_chats = await menus.menu_chats(session, person_id)  # before they are redacted
     for chat_channel, chat_id in chats:
         await session.execute(
             update(InboundEvent)
@@ -236,6 +238,8 @@ async def purge_person(session: AsyncSession, person_id: int, *, acting: Acting,
         .values(revoked_at=now, revoked_by_person_id=acting.person_id)
     )
     await _cancel_holdings(session, person_id, acting, now)
+    # After the payloads are nulled: the one message left names the chat, to take the staff menu off it.
+    await menus.queue_menus(session, person_id, now, chats=menu_chats)
     await audit.record(session, acting, "purge", now, object_type="person", object_id=person_id)
 
 

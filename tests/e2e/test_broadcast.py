@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.conversation.envelope import MENU_KIND
 from storage import migrate
 from storage.database import Database
 from storage.models import ChannelIdentity, DeliveryAttempt, OutboxMessage, Role
@@ -86,9 +87,20 @@ async def test_every_liaison_gets_both_messages_and_the_uploader_a_report(
                     select(ChannelIdentity.external_id).where(ChannelIdentity.unreachable_at.is_not(None))
                 )
             ).all()
-            attempts = await session.scalar(select(func.count()).select_from(DeliveryAttempt))
+            # Each registration also set the person's chat menu (kind `menu`): not part of the broadcast.
+            messages = OutboxMessage.kind != MENU_KIND
+            attempts = await session.scalar(
+                select(func.count())
+                .select_from(DeliveryAttempt)
+                .join(OutboxMessage, OutboxMessage.id == DeliveryAttempt.message_id)
+                .where(messages)
+            )
             statuses = dict(
-                (await session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status))).all()
+                (
+                    await session.execute(
+                        select(OutboxMessage.status, func.count()).where(messages).group_by(OutboxMessage.status)
+                    )
+                ).all()
             )
         assert sorted(unreachable) == sorted([str(blocked), str(missing)])
         assert statuses == {"sent": 11, "unreachable": 4}  # 8 to liaisons + 3 reports; 2 × 2 not reachable

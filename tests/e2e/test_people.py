@@ -187,7 +187,7 @@ async def test_hand_over_asks_the_issuer_about_the_old_liaison(fake_telegram: Fa
         new = fake_telegram.user(201, first_name="Penerus")
         assert "Pendaftaran berhasil" in (await say(fake_telegram, new, f"/daftar {CODE.findall(handover)[0]}"))[0]
         question = await fake_telegram.wait_for(
-            lambda: [m for m in fake_telegram.sent_messages(110) if "Serah terima penghubung" in m["text"]]
+            lambda: [m for m in fake_telegram.sent_messages(110) if "Cabut akses penghubung lama?" in m["text"]]
         )
         labels = [b["text"] for b in kasi.buttons(question[0])]
         assert labels[0].startswith("Cabut Opd200 (sejak ") and labels[1:] == ["Biarkan semua tetap aktif"]

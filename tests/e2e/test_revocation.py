@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli.support import cli_acting
+from bot.conversation.envelope import MENU_KIND
 from bot.services import campaigns, people
 from bot.services.audit import Acting
 from storage.filestore import FileStore
@@ -132,8 +133,10 @@ async def test_a_revoked_secretary_cannot_open_the_campaign(fake_telegram: FakeB
         assert REFUSED in refused
         async with bot.app.services.db.read() as session:
             detail = await campaigns.campaign_detail(session, campaign_id)
-            queued = await session.scalar(  # invitations; the revoked person's own notice aside
-                select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind != "pemberitahuan")
+            queued = await session.scalar(  # invitations; the revoked person's notice and menu aside
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.kind.not_in([MENU_KIND, "pemberitahuan"]))
             )
         assert detail.state == CampaignState.SIGNED
         assert queued == 0

@@ -428,6 +428,7 @@ class BotApiMethods:
             raise bad("can't parse commands JSON object")
         for command in commands:
             _check_command(command)
+        self._check_scope_chat(params.get("scope"))
         key = (_scope_key(params.get("scope")), str(params.get("language_code") or ""))
         if commands:
             self.state.commands[key] = [{"command": c["command"], "description": c["description"]} for c in commands]
@@ -442,9 +443,15 @@ class BotApiMethods:
 
     async def delete_my_commands(self, params: JSON, files: Files) -> bool:
         """Forget the commands of a scope and language."""
+        self._check_scope_chat(params.get("scope"))
         key = (_scope_key(params.get("scope")), str(params.get("language_code") or ""))
         self.state.commands.pop(key, None)
         return True
+
+    def _check_scope_chat(self, scope: Any) -> None:
+        """A chat scope (one person's menu) names a chat the bot knows, or Telegram answers 'chat not found'."""
+        if isinstance(scope, dict) and "chat_id" in scope:
+            self.state.chat_for({"chat_id": scope["chat_id"]})
 
 
 def _int(params: JSON, name: str, default: int) -> int:

@@ -16,7 +16,16 @@ import httpx
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from telegram import Bot, CallbackQuery, Document, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    Bot,
+    BotCommandScopeChat,
+    CallbackQuery,
+    Document,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
 from telegram.error import BadRequest, Conflict, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -407,6 +416,15 @@ async def test_group_messages_and_commands(fake_telegram: FakeBotAPI, bot: Bot) 
     assert await bot.get_my_commands() == ()
     with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
         await bot.set_my_commands([("Mulai!", "x")])
+    # A chat's own menu, kept apart from the default one; a chat the bot never met is not found.
+    fake_telegram.user(7002)
+    await bot.set_my_commands([("kirim", "Kirim")], scope=BotCommandScopeChat(7002))
+    assert fake_telegram.get_commands("chat:7002") == [{"command": "kirim", "description": "Kirim"}]
+    assert await bot.get_my_commands() == ()
+    await bot.delete_my_commands(scope=BotCommandScopeChat(7002))
+    assert fake_telegram.get_commands("chat:7002") == []
+    with pytest.raises(BadRequest, match="(?i)chat not found"):
+        await bot.set_my_commands([("kirim", "Kirim")], scope=BotCommandScopeChat(7003))
 
 
 async def test_unknown_method_is_404(fake_telegram: FakeBotAPI) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 from aiohttp import web
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
@@ -28,8 +28,9 @@ from bot.channels.telegram.sender import TelegramSender
 from bot.channels.telegram.web import webhook_routes
 from bot.conversation.commands import COMMANDS, Command
 from bot.conversation.core import Reply, Request
-from bot.conversation.envelope import Envelope
+from bot.conversation.envelope import MENU_KIND, Envelope
 from bot.conversation.templating import Renderer
+from bot.domain.enums import Role
 from bot.messaging.channel import ConfigurationError, Journal, JournalKey, RawEvent, Unparsable
 from bot.messaging.delivery import DeliveryFailed, DeliveryRejected, Identity
 from bot.messaging.ratelimit import RateLimiter
@@ -151,14 +152,26 @@ class TelegramChannel:
         return (self.poll(journal),)
 
     async def publish_commands(self) -> None:
-        """The command menu everyone sees; role-specific menus come with the people-access issue."""
-        renderer = self.renderer
-        # Plain text of at most 256 characters (tests/test_texts_in_templates.py keeps every help text within).
-        everyone = [BotCommand(c.name, renderer.plain(c.help_template)[:256]) for c in self.commands if c.roles is None]
+        """The default menu: what the unregistered see (a registered person's chat has its own, see `_set_menu`)."""
         try:
-            await self.bot.set_my_commands(everyone)
+            await self.bot.set_my_commands(self._menu(frozenset()))
         except TelegramError as error:
             logger.warning("could not publish the command menu: %s", error)
+
+    def _menu(self, roles: frozenset[Role]) -> list[BotCommand]:
+        """The commands of these roles (none: everyone's), described by their one-line help."""
+        # Plain text of at most 256 characters (tests/test_texts_in_templates.py keeps every help text within).
+        listed = [c for c in self.commands if c.allows(roles)]
+        return [BotCommand(c.name, self.renderer.plain(c.help_template)[:256]) for c in listed]
+
+    async def _set_menu(self, chat_id: int, roles: frozenset[Role]) -> None:
+        """One chat's menu: its person's commands, or back to the default once no role is left."""
+        scope = BotCommandScopeChat(chat_id)
+        if roles:
+            commands = self._menu(roles)
+            await self.sender.call(chat_id, lambda: self.bot.set_my_commands(commands, scope=scope))
+        else:
+            await self.sender.call(chat_id, lambda: self.bot.delete_my_commands(scope=scope))
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -292,7 +305,14 @@ class TelegramChannel:
     # -- delivery, shared by direct replies and the outbox -----------------------------------------------------
 
     async def deliver(self, message: Envelope, identity: Identity) -> None:
-        """An outbox message: rendered now, in the templates' current wording, then sent like a reply."""
+        """An outbox message: rendered now, in the templates' current wording, then sent like a reply.
+
+        A menu message sets the chat's command menu instead (nothing is sent to read).
+        """
+        if message.kind == MENU_KIND:
+            roles = frozenset(r for r in Role if r.value in message.menu_roles)
+            await self._translated(self._set_menu(int(identity.chat_id), roles))
+            return
         await self.send(identity.chat_id, message.render(self.renderer))
 
     def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:
@@ -301,11 +321,15 @@ class TelegramChannel:
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         """Send one message to a Telegram chat as HTML, translating Telegram's errors for the dispatcher."""
+        if reply.document is not None:
+            await self._translated(self._send_document(int(chat_id), reply))
+        else:
+            await self._translated(self.sender.send_reply(int(chat_id), reply))
+
+    async def _translated(self, call: Coroutine[Any, Any, Any]) -> None:
+        """Await a Bot API call, turning Telegram's errors into the ones the dispatcher reads."""
         try:
-            if reply.document is not None:
-                await self._send_document(int(chat_id), reply)
-            else:
-                await self.sender.send_reply(int(chat_id), reply)
+            await call
         except BadRequest as bug:
             raise DeliveryRejected(bug.message) from None
         except NetworkError as failure:
