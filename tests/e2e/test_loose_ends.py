@@ -65,7 +65,7 @@ async def test_the_hand_over_buttons_are_one_decision_and_tell_namesakes_apart(
         new = fake_telegram.user(202, first_name="Penerus")
         await say(fake_telegram, new, f"/daftar {CODE.findall(handover)[0]}")
         (question,) = await fake_telegram.wait_for(
-            lambda: [m for m in fake_telegram.sent_messages(110) if "Serah terima penghubung" in m["text"]]
+            lambda: [m for m in fake_telegram.sent_messages(110) if "Cabut akses penghubung lama?" in m["text"]]
         )
         labels = [b["text"] for b in kasi.buttons(question)]
         assert labels[0].startswith("Cabut Budi (sejak ") and labels[0].endswith(", akun …200)"), labels
