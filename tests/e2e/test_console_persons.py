@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.app import MonevApp, build_app
 from bot.cli.support import cli_acting
+from bot.conversation.envelope import MENU_KIND
 from bot.services import broadcast, campaigns, people, registry
 from storage.models import ChannelIdentity, DeliveryAttempt, Opd, OutboxMessage, Person, Role, RoleAssignment
 from tests.e2e.broadcast_world import open_broadcast
@@ -121,8 +122,10 @@ async def test_a_notice_to_a_console_admin_waits_for_its_next_shell_and_prints_o
         second = await shell(bot.app, Role.ADMIN, None, "/start\n")
 
         async with bot.app.services.db.read() as session:
-            message = (await session.scalars(select(OutboxMessage))).one()
-            attempts = (await session.scalars(select(DeliveryAttempt))).all()
+            message = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind != MENU_KIND))).one()
+            attempts = (
+                await session.scalars(select(DeliveryAttempt).where(DeliveryAttempt.message_id == message.id))
+            ).all()
     assert first.startswith("[kepada operator server (Admin Diskominfo)]\n"), first
     assert "Tim4101" in first.splitlines()[1], first
     assert "[kepada" not in second, second
