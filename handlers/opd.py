@@ -8,7 +8,7 @@ from bot.conversation import payloads
 from bot.conversation.core import Button, Reply, page_of
 from bot.conversation.handling import Context, Registry
 from bot.errors import DomainError
-from bot.services import access, actions, people, registry
+from bot.services import access, actions, campaigns, people, registry
 
 
 async def opd_command(ctx: Context) -> Reply:
@@ -79,9 +79,22 @@ async def _detail(ctx: Context, code: str) -> Reply:
 async def toggle_opd(ctx: Context, params: dict[str, Any]) -> Reply:
     # The dispatcher re-read the presser's roles in this transaction: a manager's role is held.
     acting = ctx.acting(access.managing_role(ctx.actor))
-    opd = await registry.set_opd_active(
-        await ctx.session(), str(params["code"]), bool(params["active"]), acting=acting, now=ctx.now
-    )
+    session, code = await ctx.session(), str(params["code"])
+    if not params["active"] and not params.get("confirmed"):
+        running = await campaigns.open_campaigns_of(session, code)
+        if running:  # say first what deactivating means for the OPD in a running kegiatan, then confirm
+            confirm = await actions.action_button(
+                session,
+                ctx.label("tombol/opd_nonaktifkan_ya"),
+                kind="opd_toggle",
+                person_id=_me(ctx),
+                now=ctx.now,
+                code=code,
+                active=False,
+                confirmed=True,
+            )
+            return ctx.reply("opd/nonaktif_tanya", buttons=[[confirm]], code=code, campaigns=running)
+    opd = await registry.set_opd_active(session, code, bool(params["active"]), acting=acting, now=ctx.now)
     return ctx.reply("opd/diubah", opd=opd)
 
 
@@ -89,3 +102,9 @@ def register(registry_: Registry) -> None:
     registry_.command("opd", opd_command)
     registry_.button("opd", opd_button)
     registry_.action("opd_toggle", toggle_opd, roles=access.MANAGERS)
+
+
+def _me(ctx: Context) -> int:
+    if ctx.actor.person_id is None:  # action handlers run for registered people only
+        raise DomainError("umum/tombol_bukan_untuk_anda")
+    return ctx.actor.person_id

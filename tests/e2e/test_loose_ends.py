@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from bot.services import registry
 from storage.models import Role
-from tests.e2e.harness import bot_settings, registered, running_bot, say
+from tests.e2e.broadcast_world import open_broadcast
+from tests.e2e.harness import RunningBot, bot_settings, registered, running_bot, say
 from tests.e2e.test_campaigns_chat import import_opds, press
 from tests.e2e.test_handoffs import draft_for
 from tests.e2e.test_people import CODE, monev_cli
@@ -111,3 +114,27 @@ async def test_revocation_is_told_the_same_way_from_the_cli_and_an_unlocked_chat
         code = CODE.findall((await say(fake_telegram, admin, "/undang tim"))[0])[0]
         assert "Pendaftaran berhasil" in (await say(fake_telegram, stranger, f"/daftar {code}"))[0]
         assert "Rina" in (await say(fake_telegram, stranger, "/saya"))[0]  # the bare person got its name
+
+
+async def test_deactivating_an_opd_of_a_running_kegiatan_says_what_happens_and_asks_first(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    settings = bot_settings(fake_telegram, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 1}, now=datetime.now().astimezone())
+    kasi = fake_telegram.user(world.leader_chats[0], first_name="Kasi")
+    for chat in [*world.liaisons, world.uploader_chat, *world.leader_chats[1:]]:
+        fake_telegram.user(chat)
+    async with running_bot(settings) as bot:
+        await fake_telegram.wait_for_messages(kasi.id, 1, timeout=20)  # the delivery report
+        await say(fake_telegram, kasi, "/opd DINKES")
+        (warned,) = await press(fake_telegram, kasi, "Nonaktifkan")
+        assert f"kegiatan Monev #{world.campaign_id}" in warned and "tetap tercatat" in warned, warned
+        assert [b["text"] for b in kasi.buttons()] == ["Ya, nonaktifkan"]
+        assert await dinkes_active(bot) is True  # nothing changed before the confirmation
+        (done,) = await press(fake_telegram, kasi, "Ya, nonaktifkan")
+        assert "sekarang nonaktif" in done and await dinkes_active(bot) is False
+
+
+async def dinkes_active(bot: RunningBot) -> bool:
+    async with bot.app.services.db.read() as session:
+        return next(o.active for o in await registry.list_opds(session) if o.code == "DINKES")
