@@ -6,15 +6,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.conversation.envelope import MENU_KIND
 from bot.services import broadcast, campaigns, identity, invites, items, registry
 from bot.services.audit import Acting
 from bot.settings import Settings
 from storage import migrate
 from storage.database import Database
 from storage.filestore import FileStore
-from storage.models import Role
+from storage.models import OutboxMessage, Role
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -56,6 +58,10 @@ async def open_broadcast(
             kasi = await register_one(session, Role.KASI, None, 900_001, cli, now)
             kabid = await register_one(session, Role.KABID, None, 900_002, cli, now)
             secretary = await register_one(session, Role.SEKRETARIAT, None, 900_003, cli, now)
+            # These people registered days before the campaign in a real year: their command menus went out then.
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.kind == MENU_KIND).values(status="sent", sent_at=now)
+            )
             opds = sorted({*liaisons_per_opd, *extra_opds})
             specs = (
                 items.framework_items(framework)
