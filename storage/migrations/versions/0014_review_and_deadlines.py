@@ -22,9 +22,7 @@ WAITING = "review_state = 'submitted' AND superseded_by_number IS NULL"
 def upgrade() -> None:
     with op.batch_alter_table("submission_version", schema=None) as batch_op:
         batch_op.add_column(sa.Column("review_claimed_by_person_id", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("review_claimed_until", storage.types.UTCDateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("review_claimed_until", storage.types.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(
             "fk_submission_version_review_claimed_by", "person", ["review_claimed_by_person_id"], ["id"]
         )
@@ -64,9 +62,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["person_id"], ["person.id"]),
         sa.PrimaryKeyConstraint("id"),
     )
-    op.create_index(
-        "ix_deadline_extension_campaign", "deadline_extension", ["campaign_id", "opd_id"], unique=False
-    )
+    op.create_index("ix_deadline_extension_campaign", "deadline_extension", ["campaign_id", "opd_id"], unique=False)
 
 
 def downgrade() -> None:
