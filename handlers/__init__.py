@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.conversation.handling import Registry
-from handlers import campaigns, general, intake, libur, opd, people, progress
+from handlers import campaigns, general, intake, libur, opd, people, progress, review
 
 
 def build_registry() -> Registry:
@@ -16,4 +16,5 @@ def build_registry() -> Registry:
     people.register(registry)
     intake.register(registry)
     progress.register(registry)
+    review.register(registry)
     return registry

@@ -7,7 +7,7 @@ whatever does not fit is `None` (the caller answers "Tombol ini sudah tidak berl
 The prefixes: `act:TOKEN` (a one-time action, bot.services.actions), `kir:` (intake, handlers.intake), `opd:`
 (the OPD list, handlers.opd), `kmp:` (campaigns, handlers.campaigns), `sta:` (which campaign `/status` or
 `/riwayat` shows, handlers.progress), `sts:`
-(the campaign overview, handlers.progress).
+(the campaign overview, handlers.progress), `tnj:a:REASON` (a reason for a revision request, handlers.review).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.conversation.core import MAX_PAYLOAD_BYTES
+from bot.domain.enums import ReviewReason
 from bot.services.items import CODE_PATTERN as ITEM_CODE
 from bot.services.registry import CODE_PATTERN as OPD_CODE
 
@@ -130,6 +131,17 @@ def parse_action(data: str) -> ActionPress | None:
     if fields is None or len(fields) != 1 or not _TOKEN.fullmatch(fields[0]):
         return None
     return ActionPress(fields[0])
+
+
+def parse_review_reason(data: str) -> ReviewReason | None:
+    """`tnj:a:REASON`: one reason of the short list a reviewer may add to a revision request."""
+    fields = _fields(data, "tnj")
+    if fields is None or len(fields) != 2 or fields[0] != "a":
+        return None
+    try:
+        return ReviewReason(fields[1])
+    except ValueError:
+        return None
 
 
 def parse_batch(data: str) -> BatchPress | None:

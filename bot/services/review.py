@@ -8,6 +8,7 @@ expects, so of two reviewers deciding at once only the first writes and the seco
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -83,6 +84,11 @@ class Decision:
     note: str | None
     reviewer: str
     told: tuple[int, ...]
+
+
+def reviewing_role(held: Collection[Role]) -> Role | None:
+    """The role a review is audited in: admin before Kasi for someone holding both; None (refused) for others."""
+    return next((r for r in (Role.ADMIN, Role.KASI) if r in held), None)
 
 
 def require_reviewer(acting: Acting) -> int:
