@@ -27,9 +27,11 @@ class Step(StrEnum):
 
 async def tinjau(ctx: Context) -> Reply | list[Reply]:
     """The oldest waiting version nobody else is looking at: its files, then what it should hold and the buttons."""
-    words = payloads.campaign_ref(ctx.request.args)
+    return await _next(ctx, payloads.campaign_ref(ctx.request.args).campaign_id)
+
+
+async def _next(ctx: Context, campaign_id: int | None) -> Reply | list[Reply]:
     session = await ctx.session()
-    campaign_id = words.campaign_id
     if campaign_id is None:
         running = await overview.collecting_campaigns(session)
         if not running:
@@ -106,6 +108,14 @@ async def revise_action(ctx: Context, params: dict[str, Any]) -> Reply:
     return ctx.reply("tinjau/tanya_catatan", buttons=buttons)
 
 
+async def review_button(ctx: Context) -> Reply | list[Reply]:
+    """`tnj:q:ID` (the digest's button: the queue of that campaign) or `tnj:a:REASON` (see `reason_button`)."""
+    campaign_id = payloads.parse_review_queue(ctx.request.payload or "")
+    if campaign_id is not None:
+        return await _next(ctx, campaign_id)
+    return await reason_button(ctx)
+
+
 async def reason_button(ctx: Context) -> Reply:
     """`tnj:a:REASON` while the chat waits for a revision note: the reason is kept with the note to come."""
     reason = payloads.parse_review_reason(ctx.request.payload or "")
@@ -176,7 +186,7 @@ async def buka(ctx: Context) -> Reply:
 def register(registry_: Registry) -> None:
     registry_.command("tinjau", tinjau)
     registry_.command("buka", buka)
-    registry_.button("tnj", reason_button)
+    registry_.button("tnj", review_button)
     registry_.flow(REVIEW_NOTE, note_flow)
     registry_.action("tnj_accept", accept_action, roles=REVIEWER_ROLES)
     registry_.action("tnj_revise", revise_action, roles=REVIEWER_ROLES)

@@ -25,7 +25,7 @@ from bot.services.broadcast import BroadcastReport, OpdReach
 from bot.services.campaigns import CampaignDetail, CampaignSummary, InvitationTarget, OpdItems
 from bot.services.items import ItemSpec
 from bot.services.people import AssignmentView
-from bot.services.review import Decision
+from bot.services.review import Decision, Digest, DigestLine
 from bot.services.submissions import Receipt, ReceiptFile, Scope
 from storage.models import ChannelIdentity, OutboxMessage, Person
 
@@ -105,6 +105,7 @@ QUEUED = [
             (ReviewDecision.REOPENED, None, "OPD mengganti SK"),
         )
     ],
+    ("tinjau/ringkasan", {"d": Digest((DigestLine(3, "Evaluasi <SPBE> & Pemdi", 2, 5),), (4, 5))}),
     ("pendaftaran/serah_terima_tanya", {"name": "Ani", "opd_name": "Dinkes", "previous": ["Budi", "Citra"]}),
 ]
 

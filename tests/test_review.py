@@ -322,3 +322,22 @@ async def test_next_for_review_statement_count_does_not_grow(db: Database, store
     assert got is not None and got.number == 2
     # find, claim, the version with its item and OPD, its files, its deadline (SQLite's BEGIN aside)
     assert len([s for s in seen if not s.startswith("BEGIN")]) == 5, seen
+
+
+async def test_the_digest_comes_once_a_period_and_counts_only_what_is_new(db: Database, store: FileStore) -> None:
+    staff, codes, campaign_id, liaisons, kasi = await world(db, store)
+    every = timedelta(minutes=30)
+    async with db.write() as session:
+        assert await review.due_digest(session, NOW, every) is None  # nothing waits
+    await upload(db, store, codes[0], liaisons[codes[0]], "I.01", 1, NOW + timedelta(minutes=1))
+    await upload(db, store, codes[1], liaisons[codes[1]], "I.01", 2, NOW + timedelta(minutes=2))
+    async with db.write() as session:
+        assert await review.due_digest(session, NOW + timedelta(minutes=10), every) is None  # within the period
+    async with db.write() as session:
+        digest = await review.due_digest(session, NOW + timedelta(minutes=31), every)
+    assert digest is not None and [(line.new, line.waiting) for line in digest.lines] == [(2, 2)]
+    assert digest.reviewers == (staff.kasi.person_id,)
+    await upload(db, store, codes[0], liaisons[codes[0]], "I.02", 3, NOW + timedelta(minutes=40))
+    async with db.write() as session:
+        later = await review.due_digest(session, NOW + timedelta(minutes=62), every)
+    assert later is not None and [(line.new, line.waiting) for line in later.lines] == [(1, 3)]

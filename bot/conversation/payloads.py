@@ -7,7 +7,8 @@ whatever does not fit is `None` (the caller answers "Tombol ini sudah tidak berl
 The prefixes: `act:TOKEN` (a one-time action, bot.services.actions), `kir:` (intake, handlers.intake), `opd:`
 (the OPD list, handlers.opd), `kmp:` (campaigns, handlers.campaigns), `sta:` (which campaign `/status` or
 `/riwayat` shows, handlers.progress), `sts:`
-(the campaign overview, handlers.progress), `tnj:a:REASON` (a reason for a revision request, handlers.review).
+(the campaign overview, handlers.progress), `tnj:a:REASON` (a reason for a revision request) and `tnj:q:ID`
+(the review digest's button into `/tinjau #ID`), both handlers.review.
 """
 
 from __future__ import annotations
@@ -142,6 +143,14 @@ def parse_review_reason(data: str) -> ReviewReason | None:
         return ReviewReason(fields[1])
     except ValueError:
         return None
+
+
+def parse_review_queue(data: str) -> int | None:
+    """`tnj:q:CAMPAIGN`: the review digest's button into `/tinjau #CAMPAIGN`."""
+    fields = _fields(data, "tnj")
+    if fields is None or len(fields) != 2 or fields[0] != "q" or not fields[1].isdigit():
+        return None
+    return parse_id(fields[1])
 
 
 def parse_batch(data: str) -> BatchPress | None:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, or_, select, text, update
+from sqlalchemy import ColumnElement, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.envelope import Envelope
 from bot.domain import deadlines as deadline_rule
 from bot.domain.enums import CampaignState, ReviewDecision, ReviewReason, ReviewState, Role
 from bot.errors import DomainError
-from bot.services import audit, deadlines, outbox, people
+from bot.services import audit, bot_state, deadlines, outbox, people
 from bot.services.audit import Acting
 from bot.services.submissions import ReceiptFile
 from storage.models import (
@@ -347,3 +347,53 @@ async def history(session: AsyncSession, version_id: int) -> list[tuple[ReviewDe
         .order_by(SubmissionReview.id)
     )
     return [(ReviewDecision(d), n, at) for d, n, at in rows.all()]
+
+
+DIGEST_KEY = "review_digest_at"  # bot_state: when the last digest counted new versions up to
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    campaign_id: int
+    title: str
+    new: int  # versions filed since the last digest that still wait
+    waiting: int  # every version of the campaign that waits
+
+
+@dataclass(frozen=True)
+class Digest:
+    lines: tuple[DigestLine, ...]
+    reviewers: tuple[int, ...]
+
+
+async def due_digest(session: AsyncSession, now: datetime, every: timedelta) -> Digest | None:
+    """The digest for admins and the Kasi when `every` has passed since the last one and new versions wait.
+
+    One message per period whatever the number of files (the last digest's time is kept in `bot_state`, so a
+    restart neither repeats nor skips one). None when it is not time yet or nothing new waits.
+    """
+    last_text = await bot_state.recall(session, DIGEST_KEY)
+    last = datetime.fromisoformat(last_text) if last_text else None
+    if last is not None and now - last < every:
+        return None
+    new_since = last or datetime(1970, 1, 1, tzinfo=UTC)  # the first digest counts everything waiting
+    rows = (
+        await session.execute(
+            select(
+                Campaign.id,
+                Campaign.title,
+                func.count(),
+                func.sum(case((SubmissionVersion.created_at > new_since, 1), else_=0)),
+            )
+            .join(Campaign, Campaign.id == SubmissionVersion.campaign_id)
+            .where(WAITING, Campaign.state.in_(REVIEWABLE))
+            .group_by(Campaign.id, Campaign.title)
+            .order_by(Campaign.id)
+        )
+    ).all()
+    await bot_state.remember(session, DIGEST_KEY, now.isoformat(), now)
+    lines = tuple(DigestLine(c, t, int(n or 0), int(w)) for c, t, w, n in rows if n)
+    if not lines:
+        return None
+    reviewers = await people.people_with_roles(session, REVIEWERS)
+    return Digest(lines, tuple(reviewers))

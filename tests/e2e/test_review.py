@@ -12,7 +12,7 @@ import pytest
 
 from storage.models import Role
 from tests.e2e.broadcast_world import PDF, open_broadcast, tagged_pdf
-from tests.e2e.harness import bot_settings, registered, running_bot
+from tests.e2e.harness import bot_settings, outbox_idle, registered, running_bot
 from tests.e2e.test_intake import next_texts
 from tests.fake_telegram.server import FakeBotAPI
 
@@ -157,3 +157,38 @@ async def text_containing(fake: FakeBotAPI, chat: int, part: str, timeout: float
             if found:
                 return found[-1]
             await asyncio.sleep(0.05)
+
+
+async def test_several_uploads_make_one_digest_whose_button_opens_the_queue(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    settings = bot_settings(fake_telegram, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 1}, now=datetime.now().astimezone())
+    (chat,) = world.liaisons
+    budi = fake_telegram.user(chat)
+    kasi = fake_telegram.user(900_001)
+    kabid = fake_telegram.user(900_002)
+    fake_telegram.user(world.uploader_chat)
+    async with running_bot(settings) as bot:
+        await fake_telegram.wait_for_messages(budi.id, 2, timeout=15)
+        await fake_telegram.wait_for_messages(kasi.id, 1, timeout=15)
+        for n in range(3):
+            await next_texts(
+                fake_telegram,
+                budi,
+                1,
+                lambda n=n: budi.send_document(tagged_pdf(b"%d" % n), f"sk-{n}.pdf", caption="I.01"),
+            )
+        before = {u.id: len(fake_telegram.sent_messages(u.id)) for u in (kasi, kabid)}
+        now = datetime.now().astimezone()
+        await bot.app.scheduler.run_now("review-digest", now)
+        await bot.app.scheduler.run_now("review-digest", now)  # the period has not passed: nothing more
+        digest = await text_containing(fake_telegram, kasi.id, "menunggu tinjauan")
+        await outbox_idle(bot.app.services.db)
+        assert len(fake_telegram.sent_messages(kasi.id)) == before[kasi.id] + 1
+        assert len(fake_telegram.sent_messages(kabid.id)) == before[kabid.id]  # the Kabid does not review
+        # versions 1 and 2 were replaced by version 3: one version waits
+        assert "Evaluasi Mandiri SPBE 2026" in digest and "1 menunggu" in digest
+        assert [b["text"] for b in kasi.buttons()] == [f"Tinjau kegiatan #{world.campaign_id}"]
+        shown = await next_texts(fake_telegram, kasi, 2, lambda: kasi.press_button(1))
+        assert "Versi 3" in shown[1]
