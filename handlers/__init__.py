@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from bot.conversation.handling import Registry
-from handlers import campaigns, general, intake, libur, opd, people, progress, review
+from handlers import campaigns, deadlines, general, intake, libur, opd, people, progress, review
 
 
 def build_registry() -> Registry:
     """Every handler module registers its commands and buttons here."""
     registry = Registry()
     campaigns.register(registry)
+    deadlines.register(registry)
     general.register(registry)
     libur.register(registry)
     opd.register(registry)

@@ -23,6 +23,7 @@ from bot.messaging.outbox_dispatch import OutboxDispatcher
 from bot.services import lease, outbox
 from bot.services.broadcast import BroadcastReport, OpdReach
 from bot.services.campaigns import CampaignDetail, CampaignSummary, InvitationTarget, OpdItems
+from bot.services.deadlines import Extension
 from bot.services.items import ItemSpec
 from bot.services.people import AssignmentView
 from bot.services.review import Decision, Digest, DigestLine
@@ -106,6 +107,13 @@ QUEUED = [
         )
     ],
     ("tinjau/ringkasan", {"d": Digest((DigestLine(3, "Evaluasi <SPBE> & Pemdi", 2, 5),), (4, 5))}),
+    *[
+        (
+            "tenggat/diperpanjang",
+            {"e": Extension(3, "Evaluasi <SPBE>", opd, NOW, NOW, "Surat <Kadis> & lampiran", "Andi", (5,))},
+        )
+        for opd in ("DINKES", None)
+    ],
     ("pendaftaran/serah_terima_tanya", {"name": "Ani", "opd_name": "Dinkes", "previous": ["Budi", "Citra"]}),
 ]
 

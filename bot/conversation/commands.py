@@ -59,6 +59,11 @@ COMMANDS: tuple[Command, ...] = (
     Command("libur", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[tambah|hapus TANGGAL [keterangan]]"),
     Command("tinjau", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[#ID]"),
     Command("buka", roles=frozenset({Role.ADMIN, Role.KASI}), usage="KODE_OPD KODE_ITEM ALASAN [#ID]"),
+    Command(
+        "perpanjang",
+        roles=frozenset({Role.ADMIN, Role.KASI, Role.KABID}),
+        usage="KODE_OPD|semua TANGGAL [JAM] ALASAN [#ID]",
+    ),
 )
 
 

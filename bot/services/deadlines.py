@@ -6,6 +6,7 @@ Every place that shows or uses a deadline asks here: `effective_deadline` for on
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,6 +52,27 @@ async def effective_deadline(session: AsyncSession, campaign_id: int, opd_id: in
     return deadlines.effective_deadline(row[0], [row[1]])
 
 
+def extending_role(held: Collection[Role]) -> Role | None:
+    """The role an extension is audited in (admin, then Kasi, then Kabid); None (refused) for anyone else."""
+    return next((r for r in (Role.ADMIN, Role.KASI, Role.KABID) if r in held), None)
+
+
+@dataclass(frozen=True)
+class OpenCampaign:
+    campaign_id: int
+    title: str
+
+
+async def extendable_campaigns(session: AsyncSession) -> list[OpenCampaign]:
+    """The campaigns whose deadline can be extended: those open for collection, newest first."""
+    rows = await session.execute(
+        select(Campaign.id, Campaign.title)
+        .where(Campaign.state == CampaignState.OPEN.value)
+        .order_by(Campaign.id.desc())
+    )
+    return [OpenCampaign(campaign_id, title) for campaign_id, title in rows.all()]
+
+
 @dataclass(frozen=True)
 class Extension:
     campaign_id: int
@@ -78,7 +100,7 @@ async def extend(
     Refused: a role that may not extend, a campaign not collecting, an OPD not taking part, a date in the past
     or one that is not later than the deadline it would replace.
     """
-    if acting.role is None or Role(acting.role) not in EXTENDERS:
+    if acting.person_id is None or acting.role is None or Role(acting.role) not in EXTENDERS:
         raise DomainError("tenggat/tidak_berwenang")
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None or campaign.state != CampaignState.OPEN.value:
