@@ -74,3 +74,38 @@ async def test_an_extension_for_one_opd_and_then_for_all(fake_telegram: FakeBotA
             notice = await text_containing(fake_telegram, user.id, "Untuk semua OPD")
             assert "libur bersama" in notice
         assert "2 penghubung OPD diberi tahu" in await text_containing(fake_telegram, kabid.id, "diperpanjang menjadi")
+
+
+async def test_the_kabid_closes_collection_and_later_uploads_are_refused(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    settings = bot_settings(fake_telegram, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 1}, now=datetime.now().astimezone())
+    (chat,) = world.liaisons
+    budi = fake_telegram.user(chat)
+    kasi, kabid = fake_telegram.user(900_001), fake_telegram.user(900_002)
+    fake_telegram.user(world.uploader_chat)
+    async with running_bot(settings):
+        await fake_telegram.wait_for_messages(budi.id, 2, timeout=15)
+        await fake_telegram.wait_for_messages(kabid.id, 1, timeout=15)
+        await fake_telegram.wait_for_messages(kasi.id, 1, timeout=15)
+        await next_texts(fake_telegram, kasi, 1, lambda: kasi.send_text(f"/kegiatan #{world.campaign_id}"))
+        assert "Tutup pengumpulan" not in [b["text"] for b in kasi.buttons()]  # the Kabid's alone
+        await next_texts(fake_telegram, kabid, 1, lambda: kabid.send_text(f"/kegiatan #{world.campaign_id}"))
+        labels = [b["text"] for b in kabid.buttons()]
+        assert "Tutup pengumpulan" in labels
+        (ask,) = await next_texts(
+            fake_telegram, kabid, 1, lambda: kabid.press_button(labels.index("Tutup pengumpulan") + 1)
+        )
+        assert "Tutup pengumpulan data dukung" in ask and [b["text"] for b in kabid.buttons()] == [
+            "Ya, tutup pengumpulan"
+        ]
+        confirm = kabid.buttons()[0]["callback_data"]
+        (closed,) = await next_texts(fake_telegram, kabid, 1, lambda: kabid.press_button(1))
+        assert "sudah <b>ditutup</b>" in closed or "sudah ditutup" in closed
+        (again,) = await next_texts(fake_telegram, kabid, 1, lambda: kabid.press(confirm))
+        assert "sudah diproses" in again
+        (refused,) = await next_texts(
+            fake_telegram, budi, 1, lambda: budi.send_document(tagged_pdf(b"late"), "sk.pdf", caption="I.01")
+        )
+        assert "sudah ditutup" in refused
