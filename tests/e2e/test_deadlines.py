@@ -53,6 +53,11 @@ async def test_an_extension_for_one_opd_and_then_for_all(fake_telegram: FakeBotA
         recorded = await text_containing(fake_telegram, kasi.id, "diperpanjang menjadi")
         assert "DINKES" in recorded and "1 penghubung OPD diberi tahu" in recorded
 
+        # /status shows each OPD its own effective deadline.
+        (mine,) = await next_texts(fake_telegram, dinkes, 1, lambda: dinkes.send_text("/status"))
+        (theirs,) = await next_texts(fake_telegram, bpbd, 1, lambda: bpbd.send_text("/status"))
+        assert tenggat(mine) != tenggat(theirs)
+
         # Past the campaign deadline: DINKES is on time, BPBD is late.
         clock.advance(deadline - bot.app.now() + timedelta(minutes=5))
         (on_time,) = await next_texts(
@@ -74,6 +79,11 @@ async def test_an_extension_for_one_opd_and_then_for_all(fake_telegram: FakeBotA
             notice = await text_containing(fake_telegram, user.id, "Untuk semua OPD")
             assert "libur bersama" in notice
         assert "2 penghubung OPD diberi tahu" in await text_containing(fake_telegram, kabid.id, "diperpanjang menjadi")
+
+        # /kegiatan #ID lists the extensions.
+        (view,) = await next_texts(fake_telegram, kasi, 1, lambda: kasi.send_text(f"/kegiatan #{world.campaign_id}"))
+        assert "Perpanjangan DINKES:" in view and "surat Kepala Dinas" in view
+        assert "Perpanjangan semua OPD:" in view and "libur bersama" in view
 
 
 async def test_the_kabid_closes_collection_and_later_uploads_are_refused(
@@ -109,3 +119,7 @@ async def test_the_kabid_closes_collection_and_later_uploads_are_refused(
             fake_telegram, budi, 1, lambda: budi.send_document(tagged_pdf(b"late"), "sk.pdf", caption="I.01")
         )
         assert "sudah ditutup" in refused
+
+
+def tenggat(text: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith("Tenggat"))
