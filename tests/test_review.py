@@ -231,7 +231,7 @@ async def test_accepted_item_is_locked_until_reopened_and_keeps_its_history(db: 
             acting=kasi,
             now=NOW,
         )
-        assert [d for d, _, _ in await review.history(session, item.version_id)] == [
+        assert [e.decision for e in await review.history(session, item.version_id)] == [
             ReviewDecision.ACCEPTED,
             ReviewDecision.REOPENED,
         ]

@@ -229,7 +229,7 @@ async def decide(
         if version.review_state == ReviewState.SUBMITTED.value and version.superseded_by_number is None:
             raise DomainError("tinjau/sedang_ditinjau")
         raise DomainError("tinjau/sudah_ditinjau", versi=version.number)
-    return await _record(session, version, decision, reason, note, acting=acting, now=now, tell=True)
+    return await _record(session, version, decision, reason, note, acting=acting, now=now)
 
 
 async def reopen(
@@ -271,7 +271,7 @@ async def reopen(
     )
     if not moved.rowcount:  # type: ignore[attr-defined]
         raise DomainError("umum/sudah_diproses")
-    return await _record(session, row, ReviewDecision.REOPENED, None, reason, acting=acting, now=now, tell=True)
+    return await _record(session, row, ReviewDecision.REOPENED, None, reason, acting=acting, now=now)
 
 
 async def _record(
@@ -283,7 +283,6 @@ async def _record(
     *,
     acting: Acting,
     now: datetime,
-    tell: bool,
 ) -> Decision:
     """The review row, its audit row and the liaisons' message, in the caller's transaction."""
     assert acting.person_id is not None and acting.role is not None  # require_reviewer checked both
@@ -315,7 +314,7 @@ async def _record(
         reason=reason.value if reason else None,
         note=note,
     )
-    told = await people.people_with_roles(session, [Role.OPD], opd.id) if tell else []
+    told = await people.people_with_roles(session, [Role.OPD], opd.id)
     result = Decision(
         version.id,
         campaign.title,
@@ -339,14 +338,26 @@ async def _record(
     return result
 
 
-async def history(session: AsyncSession, version_id: int) -> list[tuple[ReviewDecision, str | None, datetime]]:
-    """Every review of a version, oldest first (decision, note, time): the audit and the exports read it."""
-    rows = await session.execute(
-        select(SubmissionReview.decision, SubmissionReview.note, SubmissionReview.at)
-        .where(SubmissionReview.version_id == version_id)
-        .order_by(SubmissionReview.id)
+@dataclass(frozen=True)
+class ReviewEntry:
+    decision: ReviewDecision
+    reason: ReviewReason | None
+    note: str | None
+    reviewer_person_id: int
+    at: datetime
+
+
+async def history(session: AsyncSession, version_id: int) -> list[ReviewEntry]:
+    """Every review of a version, oldest first: the audit and the exports read it."""
+    rows = await session.scalars(
+        select(SubmissionReview).where(SubmissionReview.version_id == version_id).order_by(SubmissionReview.id)
     )
-    return [(ReviewDecision(d), n, at) for d, n, at in rows.all()]
+    return [
+        ReviewEntry(
+            ReviewDecision(r.decision), ReviewReason(r.reason) if r.reason else None, r.note, r.reviewer_person_id, r.at
+        )
+        for r in rows.all()
+    ]
 
 
 DIGEST_KEY = "review_digest_at"  # bot_state: when the last digest counted new versions up to
