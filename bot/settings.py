@@ -65,6 +65,7 @@ class Settings:
     workday_end: time = time(16, 0)
     lease_renew_seconds: float = 5.0
     lease_timeout_seconds: float = 30.0
+    review_digest_minutes: int = 30
 
     @property
     def files_dir(self) -> Path:
@@ -150,6 +151,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
         workday_end=workday_end,
         lease_renew_seconds=renew,
         lease_timeout_seconds=timeout,
+        review_digest_minutes=get.integer("MONEV_REVIEW_DIGEST_MINUTES", 30, minimum=1, maximum=24 * 60),
     )
 
 

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from bot.conversation.handling import Registry
-from handlers import campaigns, general, intake, libur, opd, people, progress
+from handlers import campaigns, deadlines, general, intake, libur, opd, people, progress, review
 
 
 def build_registry() -> Registry:
     """Every handler module registers its commands and buttons here."""
     registry = Registry()
     campaigns.register(registry)
+    deadlines.register(registry)
     general.register(registry)
     libur.register(registry)
     opd.register(registry)
     people.register(registry)
     intake.register(registry)
     progress.register(registry)
+    review.register(registry)
     return registry

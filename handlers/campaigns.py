@@ -185,6 +185,8 @@ async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[B
         rows.append([Button(ctx.label("tombol/unggah_surat_ttd"), f"kmp:ttd:{detail.id}")])
     if CampaignAction.SEND_INVITATIONS in allowed:
         rows.append([await _broadcast_button(ctx, detail.id, me)])
+    if CampaignAction.CLOSE_COLLECTION in allowed:
+        rows.append([await _action_button(ctx, "tombol/tutup_pengumpulan", "kmp_close", me, detail.id)])
     return rows
 
 
@@ -586,6 +588,22 @@ async def open_action(ctx: Context, params: dict[str, Any]) -> Reply:
     return ctx.reply("kampanye/dibuka", id=campaign_id, reach=reach, queued=queued)
 
 
+async def close_action(ctx: Context, params: dict[str, Any]) -> Reply:
+    """ "Tutup pengumpulan" asks once more: closing refuses every later upload from the OPDs."""
+    detail = await campaigns.campaign_detail(await ctx.session(), int(params["campaign"]))
+    if detail.state != ACTION_STATE[CampaignAction.CLOSE_COLLECTION]:
+        raise DomainError("umum/sudah_diproses")
+    confirm = await _action_button(ctx, "tombol/ya_tutup_pengumpulan", "kmp_close_yes", _me(ctx), detail.id)
+    return ctx.reply("kampanye/tutup_konfirmasi", buttons=[[confirm]], c=detail)
+
+
+async def close_confirmed_action(ctx: Context, params: dict[str, Any]) -> Reply:
+    session = await ctx.session()
+    campaign_id = int(params["campaign"])
+    await campaigns.close_collection(session, campaign_id, acting=ctx.acting(Role.KABID), now=ctx.now)
+    return ctx.reply("kampanye/pengumpulan_ditutup", c=await campaigns.campaign_detail(session, campaign_id))
+
+
 async def _tell_submitter(ctx: Context, detail: CampaignDetail, *, approved: bool, note: str | None) -> None:
     if detail.submitted_by is not None:
         await ctx.notify(
@@ -627,3 +645,5 @@ def register(registry_: Registry) -> None:
     registry_.action("kmp_approve", approve_action, roles=ACTION_ROLES[CampaignAction.APPROVE])
     registry_.action("kmp_return", return_action, roles=ACTION_ROLES[CampaignAction.RETURN])
     registry_.action("kmp_open", open_action, roles=ACTION_ROLES[CampaignAction.SEND_INVITATIONS])
+    registry_.action("kmp_close", close_action, roles=ACTION_ROLES[CampaignAction.CLOSE_COLLECTION])
+    registry_.action("kmp_close_yes", close_confirmed_action, roles=ACTION_ROLES[CampaignAction.CLOSE_COLLECTION])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from bot.domain.enums import (  # noqa: F401  re-exported: migrations and older imports keep working
@@ -15,6 +15,8 @@ from bot.domain.enums import (  # noqa: F401  re-exported: migrations and older 
     Channel,
     InboundStatus,
     OutboxStatus,
+    ReviewDecision,
+    ReviewReason,
     ReviewState,
     Role,
 )
@@ -430,6 +432,16 @@ class SubmissionVersion(Base):
     __table_args__ = (
         UniqueConstraint("campaign_item_id", "opd_id", "number"),
         Index("ix_submission_opd", "campaign_id", "opd_id"),
+        # The review queue: only versions still waiting (a few hundred at most, whatever the history), oldest
+        # first per campaign, so "next version to review" reads one index range and stops at the first free one.
+        Index(
+            "ix_submission_review_queue",
+            "campaign_id",
+            "created_at",
+            "id",
+            sqlite_where=text("review_state = 'submitted' AND superseded_by_number IS NULL"),
+            postgresql_where=text("review_state = 'submitted' AND superseded_by_number IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -445,6 +457,10 @@ class SubmissionVersion(Base):
     superseded_by_number: Mapped[int | None]
     reviewed_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     review_note: Mapped[str | None] = mapped_column(Text)
+    # `review_state`, `reviewed_by_person_id` and `review_note` are the latest `submission_review` row, written
+    # in the same UPDATE that checks the state (the compare-and-set), so listings read one row per version.
+    review_claimed_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    review_claimed_until: Mapped[datetime | None]
     files_key: Mapped[str] = mapped_column(String(64))  # SHA-256 of the sorted file hashes: same set, same key
 
 
@@ -456,3 +472,34 @@ class SubmissionFile(Base):
     sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"))
     file_name: Mapped[str] = mapped_column(String(255))
     size: Mapped[int] = mapped_column(BigInteger)
+
+
+class SubmissionReview(Base):
+    """One review of a version, append-only: accept, return for revision, or reopen (the latest one counts)."""
+
+    __tablename__ = "submission_review"
+    __table_args__ = (Index("ix_submission_review_version", "version_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("submission_version.id"))
+    decision: Mapped[str] = mapped_column(String(24))  # ReviewDecision
+    reason: Mapped[str | None] = mapped_column(String(24))  # ReviewReason, only with a revision request
+    note: Mapped[str | None] = mapped_column(Text)
+    reviewer_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    role: Mapped[str] = mapped_column(String(24))
+    at: Mapped[datetime]
+
+
+class DeadlineExtension(Base):
+    """A later deadline for one OPD of a campaign, or (no OPD) for all of them: who, why, when."""
+
+    __tablename__ = "deadline_extension"
+    __table_args__ = (Index("ix_deadline_extension_campaign", "campaign_id", "opd_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    opd_id: Mapped[int | None] = mapped_column(ForeignKey("opd.id"))  # None: every OPD of the campaign
+    deadline: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(Text)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime]

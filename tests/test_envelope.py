@@ -17,14 +17,16 @@ from bot.channels.console import ConsoleChannel
 from bot.conversation.core import Actor, Button, OutgoingDocument, Reply
 from bot.conversation.envelope import Document, Envelope, EnvelopeButton, Label, plain
 from bot.conversation.templating import Renderer
-from bot.domain.enums import CampaignState, Role
+from bot.domain.enums import CampaignState, ReviewDecision, ReviewReason, Role
 from bot.messaging.delivery import Identity
 from bot.messaging.outbox_dispatch import OutboxDispatcher
 from bot.services import lease, outbox
 from bot.services.broadcast import BroadcastReport, OpdReach
 from bot.services.campaigns import CampaignDetail, CampaignSummary, InvitationTarget, OpdItems
+from bot.services.deadlines import Extension
 from bot.services.items import ItemSpec
 from bot.services.people import AssignmentView
+from bot.services.review import Decision, Digest, DigestLine
 from bot.services.submissions import Receipt, ReceiptFile, Scope
 from storage.models import ChannelIdentity, OutboxMessage, Person
 
@@ -59,6 +61,23 @@ def invitation() -> InvitationTarget:
 
 
 # Every template the outbox queues today, with the views its call site passes.
+def decision(kind: ReviewDecision, reason: ReviewReason | None, note: str | None) -> Decision:
+    return Decision(
+        3,
+        "Evaluasi SPBE",
+        "DINKES",
+        "Dinas Kesehatan",
+        "I.01",
+        "Kebijakan <SPBE>",
+        2,
+        kind,
+        reason,
+        note,
+        "Andi Pratama",
+        (5,),
+    )
+
+
 QUEUED = [
     ("kampanye/untuk_kabid", {"c": detail()}),
     ("kampanye/hasil_disposisi", {"c": detail(), "approved": False, "note": "Lengkapi <lampiran> & tanda tangan"}),
@@ -79,6 +98,22 @@ QUEUED = [
         "orang/pemberitahuan_dicabut",
         {"revoked": (AssignmentView(4, Role.OPD, "DINKES", "Dinas Kesehatan"),), "batal": 1},
     ),
+    *[
+        ("tinjau/hasil", {"d": decision(kind, reason, note)})
+        for kind, reason, note in (
+            (ReviewDecision.ACCEPTED, None, None),
+            (ReviewDecision.REVISION_REQUESTED, ReviewReason.TIDAK_LENGKAP, "Lampirkan <SK> & tanda tangan"),
+            (ReviewDecision.REOPENED, None, "OPD mengganti SK"),
+        )
+    ],
+    ("tinjau/ringkasan", {"d": Digest((DigestLine(3, "Evaluasi <SPBE> & Pemdi", 2, 5),), (4, 5))}),
+    *[
+        (
+            "tenggat/diperpanjang",
+            {"e": Extension(3, "Evaluasi <SPBE>", opd, NOW, NOW, "Surat <Kadis> & lampiran", "Andi", (5,))},
+        )
+        for opd in ("DINKES", None)
+    ],
     ("pendaftaran/serah_terima_tanya", {"name": "Ani", "opd_name": "Dinkes", "previous": ["Budi", "Citra"]}),
 ]
 

@@ -64,11 +64,12 @@ async def test_the_overview_counts_each_opd_as_its_checklist_does(db: Database, 
         person_id, chat = liaisons[code]
         for item in item_codes:
             await file_one(db, scope, person_id, chat, item, blobs[0], f"{item}.pdf")
-    # A's I.01 is accepted, its I.02 returned for revision; C's I.04 was accepted and then sent again (v2).
+    # A's I.01 is accepted, its I.02 returned for revision; C's I.04 was returned and then sent again (v2)
+    # (an accepted item takes no new version until it is reopened).
     async with db.write() as session:
         await _review(session, campaign_id, a, "I.01", ReviewState.ACCEPTED)
         await _review(session, campaign_id, a, "I.02", ReviewState.REVISION_REQUESTED)
-        await _review(session, campaign_id, c, "I.04", ReviewState.ACCEPTED)
+        await _review(session, campaign_id, c, "I.04", ReviewState.REVISION_REQUESTED)
     scope = await scope_of(db, c)
     await file_one(db, scope, *liaisons[c], "I.04", blobs[1], "I.04-v2.pdf")
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from bot.conversation import payloads
 from bot.conversation.payloads import (
     MAX_ID,
     ActionPress,
@@ -23,6 +27,7 @@ from bot.conversation.payloads import (
     parse_overview,
     parse_progress,
 )
+from bot.domain.enums import ReviewReason
 
 # What the bot's own buttons carry, and what each must read back as.
 GOOD = [
@@ -212,3 +217,20 @@ def test_numbers_keep_their_bounds() -> None:
 )
 def test_an_id_among_the_words_names_the_campaign(words: tuple[str, ...], expected: CampaignRef) -> None:
     assert campaign_ref(words) == expected
+
+
+def test_extension_arguments_take_an_optional_time_and_need_a_reason() -> None:
+    zone = ZoneInfo("Asia/Pontianak")
+    one = payloads.parse_extension(["dinkes", "2026-10-15", "14:00", "surat", "Kepala"], zone)
+    assert one == payloads.ExtensionArgs("DINKES", datetime(2026, 10, 15, 14, 0, tzinfo=zone), "surat Kepala")
+    every = payloads.parse_extension(["semua", "15-10-2026", "libur"], zone)
+    assert every == payloads.ExtensionArgs(None, datetime(2026, 10, 15, 23, 59, tzinfo=zone), "libur")
+    for words in (["DINKES", "2026-10-15"], ["DINKES", "besok", "x"], ["dinas kesehatan!", "2026-10-15", "x"], []):
+        assert payloads.parse_extension(words, zone) is None, words
+
+
+def test_review_payloads() -> None:
+    assert payloads.parse_review_reason("tnj:a:tidak_lengkap") is ReviewReason.TIDAK_LENGKAP
+    assert payloads.parse_review_queue("tnj:q:12") == 12
+    for forged in ("tnj:a:lain", "tnj:q:x", "tnj:q:99999999999", "tnj:a", "tnj:q:1:2", "tnj:a:tidak_lengkap:1"):
+        assert payloads.parse_review_reason(forged) is None and payloads.parse_review_queue(forged) is None, forged

@@ -45,15 +45,23 @@ LINES = {
     "item": "/item KODE_ITEM — Apa yang diminta sebuah item",
     "serahkan": "/serahkan KODE_OPD — Serah terima penghubung OPD",
     "libur": "/libur [tambah|hapus TANGGAL [keterangan]] — Hari libur dan cuti bersama",
+    # Added with the review (issue 14), after the help texts moved to templates.
+    "tinjau": "/tinjau [#ID] — Tinjau data dukung yang menunggu, mulai dari yang terlama",
+    "buka": "/buka KODE_OPD KODE_ITEM ALASAN [#ID] — Buka kembali item yang sudah diterima untuk versi baru",
+    "perpanjang": "/perpanjang KODE_OPD|semua TANGGAL [JAM] ALASAN [#ID] — Perpanjang tenggat satu OPD atau semua OPD",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
-MANAGER = [*EVERYONE, "opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"]
+MANAGER = [
+    *EVERYONE,
+    *("opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"),
+    *("tinjau", "buka", "perpanjang"),
+]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],
     Role.KEPALA_OPD: EVERYONE,
     Role.ADMIN: MANAGER,
     Role.KASI: MANAGER,
-    Role.KABID: [*EVERYONE, "opd", "undang", "kegiatan", "status", "riwayat", "item"],
+    Role.KABID: [*EVERYONE, "opd", "undang", "kegiatan", "status", "riwayat", "item", "perpanjang"],
     Role.SEKRETARIAT: [*EVERYONE, "opd", "kegiatan", "status", "riwayat", "item"],
     Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item"],
 }

@@ -75,6 +75,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("item", roles=STAFF | {Role.TIM, Role.OPD}, usage="KODE_ITEM"),
     Command("serahkan", roles=frozenset({Role.ADMIN, Role.KASI}), usage="KODE_OPD"),
     Command("libur", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[tambah|hapus TANGGAL [keterangan]]"),
+    Command("tinjau", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[#ID]"),
+    Command("buka", roles=frozenset({Role.ADMIN, Role.KASI}), usage="KODE_OPD KODE_ITEM ALASAN [#ID]"),
+    Command(
+        "perpanjang",
+        roles=frozenset({Role.ADMIN, Role.KASI, Role.KABID}),
+        usage="KODE_OPD|semua TANGGAL [JAM] ALASAN [#ID]",
+    ),
 )
 
 

@@ -29,7 +29,12 @@ JSON = str | int | float | bool | None | list["JSON"] | dict[str, "JSON"]
 
 # The WhatsApp template each kind uses outside the 24-hour window (CONTRACT.md, MONEV_WHATSAPP_TEMPLATES); a kind
 # without one of its own uses the generic notice, and its free-form message follows when the person replies.
-TEMPLATE_KEYS = {"undangan": "undangan", "permintaan_data": "undangan", "laporan_kirim": "pemberitahuan"}
+TEMPLATE_KEYS = {
+    "undangan": "undangan",
+    "permintaan_data": "undangan",
+    "laporan_kirim": "pemberitahuan",
+    "hasil_tinjauan": "hasil_tinjauan",
+}
 DEFAULT_TEMPLATE_KEY = "pemberitahuan"
 # A chat's command menu: no text anyone reads, but queued like a message so it is durable, in order with the
 # person's other messages, fenced and rate-limited. It names its chat (a menu belongs to one chat, and a purged

@@ -7,7 +7,8 @@ whatever does not fit is `None` (the caller answers "Tombol ini sudah tidak berl
 The prefixes: `act:TOKEN` (a one-time action, bot.services.actions), `kir:` (intake, handlers.intake), `opd:`
 (the OPD list, handlers.opd), `kmp:` (campaigns, handlers.campaigns), `sta:` (which campaign `/status` or
 `/riwayat` shows, handlers.progress), `sts:`
-(the campaign overview, handlers.progress).
+(the campaign overview, handlers.progress), `tnj:a:REASON` (a reason for a revision request) and `tnj:q:ID`
+(the review digest's button into `/tinjau #ID`), both handlers.review.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from bot.conversation.core import MAX_PAYLOAD_BYTES
+from bot.dates import DateParseError, parse_moment
+from bot.domain.enums import ReviewReason
 from bot.services.items import CODE_PATTERN as ITEM_CODE
 from bot.services.registry import CODE_PATTERN as OPD_CODE
 
@@ -130,6 +135,53 @@ def parse_action(data: str) -> ActionPress | None:
     if fields is None or len(fields) != 1 or not _TOKEN.fullmatch(fields[0]):
         return None
     return ActionPress(fields[0])
+
+
+def parse_review_reason(data: str) -> ReviewReason | None:
+    """`tnj:a:REASON`: one reason of the short list a reviewer may add to a revision request."""
+    fields = _fields(data, "tnj")
+    if fields is None or len(fields) != 2 or fields[0] != "a":
+        return None
+    try:
+        return ReviewReason(fields[1])
+    except ValueError:
+        return None
+
+
+def parse_review_queue(data: str) -> int | None:
+    """`tnj:q:CAMPAIGN`: the review digest's button into `/tinjau #CAMPAIGN`."""
+    fields = _fields(data, "tnj")
+    if fields is None or len(fields) != 2 or fields[0] != "q" or not fields[1].isdigit():
+        return None
+    return parse_id(fields[1])
+
+
+@dataclass(frozen=True)
+class ExtensionArgs:
+    """`/perpanjang OPD_CODE|semua TANGGAL [JAM] ALASAN`: `opd_code` None means every OPD."""
+
+    opd_code: str | None
+    deadline: datetime
+    reason: str
+
+
+def parse_extension(words: Sequence[str], zone: ZoneInfo) -> ExtensionArgs | None:
+    """The words after `/perpanjang` (an `#ID` already taken out); None when they do not fit the form."""
+    if len(words) < 3:
+        return None
+    target = words[0].upper()
+    if target != "SEMUA" and not OPD_CODE.fullmatch(target):
+        return None
+    for used in (2, 1):  # a time after the day is part of the moment, else it starts the reason
+        try:
+            deadline = parse_moment(" ".join(words[1 : 1 + used]), zone)
+        except DateParseError:
+            continue
+        reason = " ".join(words[1 + used :]).strip()
+        if not reason:
+            return None
+        return ExtensionArgs(None if target == "SEMUA" else target, deadline, reason)
+    return None
 
 
 def parse_batch(data: str) -> BatchPress | None:

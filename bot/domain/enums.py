@@ -82,3 +82,24 @@ class ReviewState(StrEnum):
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
     REVISION_REQUESTED = "revision_requested"
+
+
+class ReviewDecision(StrEnum):
+    """What one row of `submission_review` records; the version's state after it is `ReviewDecision.state`."""
+
+    ACCEPTED = "accepted"
+    REVISION_REQUESTED = "revision_requested"
+    REOPENED = "reopened"  # an admin opened an accepted item again: the version waits for review once more
+
+    @property
+    def state(self) -> ReviewState:
+        return ReviewState.SUBMITTED if self is ReviewDecision.REOPENED else ReviewState(self.value)
+
+
+class ReviewReason(StrEnum):
+    """The short list a reviewer may pick from when asking for a revision (the note says the rest)."""
+
+    BUKTI_TIDAK_TEPAT = "bukti_tidak_tepat"
+    TIDAK_LENGKAP = "tidak_lengkap"
+    TIDAK_TERBACA = "tidak_terbaca"
+    SALAH_INDIKATOR = "salah_indikator"

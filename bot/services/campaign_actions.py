@@ -30,6 +30,7 @@ class CampaignAction(StrEnum):
     RETURN = "return"  # the Kabid sends the plan back with a note
     UPLOAD_SIGNED_LETTER = "upload_signed_letter"
     SEND_INVITATIONS = "send_invitations"  # the campaign opens and every liaison is invited
+    CLOSE_COLLECTION = "close_collection"  # the Kabid ends collection: later uploads are refused
 
 
 # The roles that take each action (the roles of its one-time action or its flow).
@@ -42,6 +43,7 @@ ACTION_ROLES: dict[CampaignAction, frozenset[Role]] = {
     CampaignAction.RETURN: frozenset({Role.KABID}),
     CampaignAction.UPLOAD_SIGNED_LETTER: LETTER_UPLOADERS,
     CampaignAction.SEND_INVITATIONS: LETTER_UPLOADERS,
+    CampaignAction.CLOSE_COLLECTION: frozenset({Role.KABID}),
 }
 
 # The state a campaign must be in for each action (creating needs no campaign).
@@ -53,6 +55,7 @@ ACTION_STATE: dict[CampaignAction, CampaignState] = {
     CampaignAction.RETURN: CampaignState.AWAITING_DISPOSITION,
     CampaignAction.UPLOAD_SIGNED_LETTER: CampaignState.APPROVED,
     CampaignAction.SEND_INVITATIONS: CampaignState.SIGNED,
+    CampaignAction.CLOSE_COLLECTION: CampaignState.OPEN,
 }
 
 

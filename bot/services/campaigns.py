@@ -27,6 +27,7 @@ from storage.models import (
     CampaignEvent,
     CampaignItem,
     CampaignOpd,
+    DeadlineExtension,
     ItemAssignment,
     Opd,
     Person,
@@ -61,6 +62,17 @@ class EventView:
 
 
 @dataclass(frozen=True)
+class ExtensionView:
+    """A recorded deadline extension as `/kegiatan #ID` lists it."""
+
+    opd_code: str | None  # None: every OPD
+    deadline: datetime
+    reason: str
+    by: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class CampaignDetail:
     summary: CampaignSummary
     created_by: int
@@ -71,6 +83,7 @@ class CampaignDetail:
     events: tuple[EventView, ...]
     draft_letter: tuple[str, str] | None  # (sha256, file name)
     signed_letter: tuple[str, str] | None
+    extensions: tuple[ExtensionView, ...] = ()  # oldest first; each OPD's effective one is deadlines' to say
 
     @property
     def id(self) -> int:
@@ -224,6 +237,18 @@ async def campaign_detail(session: AsyncSession, campaign_id: int) -> CampaignDe
         ),
         draft_letter=_letter(campaign.draft_letter_sha256, campaign.draft_letter_name),
         signed_letter=_letter(campaign.signed_letter_sha256, campaign.signed_letter_name),
+        extensions=tuple(
+            ExtensionView(code, e.deadline, e.reason, audit.actor_label(e.person_id, name, False), e.created_at)
+            for e, code, name in (
+                await session.execute(
+                    select(DeadlineExtension, Opd.code, Person.display_name)
+                    .outerjoin(Opd, Opd.id == DeadlineExtension.opd_id)
+                    .join(Person, Person.id == DeadlineExtension.person_id)
+                    .where(DeadlineExtension.campaign_id == campaign_id)
+                    .order_by(DeadlineExtension.id)
+                )
+            ).all()
+        ),
     )
 
 

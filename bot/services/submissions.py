@@ -16,9 +16,10 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.core import Actor
+from bot.domain import deadlines as deadline_rule
 from bot.domain.enums import OPD_SCOPED_ROLES, BatchStatus, CampaignState, InboundStatus, ReviewState, Role
 from bot.errors import DomainError
-from bot.services import access, audit, identity
+from bot.services import access, audit, deadlines, identity
 from bot.services.audit import Acting
 from bot.services.items import parse_item_code
 from bot.services.uploads import register_blob
@@ -193,10 +194,10 @@ VIEWABLE = (
 )
 
 
-def _scope_of(campaign: Campaign, opd: Opd) -> Scope:
-    return Scope(
-        campaign.id, campaign.title, CampaignState(campaign.state), campaign.deadline, opd.id, opd.code, opd.name
-    )
+def _scope_of(campaign: Campaign, opd: Opd, extended_to: datetime | None) -> Scope:
+    """The scope with the OPD's effective deadline (`extended_to`: `deadlines.extension_column` of the query)."""
+    deadline = deadline_rule.effective_deadline(campaign.deadline, [extended_to])
+    return Scope(campaign.id, campaign.title, CampaignState(campaign.state), deadline, opd.id, opd.code, opd.name)
 
 
 async def scope_in(session: AsyncSession, opd_code: str, campaign_id: int, *, viewing: bool = False) -> Scope | None:
@@ -206,7 +207,7 @@ async def scope_in(session: AsyncSession, opd_code: str, campaign_id: int, *, vi
     """
     row = (
         await session.execute(
-            select(Campaign, Opd)
+            select(Campaign, Opd, deadlines.extension_column(Campaign.id, Opd.id))
             .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
             .join(Opd, Opd.id == CampaignOpd.opd_id)
             .where(
@@ -227,7 +228,7 @@ async def open_scopes(session: AsyncSession, opd_code: str) -> list[Scope]:
     """
     rows = (
         await session.execute(
-            select(Campaign, Opd)
+            select(Campaign, Opd, deadlines.extension_column(Campaign.id, Opd.id))
             .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
             .join(Opd, Opd.id == CampaignOpd.opd_id)
             .where(
@@ -242,7 +243,7 @@ async def open_scopes(session: AsyncSession, opd_code: str) -> list[Scope]:
         )
     ).all()
     if rows:
-        return [_scope_of(campaign, opd) for campaign, opd in rows]
+        return [_scope_of(campaign, opd, extended_to) for campaign, opd, extended_to in rows]
     latest = await scope_for(session, opd_code)
     return [latest] if latest is not None else []
 
@@ -251,7 +252,7 @@ async def scope_for(session: AsyncSession, opd_code: str) -> Scope | None:
     """The OPD's latest campaign that collects (open) or has just closed collection."""
     row = (
         await session.execute(
-            select(Campaign, Opd)
+            select(Campaign, Opd, deadlines.extension_column(Campaign.id, Opd.id))
             .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
             .join(Opd, Opd.id == CampaignOpd.opd_id)
             .where(Opd.code == opd_code.upper(), Campaign.state.in_(COLLECTING))
@@ -681,7 +682,7 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
         raise DomainError("unggah/pilih_opd", codes=[], perintah="kirim")
     campaign = await session.get_one(Campaign, batch.campaign_id)
     opd = await session.get_one(Opd, batch.opd_id)
-    scope = _scope_of(campaign, opd)
+    scope = _scope_of(campaign, opd, await deadlines.effective_deadline(session, campaign.id, opd.id))
     if campaign.state != CampaignState.OPEN.value and not batch.on_behalf:
         raise DomainError("unggah/kampanye_ditutup", judul=campaign.title)
     item = await session.scalar(
@@ -721,8 +722,11 @@ async def file_batch(session: AsyncSession, batch_id: int, item_code: str, *, ac
             .order_by(SubmissionVersion.number)
         )
     ).all()
+    if previous and previous[-1].review_state == ReviewState.ACCEPTED.value:
+        # An accepted item is locked: only `/buka` (admin, Kasi) takes it back to the queue for a new version.
+        raise DomainError("unggah/item_terkunci", kode=item.code, versi=previous[-1].number, judul=campaign.title)
     duplicate = next((v for v in previous if v.files_key == key), None)
-    late = now > campaign.deadline
+    late = deadline_rule.is_late(now, scope.deadline)
     if duplicate is not None:
         number = duplicate.number
     else:
