@@ -8,7 +8,7 @@ that OPD's checklist. Every press is checked against the presser's roles now, wh
 from __future__ import annotations
 
 from bot.conversation import payloads
-from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Button, Reply, fit_label, page_of
+from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Button, OutgoingDocument, Reply, fit_label, page_of
 from bot.conversation.handling import Context, Registry
 from bot.errors import DomainError
 from bot.services import access, campaigns, overview, submissions
@@ -113,8 +113,43 @@ async def _show_or_ask(ctx: Context, command: str, scopes: list[Scope]) -> Reply
 async def _show(ctx: Context, command: str, scope: Scope) -> Reply:
     session = await ctx.session()
     if command == "status":
-        return ctx.reply("unggah/status", p=await submissions.progress(session, scope))
-    return ctx.reply("unggah/riwayat", scope=scope, versions=await submissions.history(session, scope))
+        state = await submissions.progress(session, scope)
+        latest = [(i.code, i.latest) for i in state.items if i.latest is not None]
+        return ctx.reply("unggah/status", buttons=_file_buttons(ctx, scope, latest), p=state)
+    versions = await submissions.history(session, scope)
+    shown = [(v.item_code, v.number) for v in versions]
+    return ctx.reply("unggah/riwayat", buttons=_file_buttons(ctx, scope, shown), scope=scope, versions=versions)
+
+
+def _file_buttons(ctx: Context, scope: Scope, versions: list[tuple[str, int]]) -> list[list[Button]]:
+    """Staff and the Tim open what an OPD sent: a button per version (the newest seven) sends its files back."""
+    if not access.may_view_any_opd(ctx.actor):
+        return []  # a liaison has the files already
+    return [
+        [
+            Button(
+                ctx.label("tombol/buka_berkas", code=code, number=number),
+                f"berkas:{scope.campaign_id}:{scope.opd_code}:{code}:{number}",
+            )
+        ]
+        for code, number in versions[:PAGE_SIZE]
+    ]
+
+
+async def files_button(ctx: Context) -> list[Reply]:
+    """`berkas:` presses: the version's files, each sent back as a document, for staff and the Tim only."""
+    data = ctx.request.payload or ""
+    if not access.may_view_any_opd(ctx.actor):
+        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
+    press = payloads.parse_version_files(data)
+    if press is None:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    session = await ctx.session()
+    scope = await submissions.scope_in(session, press.opd_code, press.campaign_id, viewing=True)
+    files = await submissions.version_files(session, scope, press.item_code, press.number) if scope else []
+    if not files:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    return [Reply(f.name, document=OutgoingDocument(f.sha256, f.name, f.name)) for f in files]
 
 
 async def progress_button(ctx: Context) -> Reply:
@@ -171,3 +206,4 @@ def register(registry: Registry) -> None:
     registry.command("riwayat", riwayat)
     registry.command("item", item)
     registry.button("sta", progress_button)
+    registry.button("berkas", files_button)

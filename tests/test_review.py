@@ -15,9 +15,11 @@ from bot.domain.enums import ReviewDecision, ReviewReason, ReviewState, Role
 from bot.errors import DomainError
 from bot.services import deadlines, review, submissions
 from bot.services.audit import Acting
+from bot.services.campaign_view import campaign_view
 from storage.database import Database
 from storage.filestore import FileStore
 from storage.models import AuditEntry, OutboxMessage, RoleAssignment, SubmissionReview, SubmissionVersion
+from tests.conftest import make_settings
 from tests.test_statement_counts import (
     NOW,
     WIB,
@@ -341,3 +343,18 @@ async def test_the_digest_comes_once_a_period_and_counts_only_what_is_new(db: Da
     async with db.write() as session:
         later = await review.due_digest(session, NOW + timedelta(minutes=62), every)
     assert later is not None and [(line.new, line.waiting) for line in later.lines] == [(1, 3)]
+
+
+async def test_the_campaign_view_names_the_opds_past_their_own_deadline_with_items_missing(
+    db: Database, store: FileStore, tmp_path: Path
+) -> None:
+    staff, codes, campaign_id, liaisons, kasi = await world(db, store)
+    base = await _deadline(db, campaign_id, None)
+    async with db.write() as session:
+        await deadlines.extend(session, campaign_id, codes[0], base + timedelta(days=3), "Surat", acting=kasi, now=NOW)
+    settings = make_settings(tmp_path)
+    async with db.read() as session:
+        before = await campaign_view(session, settings, campaign_id, base - timedelta(hours=1))
+        after = await campaign_view(session, settings, campaign_id, base + timedelta(hours=1))
+    assert before.late == ()
+    assert after.late == (codes[1],)  # the first OPD's own extension still runs

@@ -6,7 +6,7 @@ whatever does not fit is `None` (the caller answers "Tombol ini sudah tidak berl
 
 The prefixes: `act:TOKEN` (a one-time action, bot.services.actions), `kir:` (intake, handlers.intake), `opd:`
 (the OPD list, handlers.opd), `kmp:` (campaigns, handlers.campaigns), `sta:` (which campaign `/status` or
-`/riwayat` shows, handlers.progress), `sts:`
+`/riwayat` shows, handlers.progress), `berkas:` (a version's files for staff, handlers.progress), `sts:`
 (the campaign overview, handlers.progress), `tnj:a:REASON` (a reason for a revision request) and `tnj:q:ID`
 (the review digest's button into `/tinjau #ID`), both handlers.review.
 """
@@ -277,3 +277,23 @@ def parse_overview(data: str) -> OverviewPress | None:
     if kind == "o" and OPD_CODE.fullmatch(value):
         return OverviewPress(campaign_id, opd_code=value)
     return None
+
+
+@dataclass(frozen=True)
+class VersionFilesPress:
+    """`berkas:CAMPAIGN:OPD:ITEM:NUMBER`: staff open the files of one version from `/riwayat` or `/status`."""
+
+    campaign_id: int
+    opd_code: str
+    item_code: str
+    number: int
+
+
+def parse_version_files(data: str) -> VersionFilesPress | None:
+    fields = _fields(data, "berkas")
+    if fields is None or len(fields) != 4:
+        return None
+    campaign_id, number = parse_number(fields[0], minimum=1), parse_number(fields[3], minimum=1, maximum=9_999)
+    if campaign_id is None or number is None or not OPD_CODE.fullmatch(fields[1]) or not ITEM_CODE.fullmatch(fields[2]):
+        return None
+    return VersionFilesPress(campaign_id, fields[1], fields[2], number)

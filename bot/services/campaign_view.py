@@ -7,7 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import broadcast, campaigns, items
+from bot.domain.enums import CampaignState
+from bot.services import broadcast, campaigns, items, overview
 from bot.services.broadcast import BroadcastReport
 from bot.services.calendar import load_calendar
 from bot.services.campaigns import CampaignDetail
@@ -22,6 +23,7 @@ class CampaignView:
     minutes_per_day: int
     report: BroadcastReport
     framework: str  # the framework's name as people read it
+    late: tuple[str, ...]  # OPDs past their effective deadline with required items missing (while it collects)
 
 
 async def campaign_view(session: AsyncSession, settings: Settings, campaign_id: int, now: datetime) -> CampaignView:
@@ -34,4 +36,12 @@ async def campaign_view(session: AsyncSession, settings: Settings, campaign_id: 
         minutes_per_day=calendar.minutes_per_day,
         report=await broadcast.delivery_report(session, campaign_id),
         framework=items.FRAMEWORKS.get(detail.summary.framework or "", "daftar item impor"),
+        late=await _late_opds(session, detail, now),
     )
+
+
+async def _late_opds(session: AsyncSession, detail: CampaignDetail, now: datetime) -> tuple[str, ...]:
+    if detail.state not in (CampaignState.OPEN, CampaignState.CLOSED):
+        return ()
+    standings = (await overview.campaign_overview(session, detail.id)).standings
+    return tuple(sorted(s.opd_code for s in standings if s.late(now)))

@@ -10,11 +10,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain import deadlines
 from bot.domain.enums import CampaignState, ReviewState
 from bot.errors import DomainError
+from bot.services.deadlines import extension_column
 from bot.services.submissions import COLLECTING
 from storage.models import Campaign, CampaignItem, CampaignOpd, ItemAssignment, Opd, SubmissionVersion
 
@@ -32,9 +34,14 @@ class OpdStanding:
     complete: int  # required items whose latest version is sent or accepted (kelengkapan)
     verified: int  # required items whose latest version is accepted (terverifikasi)
     last_upload: datetime | None
+    deadline: datetime | None = None  # the OPD's effective deadline (the campaign's, or its extension)
 
     def percent(self, count: int) -> int:
         return round(100 * count / self.required) if self.required else 100
+
+    def late(self, now: datetime) -> bool:
+        """Past the OPD's effective deadline with required items still missing."""
+        return self.deadline is not None and now > self.deadline and self.complete < self.required
 
 
 @dataclass(frozen=True)
@@ -94,11 +101,11 @@ async def campaign_overview(session: AsyncSession, campaign_id: int) -> Campaign
         campaign.title,
         CampaignState(campaign.state),
         campaign.deadline,
-        behind_first(await _standings(session, campaign_id)),
+        behind_first(await _standings(session, campaign_id, campaign.deadline)),
     )
 
 
-async def _standings(session: AsyncSession, campaign_id: int) -> list[OpdStanding]:
+async def _standings(session: AsyncSession, campaign_id: int, deadline: datetime) -> list[OpdStanding]:
     version = SubmissionVersion
     latest_number = (
         select(version.opd_id, version.campaign_item_id, func.max(version.number).label("number"))
@@ -139,6 +146,7 @@ async def _standings(session: AsyncSession, campaign_id: int) -> list[OpdStandin
             func.coalesce(func.sum(case((latest.c.review_state.in_(SENT), 1), else_=0)), 0),
             func.coalesce(func.sum(case((latest.c.review_state == ReviewState.ACCEPTED.value, 1), else_=0)), 0),
             uploads.c.at,
+            extension_column(literal(campaign_id), Opd.id),
         )
         .select_from(CampaignOpd)
         .join(Opd, Opd.id == CampaignOpd.opd_id)
@@ -149,6 +157,15 @@ async def _standings(session: AsyncSession, campaign_id: int) -> list[OpdStandin
         .group_by(Opd.id, Opd.code, Opd.name, Opd.short_name, uploads.c.at)
     )
     return [
-        OpdStanding(code, name, short, int(required_count), int(complete), int(verified), at)
-        for code, name, short, required_count, complete, verified, at in rows.all()
+        OpdStanding(
+            code,
+            name,
+            short,
+            int(required_count),
+            int(complete),
+            int(verified),
+            at,
+            deadlines.effective_deadline(deadline, [extended]),
+        )
+        for code, name, short, required_count, complete, verified, at, extended in rows.all()
     ]

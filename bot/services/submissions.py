@@ -842,6 +842,23 @@ class VersionView:
     files: tuple[ReceiptFile, ...]
 
 
+async def version_files(session: AsyncSession, scope: Scope, item_code: str, number: int) -> list[ReceiptFile]:
+    """The files of one version of the OPD's item in the scope's campaign (none: no such version)."""
+    rows = await session.scalars(
+        select(SubmissionFile)
+        .join(SubmissionVersion, SubmissionVersion.id == SubmissionFile.version_id)
+        .join(CampaignItem, CampaignItem.id == SubmissionVersion.campaign_item_id)
+        .where(
+            SubmissionVersion.campaign_id == scope.campaign_id,
+            SubmissionVersion.opd_id == scope.opd_id,
+            CampaignItem.code == item_code,
+            SubmissionVersion.number == number,
+        )
+        .order_by(SubmissionFile.position)
+    )
+    return [ReceiptFile(f.file_name, f.size, f.sha256) for f in rows.all()]
+
+
 async def history(session: AsyncSession, scope: Scope) -> list[VersionView]:
     """Every version of the OPD in the campaign, newest first (two queries)."""
     rows = (

@@ -192,3 +192,46 @@ async def test_several_uploads_make_one_digest_whose_button_opens_the_queue(
         assert [b["text"] for b in kasi.buttons()] == [f"Tinjau kegiatan #{world.campaign_id}"]
         shown = await next_texts(fake_telegram, kasi, 2, lambda: kasi.press_button(1))
         assert "Versi 3" in shown[1]
+
+
+async def test_staff_open_the_files_of_any_version_from_riwayat_and_status(
+    fake_telegram: FakeBotAPI, tmp_path: Path
+) -> None:
+    settings = bot_settings(fake_telegram, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 1}, now=datetime.now().astimezone())
+    (chat,) = world.liaisons
+    budi = fake_telegram.user(chat, first_name="Budi")
+    kasi = fake_telegram.user(900_001, first_name="Andi")
+    for other in (900_002, world.uploader_chat):
+        fake_telegram.user(other)
+    async with running_bot(settings):
+        await fake_telegram.wait_for_messages(budi.id, 2, timeout=15)
+        await fake_telegram.wait_for_messages(kasi.id, 1, timeout=15)
+        await next_texts(
+            fake_telegram, budi, 1, lambda: budi.send_document(tagged_pdf(b"v1"), "sk.pdf", caption="I.01")
+        )
+        await next_texts(
+            fake_telegram, budi, 1, lambda: budi.send_document(tagged_pdf(b"v2"), "sk-2.pdf", caption="I.01")
+        )
+
+        (history,) = await next_texts(fake_telegram, kasi, 1, lambda: kasi.send_text("/riwayat DINKES"))
+        assert "v2" in history and [b["text"] for b in kasi.buttons()] == ["Berkas I.01 v2", "Berkas I.01 v1"]
+        before = len(fake_telegram.sent_messages(kasi.id))
+        kasi.press_button(2)  # the first version's files, sent back as documents
+        (sent,) = (await fake_telegram.wait_for_messages(kasi.id, before + 1, timeout=15))[before:]
+        assert sent["document"]["file_name"] == "sk.pdf"
+
+        (status,) = await next_texts(fake_telegram, kasi, 1, lambda: kasi.send_text("/status DINKES"))
+        assert [b["text"] for b in kasi.buttons()] == ["Berkas I.01 v2"]  # the latest version of each item
+        before = len(fake_telegram.sent_messages(kasi.id))
+        kasi.press_button(1)
+        (sent,) = (await fake_telegram.wait_for_messages(kasi.id, before + 1, timeout=15))[before:]
+        assert sent["document"]["file_name"] == "sk-2.pdf"
+
+        # The liaison sees no such button, and a forged one is refused.
+        (own,) = await next_texts(fake_telegram, budi, 1, lambda: budi.send_text("/riwayat"))
+        assert budi.buttons() == []
+        (refused,) = await next_texts(
+            fake_telegram, budi, 1, lambda: budi.press(f"berkas:{world.campaign_id}:DINKES:I.01:1", forge=True)
+        )
+        assert "bukan untuk Anda" in refused
