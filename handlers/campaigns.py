@@ -165,7 +165,7 @@ async def show(ctx: Context, campaign_id: int) -> Reply:
 
 async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[Button]]:
     """The buttons of the actions the viewer may take (campaign_actions decides which)."""
-    allowed, me = campaign_actions(ctx.actor, detail), _me(ctx)
+    allowed, me = campaign_actions(ctx.actor, detail), ctx.me()
     rows: list[list[Button]] = []
     editing = [
         Button(ctx.label(label), f"kmp:{kind}:{detail.id}")
@@ -226,7 +226,7 @@ async def _begin(ctx: Context, flow: str, step: Step, data: dict[str, Any], temp
         await ctx.session(),
         ctx.request.channel,
         ctx.request.chat_id,
-        person_id=_me(ctx),
+        person_id=ctx.me(),
         flow=flow,
         step=step,
         data=data,
@@ -482,7 +482,7 @@ async def signed_letter_flow(ctx: Context, state: FlowState) -> Reply:
     uploader = await identity.authorize(session, ctx.actor.person_id, LETTER_UPLOADERS)
     role = acting_role(uploader, CampaignAction.UPLOAD_SIGNED_LETTER)
     await campaigns.record_signed_letter(session, campaign_id, blob, name, acting=ctx.acting(role), now=ctx.now)
-    button = await _broadcast_button(ctx, campaign_id, _me(ctx))
+    button = await _broadcast_button(ctx, campaign_id, ctx.me())
     return ctx.reply("kampanye/surat_ttd_diterima", buttons=[[button]], nama=name)
 
 
@@ -510,7 +510,7 @@ async def return_note_cancelled(ctx: Context, state: FlowState) -> Reply:
     detail = await campaigns.campaign_detail(await ctx.session(), ForCampaign.from_json(state.data).campaign_id)
     if CampaignAction.APPROVE not in campaign_actions(ctx.actor, detail):
         return ctx.reply("umum/dibatalkan")
-    buttons = [await _decision_buttons(ctx, detail.id, _me(ctx))]
+    buttons = [await _decision_buttons(ctx, detail.id, ctx.me())]
     return ctx.reply("kampanye/pengembalian_dibatalkan", buttons=buttons, c=detail)
 
 
@@ -593,7 +593,7 @@ async def close_action(ctx: Context, params: dict[str, Any]) -> Reply:
     detail = await campaigns.campaign_detail(await ctx.session(), int(params["campaign"]))
     if detail.state != ACTION_STATE[CampaignAction.CLOSE_COLLECTION]:
         raise DomainError("umum/sudah_diproses")
-    confirm = await _action_button(ctx, "tombol/ya_tutup_pengumpulan", "kmp_close_yes", _me(ctx), detail.id)
+    confirm = await _action_button(ctx, "tombol/ya_tutup_pengumpulan", "kmp_close_yes", ctx.me(), detail.id)
     return ctx.reply("kampanye/tutup_konfirmasi", buttons=[[confirm]], c=detail)
 
 
@@ -612,13 +612,6 @@ async def _tell_submitter(ctx: Context, detail: CampaignDetail, *, approved: boo
 
 
 # -- helpers ----------------------------------------------------------------------------------------------------
-
-
-def _me(ctx: Context) -> int:
-    """The person acting; only registered people reach the callers, so anyone else is refused plainly."""
-    if ctx.actor.person_id is None:
-        raise DomainError("umum/tombol_bukan_untuk_anda")
-    return ctx.actor.person_id
 
 
 def _editor_role(ctx: Context) -> Role | None:

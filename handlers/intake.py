@@ -153,7 +153,7 @@ async def _join_batch(
         scope=scope,
         channel=ctx.request.channel,
         chat_id=ctx.request.chat_id,
-        person_id=_me(ctx),
+        person_id=ctx.me("unggah/belum_terdaftar"),
         kind="album" if attachment.media_group_id else "single",
         now=ctx.now,
         media_group_id=attachment.media_group_id,
@@ -323,13 +323,6 @@ def _caption_item(caption: str | None, state: submissions.Progress) -> str | Non
     if not caption or not caption.split():
         return None
     return items.parse_item_code(caption.split()[0], [i.code for i in submissions.open_items(state)])
-
-
-def _me(ctx: Context) -> int:
-    """The sender's person id; the callers are reached only by registered people, anyone else is refused."""
-    if ctx.actor.person_id is None:
-        raise DomainError("unggah/belum_terdaftar")
-    return ctx.actor.person_id
 
 
 def question(
@@ -549,7 +542,7 @@ async def _open_kirim(
         scope=scope,
         channel=ctx.request.channel,
         chat_id=ctx.request.chat_id,
-        person_id=_me(ctx),
+        person_id=ctx.me("unggah/belum_terdaftar"),
         kind="kirim",
         now=ctx.now,
         item_code=item_code,

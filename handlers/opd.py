@@ -87,7 +87,7 @@ async def toggle_opd(ctx: Context, params: dict[str, Any]) -> Reply:
                 session,
                 ctx.label("tombol/opd_nonaktifkan_ya"),
                 kind="opd_toggle",
-                person_id=_me(ctx),
+                person_id=ctx.me(),
                 now=ctx.now,
                 code=code,
                 active=False,
@@ -102,9 +102,3 @@ def register(registry_: Registry) -> None:
     registry_.command("opd", opd_command)
     registry_.button("opd", opd_button)
     registry_.action("opd_toggle", toggle_opd, roles=access.MANAGERS)
-
-
-def _me(ctx: Context) -> int:
-    if ctx.actor.person_id is None:  # action handlers run for registered people only
-        raise DomainError("umum/tombol_bukan_untuk_anda")
-    return ctx.actor.person_id

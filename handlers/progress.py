@@ -7,6 +7,8 @@ that OPD's checklist. Every press is checked against the presser's roles now, wh
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.conversation import payloads
 from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Button, OutgoingDocument, Reply, fit_label, page_of
 from bot.conversation.handling import Context, Registry
@@ -149,6 +151,11 @@ async def files_button(ctx: Context) -> list[Reply]:
     files = await submissions.version_files(session, scope, press.item_code, press.number) if scope else []
     if not files:
         raise DomainError("umum/tombol_kedaluwarsa")
+    return file_replies(files)
+
+
+def file_replies(files: Sequence[submissions.ReceiptFile]) -> list[Reply]:
+    """Stored files sent back as documents, each captioned with its own name (`/tinjau`, `/riwayat`, `/status`)."""
     return [Reply(f.name, document=OutgoingDocument(f.sha256, f.name, f.name)) for f in files]
 
 

@@ -10,12 +10,13 @@ from enum import StrEnum
 from typing import Any
 
 from bot.conversation import payloads
-from bot.conversation.core import Button, OutgoingDocument, Reply
+from bot.conversation.core import Button, Reply
 from bot.conversation.handling import Context, Registry
 from bot.domain.enums import ReviewDecision, ReviewReason, Role
 from bot.errors import DomainError
 from bot.services import actions, conversations, overview, review
 from bot.services.conversations import FlowState
+from handlers.progress import file_replies
 
 REVIEW_NOTE = "catatan_tinjauan"
 REVIEWER_ROLES = review.REVIEWERS
@@ -68,8 +69,7 @@ async def _next(ctx: Context, campaign_id: int | None) -> Reply | list[Reply]:
         ]
     ]
     waiting = await review.waiting_count(session, campaign_id)
-    files = [Reply(f.name, document=OutgoingDocument(f.sha256, f.name, f.name)) for f in item.files]
-    return [*files, ctx.reply("tinjau/versi", buttons=buttons, v=item, antrean=waiting)]
+    return [*file_replies(item.files), ctx.reply("tinjau/versi", buttons=buttons, v=item, antrean=waiting)]
 
 
 def _reviewer_role(ctx: Context) -> Role | None:

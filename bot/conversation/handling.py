@@ -13,6 +13,7 @@ from bot.conversation.core import Actor, Button, Reply, Request
 from bot.conversation.envelope import Envelope, EnvelopeButton
 from bot.conversation.templating import Renderer
 from bot.domain.enums import Role
+from bot.errors import DomainError
 from bot.services import outbox
 from bot.services.audit import Acting
 from bot.services.conversations import FlowState
@@ -52,6 +53,12 @@ class Context:
     def actor(self) -> Actor:
         """The sender (the dispatcher resolves it; someone unknown is an actor without a person or roles)."""
         return self.request.actor or Actor(person_id=None, display_name=None)
+
+    def me(self, refusal: str = "umum/tombol_bukan_untuk_anda") -> int:
+        """The acting person's id, for handlers only registered people reach; anyone else gets `refusal`."""
+        if self.actor.person_id is None:
+            raise DomainError(refusal)
+        return self.actor.person_id
 
     def with_actor(self, actor: Actor) -> Context:
         """The same request acted by `actor` as re-read in this transaction (see identity.authorize)."""

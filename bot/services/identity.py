@@ -90,12 +90,10 @@ async def authorize(
     return Actor(person_id=person_id, display_name=name, assignments=current)
 
 
-async def ensure_chat_person(session: AsyncSession, channel: str, external_id: str, now: datetime) -> int:
-    """The person behind a chat, created bare (no name, no role) when the chat belongs to nobody yet.
-
-    A chat an admin unlocked must be told so before its owner registers; `/daftar` later gives this person the
-    role (and the name) instead of making another.
-    """
+async def person_of_identity(
+    session: AsyncSession, channel: str, external_id: str, display_name: str | None, now: datetime
+) -> int:
+    """The person behind (channel, external id), created with `display_name` and that identity on first use."""
     existing = await session.scalar(
         select(ChannelIdentity.person_id).where(
             ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
@@ -103,7 +101,7 @@ async def ensure_chat_person(session: AsyncSession, channel: str, external_id: s
     )
     if existing is not None:
         return existing
-    person = Person(display_name=None, created_at=now)
+    person = Person(display_name=display_name, created_at=now)
     session.add(person)
     await session.flush()
     session.add(ChannelIdentity(person_id=person.id, channel=channel, external_id=external_id, created_at=now))
@@ -111,21 +109,18 @@ async def ensure_chat_person(session: AsyncSession, channel: str, external_id: s
     return person.id
 
 
+async def ensure_chat_person(session: AsyncSession, channel: str, external_id: str, now: datetime) -> int:
+    """The person behind a chat, created bare (no name, no role) when the chat belongs to nobody yet.
+
+    A chat an admin unlocked must be told so before its owner registers; `/daftar` later gives this person the
+    role (and the name) instead of making another.
+    """
+    return await person_of_identity(session, channel, external_id, None, now)
+
+
 async def ensure_local_person(session: AsyncSession, channel: str, unix_user: str, now: datetime) -> int:
     """The person standing for a local operator (`console:<user>` or `cli:<user>`), created on first use."""
-    existing = await session.scalar(
-        select(ChannelIdentity.person_id).where(
-            ChannelIdentity.channel == channel, ChannelIdentity.external_id == unix_user
-        )
-    )
-    if existing is not None:
-        return existing
-    person = Person(display_name=f"{channel}:{unix_user}", created_at=now)
-    session.add(person)
-    await session.flush()
-    session.add(ChannelIdentity(person_id=person.id, channel=channel, external_id=unix_user, created_at=now))
-    await session.flush()
-    return person.id
+    return await person_of_identity(session, channel, unix_user, f"{channel}:{unix_user}", now)
 
 
 def console_external_id(unix_user: str, role: Role, opd_code: str | None) -> str:
@@ -142,19 +137,7 @@ async def ensure_console_person(
     good, and a later session as another role holds only its own. Refuses unknown or missing OPDs.
     """
     external_id = console_external_id(unix_user, role, opd_code)
-    person_id = await session.scalar(
-        select(ChannelIdentity.person_id).where(
-            ChannelIdentity.channel == Channel.CONSOLE.value, ChannelIdentity.external_id == external_id
-        )
-    )
-    if person_id is None:
-        person = Person(display_name=name, created_at=now)
-        session.add(person)
-        await session.flush()
-        person_id = person.id
-        session.add(
-            ChannelIdentity(person_id=person_id, channel=Channel.CONSOLE.value, external_id=external_id, created_at=now)
-        )
+    person_id = await person_of_identity(session, Channel.CONSOLE.value, external_id, name, now)
     assignment = await ensure_assignment(session, person_id, role, opd_code, now)
     return Actor(person_id, name, (assignment,))
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.core import Actor
@@ -200,6 +200,16 @@ def _scope_of(campaign: Campaign, opd: Opd, extended_to: datetime | None) -> Sco
     return Scope(campaign.id, campaign.title, CampaignState(campaign.state), deadline, opd.id, opd.code, opd.name)
 
 
+def _scopes_of(opd_code: str) -> Select[Campaign, Opd, datetime]:
+    """The OPD's places in campaigns, with the extension its deadline has (the callers narrow it down)."""
+    return (
+        select(Campaign, Opd, deadlines.extension_column(Campaign.id, Opd.id))
+        .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
+        .join(Opd, Opd.id == CampaignOpd.opd_id)
+        .where(Opd.code == opd_code.upper())
+    )
+
+
 async def scope_in(session: AsyncSession, opd_code: str, campaign_id: int, *, viewing: bool = False) -> Scope | None:
     """The OPD's part in one named campaign (`#ID`): while it collects, or (`viewing`) in any state once opened.
 
@@ -207,11 +217,7 @@ async def scope_in(session: AsyncSession, opd_code: str, campaign_id: int, *, vi
     """
     row = (
         await session.execute(
-            select(Campaign, Opd, deadlines.extension_column(Campaign.id, Opd.id))
-            .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
-            .join(Opd, Opd.id == CampaignOpd.opd_id)
-            .where(
-                Opd.code == opd_code.upper(),
+            _scopes_of(opd_code).where(
                 Campaign.id == campaign_id,
                 Campaign.state.in_(VIEWABLE if viewing else COLLECTING),
             )
@@ -228,11 +234,8 @@ async def open_scopes(session: AsyncSession, opd_code: str) -> list[Scope]:
     """
     rows = (
         await session.execute(
-            select(Campaign, Opd, deadlines.extension_column(Campaign.id, Opd.id))
-            .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
-            .join(Opd, Opd.id == CampaignOpd.opd_id)
+            _scopes_of(opd_code)
             .where(
-                Opd.code == opd_code.upper(),
                 Campaign.state == CampaignState.OPEN.value,
                 select(ItemAssignment.opd_id)
                 .join(CampaignItem, CampaignItem.id == ItemAssignment.campaign_item_id)
@@ -252,10 +255,8 @@ async def scope_for(session: AsyncSession, opd_code: str) -> Scope | None:
     """The OPD's latest campaign that collects (open) or has just closed collection."""
     row = (
         await session.execute(
-            select(Campaign, Opd, deadlines.extension_column(Campaign.id, Opd.id))
-            .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
-            .join(Opd, Opd.id == CampaignOpd.opd_id)
-            .where(Opd.code == opd_code.upper(), Campaign.state.in_(COLLECTING))
+            _scopes_of(opd_code)
+            .where(Campaign.state.in_(COLLECTING))
             .order_by(Campaign.state != CampaignState.OPEN.value, Campaign.id.desc())
             .limit(1)
         )

@@ -10,25 +10,33 @@ from pathlib import Path
 
 import pytest
 
+from bot.settings import Settings
 from storage.models import Role
-from tests.e2e.broadcast_world import PDF, open_broadcast, tagged_pdf
+from tests.e2e.broadcast_world import PDF, World, open_broadcast, tagged_pdf
 from tests.e2e.harness import bot_settings, outbox_idle, registered, running_bot
 from tests.e2e.test_intake import next_texts
+from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
 
 
+async def dinkes_world(fake: FakeBotAPI, tmp_path: Path) -> tuple[Settings, World, FakeUser, FakeUser]:
+    """An open campaign for DINKES with its liaison Budi and the Kasi Andi (the Kabid and the uploader exist too)."""
+    settings = bot_settings(fake, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 1}, now=datetime.now().astimezone())
+    (chat,) = world.liaisons
+    budi = fake.user(chat, first_name="Budi")
+    kasi = fake.user(900_001, first_name="Andi")
+    for other in (900_002, world.uploader_chat):
+        fake.user(other)
+    return settings, world, budi, kasi
+
+
 async def test_return_with_a_note_then_a_new_version_then_accept_then_locked_until_reopened(
     fake_telegram: FakeBotAPI, tmp_path: Path
 ) -> None:
-    settings = bot_settings(fake_telegram, tmp_path)
-    world = await open_broadcast(settings, {"DINKES": 1}, now=datetime.now().astimezone())
-    (chat,) = world.liaisons
-    budi = fake_telegram.user(chat, first_name="Budi")
-    kasi = fake_telegram.user(900_001, first_name="Andi")
-    for other in (900_002, world.uploader_chat):
-        fake_telegram.user(other)
+    settings, world, budi, kasi = await dinkes_world(fake_telegram, tmp_path)
     async with running_bot(settings) as bot:
         await fake_telegram.wait_for_messages(budi.id, 2, timeout=15)
         await fake_telegram.wait_for_messages(kasi.id, 1, timeout=15)
@@ -197,13 +205,7 @@ async def test_several_uploads_make_one_digest_whose_button_opens_the_queue(
 async def test_staff_open_the_files_of_any_version_from_riwayat_and_status(
     fake_telegram: FakeBotAPI, tmp_path: Path
 ) -> None:
-    settings = bot_settings(fake_telegram, tmp_path)
-    world = await open_broadcast(settings, {"DINKES": 1}, now=datetime.now().astimezone())
-    (chat,) = world.liaisons
-    budi = fake_telegram.user(chat, first_name="Budi")
-    kasi = fake_telegram.user(900_001, first_name="Andi")
-    for other in (900_002, world.uploader_chat):
-        fake_telegram.user(other)
+    settings, world, budi, kasi = await dinkes_world(fake_telegram, tmp_path)
     async with running_bot(settings):
         await fake_telegram.wait_for_messages(budi.id, 2, timeout=15)
         await fake_telegram.wait_for_messages(kasi.id, 1, timeout=15)
