@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.channels.console import ConsoleChannel
 from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.whatsapp.channel import WhatsAppChannel
 from bot.conversation.dispatch import Dispatcher
 from bot.conversation.handling import Registry, Services
 from bot.conversation.templating import Renderer
@@ -86,17 +87,19 @@ class MonevApp:
 
 
 def build_channels(app: MonevApp, limiter: RateLimiter | None = None) -> list[ChannelProtocol]:
-    """The channels `monev run` runs, from the settings: Telegram when MONEV_TELEGRAM_TOKEN is set.
+    """The channels `monev run` runs, from the settings: Telegram when MONEV_TELEGRAM_TOKEN is set, WhatsApp when
+    MONEV_WHATSAPP_* are.
 
-    A new channel (WhatsApp) is added here; the runtime, the journal and the outbox take it from this list.
+    The runtime, the journal and the outbox take the channels from this list.
     `limiter` is shared by every send of the process (direct replies and the outbox alike).
     """
     settings, services = app.settings, app.services
+    limiter = limiter or RateLimiter()
     channels: list[ChannelProtocol] = []
     if settings.telegram_token:
-        channels.append(
-            TelegramChannel(settings, services.db, services.files, services.renderer, limiter or RateLimiter(), app.now)
-        )
+        channels.append(TelegramChannel(settings, services.db, services.files, services.renderer, limiter, app.now))
+    if settings.whatsapp_token:
+        channels.append(WhatsAppChannel(settings, services.db, services.files, services.renderer, limiter, app.now))
     return channels
 
 

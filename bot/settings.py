@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +32,9 @@ _DATABASE_DRIVERS = {"sqlite+aiosqlite": "aiosqlite", "postgresql+asyncpg": "asy
 _DATABASE_URL_FORMS = "use sqlite+aiosqlite:///PATH or postgresql+asyncpg://USER:PASSWORD@HOST/NAME"
 # Telegram downloads up to 20 MB; a Bot API server of our own run with --local, up to 2000 MB.
 MAX_FILE_MB, MAX_FILE_MB_LOCAL = 20, 2000
+# The WhatsApp Cloud API takes documents up to 100 MB.
+WHATSAPP_MAX_FILE_MB = 100
+PUBLIC_GRAPH_API = "https://graph.facebook.com"
 # Telegram itself only calls https:// webhooks; plain http is for a Bot API server on this very machine.
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
@@ -66,6 +70,12 @@ class Settings:
     lease_renew_seconds: float = 5.0
     lease_timeout_seconds: float = 30.0
     review_digest_minutes: int = 30
+    whatsapp_phone_id: str | None = None
+    whatsapp_token: str | None = None
+    whatsapp_app_secret: str | None = None
+    whatsapp_verify_token: str | None = None
+    whatsapp_base_url: str = PUBLIC_GRAPH_API
+    whatsapp_max_file_mb: int = WHATSAPP_MAX_FILE_MB
 
     @property
     def files_dir(self) -> Path:
@@ -75,11 +85,22 @@ class Settings:
     @property
     def channels(self) -> list[str]:
         """The chat channels this configuration turns on."""
-        return ["telegram"] if self.telegram_token else []
+        return [name for name, on in (("telegram", self.telegram_token), ("whatsapp", self.whatsapp_token)) if on]
+
+    def max_file_mb(self, channel: str) -> int:
+        """The largest file a channel's chat may send us (each platform has its own download limit)."""
+        return self.whatsapp_max_file_mb if channel == "whatsapp" else self.telegram_max_file_mb
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a log line or an error message."""
-        return [s for s in (self.telegram_token, self.webhook_secret) if s]
+        values = (
+            self.telegram_token,
+            self.webhook_secret,
+            self.whatsapp_token,
+            self.whatsapp_app_secret,
+            self.whatsapp_verify_token,
+        )
+        return [s for s in values if s]
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -131,6 +152,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
     if timeout <= renew:
         raise SettingsError("MONEV_LEASE_TIMEOUT_SECONDS", "must be longer than MONEV_LEASE_RENEW_SECONDS")
 
+    whatsapp = _whatsapp(get)
+
     default_database = f"sqlite+aiosqlite:///{data_dir / 'monev.sqlite3'}"
     return Settings(
         data_dir=data_dir,
@@ -152,7 +175,46 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
         lease_renew_seconds=renew,
         lease_timeout_seconds=timeout,
         review_digest_minutes=get.integer("MONEV_REVIEW_DIGEST_MINUTES", 30, minimum=1, maximum=24 * 60),
+        **whatsapp,
     )
+
+
+_WHATSAPP_REQUIRED = (
+    "MONEV_WHATSAPP_PHONE_ID",
+    "MONEV_WHATSAPP_TOKEN",
+    "MONEV_WHATSAPP_APP_SECRET",
+    "MONEV_WHATSAPP_VERIFY_TOKEN",
+)
+
+
+def _whatsapp(get: _Reader) -> dict[str, Any]:
+    """The WhatsApp settings: any of them turns WhatsApp on, and then every one of the four is required.
+
+    Without the app secret the webhook's signatures cannot be checked, so anybody could post as anybody.
+    """
+    values = {name: get.optional(name) for name in _WHATSAPP_REQUIRED}
+    max_file_mb = get.integer(
+        "MONEV_WHATSAPP_MAX_FILE_MB", WHATSAPP_MAX_FILE_MB, minimum=1, maximum=WHATSAPP_MAX_FILE_MB
+    )
+    base_url = get.text("MONEV_WHATSAPP_BASE_URL", PUBLIC_GRAPH_API).rstrip("/")
+    if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).hostname:
+        raise SettingsError("MONEV_WHATSAPP_BASE_URL", "must be an http(s):// URL")
+    if not any(values.values()):
+        return {"whatsapp_base_url": base_url, "whatsapp_max_file_mb": max_file_mb}
+    for name, value in values.items():
+        if value is None:
+            raise SettingsError(name, "is required when WhatsApp is on (any MONEV_WHATSAPP_* setting is set)")
+    phone_id = values["MONEV_WHATSAPP_PHONE_ID"] or ""
+    if not phone_id.isdigit():
+        raise SettingsError("MONEV_WHATSAPP_PHONE_ID", "the phone number id is digits only")
+    return {
+        "whatsapp_phone_id": phone_id,
+        "whatsapp_token": values["MONEV_WHATSAPP_TOKEN"],
+        "whatsapp_app_secret": values["MONEV_WHATSAPP_APP_SECRET"],
+        "whatsapp_verify_token": values["MONEV_WHATSAPP_VERIFY_TOKEN"],
+        "whatsapp_base_url": base_url,
+        "whatsapp_max_file_mb": max_file_mb,
+    }
 
 
 def _check_webhook_url(url: str) -> None:

@@ -175,7 +175,7 @@ async def _join_batch(
 
 
 def _check_size(ctx: Context, attachment: Attachment, name: str) -> None:
-    limit_mb = ctx.services.settings.telegram_max_file_mb
+    limit_mb = ctx.services.settings.max_file_mb(ctx.request.channel)
     if attachment.size is not None and attachment.size > limit_mb * 1024 * 1024:
         raise DomainError("unggah/terlalu_besar", file_name=name, size=attachment.size, limit_mb=limit_mb)
 
@@ -185,7 +185,7 @@ async def _fetch_checked(ctx: Context, attachment: Attachment, name: str) -> Blo
     try:
         staged = await attachment.fetch(ctx.services.files)
     except FileTooLargeError:
-        limit_mb = ctx.services.settings.telegram_max_file_mb
+        limit_mb = ctx.services.settings.max_file_mb(ctx.request.channel)
         raise DomainError(
             "unggah/terlalu_besar", file_name=name, size=limit_mb * 1048576 + 1, limit_mb=limit_mb
         ) from None

@@ -59,6 +59,7 @@ async def register_with_code(ctx: Context, code_text: str) -> Reply | list[Reply
         username=None,
         acting=ctx.acting(),
         now=ctx.now,
+        phone=request.sender_phone,
     )
     if result.status == RedeemStatus.LOCKED:
         if result.just_locked:

@@ -145,3 +145,49 @@ def test_cli_exits_2_with_one_line(
     assert run_cli(["db", "upgrade"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "MONEV_TIMEZONE" in err
+
+
+WHATSAPP = {
+    "MONEV_WHATSAPP_PHONE_ID": "106540352242922",
+    "MONEV_WHATSAPP_TOKEN": "EAAMonevTestToken0123",
+    "MONEV_WHATSAPP_APP_SECRET": "rahasia-aplikasi-0123",
+    "MONEV_WHATSAPP_VERIFY_TOKEN": "token-verifikasi",
+}
+
+
+def test_whatsapp_settings_and_their_defaults() -> None:
+    settings = load_settings(WHATSAPP, dotenv=None)
+    assert settings.channels == ["whatsapp"]
+    assert (settings.whatsapp_phone_id, settings.whatsapp_verify_token) == ("106540352242922", "token-verifikasi")
+    assert settings.whatsapp_base_url == "https://graph.facebook.com"
+    assert (settings.whatsapp_max_file_mb, settings.max_file_mb("whatsapp"), settings.max_file_mb("telegram")) == (
+        100,
+        100,
+        20,
+    )
+    assert {"EAAMonevTestToken0123", "rahasia-aplikasi-0123", "token-verifikasi"} <= set(settings.secrets())
+    redirected = load_settings({**WHATSAPP, "MONEV_WHATSAPP_BASE_URL": "http://127.0.0.1:9999/"}, dotenv=None)
+    assert redirected.whatsapp_base_url == "http://127.0.0.1:9999"
+
+
+@pytest.mark.parametrize("missing", sorted(WHATSAPP))
+def test_whatsapp_refuses_to_start_without_any_of_its_four_settings(missing: str) -> None:
+    env = {name: value for name, value in WHATSAPP.items() if name != missing}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env, dotenv=None)
+    assert caught.value.variable == missing
+    assert not any(value in str(caught.value) for value in env.values())  # no secret in the message
+
+
+@pytest.mark.parametrize(
+    ("extra", "variable"),
+    [
+        ({"MONEV_WHATSAPP_MAX_FILE_MB": "101"}, "MONEV_WHATSAPP_MAX_FILE_MB"),
+        ({"MONEV_WHATSAPP_BASE_URL": "graph.facebook.com"}, "MONEV_WHATSAPP_BASE_URL"),
+        ({"MONEV_WHATSAPP_PHONE_ID": "+62 856"}, "MONEV_WHATSAPP_PHONE_ID"),
+    ],
+)
+def test_bad_whatsapp_values_name_the_variable(extra: dict[str, str], variable: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**WHATSAPP, **extra}, dotenv=None)
+    assert caught.value.variable == variable

@@ -72,6 +72,7 @@ class Request:
     received_at: datetime
     actor: Actor | None = None  # resolved by the dispatcher unless the channel fixes it (the console)
     sender_name: str | None = None
+    sender_phone: str | None = None  # WhatsApp's phone number of the sender, when it gives one
     command: str | None = None
     args: tuple[str, ...] = ()
     text: str | None = None

@@ -49,7 +49,9 @@ class Dispatcher:
                 result = await self._route(Context(request, self.services, now, uow))
                 replies = [result] if isinstance(result, Reply) else list(result)
                 if request.actor is not None and request.actor.person_id is not None:
-                    await identity.touch(await uow.session(), request.channel, request.sender_id, now)
+                    await identity.touch(
+                        await uow.session(), request.channel, request.sender_id, now, phone=request.sender_phone
+                    )
                 if on_done is not None:
                     await on_done(await uow.session(), replies)
             return replies

@@ -170,10 +170,18 @@ async def ensure_assignment(
     return Assignment(role, opd_id, opd.code if opd else None)
 
 
-async def touch(session: AsyncSession, channel: str, external_id: str, now: datetime) -> None:
-    """Remember when this account last wrote to us; writing again also clears an unreachable mark."""
+async def touch(
+    session: AsyncSession, channel: str, external_id: str, now: datetime, *, phone: str | None = None
+) -> None:
+    """Remember when this account last wrote to us; writing again also clears an unreachable mark.
+
+    A WhatsApp account's phone number is kept as WhatsApp last gave it (it may come later, or change).
+    """
+    values: dict[str, object] = {"last_inbound_at": now, "unreachable_at": None}
+    if phone is not None:
+        values["phone"] = phone
     await session.execute(
         update(ChannelIdentity)
         .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
-        .values(last_inbound_at=now, unreachable_at=None)
+        .values(**values)
     )

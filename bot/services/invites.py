@@ -273,6 +273,7 @@ async def redeem(
     username: str | None,
     acting: Acting,
     now: datetime,
+    phone: str | None = None,
 ) -> Redemption:
     """Register (or link a channel for) the sender with a code; every failure counts towards the lockout."""
     until = await locked_until(session, channel, external_id, now)
@@ -288,7 +289,7 @@ async def redeem(
         select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
     )
     if invite.link_person_id is not None:
-        return await _link(session, invite, identity, channel, external_id, username, acting, now)
+        return await _link(session, invite, identity, channel, external_id, username, acting, now, phone)
     role = Role(invite.role or "")
     opd = await session.get(Opd, invite.opd_id) if invite.opd_id else None
     if identity is not None:
@@ -314,7 +315,13 @@ async def redeem(
     if identity is None:
         session.add(
             ChannelIdentity(
-                person_id=person_id, channel=channel, external_id=external_id, username=username, created_at=now
+                person_id=person_id,
+                channel=channel,
+                external_id=external_id,
+                username=username,
+                phone=phone,
+                created_at=now,
+                last_inbound_at=now,  # the code came in a message from this account just now
             )
         )
     session.add(
@@ -415,6 +422,7 @@ async def _link(
     username: str | None,
     acting: Acting,
     now: datetime,
+    phone: str | None = None,
 ) -> Redemption:
     """A `--person` code: attach this channel account to an existing person."""
     target = invite.link_person_id
@@ -426,7 +434,15 @@ async def _link(
     if not await _claim(session, invite, now):
         return await _record_failure(session, RedeemStatus.USED, channel, external_id, acting, now)
     session.add(
-        ChannelIdentity(person_id=target, channel=channel, external_id=external_id, username=username, created_at=now)
+        ChannelIdentity(
+            person_id=target,
+            channel=channel,
+            external_id=external_id,
+            username=username,
+            phone=phone,
+            created_at=now,
+            last_inbound_at=now,
+        )
     )
     invite.used_by_person_id = target
     await audit.record(

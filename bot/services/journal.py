@@ -103,6 +103,19 @@ async def load_row_by_id(session: AsyncSession, row_id: int) -> JournalRow | Non
     return _as_row(row) if row else None
 
 
+async def earlier_rows(
+    session: AsyncSession, channel: str, chat_key: str, before_id: int, *, limit: int = 20
+) -> list[JournalRow]:
+    """The chat's rows journaled just before `before_id`, latest first (WhatsApp groups media into albums by them)."""
+    rows = await session.scalars(
+        select(InboundEvent)
+        .where(InboundEvent.channel == channel, InboundEvent.chat_key == chat_key, InboundEvent.id < before_id)
+        .order_by(InboundEvent.id.desc())
+        .limit(limit)
+    )
+    return [_as_row(row) for row in rows.all()]
+
+
 async def rows_to_resume(
     session: AsyncSession, channel: str, *, after_id: int = 0, only_pending: bool = False, limit: int = 500
 ) -> list[JournalRow]:

@@ -1,0 +1,193 @@
+"""The WhatsApp channel: the Cloud API through pywa_async, behind the same Channel protocol as Telegram.
+
+Inbound is webhook only: `POST /whatsapp` checks the signature over the raw body, splits the body into events
+and journals them (`bot.messaging.inbound` runs the journal, as for Telegram); pywa parses each journaled event
+into its own update types, which become neutral requests. pywa's own server, handlers and duplicate check are not
+used: the journal is what makes an event delivered twice run once, across restarts too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from pywa_async import WhatsApp
+
+from bot.channels.whatsapp import events
+from bot.channels.whatsapp.convert import CHANNEL, MEDIA_TYPES, parse, to_request
+from bot.channels.whatsapp.download import WhatsAppDownloader
+from bot.channels.whatsapp.sender import WhatsAppSender
+from bot.channels.whatsapp.transport import graph_client
+from bot.channels.whatsapp.web import webhook_routes
+from bot.conversation.commands import COMMANDS, Command
+from bot.conversation.core import Reply, Request
+from bot.conversation.envelope import MENU_KIND, Envelope
+from bot.conversation.templating import Renderer
+from bot.messaging.channel import Journal, JournalKey, RawEvent, Unparsable
+from bot.messaging.delivery import Identity
+from bot.messaging.ratelimit import RateLimiter
+from bot.services import journal
+from bot.services.journal import JournalRow
+from bot.settings import Settings
+from storage.database import Database
+from storage.filestore import FileStore
+
+logger = logging.getLogger(__name__)
+
+# WhatsApp has no album id: media without a caption from one person, each less than this after the one before,
+# are one album (one version, one question), like a Telegram album.
+ALBUM_GAP = timedelta(seconds=2)
+# Free-form messages only within 24 hours of the person's last message (templates outside it: the outbound issue).
+WINDOW = timedelta(hours=24)
+
+
+class WhatsAppChannel:
+    """The WhatsApp side of the Channel protocol: the webhook, journaled events to requests, sends."""
+
+    name = CHANNEL
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        files: FileStore,
+        renderer: Renderer,
+        limiter: RateLimiter,
+        clock: Callable[[], datetime],
+        commands: tuple[Command, ...] = COMMANDS,
+    ) -> None:
+        assert settings.whatsapp_phone_id and settings.whatsapp_token
+        assert settings.whatsapp_app_secret and settings.whatsapp_verify_token  # the settings refuse less
+        self.settings = settings
+        self.db = db
+        self.files = files
+        self.renderer = renderer
+        self.clock = clock
+        self.commands = commands
+        self.http = graph_client(settings.whatsapp_base_url)
+        self.client = WhatsApp(
+            phone_id=settings.whatsapp_phone_id,
+            token=settings.whatsapp_token,
+            session=self.http,
+            app_secret=settings.whatsapp_app_secret,
+            verify_token=settings.whatsapp_verify_token,
+            skip_duplicate_updates=False,  # the journal drops redeliveries, across restarts too
+        )
+        self.sender = WhatsAppSender(self.client, limiter, renderer)
+        self.downloader = WhatsAppDownloader(self.client, max_bytes=settings.whatsapp_max_file_mb * 1024 * 1024)
+
+    # -- start-up and shutdown -------------------------------------------------------------------------
+
+    async def check(self) -> None:
+        """Nothing to ask Meta at start: the settings already refused a WhatsApp without its app secret."""
+        logger.info("WhatsApp channel ready for phone number id %s", self.settings.whatsapp_phone_id)
+
+    def web_routes(self, journal: Journal) -> Sequence[web.RouteDef]:
+        """`GET` and `POST /whatsapp`, on holder and standby alike (WhatsApp has no polling)."""
+        settings = self.settings
+        assert settings.whatsapp_phone_id and settings.whatsapp_app_secret and settings.whatsapp_verify_token
+        return webhook_routes(
+            phone_id=settings.whatsapp_phone_id,
+            app_secret=settings.whatsapp_app_secret,
+            verify_token=settings.whatsapp_verify_token,
+            journal=journal,
+        )
+
+    async def activate(self, journal: Journal) -> Sequence[Coroutine[Any, Any, None]]:
+        """Nothing to start: Meta posts to the webhook, which is set in Meta's developer console."""
+        return ()
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    # -- inbound ---------------------------------------------------------------------------------------
+
+    def journal_key(self, event: RawEvent) -> JournalKey:
+        return events.journal_key(event)
+
+    async def to_request(self, row: JournalRow) -> Request | None:
+        """A message or choice as a request; a status is only journaled here (the outbound side applies it)."""
+        assert row.payload is not None  # the journal finishes a purged row itself
+        try:
+            update = parse(self.client, row.payload)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+            raise Unparsable(error) from error
+        if update is None:
+            return None
+        message = events.message_of(row.payload) or {}
+        group = await self._album_of(row, message) if _captionless_media(message) else None
+        return to_request(
+            update,
+            received_at=row.received_at,
+            journal_id=row.id,
+            fetcher_for=self.downloader.fetcher,
+            media_group_id=group,
+            commands=self.commands,
+        )
+
+    async def _album_of(self, row: JournalRow, message: dict[str, Any]) -> str:
+        """The album this captionless media belongs to: the first of the run of such media just before it.
+
+        Read from the journal, so a replay after a restart finds the same album. Both our receiving time and
+        WhatsApp's own (whole seconds) must be close: a backlog Meta redelivers at once is not one album.
+        """
+        first, at, sent = message, row.received_at, _timestamp(message)
+        assert row.chat_key is not None
+        async with self.db.read() as session:
+            earlier = await journal.earlier_rows(session, CHANNEL, row.chat_key, row.id)
+        for previous in earlier:
+            before = events.message_of(previous.payload) if previous.payload else None
+            if before is None or not _captionless_media(before):
+                break
+            if at - previous.received_at >= ALBUM_GAP or abs(sent - _timestamp(before)) > ALBUM_GAP.total_seconds():
+                break
+            first, at, sent = before, previous.received_at, _timestamp(before)
+        return "wa-" + hashlib.sha256(str(first["id"]).encode()).hexdigest()[:24]
+
+    async def before_reply(self, row: JournalRow) -> None:
+        """Nothing: a WhatsApp button press needs no answer of its own."""
+
+    # -- delivery, shared by direct replies and the outbox -----------------------------------------------------
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """One neutral reply to a WhatsApp user (by business-scoped user id)."""
+        if reply.document is not None:
+            document = reply.document
+            await self.sender.send_document(
+                chat_id, self.files.path_for(document.sha256), document.file_name, document.caption or reply.text
+            )
+            return
+        await self.sender.send_reply(chat_id, reply)
+
+    async def deliver(self, message: Envelope, identity: Identity) -> None:
+        """An outbox message as a free-form message (only offered inside the 24-hour window, see `can_deliver`).
+
+        WhatsApp has no command menu: a menu message has nothing to do here.
+        """
+        if message.kind == MENU_KIND:
+            return
+        await self.send(identity.chat_id, message.render(self.renderer))
+
+    def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:
+        """Within 24 hours of the person's last message; outside it only templates may go (not built yet)."""
+        if kind == MENU_KIND:
+            return True
+        last = identity.last_inbound_at
+        return last is not None and now - last < WINDOW
+
+
+def _captionless_media(message: dict[str, Any]) -> bool:
+    kind = message.get("type")
+    content = message.get(kind) if isinstance(kind, str) else None
+    return kind in MEDIA_TYPES and isinstance(content, dict) and not content.get("caption")
+
+
+def _timestamp(message: dict[str, Any]) -> float:
+    try:
+        return float(message.get("timestamp", 0))
+    except (TypeError, ValueError):
+        return 0.0

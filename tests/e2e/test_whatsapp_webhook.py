@@ -1,0 +1,106 @@
+"""The WhatsApp webhook end to end: the handshake, signatures over the raw body, one journal row per event."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import journal_rows
+from tests.e2e.whatsapp_world import say, whatsapp_bot, whatsapp_settings
+from tests.fake_whatsapp import FakeWhatsAppAPI
+
+pytestmark = pytest.mark.e2e
+
+
+async def test_handshake_echoes_the_challenge_only_for_the_verify_token(
+    fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path
+) -> None:
+    async with whatsapp_bot(whatsapp_settings(fake_whatsapp, tmp_path)):
+        ok = await fake_whatsapp.verify_webhook(challenge="31415")
+        wrong = await fake_whatsapp.verify_webhook(verify_token="salah", challenge="27182")
+        unsubscribe = await fake_whatsapp.verify_webhook(mode="unsubscribe", challenge="16180")
+    assert (ok.status, ok.text) == (200, "31415")
+    assert (wrong.status, unsubscribe.status) == (403, 403)
+    assert "27182" not in wrong.text
+
+
+async def test_forged_replayed_and_malformed_posts_are_refused_and_nothing_is_journaled(
+    fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path
+) -> None:
+    person = fake_whatsapp.user(name="Penyerang")
+    async with whatsapp_bot(whatsapp_settings(fake_whatsapp, tmp_path)) as bot:
+        missing = await fake_whatsapp.post_events([person.text_event("/help")], signature=None)
+        wrong = await fake_whatsapp.post_events(
+            [person.text_event("/help")], signature=fake_whatsapp.sign(b"x", "rahasia-lain")
+        )
+        garbage = await fake_whatsapp.post_events([person.text_event("/help")], signature="sha256=bukan-hex")
+        genuine = await fake_whatsapp.post_events([person.text_event("/saya")])
+        await fake_whatsapp.wait_for_messages(person, 1, timeout=15)
+        # The genuine body again, signed for another body: a replay with a signature of its own is refused.
+        replayed = await fake_whatsapp.post_raw(genuine.body, signature=fake_whatsapp.sign(b"another body"))
+        malformed_body = b'{"object": "whatsapp_business_account", "entry": [}'
+        malformed = await fake_whatsapp.post_raw(malformed_body, signature=fake_whatsapp.sign(malformed_body))
+        rows = await journal_rows(bot.app.services.db)
+    assert (missing.status, wrong.status, garbage.status, genuine.status) == (401, 403, 403, 200)
+    assert (replayed.status, malformed.status) == (403, 400)
+    assert b"\\u" in genuine.body or b" : " in genuine.body  # the fake signs non-canonical JSON
+    assert [(r.channel, r.update_key.split(":")[0]) for r in rows] == [("whatsapp", "m")]
+    assert len(person.texts()) == 1  # only the genuine message was answered
+
+
+async def test_a_post_with_two_messages_and_a_status_is_three_journal_rows(
+    fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path
+) -> None:
+    siti, rina = fake_whatsapp.user(name="Siti Aminah"), fake_whatsapp.user(name="Rina")
+    async with whatsapp_bot(whatsapp_settings(fake_whatsapp, tmp_path)) as bot:
+        (first,) = await say(fake_whatsapp, siti, "/help")
+        sent_id = siti.messages()[0]["id"]
+        one, two = siti.text_event("/saya"), rina.text_event("/saya")
+        result = await fake_whatsapp.post_events([one, two, fake_whatsapp.status_event(sent_id, "delivered")])
+        assert result.status == 200
+        await fake_whatsapp.wait_for_messages(rina, 1, timeout=15)
+        await fake_whatsapp.wait_for_messages(siti, 2, timeout=15)
+        await bot.wait_idle()
+        rows = await journal_rows(bot.app.services.db)
+    assert "Perintah" in first
+    keys = [r.update_key for r in rows]
+    assert keys[1:] == [f"m:{one.id}", f"m:{two.id}", f"s:{sent_id}:delivered"]
+    assert [r.chat_key for r in rows[1:]] == [siti.user_id, rina.user_id, None]
+    status_row = rows[-1]
+    assert status_row.status == "replied" and status_row.payload is not None
+    assert json.loads(status_row.payload)["entry"][0]["changes"][0]["value"]["statuses"][0]["status"] == "delivered"
+
+
+async def test_a_duplicate_delivery_is_processed_once_also_after_a_restart(
+    fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path
+) -> None:
+    person = fake_whatsapp.user(wa_id="6281234567009", name="Dedi")
+    settings = whatsapp_settings(fake_whatsapp, tmp_path)
+    async with whatsapp_bot(settings) as bot:
+        await say(fake_whatsapp, person, "/saya")
+        first = fake_whatsapp.webhook_posts[-1]
+        again = await fake_whatsapp.redeliver(first)
+        assert again.status == 200
+        await bot.wait_idle()
+        assert len(person.texts()) == 1
+    async with whatsapp_bot(settings) as bot:  # a new process on the same database
+        assert (await fake_whatsapp.redeliver(first)).status == 200
+        await say(fake_whatsapp, person, "/help")  # processed after the redelivery, in the same chat's order
+        await bot.wait_idle()
+        rows = await journal_rows(bot.app.services.db)
+    assert len(person.texts()) == 2
+    assert len(rows) == 2
+
+
+async def test_events_for_another_phone_number_id_are_ignored(
+    fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    person = fake_whatsapp.user(name="Salah Alamat")
+    async with whatsapp_bot(whatsapp_settings(fake_whatsapp, tmp_path)) as bot:
+        result = await fake_whatsapp.post_events([person.text_event("/help")], phone_id="999999999999")
+        rows = await journal_rows(bot.app.services.db)
+    assert result.status == 200  # correctly signed: Meta must not retry it
+    assert rows == [] and person.texts() == []
+    assert any("another phone number id" in r.getMessage() for r in caplog.records)
