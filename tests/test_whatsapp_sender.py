@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import pytest_asyncio
 from pywa_async import WhatsApp
 
+from bot.app import build_app, build_channels
 from bot.channels.whatsapp.sender import WhatsAppSender
 from bot.channels.whatsapp.transport import graph_client
-from bot.conversation.core import Button, Reply
+from bot.conversation.core import Button, OutgoingDocument, Reply
 from bot.conversation.templating import Renderer
 from bot.messaging.delivery import DeliveryFailed, DeliveryRejected, Undeliverable
 from bot.messaging.ratelimit import Limits, RateLimiter
+from tests.conftest import make_settings
+from tests.e2e.broadcast_world import PDF
 from tests.fake_whatsapp import FakeWhatsAppAPI, FakeWhatsAppUser, interactive_choices
 
 
@@ -109,3 +113,36 @@ async def test_the_cloud_api_answers_become_the_delivery_errors(
         await sender.send_reply(siti.user_id, Reply("Halo"))
     await sender.send_reply(siti.user_id, Reply("Halo"))
     assert siti.texts() == ["Halo"]
+
+
+async def test_a_document_with_buttons_or_a_long_caption_goes_first_then_its_text(
+    fake_whatsapp: FakeWhatsAppAPI, siti: FakeWhatsAppUser, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "data", **fake_whatsapp.monev_settings())
+    app = build_app(settings)
+    await app.prepare()
+    (channel,) = build_channels(app)
+    try:
+        blob = app.services.files.store_bytes(PDF)
+        short = Reply("<b>Surat</b> undangan", document=OutgoingDocument(blob.sha256, "undangan.pdf", None))
+        await channel.send(siti.user_id, short)
+        with_buttons = Reply(
+            "Draf surat", buttons=buttons(2), document=OutgoingDocument(blob.sha256, "draf.pdf", "Draf surat")
+        )
+        await channel.send(siti.user_id, with_buttons)
+        long_caption = "panjang " * 200
+        await channel.send(siti.user_id, Reply(long_caption, document=OutgoingDocument(blob.sha256, "x.pdf", None)))
+    finally:
+        await channel.close()
+        await app.close()
+    kinds = [(m["type"], m.get("document", {}).get("filename")) for m in siti.messages()]
+    assert kinds == [
+        ("document", "undangan.pdf"),
+        ("document", "draf.pdf"),
+        ("interactive", None),
+        ("document", "x.pdf"),
+        ("text", None),
+    ]
+    texts = siti.texts()
+    assert texts[0] == "*Surat* undangan" and texts[1] == "" and texts[2] == "Draf surat"
+    assert len(fake_whatsapp.calls_of("media_upload")) == 3  # each document uploaded from the store

@@ -10,6 +10,7 @@ import pytest
 from tests.chat_words import chat_texts, offending
 from tests.e2e.harness import LogExpectations
 from tests.fake_telegram.server import FakeBotAPI
+from tests.fake_whatsapp import FakeWhatsAppAPI, interactive_choices
 
 
 @pytest.fixture
@@ -40,8 +41,16 @@ def no_handler_errors(caplog: pytest.LogCaptureFixture, expect_log: LogExpectati
 def no_forbidden_words(request: pytest.FixtureRequest) -> Iterator[None]:
     """Whatever a test made the bot say: no role code, operator login name or English word reached a chat."""
     yield
+    texts: list[str] = []
     fake = request.node.funcargs.get("fake_telegram")
-    if not isinstance(fake, FakeBotAPI):
-        return
-    found = {text: hits for text in chat_texts(fake.sent_messages()) if (hits := offending(text))}
+    if isinstance(fake, FakeBotAPI):
+        texts.extend(chat_texts(fake.sent_messages()))
+    whatsapp = request.node.funcargs.get("fake_whatsapp")
+    if isinstance(whatsapp, FakeWhatsAppAPI):
+        for message in whatsapp.sent_messages():
+            texts.append(whatsapp.readable(message))
+            texts.extend(
+                str(c.get("title", "")) + " " + str(c.get("description", "")) for c in interactive_choices(message)
+            )
+    found = {text: hits for text in texts if (hits := offending(text))}
     assert found == {}, f"texts in chat with forbidden words: {found}"

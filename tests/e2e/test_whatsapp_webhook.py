@@ -104,3 +104,19 @@ async def test_events_for_another_phone_number_id_are_ignored(
     assert result.status == 200  # correctly signed: Meta must not retry it
     assert rows == [] and person.texts() == []
     assert any("another phone number id" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_signed_event_pywa_cannot_read_is_marked_failed_without_a_reply(
+    fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path
+) -> None:
+    person = fake_whatsapp.user(name="Rusak")
+    broken = person.text_event("/help")
+    del broken.item["type"]  # every message has one; pywa cannot build a message without it
+    async with whatsapp_bot(whatsapp_settings(fake_whatsapp, tmp_path)) as bot:
+        assert (await fake_whatsapp.post_events([broken])).status == 200
+        (await_reply,) = await say(fake_whatsapp, person, "/saya")  # the chat goes on
+        await bot.wait_idle()
+        rows = await journal_rows(bot.app.services.db)
+    assert [r.status for r in rows] == ["failed", "replied"]
+    assert rows[0].last_error is not None and rows[0].last_error.startswith("unparsable")
+    assert person.texts() == [await_reply]

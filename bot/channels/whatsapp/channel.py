@@ -138,7 +138,8 @@ class WhatsAppChannel:
         first, at, sent = message, row.received_at, _timestamp(message)
         assert row.chat_key is not None
         async with self.db.read() as session:
-            earlier = await journal.earlier_rows(session, CHANNEL, row.chat_key, row.id)
+            # WhatsApp lets a person send up to 30 media at once: look back far enough for all of them.
+            earlier = await journal.earlier_rows(session, CHANNEL, row.chat_key, row.id, limit=100)
         for previous in earlier:
             before = events.message_of(previous.payload) if previous.payload else None
             if before is None or not _captionless_media(before):
@@ -155,13 +156,18 @@ class WhatsAppChannel:
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         """One neutral reply to a WhatsApp user (by business-scoped user id)."""
-        if reply.document is not None:
-            document = reply.document
-            await self.sender.send_document(
-                chat_id, self.files.path_for(document.sha256), document.file_name, document.caption or reply.text
-            )
+        if reply.document is None:
+            await self.sender.send_reply(chat_id, reply)
             return
-        await self.sender.send_reply(chat_id, reply)
+        document = reply.document
+        caption = document.caption or reply.text
+        path = self.files.path_for(document.sha256)
+        if reply.buttons or not self.sender.fits_caption(caption):
+            # A document takes no list and 1,024 characters of caption: the file first, then the text with its buttons.
+            await self.sender.send_document(chat_id, path, document.file_name, None)
+            await self.sender.send_reply(chat_id, Reply(caption, buttons=reply.buttons))
+            return
+        await self.sender.send_document(chat_id, path, document.file_name, caption)
 
     async def deliver(self, message: Envelope, identity: Identity) -> None:
         """An outbox message as a free-form message (only offered inside the 24-hour window, see `can_deliver`).

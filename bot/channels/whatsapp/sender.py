@@ -62,9 +62,13 @@ class WhatsAppSender:
     async def _send_choices(self, to: str, text: str, markup: list[types.Button] | types.SectionList) -> None:
         await self.call(to, lambda: self.client.send_message(to=to, text=text, buttons=markup))
 
+    def fits_caption(self, text: str) -> bool:
+        """Whether a text can go as a document's caption (WhatsApp allows 1,024 characters)."""
+        return len(to_whatsapp(text)) <= MAX_CAPTION
+
     async def send_document(self, to: str, path: Path, file_name: str, caption: str | None) -> None:
         """Upload a stored file and send it under its original name."""
-        text = to_whatsapp(caption)[:MAX_CAPTION] if caption else None
+        text = to_whatsapp(caption) if caption else None
         await self.call(to, lambda: self.client.send_document(to=to, document=path, filename=file_name, caption=text))
 
     async def _send_text(self, to: str, text: str) -> None:
