@@ -47,7 +47,7 @@ async def test_registration_by_daftar_and_status_with_or_without_the_slash(
         )
         assert "Pendaftaran berhasil" in greeting and "*Penghubung OPD*" in greeting  # <b> became *bold*
         assert "Undangan Evaluasi Mandiri SPBE 2026" in invitation  # the open invitation, through the outbox
-        assert siti.messages()[1]["document"]["filename"] == "undangan.pdf"  # the signed letter, its caption the text
+        assert siti.messages()[-2]["document"]["filename"] == "undangan.pdf"  # the signed letter, its caption the text
         assert "Permintaan data dukung" in request
         (plain,) = await say(fake_whatsapp, siti, "status")
         (slashed,) = await say(fake_whatsapp, siti, "/status")
