@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
+from bot.app import build_app, build_channels
+from bot.runtime import Runtime
 from tests.e2e.harness import journal_rows
 from tests.e2e.whatsapp_world import say, whatsapp_bot, whatsapp_settings
 from tests.fake_whatsapp import FakeWhatsAppAPI
@@ -120,3 +123,28 @@ async def test_a_signed_event_pywa_cannot_read_is_marked_failed_without_a_reply(
     assert [r.status for r in rows] == ["failed", "replied"]
     assert rows[0].last_error is not None and rows[0].last_error.startswith("unparsable")
     assert person.texts() == [await_reply]
+
+
+async def test_a_standby_journals_what_reaches_it_and_the_lease_holder_answers(
+    fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path
+) -> None:
+    person = fake_whatsapp.user(name="Lewat Cadangan")
+    holder_settings = whatsapp_settings(fake_whatsapp, tmp_path)
+    async with whatsapp_bot(holder_settings) as holder:
+        standby_settings = whatsapp_settings(fake_whatsapp, tmp_path)  # same database; Meta now posts here
+        standby_app = build_app(standby_settings)
+        await standby_app.prepare()
+        standby = Runtime(standby_app, build_channels(standby_app))
+        await standby.start()
+        standby_task = asyncio.create_task(standby.run())
+        try:
+            (answer,) = await say(fake_whatsapp, person, "/help")
+            await holder.wait_idle()
+            assert holder.runtime.is_holder and not standby.is_holder
+        finally:
+            standby_task.cancel()
+            await asyncio.gather(standby_task, return_exceptions=True)
+            await standby.stop()
+            await standby_app.close()
+    assert fake_whatsapp.webhook_url == f"http://127.0.0.1:{standby_settings.http_port}/whatsapp"
+    assert "Perintah" in answer and len(person.texts()) == 1
