@@ -3,6 +3,7 @@ for the package, both against what the database holds (both backends)."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import subprocess
@@ -22,10 +23,12 @@ from bot.services.exports.data import ExportData, load_export
 from bot.services.exports.package import safe_name, unique_name, write_package
 from bot.services.exports.recap import write_recap
 from bot.settings import Settings
+from storage import migrate
 from storage.database import Database
 from storage.filestore import FileStore
 from storage.models import Opd, SubmissionFile, SubmissionVersion
 from tests.conftest import make_settings
+from tests.test_console import monev
 from tests.test_statement_counts import (
     CHANNEL,
     NOW,
@@ -325,3 +328,41 @@ async def test_a_chat_export_above_the_channel_limit_stays_on_the_server(db: Dat
     assert kept.blob is None and kept.server_path is not None and kept.server_path.is_file()
     assert kept.server_path.parent == settings.data_dir / "ekspor" and kept.server_path.name == kept.name
     assert zipfile.is_zipfile(kept.server_path)
+
+
+def test_the_cli_writes_both_exports_and_audits_them(tmp_path: Path) -> None:
+    """`monev export recap|package` as real processes on the data directory's SQLite database."""
+    settings = make_settings(tmp_path / "data")
+
+    async def seeded() -> int:
+        db = Database(settings.database_url)
+        await migrate.upgrade(db)
+        try:
+            return (await make_world(db, FileStore(settings.files_dir))).campaign_id
+        finally:
+            await db.dispose()
+
+    campaign_id = asyncio.run(seeded())
+    recap = monev(
+        "export", "recap", "--campaign", str(campaign_id), "--out", str(tmp_path / "rekap.xlsx"), cwd=tmp_path
+    )
+    assert recap.returncode == 0, recap.stderr
+    assert (
+        recap.stdout.startswith(f"recap workbook of campaign #{campaign_id}") and "3 OPDs, 8 file rows" in recap.stdout
+    )
+    assert openpyxl.load_workbook(tmp_path / "rekap.xlsx").sheetnames == ["Ringkasan", "Matriks", "Berkas", "Linimasa"]
+    package = monev(
+        "export", "package", "--campaign", str(campaign_id), "--out", str(tmp_path / "paket.zip"), cwd=tmp_path
+    )
+    assert package.returncode == 0, package.stderr
+    assert "2 accepted items, 10 files in both layouts" in package.stdout
+    with zipfile.ZipFile(tmp_path / "paket.zip") as archive:
+        assert archive.testzip() is None and "SHA256SUMS" in archive.namelist()
+
+    unknown = monev("export", "recap", "--campaign", "99", "--out", str(tmp_path / "tidak.xlsx"), cwd=tmp_path)
+    assert unknown.returncode == 1 and unknown.stderr.count("\n") == 1 and "#99" in unknown.stderr, unknown.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["paket.zip", "rekap.xlsx"]  # no partial file
+    audit = monev("audit", "export", "--out", str(tmp_path / "audit.csv"), cwd=tmp_path)
+    assert audit.returncode == 0, audit.stderr
+    actions = [row["action"] for row in csv.DictReader(io.StringIO((tmp_path / "audit.csv").read_text("utf-8")))]
+    assert actions.count("export_recap") == 1 and actions.count("export_package") == 1
