@@ -1,7 +1,7 @@
 """The `monev` command line. Exit codes: 0 ok, 1 input rejected, 2 configuration error.
 
-Each subcommand group (opd, invite, people, audit, libur, campaign, kirim, export) is a module of this package with `NAME`,
-`add_parser` and `run`: `add_parser(commands)` adds the group's subparser to the top-level subparsers;
+Each subcommand group (opd, invite, people, audit, libur, campaign, kirim, export) is a module of this package with
+`NAME`, `add_parser` and `run`: `add_parser(commands)` adds the group's subparser to the top-level subparsers;
 `async run(app, args) -> int` returns the exit code (0 ok, 1 input rejected: raise `bot.cli.support.CliRejected`).
 `bot.cli.support` holds what the groups share.
 """
