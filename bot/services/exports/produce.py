@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.enums import Channel
@@ -24,10 +25,12 @@ from bot.services.audit import Acting
 from bot.services.exports.data import ExportData, load_export
 from bot.services.exports.package import package_name, recap_name, write_package
 from bot.services.exports.recap import write_recap
+from bot.services.submissions import COLLECTING, VIEWABLE
 from bot.services.uploads import register_blob
 from bot.settings import Settings
 from storage.database import Database
 from storage.filestore import CHUNK_SIZE, Blob, FileStore, Staged
+from storage.models import Campaign
 
 RECAP, PACKAGE = "rekap", "paket"
 MB = 1024 * 1024
@@ -49,8 +52,7 @@ class Built:
     opds: int
     files: int  # file rows of the workbook, or evidence entries of the package (both layouts)
     evidence: int  # (OPD, item) pairs with an accepted version (the package's content)
-    path: Path
-    size: int
+    size: int  # bytes
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,42 @@ class ChatExport:
     limit: int | None
 
 
+@dataclass(frozen=True)
+class CampaignChoice:
+    campaign_id: int
+    title: str
+
+
+async def exportable_campaigns(session: AsyncSession) -> list[CampaignChoice]:
+    """What `/ekspor` without `#ID` may mean: the one collecting campaign, else every opened one, newest first."""
+    rows = (
+        await session.execute(
+            select(Campaign.id, Campaign.title, Campaign.state)
+            .where(Campaign.state.in_(VIEWABLE))
+            .order_by(Campaign.id.desc())
+        )
+    ).all()
+    collecting = [CampaignChoice(i, t) for i, t, state in rows if state in COLLECTING]
+    return collecting if len(collecting) == 1 else [CampaignChoice(i, t) for i, t, _ in rows]
+
+
 def send_limit(channel: str, settings: Settings) -> int | None:
     """The largest document the bot may send on `channel` (None: no limit, the console)."""
     if channel == Channel.TELEGRAM.value and settings.telegram_local_mode:
         return LOCAL_BOT_API_LIMIT
     return SEND_LIMITS.get(channel)
+
+
+def kind_of(words: tuple[str, ...] | list[str]) -> str | None:
+    """`/ekspor` (the workbook) or `/ekspor paket` (the package); anything else is None (the command's usage)."""
+    lowered = [w.lower() for w in words]
+    if not lowered:
+        return RECAP
+    if lowered in (["paket"], ["package"]):
+        return PACKAGE
+    if lowered in (["rekap"],):
+        return RECAP
+    return None
 
 
 def file_name(kind: str, campaign_id: int, now: datetime, zone: ZoneInfo) -> str:
@@ -94,7 +127,6 @@ async def build(
         len(data.opds),
         entries,
         evidence,
-        target,
         target.stat().st_size,
     )
 
