@@ -13,8 +13,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import openpyxl
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from bot.conversation.core import Request
 from bot.domain.enums import ReviewDecision
 from bot.services import review, submissions
 from bot.services.audit import Acting
@@ -29,16 +30,21 @@ from storage.filestore import FileStore
 from storage.models import Opd, SubmissionFile, SubmissionVersion
 from tests.conftest import make_settings
 from tests.test_console import monev
-from tests.test_statement_counts import (
+from tests.test_statement_counts import (  # noqa: F401  `statements` is a fixture
     CHANNEL,
     NOW,
     PDF,
     Staff,
+    StatementLog,
+    dispatcher_for,
     import_opds,
     liaison_by_invite,
     make_staff,
     open_campaign,
+    overview_world,
+    same_count,
     scope_of,
+    statements,
 )
 
 WIB = ZoneInfo("Asia/Pontianak")
@@ -366,3 +372,54 @@ def test_the_cli_writes_both_exports_and_audits_them(tmp_path: Path) -> None:
     assert audit.returncode == 0, audit.stderr
     actions = [row["action"] for row in csv.DictReader(io.StringIO((tmp_path / "audit.csv").read_text("utf-8")))]
     assert actions.count("export_recap") == 1 and actions.count("export_package") == 1
+
+
+# -- statement counts: the same in a campaign of 5 OPDs and of 30 (tests/test_statement_counts.py) -------------
+
+
+async def test_the_exports_statement_counts_do_not_grow_with_opds(
+    db: Database,
+    statements: StatementLog,  # noqa: F811  the fixture of tests/test_statement_counts.py
+    tmp_path: Path,
+) -> None:
+    store = FileStore(tmp_path / "data" / "files")
+    settings = make_settings(tmp_path / "data", MONEV_DATABASE_URL=db.url)
+    dispatcher = dispatcher_for(db, tmp_path)
+    staff = await make_staff(db)
+    codes = await import_opds(db, staff, extended=True)
+    worlds = {
+        "5 OPDs": (await overview_world(db, store, staff, codes[:5], items=5, versions=1), 5),
+        "30 OPDs": (await overview_world(db, store, staff, codes[5:35], items=40, versions=4), 30),
+    }
+    async with db.write() as session:  # the latest version of every item accepted: the package has content
+        await session.execute(
+            update(SubmissionVersion)
+            .where(SubmissionVersion.superseded_by_number.is_(None))
+            .values(review_state="accepted")
+        )
+    counted: dict[str, dict[str, list[str]]] = {"recap": {}, "package": {}, "chat": {}}
+    for n, (name, (campaign_id, opds)) in enumerate(worlds.items()):
+        for kind, label in ((produce.RECAP, "recap"), (produce.PACKAGE, "package")):
+            with statements.counting() as seen:
+                built = await produce.build(db, store, settings, campaign_id, kind, tmp_path / f"{label}-{n}", NOW)
+            counted[label][name] = list(seen)
+            assert built.opds == opds
+        assert built.evidence == opds * (5 if opds == 5 else 40)
+        request = Request(
+            channel="console",
+            chat_id="kasi",
+            sender_id="kasi",
+            received_at=NOW,
+            command="ekspor",
+            args=(f"#{campaign_id}",),
+            message_id=str(100 + n),
+        )
+        with statements.counting() as seen:
+            (reply,) = await dispatcher.run(request, NOW)
+        counted["chat"][name] = list(seen)
+        assert f"{opds} OPD" in reply.text and "sudah disiapkan" in reply.text, reply.text
+    reads = [s for s in counted["recap"]["5 OPDs"] if s.startswith("SELECT")]
+    assert len(reads) == 10, counted["recap"]["5 OPDs"]  # tests/test_exports.py: load_export's ten
+    same_count("the recap workbook", counted["recap"]["5 OPDs"], counted["recap"]["30 OPDs"])
+    same_count("the evidence package", counted["package"]["5 OPDs"], counted["package"]["30 OPDs"])
+    same_count("/ekspor through the dispatcher", counted["chat"]["5 OPDs"], counted["chat"]["30 OPDs"])
