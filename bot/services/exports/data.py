@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +16,7 @@ from bot.conversation.templating import person_in_words
 from bot.domain.enums import CampaignState, ReviewDecision, ReviewState
 from bot.errors import DomainError
 from bot.services import audit
-from bot.services.calendar import load_calendar
+from bot.services.calendar import WorkingCalendar, load_calendar
 from bot.services.campaigns import EventView
 from bot.services.identity import counts_as_liaison
 from bot.services.overview import OpdStanding, behind_first
@@ -135,72 +137,145 @@ def _name(person_id: int | None, display_name: str | None, purged_at: datetime |
     return person_in_words(audit.actor_label(person_id, display_name, purged_at is not None))
 
 
-async def load_export(session: AsyncSession, settings: Settings, campaign_id: int, now: datetime) -> ExportData:
-    """The campaign with its OPDs, liaisons, items, assignments, versions, files, reviews and SOP timeline.
+Rows = Sequence[Sequence[Any]]
 
-    Ten statements whatever the size of the campaign (tests/test_statement_counts.py); everything per OPD is
-    counted here in Python from the bulk rows, so the workbook and `/status` agree on what "complete" means.
+
+@dataclass(frozen=True)
+class ExportRows:
+    """What the database holds for an export, as fetched: turned into `ExportData` by `assemble` (in a thread)."""
+
+    campaign: tuple[int, str, str, datetime]
+    opds: Rows
+    items: Rows
+    assigned: Rows
+    liaisons: Rows
+    accepted_at: Rows
+    files: Rows
+    versions: Rows
+    events: Rows
+    calendar: WorkingCalendar
+
+
+async def load_export(session: AsyncSession, settings: Settings, campaign_id: int, now: datetime) -> ExportData:
+    """`read_export`, then `assemble` (for callers that need no thread: tests, small campaigns)."""
+    return assemble(await read_export(session, settings, campaign_id, now), now)
+
+
+async def read_export(session: AsyncSession, settings: Settings, campaign_id: int, now: datetime) -> ExportRows:
+    """The campaign with its OPDs, liaisons, items, assignments, versions, files, reviews and SOP events.
+
+    Ten statements whatever the size of the campaign (tests/test_exports.py counts them); the rows are only
+    fetched here, so the event loop does no more than the driver's work; `assemble` does the rest in a thread.
     """
     campaign = await session.get(Campaign, campaign_id)
     if campaign is None:
         raise DomainError("kampanye/tidak_dikenal", id=campaign_id)
-    opd_rows = (
-        await session.execute(
-            select(Opd.id, Opd.code, Opd.name, Opd.short_name)
-            .join(CampaignOpd, CampaignOpd.opd_id == Opd.id)
-            .where(CampaignOpd.campaign_id == campaign_id)
-        )
-    ).all()
-    items = tuple(
-        ExportItem(item_id, code, title, required)
-        for item_id, code, title, required in (
-            await session.execute(
-                select(CampaignItem.id, CampaignItem.code, CampaignItem.title, CampaignItem.required)
-                .where(CampaignItem.campaign_id == campaign_id)
-                .order_by(CampaignItem.position, CampaignItem.id)
-            )
-        ).all()
+
+    async def rows(query: Any) -> Rows:
+        return (await session.execute(query)).all()
+
+    version = SubmissionVersion
+    uploader, reviewer = aliased(Person), aliased(Person)
+    opds = await rows(
+        select(Opd.id, Opd.code, Opd.name, Opd.short_name)
+        .join(CampaignOpd, CampaignOpd.opd_id == Opd.id)
+        .where(CampaignOpd.campaign_id == campaign_id)
     )
-    assigned = frozenset(
-        (opd_id, item_id)
-        for item_id, opd_id in (
-            await session.execute(
-                select(ItemAssignment.campaign_item_id, ItemAssignment.opd_id)
-                .join(CampaignItem, CampaignItem.id == ItemAssignment.campaign_item_id)
-                .where(CampaignItem.campaign_id == campaign_id)
-            )
-        ).all()
+    items = await rows(
+        select(CampaignItem.id, CampaignItem.code, CampaignItem.title, CampaignItem.required)
+        .where(CampaignItem.campaign_id == campaign_id)
+        .order_by(CampaignItem.position, CampaignItem.id)
     )
-    liaisons: dict[int, list[str]] = {}
-    for opd_id, person_id, display_name, purged_at in (
-        await session.execute(
-            select(RoleAssignment.opd_id, Person.id, Person.display_name, Person.purged_at)
-            .join(Person, Person.id == RoleAssignment.person_id)
-            .join(CampaignOpd, CampaignOpd.opd_id == RoleAssignment.opd_id)
-            .where(CampaignOpd.campaign_id == campaign_id, counts_as_liaison())
-            .order_by(RoleAssignment.opd_id, Person.display_name, Person.id)
+    assigned = await rows(
+        select(ItemAssignment.opd_id, ItemAssignment.campaign_item_id)
+        .join(CampaignItem, CampaignItem.id == ItemAssignment.campaign_item_id)
+        .where(CampaignItem.campaign_id == campaign_id)
+    )
+    liaisons = await rows(
+        select(RoleAssignment.opd_id, Person.id, Person.display_name, Person.purged_at)
+        .join(Person, Person.id == RoleAssignment.person_id)
+        .join(CampaignOpd, CampaignOpd.opd_id == RoleAssignment.opd_id)
+        .where(CampaignOpd.campaign_id == campaign_id, counts_as_liaison())
+        .order_by(RoleAssignment.opd_id, Person.display_name, Person.id)
+    )
+    accepted_at = await rows(
+        select(SubmissionReview.version_id, func.max(SubmissionReview.at))
+        .join(version, version.id == SubmissionReview.version_id)
+        .where(version.campaign_id == campaign_id, SubmissionReview.decision == ReviewDecision.ACCEPTED.value)
+        .group_by(SubmissionReview.version_id)
+    )
+    files = await rows(
+        select(
+            SubmissionFile.version_id,
+            SubmissionFile.position,
+            SubmissionFile.file_name,
+            SubmissionFile.size,
+            SubmissionFile.sha256,
         )
-    ).all():
-        if opd_id is not None:  # joined on it: always set
-            liaisons.setdefault(opd_id, []).append(_name(person_id, display_name, purged_at))
-    versions = await _versions(session, campaign_id)
-    detail_events = (
-        await session.execute(
-            select(CampaignEvent.kind, CampaignEvent.at)
-            .where(CampaignEvent.campaign_id == campaign_id)
-            .order_by(CampaignEvent.at, CampaignEvent.id)
+        .join(version, version.id == SubmissionFile.version_id)
+        .where(version.campaign_id == campaign_id)
+        .order_by(SubmissionFile.version_id, SubmissionFile.position)
+    )
+    versions = await rows(
+        select(
+            version.id,
+            version.opd_id,
+            version.campaign_item_id,
+            version.number,
+            version.created_at,
+            version.on_behalf,
+            version.review_state,
+            version.superseded_by_number,
+            version.review_note,
+            version.uploaded_by_person_id,
+            uploader.display_name,
+            uploader.purged_at,
+            version.reviewed_by_person_id,
+            reviewer.display_name,
+            reviewer.purged_at,
         )
-    ).all()
-    events = [EventView(kind, at, "", None) for kind, at in detail_events]
-    first = events[0].at.year if events else now.year
+        .join(uploader, uploader.id == version.uploaded_by_person_id)
+        .outerjoin(reviewer, reviewer.id == version.reviewed_by_person_id)
+        .where(version.campaign_id == campaign_id)
+        .order_by(version.opd_id, version.campaign_item_id, version.number)
+    )
+    events = await rows(
+        select(CampaignEvent.kind, CampaignEvent.at)
+        .where(CampaignEvent.campaign_id == campaign_id)
+        .order_by(CampaignEvent.at, CampaignEvent.id)
+    )
+    first = events[0][1].year if events else now.year
     calendar = await load_calendar(session, settings, range(first, now.year + 1))
+    return ExportRows(
+        (campaign.id, campaign.title, campaign.state, campaign.deadline),
+        opds,
+        items,
+        assigned,
+        liaisons,
+        accepted_at,
+        files,
+        versions,
+        events,
+        calendar,
+    )
+
+
+def assemble(rows: ExportRows, now: datetime) -> ExportData:
+    """The export's views from the fetched rows; everything per OPD is counted here, as `/status` counts it."""
+    campaign_id, title, state, deadline = rows.campaign
+    items = tuple(ExportItem(*row) for row in rows.items)
+    assigned = frozenset((opd_id, item_id) for opd_id, item_id in rows.assigned)
+    liaisons: dict[int, list[str]] = {}
+    for opd_id, person_id, display_name, purged_at in rows.liaisons:
+        liaisons.setdefault(opd_id, []).append(_name(person_id, display_name, purged_at))
+    versions = _versions(rows)
     required = {item.id for item in items if item.required}
     latest = {(v.opd_id, v.item_id): v for v in versions}
     last_upload: dict[int, datetime] = {}
     for v in versions:
         last_upload[v.opd_id] = max(v.created_at, last_upload.get(v.opd_id, v.created_at))
     opds = []
-    for opd_id, code, name, short_name in opd_rows:
+    for opd_id, code, name, short_name in rows.opds:
         states = Counter(
             latest[(opd_id, item_id)].review_state if (opd_id, item_id) in latest else None
             for item_id in required
@@ -228,78 +303,27 @@ async def load_export(session: AsyncSession, settings: Settings, campaign_id: in
             )
         )
     order = {s.opd_code: n for n, s in enumerate(behind_first(o.standing for o in opds))}
+    events = [EventView(kind, at, "", None) for kind, at in rows.events]
     return ExportData(
-        campaign.id,
-        campaign.title,
-        CampaignState(campaign.state),
-        campaign.deadline,
+        campaign_id,
+        title,
+        CampaignState(state),
+        deadline,
         now,
         tuple(sorted(opds, key=lambda o: order[o.code])),
         items,
         assigned,
         tuple(versions),
-        tuple(step_progress(events, calendar, now)),
-        calendar.minutes_per_day,
+        tuple(step_progress(events, rows.calendar, now)),
+        rows.calendar.minutes_per_day,
     )
 
 
-async def _versions(session: AsyncSession, campaign_id: int) -> list[ExportVersion]:
-    """Every version of the campaign with its files and its latest acceptance: three statements."""
-    uploader, reviewer = aliased(Person), aliased(Person)
-    version = SubmissionVersion
-    accepted_at: dict[int, datetime] = {
-        version_id: at
-        for version_id, at in (
-            await session.execute(
-                select(SubmissionReview.version_id, func.max(SubmissionReview.at))
-                .join(version, version.id == SubmissionReview.version_id)
-                .where(
-                    version.campaign_id == campaign_id,
-                    SubmissionReview.decision == ReviewDecision.ACCEPTED.value,
-                )
-                .group_by(SubmissionReview.version_id)
-            )
-        ).all()
-    }
+def _versions(rows: ExportRows) -> list[ExportVersion]:
+    accepted_at: dict[int, datetime] = {version_id: at for version_id, at in rows.accepted_at}
     files: dict[int, list[ExportFile]] = {}
-    for version_id, position, name, size, sha256 in (
-        await session.execute(
-            select(
-                SubmissionFile.version_id,
-                SubmissionFile.position,
-                SubmissionFile.file_name,
-                SubmissionFile.size,
-                SubmissionFile.sha256,
-            )
-            .join(version, version.id == SubmissionFile.version_id)
-            .where(version.campaign_id == campaign_id)
-            .order_by(SubmissionFile.version_id, SubmissionFile.position)
-        )
-    ).all():
+    for version_id, position, name, size, sha256 in rows.files:
         files.setdefault(version_id, []).append(ExportFile(position, name, size, sha256))
-    rows = await session.execute(
-        select(
-            version.id,
-            version.opd_id,
-            version.campaign_item_id,
-            version.number,
-            version.created_at,
-            version.on_behalf,
-            version.review_state,
-            version.superseded_by_number,
-            version.review_note,
-            version.uploaded_by_person_id,
-            uploader.display_name,
-            uploader.purged_at,
-            version.reviewed_by_person_id,
-            reviewer.display_name,
-            reviewer.purged_at,
-        )
-        .join(uploader, uploader.id == version.uploaded_by_person_id)
-        .outerjoin(reviewer, reviewer.id == version.reviewed_by_person_id)
-        .where(version.campaign_id == campaign_id)
-        .order_by(version.opd_id, version.campaign_item_id, version.number)
-    )
     return [
         ExportVersion(
             opd_id,
@@ -331,5 +355,5 @@ async def _versions(session: AsyncSession, campaign_id: int) -> list[ExportVersi
             reviewer_id,
             reviewer_name,
             reviewer_purged,
-        ) in rows.all()
+        ) in rows.versions
     ]

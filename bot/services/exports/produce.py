@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.enums import Channel
 from bot.services import audit
 from bot.services.audit import Acting
-from bot.services.exports.data import ExportData, load_export
+from bot.services.exports.data import ExportData, ExportRows, assemble, read_export
 from bot.services.exports.package import package_name, recap_name, write_package
 from bot.services.exports.recap import write_recap
 from bot.services.submissions import COLLECTING, VIEWABLE
@@ -117,8 +117,8 @@ async def build(
 ) -> Built:
     """Read the campaign in one read unit, then write the export to `target` in a thread (a failure leaves none)."""
     async with db.read() as session:
-        data = await load_export(session, settings, campaign_id, now)
-    evidence, entries = await asyncio.to_thread(_write, kind, data, files, target, settings.timezone)
+        rows = await read_export(session, settings, campaign_id, now)
+    data, evidence, entries = await asyncio.to_thread(_write, kind, rows, now, files, target, settings.timezone)
     return Built(
         kind,
         data.campaign_id,
@@ -131,14 +131,17 @@ async def build(
     )
 
 
-def _write(kind: str, data: ExportData, files: FileStore, target: Path, zone: ZoneInfo) -> tuple[int, int]:
+def _write(
+    kind: str, rows: ExportRows, now: datetime, files: FileStore, target: Path, zone: ZoneInfo
+) -> tuple[ExportData, int, int]:
     try:
+        data = assemble(rows, now)
         with target.open("wb") as out:
             if kind == RECAP:
                 write_recap(data, out, zone)
-                return len(data.accepted()), data.file_count
+                return data, len(data.accepted()), data.file_count
             summary = write_package(data, files, out, zone)
-            return summary.evidence, summary.files
+            return data, summary.evidence, summary.files
     except BaseException:
         target.unlink(missing_ok=True)
         raise
