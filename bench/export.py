@@ -42,7 +42,7 @@ from sqlalchemy import select, update
 from bench.intake import _status_kb, reset_peak_rss, seed_status_world
 from bot.app import build_app
 from bot.services.exports import produce
-from bot.services.exports.data import load_export
+from bot.services.exports.data import assemble, read_export
 from bot.services.exports.recap import write_recap
 from storage.models import ReviewState, StoredFile, SubmissionFile, SubmissionVersion
 from tests.conftest import make_settings
@@ -53,6 +53,12 @@ MEMORY_TARGET_MB = 500.0
 
 def verdict(met: bool) -> str:
     return "TARGET MET" if met else "TARGET MISSED"
+
+
+def cpu_seconds() -> float:
+    """User and system CPU time of this process so far (the machine is shared: wall time includes waiting)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def peak_rss_mb() -> float:
@@ -74,12 +80,13 @@ async def child(data_dir: Path, kind: str, out: Path) -> dict[str, Any]:
     try:
         reset_peak_rss()  # the start-up (migrations) peaked higher than the export's own baseline
         before = _status_kb("VmRSS") * 1024 / 1e6
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), cpu_seconds()
         built = await produce.build(app.services.db, app.services.files, settings, 1, kind, out, app.now())
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds() - cpu
         peak = peak_rss_mb()
         result: dict[str, Any] = {
             "seconds": elapsed,
+            "cpu_seconds": cpu,
             "peak_rss_mb": peak,
             "rss_before_mb": before,
             "size": built.size,
@@ -87,13 +94,14 @@ async def child(data_dir: Path, kind: str, out: Path) -> dict[str, Any]:
             "opds": built.opds,
         }
         if kind == produce.RECAP:
-            started = time.perf_counter()
+            cpu = cpu_seconds()
             async with app.services.db.read() as session:
-                data = await load_export(session, settings, 1, app.now())
-            result["read_seconds"] = time.perf_counter() - started
-            started = time.perf_counter()
-            await asyncio.to_thread(write_recap, data, out.with_suffix(".again.xlsx"), settings.timezone)
-            result["write_seconds"] = time.perf_counter() - started
+                rows = await read_export(session, settings, 1, app.now())
+            result["read_cpu"], cpu = cpu_seconds() - cpu, cpu_seconds()
+            data = assemble(rows, app.now())
+            result["assemble_cpu"], cpu = cpu_seconds() - cpu, cpu_seconds()
+            write_recap(data, out.with_suffix(".again.xlsx"), settings.timezone)
+            result["write_cpu"] = cpu_seconds() - cpu
         return result
     finally:
         await app.close()
@@ -160,15 +168,23 @@ def workbook_bench(opds: int, versions: int) -> None:
         berkas = sum(1 for row in book["Berkas"].iter_rows(min_row=5, max_col=1, values_only=True) if row[0])
         book.close()
         print(
-            f"  produce.build(recap) in a child process: {result['seconds']:.2f} s "
-            f"(again in parts: read {result['read_seconds']:.2f} s, openpyxl {result['write_seconds']:.2f} s); "
-            f"{result['size'] / 1e6:.1f} MB workbook, {result['files']} file rows ({berkas} rows in Berkas)"
+            f"  produce.build(recap) in a child process: {result['seconds']:.2f} s wall, "
+            f"{result['cpu_seconds']:.2f} s CPU; {result['size'] / 1e6:.1f} MB workbook, {result['files']} file "
+            f"rows ({berkas} rows in Berkas)"
+        )
+        print(
+            f"  again in parts, CPU: read_export {result['read_cpu']:.2f} s, assemble {result['assemble_cpu']:.2f} s, "
+            f"write_recap {result['write_cpu']:.2f} s; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
         print(
             f"  peak RSS of the child (interpreter and imports included): {result['peak_rss_mb']:.0f} MB "
             f"(RSS {result['rss_before_mb']:.0f} MB when it began)"
         )
-        print(f"{verdict(result['seconds'] < TIME_TARGET_S)} (workbook {result['seconds']:.2f} s; target < 10 s)")
+        print(f"{verdict(result['seconds'] < TIME_TARGET_S)} (workbook {result['seconds']:.2f} s wall; target < 10 s)")
+        print(
+            f"{verdict(result['cpu_seconds'] < TIME_TARGET_S)} (workbook {result['cpu_seconds']:.2f} s CPU, what an "
+            "idle machine would take; target < 10 s)"
+        )
         print(
             f"{verdict(result['peak_rss_mb'] < MEMORY_TARGET_MB)} "
             f"(peak memory {result['peak_rss_mb']:.0f} MB; target < 500 MB)"

@@ -220,6 +220,7 @@ async def test_the_workbook_reads_back_with_its_sheets_rows_colours_and_every_fi
     assert sorted((r[0], r[2], r[3], r[5]) for r in listed) == sorted(tuple(s) for s in stored)  # a row per file
     assert {r[6] for r in listed} == {NOW.astimezone(WIB).replace(tzinfo=None)}  # every row, albums included
     assert [r[0] for r in listed] == sorted(r[0] for r in listed)  # by OPD code
+    assert {r[7] for r in listed if r[0] == a} == {f"Penghubung {a}"} and {r[8] for r in listed} == {None}
     returned = next(r for r in listed if r[3] == "rencana.pdf")
     assert returned[9:] == ("Perlu revisi", "operator server", "Mohon lampirkan SK yang ditandatangani")
 

@@ -230,11 +230,13 @@ class _Writer:
         styles = {
             mark: {"fill": fill, "border": self.border, "alignment": self.center} for mark, fill in self.fills.items()
         }
+        # One styled cell per mark, reused: styling 25,000 cells one by one hashes every fill, border and
+        # alignment again. A row writes each cell as it goes, and only marks follow the first mark of a row, so a
+        # reused cell keeps its word (see `berkas` on how openpyxl reuses the last cell object of a row).
+        marks = {mark: self.cell(sheet, MARK_WORDS[mark] if mark else "-", **style) for mark, style in styles.items()}
         for opd, name in zip(data.opds, names, strict=True):
             cells: list[Any] = [opd.code, name]
-            for item in data.items:
-                mark = data.mark(opd.id, item.id, latest)
-                cells.append(self.cell(sheet, MARK_WORDS[mark] if mark else "-", **styles[mark]))
+            cells.extend(marks[data.mark(opd.id, item.id, latest)] for item in data.items)
             sheet.append(cells)
         sheet.append([])
         sheet.append(["Keterangan:"])
@@ -258,7 +260,10 @@ class _Writer:
         self.start(sheet, data, BERKAS, widths, rows=len(files))
         # One styled cell for the date column, given each row's value: openpyxl writes a row as it is appended,
         # and styling a new cell per row costs more than the rest of the row (75,000 rows, the 10 s target).
+        # openpyxl assigns a row's later plain values to the last cell object it was given: the uploader's
+        # cell, plain, follows the date so that the rest of the row is not written with the date's style.
         uploaded = self.cell(sheet, None, number_format=DATE_FORMAT)
+        uploader = WriteOnlyCell(sheet)
         for v in versions:
             state = REVIEW_WORDS.get(v.review_state, v.review_state)
             if v.superseded_by is not None and v.review_state == ReviewState.SUBMITTED.value:
@@ -267,7 +272,7 @@ class _Writer:
             behalf = short[v.opd_id] if v.on_behalf else None  # None: no cell at all (an empty one costs the same)
             for f in v.files:
                 # Set for each row: openpyxl assigns the row's later values to the last cell object it was given.
-                uploaded.value = moment
+                uploaded.value, uploader.value = moment, v.uploader
                 sheet.append(
                     [
                         codes[v.opd_id],
@@ -277,7 +282,7 @@ class _Writer:
                         f.size,
                         f.sha256,
                         uploaded,
-                        v.uploader,
+                        uploader,
                         behalf,
                         state,
                         v.reviewer,
