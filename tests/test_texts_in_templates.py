@@ -50,7 +50,7 @@ LINES = {
     "buka": "/buka KODE_OPD KODE_ITEM ALASAN [#ID] — Buka kembali item yang sudah diterima untuk versi baru",
     "perpanjang": "/perpanjang KODE_OPD|semua TANGGAL [JAM] ALASAN [#ID] — Perpanjang tenggat satu OPD atau semua OPD",
     # Added with the exports (issue 19); the package is for admins only (EKSPOR_BY_ROLE).
-    "ekspor": "/ekspor [#ID] — Unduh rekap kegiatan Monev (Excel) atau paket bukti (ZIP)",
+    "ekspor": "/ekspor [#ID] — Unduh rekap kegiatan Monev (Excel); admin: juga paket bukti (ZIP)",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
@@ -80,7 +80,7 @@ UNDANG_BY_ROLE = {
 
 
 EKSPOR_BY_ROLE = {
-    Role.ADMIN: "/ekspor [#ID] | paket [#ID] — Unduh rekap kegiatan Monev (Excel) atau paket bukti (ZIP)",
+    Role.ADMIN: "/ekspor [#ID] | paket [#ID] — Unduh rekap kegiatan Monev (Excel); admin: juga paket bukti (ZIP)",
 }
 
 
