@@ -27,7 +27,7 @@ from bot.settings import Settings
 from storage import migrate
 from storage.database import Database
 from storage.filestore import FileStore
-from storage.models import Opd, SubmissionFile, SubmissionVersion
+from storage.models import Opd, Person, SubmissionFile, SubmissionVersion
 from tests.conftest import make_settings
 from tests.test_console import monev
 from tests.test_statement_counts import (  # noqa: F401  `statements` is a fixture
@@ -228,6 +228,26 @@ async def test_the_workbook_reads_back_with_its_sheets_rows_colours_and_every_fi
     assert header(timeline)[:3] == ["Langkah", "Kegiatan", "Pelaksana"]
     steps = data_rows(timeline)
     assert [s[0] for s in steps] == list(range(8)) and steps[3][7] in ("berjalan", "berjalan, melebihi target")
+
+
+async def test_control_characters_in_notes_and_names_do_not_break_the_workbook(db: Database, tmp_path: Path) -> None:
+    """A workbook cannot hold most control characters (openpyxl refuses them): typed texts lose them."""
+    store = FileStore(tmp_path / "files")
+    settings = make_settings(tmp_path / "data", MONEV_DATABASE_URL=db.url)
+    world = await make_world(db, store)
+    async with db.write() as session:
+        await session.execute(
+            update(SubmissionVersion)
+            .where(SubmissionVersion.review_note.is_not(None))
+            .values(review_note="Mohon\x0bperbaiki\x01")
+        )
+        await session.execute(
+            update(Person).where(Person.display_name.like("Penghubung%")).values(display_name="Budi\x1b")
+        )
+    target = tmp_path / "rekap.xlsx"
+    write_recap(await export_data(db, settings, world.campaign_id), target, WIB)
+    listed = data_rows(openpyxl.load_workbook(target)["Berkas"])
+    assert {r[11] for r in listed} == {None, "Mohon perbaiki "} and {r[7] for r in listed} == {"Budi "}
 
 
 async def test_a_campaign_with_no_uploads_and_an_opd_without_liaisons_export_plainly(

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
@@ -106,7 +107,7 @@ def write_recap(data: ExportData, target: Path | BinaryIO, zone: ZoneInfo) -> No
     # The document's own dates are the export's moment, not the machine's clock (openpyxl's default).
     book.properties.created = book.properties.modified = data.now.astimezone(UTC).replace(tzinfo=None)
     book.properties.creator = "Bot Monev SPBE Kota Pontianak"
-    book.properties.title = data.title
+    book.properties.title = text(data.title)
     writer = _Writer(zone)
     writer.ringkasan(book.create_sheet("Ringkasan"), data)
     writer.matriks(book.create_sheet("Matriks"), data)
@@ -167,7 +168,8 @@ class _Writer:
         sheet.freeze_panes = f"{get_column_letter(frozen_columns + 1)}{HEADER_ROW + 1}"
         last = get_column_letter(len(headers))
         sheet.auto_filter.ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + max(rows, 1)}"
-        sheet.append([self.cell(sheet, f"{data.title} (kegiatan Monev #{data.campaign_id})", font=self.title_font)])
+        title = text(f"{data.title} (kegiatan Monev #{data.campaign_id})")
+        sheet.append([self.cell(sheet, title, font=self.title_font)])
         sheet.append(
             [
                 f"Keadaan per {self.words(data.now)}; status: {STATE_WORDS.get(data.state.value, data.state.value)}; "
@@ -186,8 +188,8 @@ class _Writer:
         rows = [
             (
                 o.code,
-                o.name,
-                ", ".join(o.liaisons) or "(belum ada penghubung)",
+                text(o.name),
+                text(", ".join(o.liaisons)) or "(belum ada penghubung)",
                 o.standing.required,
                 o.submitted,
                 o.standing.verified,
@@ -216,7 +218,7 @@ class _Writer:
 
     def matriks(self, sheet: WriteOnlyWorksheet, data: ExportData) -> None:
         headers = ("Kode OPD", "Nama OPD", *(i.code for i in data.items))
-        names = [o.short_name or o.name for o in data.opds]
+        names = [text(o.short_name or o.name) or o.code for o in data.opds]
         widths = _widths(headers[:2], ([o.code, n] for o, n in zip(data.opds, names, strict=True)), minimum=[10, 20])
         self.start(
             sheet,
@@ -264,29 +266,32 @@ class _Writer:
         # cell, plain, follows the date so that the rest of the row is not written with the date's style.
         uploaded = self.cell(sheet, None, number_format=DATE_FORMAT)
         uploader = WriteOnlyCell(sheet)
+        # People are few: their names are cleaned once each, not once per row.
+        names = {n: text(n) for v in versions for n in (v.uploader, v.reviewer) if n is not None}
         for v in versions:
             state = REVIEW_WORDS.get(v.review_state, v.review_state)
             if v.superseded_by is not None and v.review_state == ReviewState.SUBMITTED.value:
                 state = f"Digantikan versi {v.superseded_by}"
             moment = self.local(v.created_at)
+            note = text(v.note)
             behalf = short[v.opd_id] if v.on_behalf else None  # None: no cell at all (an empty one costs the same)
             for f in v.files:
                 # Set for each row: openpyxl assigns the row's later values to the last cell object it was given.
-                uploaded.value, uploader.value = moment, v.uploader
+                uploaded.value, uploader.value = moment, names[v.uploader]
                 sheet.append(
                     [
                         codes[v.opd_id],
                         items[v.item_id],
                         v.number,
-                        f.name,
+                        text(f.name),
                         f.size,
                         f.sha256,
                         uploaded,
                         uploader,
                         behalf,
                         state,
-                        v.reviewer,
-                        v.note,
+                        names[v.reviewer] if v.reviewer is not None else None,
+                        note,
                     ]
                 )
         if not files:
@@ -323,6 +328,11 @@ _LEGEND = {
     REVISI: "dikembalikan untuk perbaikan",
     DITERIMA: "berkas diterima (terverifikasi)",
 }
+
+
+def text(value: str | None) -> str | None:
+    """A text people typed (a note, a name), without the control characters a workbook cannot hold."""
+    return None if value is None else ILLEGAL_CHARACTERS_RE.sub(" ", value)
 
 
 def working_time(minutes: int | None, per_day: int) -> str:
