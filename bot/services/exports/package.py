@@ -64,9 +64,11 @@ def safe_name(name: str, fallback: str = "berkas") -> str:
         and unicodedata.category(c) not in ("So", "Sk")
         and not 0xFE00 <= ord(c) <= 0xFE0F  # emoji variation selectors
     )
-    kept = _SPACES.sub(" ", kept).strip().rstrip(". ").lstrip(".").strip()
-    if not kept:
+    kept = _SPACES.sub(" ", kept).strip().rstrip(". ")
+    if not kept.lstrip(". "):
         return fallback
+    if kept.startswith("."):  # a name that was only symbols before its extension: `😀.pdf` is `berkas.pdf`
+        kept = f"{fallback}.{kept.lstrip('. ')}"
     stem, dot, extension = kept.rpartition(".")
     if (stem if dot else kept).upper() in _DEVICES:
         kept = f"_{kept}"
