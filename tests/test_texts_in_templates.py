@@ -49,19 +49,21 @@ LINES = {
     "tinjau": "/tinjau [#ID] — Tinjau data dukung yang menunggu, mulai dari yang terlama",
     "buka": "/buka KODE_OPD KODE_ITEM ALASAN [#ID] — Buka kembali item yang sudah diterima untuk versi baru",
     "perpanjang": "/perpanjang KODE_OPD|semua TANGGAL [JAM] ALASAN [#ID] — Perpanjang tenggat satu OPD atau semua OPD",
+    # Added with the exports (issue 19); the package is for admins only (EKSPOR_BY_ROLE).
+    "ekspor": "/ekspor [#ID] — Unduh rekap kegiatan Monev (Excel); admin: juga paket bukti (ZIP)",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
     *EVERYONE,
     *("opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"),
-    *("tinjau", "buka", "perpanjang"),
+    *("tinjau", "buka", "perpanjang", "ekspor"),
 ]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],
     Role.KEPALA_OPD: EVERYONE,
     Role.ADMIN: MANAGER,
     Role.KASI: MANAGER,
-    Role.KABID: [*EVERYONE, "opd", "undang", "kegiatan", "status", "riwayat", "item", "perpanjang"],
+    Role.KABID: [*EVERYONE, "opd", "undang", "kegiatan", "status", "riwayat", "item", "perpanjang", "ekspor"],
     Role.SEKRETARIAT: [*EVERYONE, "opd", "kegiatan", "status", "riwayat", "item"],
     Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item"],
 }
@@ -77,8 +79,20 @@ UNDANG_BY_ROLE = {
 }
 
 
+EKSPOR_BY_ROLE = {
+    Role.ADMIN: "/ekspor [#ID] | paket [#ID] — Unduh rekap kegiatan Monev (Excel); admin: juga paket bukti (ZIP)",
+}
+
+
 def _help_as_it_was(names: list[str], *, registered: bool, role: Role | None = None) -> str:
-    lines = [UNDANG_BY_ROLE[role] if n == "undang" and role else LINES[n] for n in names]
+    lines = [
+        UNDANG_BY_ROLE[role]
+        if n == "undang" and role
+        else EKSPOR_BY_ROLE.get(role, LINES[n])
+        if n == "ekspor" and role
+        else LINES[n]
+        for n in names
+    ]
     return "\n".join([HEADER, *lines]) + ("" if registered else UNREGISTERED)
 
 

@@ -82,6 +82,13 @@ COMMANDS: tuple[Command, ...] = (
         roles=frozenset({Role.ADMIN, Role.KASI, Role.KABID}),
         usage="KODE_OPD|semua TANGGAL [JAM] ALASAN [#ID]",
     ),
+    # The package holds every OPD's accepted files: only admins take it out of the chat (access.PACKAGE_EXPORTERS).
+    Command(
+        "ekspor",
+        roles=frozenset({Role.ADMIN, Role.KASI, Role.KABID}),
+        usage="[paket] [#ID]",
+        variants=(("[#ID]", frozenset({Role.ADMIN, Role.KASI, Role.KABID})), ("paket [#ID]", frozenset({Role.ADMIN}))),
+    ),
 )
 
 

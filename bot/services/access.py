@@ -26,6 +26,10 @@ MANAGERS = frozenset({Role.ADMIN, Role.KASI})
 HANDOVER_DECIDERS = frozenset({Role.ADMIN, Role.KASI})
 # Only an admin lifts the lock on a chat that guessed too many codes.
 CHAT_UNLOCKERS = frozenset({Role.ADMIN})
+# The evidence package holds every OPD's accepted files: only admins take it out of the chat (issue 19); the
+# Kasi and the Kabid get the workbook, and the CLI (the server's operator) both.
+PACKAGE_EXPORTERS = frozenset({Role.ADMIN})
+EXPORTERS = frozenset({Role.ADMIN, Role.KASI, Role.KABID})
 
 
 def own_opds(actor: Actor, roles: Collection[Role] = FILE_OWN) -> list[str]:
@@ -79,6 +83,18 @@ def shows_overview(actor: Actor, asked: str | None) -> bool:
     Staff who are also the liaison of exactly one OPD keep seeing that OPD's checklist (see `viewing_scope`).
     """
     return asked is None and may_view_any_opd(actor) and len(own_opds(actor)) != 1
+
+
+def require_package_exporter(actor: Actor) -> None:
+    """`/ekspor paket` is for admins; anyone else is refused (and the refusal audited)."""
+    if not actor.roles & PACKAGE_EXPORTERS:
+        raise DomainError("ekspor/paket_hanya_admin", audit_action="export_refused")
+
+
+def exporting_role(actor: Actor) -> Role | None:
+    """The role the audit log records for an export from the chat: the first held of `EXPORTERS`."""
+    held = actor.roles & EXPORTERS
+    return min(held) if held else None
 
 
 def may_view_opd_registry(actor: Actor) -> bool:

@@ -1,0 +1,56 @@
+"""`monev export recap|package --campaign ID --out FILE`: the recap workbook and the evidence package on disk."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from bot.app import MonevApp
+from bot.cli.support import CliRejected, check_output, cli_acting, refusals_as_rejections
+from bot.services.exports import produce
+
+NAME = "export"
+
+
+def add_parser(commands: Any) -> None:
+    group = commands.add_parser("export", help="a campaign's recap workbook or evidence package")
+    actions = group.add_subparsers(dest="export_command", metavar="WHAT", required=True)
+    for name, text in (
+        ("recap", "the recap workbook (.xlsx): Ringkasan, Matriks, Berkas, Linimasa"),
+        ("package", "the evidence package (.zip): accepted files per indikator and per OPD, manifest, SHA256SUMS"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("--campaign", type=int, required=True, metavar="ID")
+        action.add_argument("--out", type=Path, required=True, metavar="FILE")
+
+
+async def run(app: MonevApp, args: argparse.Namespace) -> int:
+    """Build the export next to `--out`, then rename it into place (a failure leaves no partial file)."""
+    out = check_output(args.out)
+    kind = produce.RECAP if args.export_command == "recap" else produce.PACKAGE
+    part = out.with_name(f".{out.name}.part")
+    acting = await cli_acting(app)
+    with refusals_as_rejections(app):
+        try:
+            built = await produce.build(
+                app.services.db, app.services.files, app.settings, args.campaign, kind, part, app.now()
+            )
+            os.replace(part, out)
+        except OSError as error:
+            part.unlink(missing_ok=True)
+            raise CliRejected(f"--out: could not write {out} ({error.strerror or error})") from None
+    async with app.services.db.write() as session:
+        await produce.record_export(session, built, acting=acting, now=app.now(), name=out.name, kept=out.absolute())
+    if kind == produce.RECAP:
+        print(
+            f"recap workbook of campaign #{built.campaign_id} {built.title!r} written to {out}: "
+            f"{built.opds} OPDs, {built.files} file rows, {built.size} bytes"
+        )
+    else:
+        print(
+            f"evidence package of campaign #{built.campaign_id} {built.title!r} written to {out}: "
+            f"{built.evidence} accepted items, {built.files} files in both layouts, {built.size} bytes"
+        )
+    return 0
