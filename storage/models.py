@@ -536,16 +536,17 @@ class EvidenceCheck(Base):
 
 
 class EvidenceFinding(Base):
-    """One finding of the automatic check on a version: a short sentence in Bahasa Indonesia, never a verdict."""
+    """One finding of the automatic check on a version (a sentence from the templates, never a verdict)."""
 
     __tablename__ = "evidence_finding"
     __table_args__ = (Index("ix_evidence_finding_version", "version_id", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("submission_version.id"))
-    check: Mapped[str] = mapped_column(String(24))
+    check: Mapped[str] = mapped_column(String(24))  # which check (the rules file's names)
+    code: Mapped[str] = mapped_column(String(32))  # which sentence: templates/pemeriksaan/temuan.txt.j2
     sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
-    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[str] = mapped_column(Text, default="{}")  # the sentence's values, as JSON
 
 
 # The search index over `evidence_text.body` lives outside the model, made by migration 0017 for each backend:

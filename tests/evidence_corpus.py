@@ -111,7 +111,12 @@ def samples() -> list[Sample]:
         Sample("perwal-2015", k, _perwal(year=2015), frozenset({"tahun"})),
         Sample("perwal-singkawang", k, _perwal(city="SINGKAWANG"), frozenset({"kota"})),
         Sample("perwal-tanpa-nomor", k, _perwal(number=None), frozenset({"jenis_nomor"})),
-        Sample("nota-dinas", k, _perwal(heading="NOTA DINAS SEKRETARIAT DAERAH KOTA", number=None), frozenset({"jenis_nomor"})),
+        Sample(
+            "nota-dinas",
+            k,
+            _perwal(heading="NOTA DINAS SEKRETARIAT DAERAH KOTA", number=None),
+            frozenset({"jenis_nomor"}),
+        ),
         Sample("laporan-2025", lp, _laporan(), frozenset()),
         Sample("laporan-2019", lp, _laporan(year=2019), frozenset({"tahun"})),
         Sample("laporan-kubu-raya", lp, _laporan(city="Kubu Raya"), frozenset({"kota"})),
@@ -313,7 +318,9 @@ def huge_image() -> bytes:
 
 def billion_laughs_docx() -> bytes:
     """A DOCX whose document.xml declares nested entities that expand to gigabytes."""
-    entities = ['<!ENTITY lol "lol">'] + [f'<!ENTITY lol{n} "{("&lol" + str(n - 1) + ";") * 10}">' for n in range(1, 10)]
+    entities = ['<!ENTITY lol "lol">'] + [
+        f'<!ENTITY lol{n} "{("&lol" + str(n - 1) + ";") * 10}">' for n in range(1, 10)
+    ]
     entities[1] = '<!ENTITY lol1 "' + "&lol;" * 10 + '">'
     xml = (
         '<?xml version="1.0"?><!DOCTYPE lolz [' + "".join(entities) + "]>"

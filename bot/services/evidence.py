@@ -1,0 +1,356 @@
+"""The evidence's text and its automatic check: which files still need reading, what was read, each version's
+findings, and the search over the text of a campaign's evidence (`/cari`).
+
+Text is kept once per content hash (a file filed in two versions is read once). A reading is recorded as begun
+before it starts, so a reading a crash cut short is seen at the next start and tried once more; a file that
+stopped its reader twice is recorded unreadable instead of stopping it a third time.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, literal_column, or_, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.enums import Role
+from bot.services import audit, people
+from bot.services.audit import Acting
+from bot.services.evidence_checks import Filed, Finding, Rules, check_document, check_screenshot, near_copy
+from bot.services.evidence_reading import ReadText, signature
+from storage.models import (
+    Campaign,
+    CampaignItem,
+    EvidenceCheck,
+    EvidenceFinding,
+    EvidenceText,
+    Opd,
+    SubmissionFile,
+    SubmissionVersion,
+)
+
+READING, READ, UNREADABLE = "reading", "read", "unreadable"
+MAX_ATTEMPTS = 2
+# The marks around matched words in a snippet: control characters no text contains, turned into <b> after escaping.
+MARK_START, MARK_END = "\x02", "\x03"
+SEARCH_PAGE = 5
+HEADLINE_OPTIONS = f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=18, MinWords=6, MaxFragments=1"
+MAX_QUERY_WORDS = 8
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+
+
+async def files_to_read(session: AsyncSession, now: datetime, *, limit: int) -> list[str]:
+    """Hashes of filed evidence with no text yet, oldest version first; readings cut short are given up after two."""
+    await session.execute(
+        update(EvidenceText)
+        .where(EvidenceText.state == READING, EvidenceText.attempts >= MAX_ATTEMPTS)
+        .values(state=UNREADABLE, reason="pembacaan berhenti di tengah jalan dua kali", read_at=now)
+    )
+    done = exists().where(EvidenceText.sha256 == SubmissionFile.sha256, EvidenceText.state != READING)
+    rows = await session.execute(
+        select(SubmissionFile.sha256, func.min(SubmissionFile.version_id).label("first"))
+        .where(~done)
+        .group_by(SubmissionFile.sha256)
+        .order_by(literal_column("first"))
+        .limit(limit)
+    )
+    return [sha256 for sha256, _ in rows.all()]
+
+
+async def begin_reading(session: AsyncSession, sha256: str, now: datetime) -> None:
+    """Recorded before the reading starts (and committed), so a crash leaves a trace the next run sees."""
+    row = await session.get(EvidenceText, sha256)
+    if row is None:
+        session.add(EvidenceText(sha256=sha256, state=READING, body="", attempts=1, started_at=now))
+    else:
+        row.state, row.attempts, row.started_at = READING, row.attempts + 1, now
+
+
+async def record_reading(session: AsyncSession, sha256: str, result: ReadText, now: datetime) -> None:
+    """Keep what was read, and index it for `/cari`."""
+    row = await session.get_one(EvidenceText, sha256)
+    row.state = result.state
+    row.method = result.method
+    row.pages = result.pages
+    row.ocr_confidence = result.ocr_confidence
+    row.reason = result.reason
+    row.body = result.body
+    row.signature = signature(result.body) if result.state == READ else None
+    row.screenshot = result.screenshot
+    row.read_at = now
+    if session.bind.dialect.name == "sqlite":  # PostgreSQL indexes the column itself (migration 0017)
+        await session.execute(text("DELETE FROM evidence_search WHERE sha256 = :sha"), {"sha": sha256})
+        if result.body:
+            await session.execute(
+                text("INSERT INTO evidence_search (sha256, body) VALUES (:sha, :body)"),
+                {"sha": sha256, "body": result.body},
+            )
+
+
+@dataclass(frozen=True)
+class TextView:
+    sha256: str
+    state: str
+    method: str | None
+    pages: int | None
+    ocr_confidence: int | None
+    reason: str | None
+    attempts: int
+    body: str
+
+
+async def text_of(session: AsyncSession, sha256: str) -> TextView | None:
+    row = await session.get(EvidenceText, sha256)
+    if row is None:
+        return None
+    return TextView(
+        row.sha256, row.state, row.method, row.pages, row.ocr_confidence, row.reason, row.attempts, row.body
+    )
+
+
+# --- the check -------------------------------------------------------------------------------------------------
+
+
+async def versions_to_check(session: AsyncSession, *, limit: int) -> list[int]:
+    """Versions whose files are all read (or found unreadable) and that were not checked yet, oldest first."""
+    unread = (
+        select(SubmissionFile.version_id)
+        .outerjoin(EvidenceText, EvidenceText.sha256 == SubmissionFile.sha256)
+        .where(
+            SubmissionFile.version_id == SubmissionVersion.id,
+            or_(EvidenceText.sha256.is_(None), EvidenceText.state == READING),
+        )
+        .exists()
+    )
+    checked = select(EvidenceCheck.version_id).where(EvidenceCheck.version_id == SubmissionVersion.id).exists()
+    rows = await session.scalars(
+        select(SubmissionVersion.id).where(~unread, ~checked).order_by(SubmissionVersion.id).limit(limit)
+    )
+    return list(rows.all())
+
+
+@dataclass(frozen=True)
+class FindingView:
+    check: str
+    code: str
+    details: dict[str, Any]
+    file_name: str | None
+
+
+@dataclass(frozen=True)
+class CheckedVersion:
+    """A version after its automatic check: whom to tell, and what was found."""
+
+    version_id: int
+    campaign_id: int
+    campaign_title: str
+    opd_id: int
+    opd_code: str
+    opd_name: str
+    item_code: str
+    item_title: str
+    number: int
+    findings: tuple[FindingView, ...]
+    recipients: tuple[int, ...]  # the uploader, or the OPD's liaisons for a version filed on its behalf
+
+
+async def check_version(session: AsyncSession, version_id: int, rules: Rules, *, now: datetime) -> CheckedVersion:
+    """Run the item's checks on one version's read text and keep the findings (once per version)."""
+    version, campaign, item, opd = (
+        await session.execute(
+            select(SubmissionVersion, Campaign, CampaignItem, Opd)
+            .join(Campaign, Campaign.id == SubmissionVersion.campaign_id)
+            .join(CampaignItem, CampaignItem.id == SubmissionVersion.campaign_item_id)
+            .join(Opd, Opd.id == SubmissionVersion.opd_id)
+            .where(SubmissionVersion.id == version_id)
+        )
+    ).one()
+    files = (
+        await session.execute(
+            select(SubmissionFile.sha256, SubmissionFile.file_name, EvidenceText)
+            .join(EvidenceText, EvidenceText.sha256 == SubmissionFile.sha256)
+            .where(SubmissionFile.version_id == version_id)
+            .order_by(SubmissionFile.position)
+        )
+    ).all()
+    profile = rules.profile_for(campaign.framework, item.code, item.title, item.description)
+    year = campaign.deadline.year
+    findings: list[Finding] = []
+    documents = []
+    others = await _filed_elsewhere(session, campaign.id, opd.id, item.id, version_id)
+    for sha256, file_name, read in files:
+        if read.state != READ:
+            findings.append(Finding("terbaca", "tidak_terbaca", {"berkas": file_name, "alasan": read.reason}, sha256))
+            continue
+        if read.screenshot:
+            findings += check_screenshot(read.body, rules, sha256)
+        else:
+            documents.append(read.body)
+        findings += near_copy(read.signature, others, sha256)
+    if documents:
+        findings += check_document("\n".join(documents), profile, year, rules)
+    session.add(EvidenceCheck(version_id=version_id, checked_at=now))
+    names = {sha256: file_name for sha256, file_name, _ in files}
+    for finding in findings:
+        session.add(
+            EvidenceFinding(
+                version_id=version_id,
+                check=finding.check,
+                code=finding.code,
+                sha256=finding.sha256,
+                details=json.dumps(dict(finding.details), ensure_ascii=False),
+            )
+        )
+    await audit.record(
+        session,
+        Acting(None, None),
+        "evidence_check",
+        now,
+        object_type="submission_version",
+        object_id=version_id,
+        checks=sorted({f.check for f in findings}),
+    )
+    if version.on_behalf:
+        recipients = tuple(await people.people_with_roles(session, [Role.OPD], opd.id))
+    else:
+        recipients = (version.uploaded_by_person_id,)
+    views = tuple(
+        FindingView(f.check, f.code, dict(f.details), names.get(f.sha256) if f.sha256 else None) for f in findings
+    )
+    return CheckedVersion(
+        version_id,
+        campaign.id,
+        campaign.title,
+        opd.id,
+        opd.code,
+        opd.name,
+        item.code,
+        item.title,
+        version.number,
+        views,
+        recipients,
+    )
+
+
+async def _filed_elsewhere(
+    session: AsyncSession, campaign_id: int, opd_id: int, item_id: int, version_id: int
+) -> list[Filed]:
+    """Signatures of the files filed before this version by another OPD or for another item (what a copy copies)."""
+    rows = await session.execute(
+        select(EvidenceText.signature, Opd.name, CampaignItem.code, SubmissionVersion.number)
+        .join(SubmissionFile, SubmissionFile.sha256 == EvidenceText.sha256)
+        .join(SubmissionVersion, SubmissionVersion.id == SubmissionFile.version_id)
+        .join(Opd, Opd.id == SubmissionVersion.opd_id)
+        .join(CampaignItem, CampaignItem.id == SubmissionVersion.campaign_item_id)
+        .where(
+            SubmissionVersion.campaign_id == campaign_id,
+            SubmissionVersion.id < version_id,
+            EvidenceText.signature.is_not(None),
+            ~and_(SubmissionVersion.opd_id == opd_id, SubmissionVersion.campaign_item_id == item_id),
+        )
+    )
+    return [Filed(sig, name, code, number) for sig, name, code, number in rows.all() if sig]
+
+
+async def findings_of(session: AsyncSession, version_id: int) -> tuple[FindingView, ...] | None:
+    """A version's findings for the reviewer; None while its files are still being read."""
+    if await session.get(EvidenceCheck, version_id) is None:
+        return None
+    rows = await session.execute(
+        select(EvidenceFinding, SubmissionFile.file_name)
+        .outerjoin(
+            SubmissionFile,
+            and_(
+                SubmissionFile.version_id == EvidenceFinding.version_id,
+                SubmissionFile.sha256 == EvidenceFinding.sha256,
+            ),
+        )
+        .where(EvidenceFinding.version_id == version_id)
+        .order_by(EvidenceFinding.id)
+    )
+    return tuple(FindingView(f.check, f.code, json.loads(f.details), name) for f, name in rows.all())
+
+
+async def forget_checks(session: AsyncSession) -> None:
+    """Tests and benchmarks: check every version again."""
+    await session.execute(delete(EvidenceFinding))
+    await session.execute(delete(EvidenceCheck))
+
+
+# --- search ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    version_id: int
+    opd_code: str
+    opd_name: str
+    item_code: str
+    number: int
+    file_name: str
+    sha256: str
+    snippet: str  # plain text with MARK_START/MARK_END around the matched words (the template escapes, then marks)
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    words: tuple[str, ...]
+    hits: tuple[Hit, ...]
+    page: int
+    more: bool
+
+
+def query_words(args: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """The words searched for: letters and digits only (no query syntax reaches the index), at most eight."""
+    words = [w for arg in args for w in re.findall(r"\w+", arg.lower())]
+    return tuple(dict.fromkeys(words))[:MAX_QUERY_WORDS]
+
+
+async def search(session: AsyncSession, campaign_id: int, words: tuple[str, ...], *, page: int = 0) -> SearchPage:
+    """The campaign's evidence whose text has every word, best match first, one page at a time."""
+    if not words:
+        return SearchPage(words, (), 0, False)
+    offset = page * SEARCH_PAGE
+    if session.bind.dialect.name == "sqlite":
+        match = " ".join(f'"{w}"' for w in words)  # each word quoted: a phrase of one, never an operator
+        found = text(
+            "SELECT sha256 AS hit_sha, snippet(evidence_search, 1, :start, :end, '…', 12) AS snip, "
+            "bm25(evidence_search) AS rank FROM evidence_search WHERE evidence_search MATCH :match"
+        ).bindparams(start=MARK_START, end=MARK_END, match=match)
+    else:
+        found = text(
+            "SELECT sha256 AS hit_sha, ts_headline('simple', body, q, :options) AS snip, "
+            "-ts_rank(to_tsvector('simple', body), q) AS rank FROM evidence_text, "
+            "plainto_tsquery('simple', :match) AS q WHERE to_tsvector('simple', body) @@ q"
+        ).bindparams(match=" ".join(words), options=HEADLINE_OPTIONS)
+    hits = found.columns(literal_column("hit_sha"), literal_column("snip"), literal_column("rank")).subquery("hits")
+    query = (
+        select(
+            SubmissionVersion.id,
+            Opd.code,
+            Opd.name,
+            CampaignItem.code,
+            SubmissionVersion.number,
+            SubmissionFile.file_name,
+            SubmissionFile.sha256,
+            hits.c.snip,
+        )
+        .select_from(hits)
+        .join(SubmissionFile, SubmissionFile.sha256 == hits.c.hit_sha)
+        .join(SubmissionVersion, SubmissionVersion.id == SubmissionFile.version_id)
+        .join(Opd, Opd.id == SubmissionVersion.opd_id)
+        .join(CampaignItem, CampaignItem.id == SubmissionVersion.campaign_item_id)
+        .where(SubmissionVersion.campaign_id == campaign_id)
+        .order_by(hits.c.rank, SubmissionVersion.id.desc(), SubmissionFile.position)
+        .offset(offset)
+        .limit(SEARCH_PAGE + 1)
+    )
+    rows = (await session.execute(query)).all()
+    shown = tuple(Hit(*row) for row in rows[:SEARCH_PAGE])
+    return SearchPage(words, shown, page, len(rows) > SEARCH_PAGE)
