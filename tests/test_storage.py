@@ -122,12 +122,10 @@ async def test_read_only_unit_does_not_wait_for_the_write_lock(sqlite_db: Databa
 
 
 async def test_the_migrations_match_the_models(db: Database) -> None:
+    # The evidence search index is per backend and outside the model (storage.models.SEARCH_INDEX_NAMES).
+    options = {"include_name": lambda name, *_: name not in SEARCH_INDEX_NAMES}
     async with db.engine.connect() as connection:
         drift = await connection.run_sync(
-            lambda sync: compare_metadata(
-                # The evidence search index is per backend and outside the model (storage.models.SEARCH_INDEX_NAMES).
-                MigrationContext.configure(sync, opts={"include_name": lambda name, *_: name not in SEARCH_INDEX_NAMES}),
-                Base.metadata,
-            )
+            lambda sync: compare_metadata(MigrationContext.configure(sync, opts=options), Base.metadata)
         )
     assert drift == []

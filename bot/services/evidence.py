@@ -84,7 +84,7 @@ async def record_reading(session: AsyncSession, sha256: str, result: ReadText, n
     row.signature = signature(result.body) if result.state == READ else None
     row.screenshot = result.screenshot
     row.read_at = now
-    if session.bind.dialect.name == "sqlite":  # PostgreSQL indexes the column itself (migration 0017)
+    if session.get_bind().dialect.name == "sqlite":  # PostgreSQL indexes the column itself (migration 0017)
         await session.execute(text("DELETE FROM evidence_search WHERE sha256 = :sha"), {"sha": sha256})
         if result.body:
             await session.execute(
@@ -317,7 +317,7 @@ async def search(session: AsyncSession, campaign_id: int, words: tuple[str, ...]
     if not words:
         return SearchPage(words, (), 0, False)
     offset = page * SEARCH_PAGE
-    if session.bind.dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "sqlite":
         match = " ".join(f'"{w}"' for w in words)  # each word quoted: a phrase of one, never an operator
         found = text(
             "SELECT sha256 AS hit_sha, snippet(evidence_search, 1, :start, :end, '…', 12) AS snip, "
