@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.conversation.handling import Registry
-from handlers import campaigns, deadlines, general, intake, libur, opd, people, progress, review
+from handlers import campaigns, deadlines, evidence, general, intake, libur, opd, people, progress, review
 
 
 def build_registry() -> Registry:
@@ -11,6 +11,7 @@ def build_registry() -> Registry:
     registry = Registry()
     campaigns.register(registry)
     deadlines.register(registry)
+    evidence.register(registry)
     general.register(registry)
     libur.register(registry)
     opd.register(registry)
