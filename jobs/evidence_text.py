@@ -18,7 +18,7 @@ from bot.conversation.envelope import Envelope
 from bot.conversation.handling import Services
 from bot.services import evidence, outbox
 from bot.services.evidence_checks import shipped_rules
-from bot.services.evidence_reading import Limits, ocr_status, read_in_child
+from bot.services.evidence_reading import Limits, OcrStatus, ocr_status, read_in_child
 from jobs.scheduler import PeriodicJob
 
 logger = logging.getLogger(__name__)
@@ -34,8 +34,8 @@ def job(services: Services) -> PeriodicJob:
     return PeriodicJob(NAME, EVERY_SECONDS, partial(run, services=services))
 
 
-class _Reported:
-    ocr = False
+# The OCR status last logged: a missing Tesseract is said once, not at every run.
+_reported: list[OcrStatus] = []
 
 
 async def run(now: datetime, services: Services) -> int:
@@ -45,9 +45,10 @@ async def run(now: datetime, services: Services) -> int:
     if workers <= 0:
         return 0
     ocr = await asyncio.to_thread(ocr_status)
-    if not ocr.available and not _Reported.ocr:
-        logger.warning("OCR unavailable: %s; scanned pages and images are not read", ocr.detail)
-        _Reported.ocr = True
+    if _reported != [ocr]:
+        _reported[:] = [ocr]
+        if not ocr.available:
+            logger.warning("OCR unavailable: %s; scanned pages and images are not read", ocr.detail)
     async with services.db.write() as session:
         pending = await evidence.files_to_read(session, now, limit=workers * 4)
     limits = Limits(float(settings.evidence_seconds), settings.evidence_memory_mb)

@@ -10,6 +10,7 @@ import shutil
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select, text
 
@@ -20,6 +21,7 @@ from bot.services.audit import Acting
 from bot.services.evidence_checks import Rules, check_document, check_screenshot, shipped_rules
 from bot.services.evidence_reading import Limits, ocr_status, read_file, read_in_child
 from bot.services.items import ItemSpec
+from bot.web.server import WebServer
 from jobs import evidence_text
 from storage.models import AuditEntry, Campaign, EvidenceText, OutboxMessage, Role
 from tests import evidence_corpus as corpus
@@ -320,3 +322,37 @@ async def test_search_finds_a_word_from_a_scanned_page(app: MonevApp) -> None:
     async with app.services.db.read() as session:
         found = await evidence.search(session, dinkes.campaign_id, ("infrastruktur",))
     assert [h.file_name for h in found.hits] == ["pindaian.pdf"]
+
+
+@needs_ocr
+async def test_without_tesseract_the_bot_says_so_once_and_checks_the_text_it_has(
+    app: MonevApp, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    dinkes, _, budi, _ = await open_campaign(app)
+    samples = corpus.samples()
+    await run_job(app)  # with Tesseract: nothing to say; then it goes away
+    monkeypatch.setenv("PATH", str(tmp_path))  # a machine without the tesseract program
+    ocr_status.cache_clear()
+    try:
+        await file(app, dinkes, budi, [("pindaian.png", corpus.render(samples[0], "scan"))], "A.01")
+        await file(app, dinkes, budi, [("laporan.pdf", corpus.text_pdf(samples[11].lines))], "A.02")
+        assert await run_job(app) == 2
+        assert await run_job(app) == 0
+        server = WebServer(app.services.db, "127.0.0.1", 0, "uji", lambda: True)
+        await server.start()
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{server.port}/healthz") as response:
+                    health = await response.json()
+        finally:
+            await server.stop()
+    finally:
+        monkeypatch.undo()
+        ocr_status.cache_clear()
+    warned = [r for r in caplog.records if "OCR unavailable" in r.getMessage()]
+    assert len(warned) == 1 and health["ocr"].startswith("unavailable")
+    states = {row.method: (row.state, row.reason) for row in (await texts(app)).values()}
+    assert states == {"ocr": ("unreadable", "pembacaan gambar (OCR) tidak tersedia di server"), "pdf": ("read", None)}
+    checks = [json.loads(m.payload or "{}")["params"]["c"] for m in await queued(app, evidence_text.KIND)]
+    codes = {f["code"] for c in checks for f in c["findings"]}
+    assert {"tidak_terbaca", "tahun_di_luar"} <= codes  # the 2019 report is still checked from its text layer

@@ -8,6 +8,7 @@ import asyncio
 from datetime import datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import func, select
 
@@ -94,3 +95,6 @@ async def test_findings_after_the_receipt_in_tinjau_and_cari_finds_a_scanned_wor
         (refused,) = await next_texts(fake_telegram, budi, 1, lambda: budi.send_text("/cari arsitektur"))
         assert "Hasil pencarian" not in refused
         assert bot.app.scheduler.job_names.count("evidence-text") == 1
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{bot.runtime.web.port}/healthz") as response:
+                assert (await response.json())["ocr"] == "ok"  # .ci/run installs Tesseract with 'ind'
