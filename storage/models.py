@@ -466,6 +466,8 @@ class SubmissionVersion(Base):
 
 class SubmissionFile(Base):
     __tablename__ = "submission_file"
+    # The evidence search and the automatic check find a file's versions by its hash.
+    __table_args__ = (Index("ix_submission_file_sha256", "sha256"),)
 
     version_id: Mapped[int] = mapped_column(ForeignKey("submission_version.id"), primary_key=True)
     position: Mapped[int] = mapped_column(primary_key=True)

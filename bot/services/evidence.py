@@ -313,24 +313,15 @@ def query_words(args: list[str] | tuple[str, ...]) -> tuple[str, ...]:
 
 
 async def search(session: AsyncSession, campaign_id: int, words: tuple[str, ...], *, page: int = 0) -> SearchPage:
-    """The campaign's evidence whose text has every word, best match first, one page at a time."""
+    """The campaign's evidence whose text has every word, newest first, one page at a time.
+
+    The page is chosen first; snippets are made for its few rows alone, since making one for each of tens of
+    thousands of matches would cost seconds.
+    """
     if not words:
         return SearchPage(words, (), 0, False)
-    offset = page * SEARCH_PAGE
-    if session.get_bind().dialect.name == "sqlite":
-        match = " ".join(f'"{w}"' for w in words)  # each word quoted: a phrase of one, never an operator
-        found = text(
-            "SELECT sha256 AS hit_sha, snippet(evidence_search, 1, :start, :end, '…', 12) AS snip, "
-            "bm25(evidence_search) AS rank FROM evidence_search WHERE evidence_search MATCH :match"
-        ).bindparams(start=MARK_START, end=MARK_END, match=match)
-    else:
-        found = text(
-            "SELECT sha256 AS hit_sha, ts_headline('simple', body, q, :options) AS snip, "
-            "-ts_rank(to_tsvector('simple', body), q) AS rank FROM evidence_text, "
-            "plainto_tsquery('simple', :match) AS q WHERE to_tsvector('simple', body) @@ q"
-        ).bindparams(match=" ".join(words), options=HEADLINE_OPTIONS)
-    hits = found.columns(literal_column("hit_sha"), literal_column("snip"), literal_column("rank")).subquery("hits")
-    query = (
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    located = (
         select(
             SubmissionVersion.id,
             Opd.code,
@@ -339,18 +330,62 @@ async def search(session: AsyncSession, campaign_id: int, words: tuple[str, ...]
             SubmissionVersion.number,
             SubmissionFile.file_name,
             SubmissionFile.sha256,
-            hits.c.snip,
         )
-        .select_from(hits)
-        .join(SubmissionFile, SubmissionFile.sha256 == hits.c.hit_sha)
+        .select_from(SubmissionFile)
         .join(SubmissionVersion, SubmissionVersion.id == SubmissionFile.version_id)
         .join(Opd, Opd.id == SubmissionVersion.opd_id)
         .join(CampaignItem, CampaignItem.id == SubmissionVersion.campaign_item_id)
         .where(SubmissionVersion.campaign_id == campaign_id)
-        .order_by(hits.c.rank, SubmissionVersion.id.desc(), SubmissionFile.position)
-        .offset(offset)
-        .limit(SEARCH_PAGE + 1)
     )
+    if sqlite:
+        # Newest text first, in the index's own order: SQLite walks the matches from the last one read and stops
+        # at the page's end, so a word found in tens of thousands of files costs no more than a rare one.
+        match = " ".join(f'"{w}"' for w in words)  # each word quoted: a phrase of one, never an operator
+        hits = (
+            text("SELECT rowid AS hit_row, sha256 AS hit_sha FROM evidence_search WHERE evidence_search MATCH :match")
+            .bindparams(match=match)
+            .columns(literal_column("hit_row"), literal_column("hit_sha"))
+            .subquery("hits")
+        )
+        # Only the index's order: a second sort key would make SQLite sort every match before the first page.
+        query = (
+            located.add_columns(hits.c.hit_row)
+            .join(hits, hits.c.hit_sha == SubmissionFile.sha256)
+            .order_by(hits.c.hit_row.desc())
+        )
+    else:
+        tsquery = func.plainto_tsquery("simple", " ".join(words))
+        query = (
+            located.join(EvidenceText, EvidenceText.sha256 == SubmissionFile.sha256)
+            .add_columns(EvidenceText.sha256)  # where the snippet comes from (SQLite: the index row)
+            .where(func.to_tsvector("simple", EvidenceText.body).op("@@")(tsquery))
+            .order_by(EvidenceText.read_at.desc(), SubmissionVersion.id.desc(), SubmissionFile.position)
+        )
+    query = query.offset(page * SEARCH_PAGE).limit(SEARCH_PAGE + 1)
     rows = (await session.execute(query)).all()
-    shown = tuple(Hit(*row) for row in rows[:SEARCH_PAGE])
-    return SearchPage(words, shown, page, len(rows) > SEARCH_PAGE)
+    shown = rows[:SEARCH_PAGE]
+    snippets = await _snippets(session, sqlite, words, sorted({row[7] for row in shown}))
+    hits_ = tuple(
+        Hit(version, opd_code, opd_name, item_code, number, name, sha256, snippets.get(key, ""))
+        for version, opd_code, opd_name, item_code, number, name, sha256, key in shown
+    )
+    return SearchPage(words, hits_, page, len(rows) > SEARCH_PAGE)
+
+
+async def _snippets(session: AsyncSession, sqlite: bool, words: tuple[str, ...], keys: list[Any]) -> dict[Any, str]:
+    """Snippets of the page's texts, by index row (SQLite: a lookup by rowid, not a scan of the matches) or hash."""
+    if not keys:
+        return {}
+    names = {f"k{n}": key for n, key in enumerate(keys)}
+    listed = ", ".join(f":{name}" for name in names)
+    if sqlite:
+        statement = text(
+            "SELECT rowid, snippet(evidence_search, 1, :start, :end, '…', 14) FROM evidence_search "
+            f"WHERE evidence_search MATCH :match AND rowid IN ({listed})"
+        ).bindparams(start=MARK_START, end=MARK_END, match=" ".join(f'"{w}"' for w in words), **names)
+    else:
+        statement = text(
+            "SELECT sha256, ts_headline('simple', body, plainto_tsquery('simple', :match), :options) "
+            f"FROM evidence_text WHERE sha256 IN ({listed})"
+        ).bindparams(match=" ".join(words), options=HEADLINE_OPTIONS, **names)
+    return {key: snippet for key, snippet in (await session.execute(statement)).all()}

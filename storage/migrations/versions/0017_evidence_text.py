@@ -1,4 +1,5 @@
-"""evidence text: the text of every stored file, the automatic check's findings per version, the search index
+"""evidence text: the text of every stored file, the automatic check's findings per version, the search index,
+and an index of submission files by hash
 
 Revision ID: 0017
 Revises: 0014
@@ -18,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_submission_file_sha256", "submission_file", ["sha256"], unique=False)
     op.create_table(
         "evidence_text",
         sa.Column("sha256", sa.String(length=64), nullable=False),
@@ -78,3 +80,4 @@ def downgrade() -> None:
     op.drop_table("evidence_check")
     op.drop_index("ix_evidence_text_state", table_name="evidence_text")
     op.drop_table("evidence_text")
+    op.drop_index("ix_submission_file_sha256", table_name="submission_file")
