@@ -22,6 +22,7 @@ import sqlite3
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import insert, select, text
@@ -104,7 +105,8 @@ def quality() -> None:
                     fired = {f.check for f in found}
                 for check in checks:
                     positive, flagged = check in expected, check in fired
-                    counts[check]["tp" if positive and flagged else "fn" if positive else "fp" if flagged else "tn"] += 1
+                    outcome = ("tp" if flagged else "fn") if positive else ("fp" if flagged else "tn")
+                    counts[check][outcome] += 1
             print(f"  {group}: {files} files ({unreadable} unreadable)")
             met = True
             for check in checks:
@@ -225,19 +227,24 @@ async def status_during_ocr(runs: int, pages: int = 20) -> None:
                 (reply,) = await app.dispatcher.run(request, app.now())
                 assert "Kelengkapan" in reply.text, reply.text
 
-            idle = await timed(runs, status)
+            async def sampled(until: Callable[[int], bool]) -> list[float]:
+                samples: list[float] = []
+                while not until(len(samples)):
+                    begun = time.perf_counter()
+                    await status()
+                    samples.append((time.perf_counter() - begun) * 1000)
+                    await asyncio.sleep(0.01)  # a person's pace is far slower; this keeps sampling all along
+                return samples
+
+            await timed(10, status)  # warm
+            idle = await sampled(lambda count: count >= runs)
             lines = corpus.samples()[0].lines
             for n in range(pages):
                 scan = corpus.png_bytes(corpus.scan_image((*lines, f"Lampiran {n}"), dpi=300, seed=n), dpi=300)
                 await file(app, dinkes, budi, [(f"pindaian-{n}.png", scan)], "A.01")
             job = asyncio.create_task(_read_everything(app))
-            busy: list[float] = []
             started = time.perf_counter()
-            while not job.done():
-                begun = time.perf_counter()
-                await status()
-                busy.append((time.perf_counter() - begun) * 1000)
-                await asyncio.sleep(0.01)  # a person's pace is far slower; this keeps sampling all along
+            busy = await sampled(lambda _: job.done())
             read = await job
             elapsed = time.perf_counter() - started
             ratio = percentile(busy, 0.99) / percentile(idle, 0.99)
