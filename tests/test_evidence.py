@@ -5,6 +5,7 @@ findings queued after the receipt, and the search over the evidence's text."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from datetime import timedelta
@@ -21,10 +22,12 @@ from bot.services.audit import Acting
 from bot.services.evidence_checks import Rules, check_document, check_screenshot, shipped_rules
 from bot.services.evidence_reading import Limits, ocr_status, read_file, read_in_child
 from bot.services.items import ItemSpec
+from bot.settings import SettingsError
 from bot.web.server import WebServer
 from jobs import evidence_text
 from storage.models import AuditEntry, Campaign, EvidenceText, OutboxMessage, Role
 from tests import evidence_corpus as corpus
+from tests.conftest import make_settings
 from tests.test_submissions import NOW
 
 needs_ocr = pytest.mark.skipif(
@@ -261,14 +264,38 @@ async def test_findings_are_queued_for_the_liaison_after_the_receipt_and_copies_
     assert await evidence_text.check(NOW, app.services) == 0  # each version is checked once
 
 
-async def test_an_unreadable_file_is_a_finding_with_its_reason(app: MonevApp) -> None:
+async def test_an_unreadable_file_is_a_finding_with_its_reason(app: MonevApp, caplog: pytest.LogCaptureFixture) -> None:
     dinkes, _, budi, _ = await open_campaign(app)
     await file(app, dinkes, budi, [("terkunci.pdf", corpus.encrypted_pdf())], "A.01")
+    await file(app, dinkes, budi, [("tawa.docx", corpus.billion_laughs_docx())], "A.02")
     await run_job(app)
-    (message,) = await queued(app, evidence_text.KIND)
-    card = json.loads(message.payload or "{}")["params"]["c"]
-    rendered = app.services.renderer.render("pemeriksaan/temuan", c=card)
-    assert "terkunci.pdf tidak dapat dibaca otomatis: berkas PDF terkunci dengan kata sandi" in rendered
+    assert [r.getMessage() for r in caplog.records if r.levelno > logging.INFO] == []  # bad input, not trouble
+    locked, laughs = await queued(app, evidence_text.KIND)
+    rendered = [
+        app.services.renderer.render("pemeriksaan/temuan", c=json.loads(m.payload or "{}")["params"]["c"])
+        for m in (locked, laughs)
+    ]
+    assert "terkunci.pdf tidak dapat dibaca otomatis: berkas PDF terkunci dengan kata sandi" in rendered[0]
+    assert "tawa.docx tidak dapat dibaca otomatis: berkas berisi deklarasi entitas XML" in rendered[1]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, (1, 120, 1024)),
+        ({"MONEV_EVIDENCE_WORKERS": "0"}, (0, 120, 1024)),
+        ({"MONEV_EVIDENCE_SECONDS": "30"}, (1, 30, 1024)),
+    ],
+)
+def test_the_evidence_settings(tmp_path: Path, env: dict[str, str], expected: tuple[int, int, int]) -> None:
+    settings = make_settings(tmp_path, **env)
+    assert (settings.evidence_workers, settings.evidence_seconds, settings.evidence_memory_mb) == expected
+
+
+@pytest.mark.parametrize("env", [{"MONEV_EVIDENCE_WORKERS": "9"}, {"MONEV_EVIDENCE_MEMORY_MB": "10"}])
+def test_evidence_settings_out_of_bounds_name_their_variable(tmp_path: Path, env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError, match=next(iter(env))):
+        make_settings(tmp_path, **env)
 
 
 # --- search ----------------------------------------------------------------------------------------------------
