@@ -117,10 +117,30 @@ def samples() -> list[Sample]:
             _perwal(heading="NOTA DINAS SEKRETARIAT DAERAH KOTA", number=None),
             frozenset({"jenis_nomor"}),
         ),
+        Sample("perwal-berwatermark-draf", k, (*_perwal()[:3], "DRAF", *_perwal()[3:]), frozenset({"ditetapkan"})),
+        Sample(
+            "surat-edaran",
+            k,
+            _perwal(heading="SURAT EDARAN WALI KOTA", number="NOMOR 7 TAHUN {year}", year=2024),
+            frozenset(),
+        ),
+        Sample("keputusan-2018", k, _keputusan_kadis(year=2018), frozenset({"tahun"})),
+        Sample("keputusan-samarinda", k, _perwal(city="SAMARINDA", heading="KEPUTUSAN WALI KOTA"), frozenset({"kota"})),
         Sample("laporan-2025", lp, _laporan(), frozenset()),
+        Sample(
+            "laporan-tanpa-kota",
+            lp,
+            tuple(line for line in _laporan() if "KOTA" not in line and "Pontianak" not in line),
+            frozenset({"kota"}),
+        ),
         Sample("laporan-2019", lp, _laporan(year=2019), frozenset({"tahun"})),
         Sample("laporan-kubu-raya", lp, _laporan(city="Kubu Raya"), frozenset({"kota"})),
     ]
+
+
+def sample(name: str) -> Sample:
+    """One sample by its name."""
+    return next(s for s in samples() if s.name == name)
 
 
 @dataclass(frozen=True)
@@ -128,16 +148,21 @@ class Screenshot:
     name: str
     address: bool
     date: bool
+    application: str | None = None  # an application's name on screen instead of the address bar
+    numeric_date: bool = False
 
     @property
     def expected(self) -> frozenset[str]:
-        return frozenset() if self.address and self.date else frozenset({"tangkapan_layar"})
+        shown = self.address or self.application is not None
+        return frozenset() if shown and self.date else frozenset({"tangkapan_layar"})
 
 
 SCREENSHOTS = (
     Screenshot("layar-lengkap", address=True, date=True),
     Screenshot("layar-tanpa-alamat", address=False, date=True),
     Screenshot("layar-tanpa-tanggal", address=True, date=False),
+    Screenshot("layar-aplikasi", address=False, date=True, application="SRIKANDI", numeric_date=True),
+    Screenshot("layar-aplikasi-tanpa-tanggal", address=False, date=False, application="SRIKANDI"),
 )
 
 
@@ -234,10 +259,13 @@ def screenshot_image(shot: Screenshot) -> bytes:
         draw.rectangle((0, 0, 1366, 60), fill=(232, 234, 237))
         draw.text((80, 16), "https://sipd.pontianak.go.id/layanan/dashboard", fill=(20, 20, 20), font=small)  # type: ignore[arg-type]
         top = 90
-    draw.text((40, top), "Daftar Layanan Publik Terintegrasi", fill=(0, 0, 0), font=big)  # type: ignore[arg-type]
+    title = (
+        f"{shot.application} - Naskah Dinas Elektronik" if shot.application else "Daftar Layanan Publik Terintegrasi"
+    )
+    draw.text((40, top), title, fill=(0, 0, 0), font=big)  # type: ignore[arg-type]
     rows = ["Perizinan usaha mikro dan kecil 152 permohonan", "Pengaduan masyarakat 87 laporan selesai"]
     if shot.date:
-        rows.append("Diperbarui 14 Oktober 2025 pukul 09.30")
+        rows.append("Diperbarui 14/10/2025 09:30" if shot.numeric_date else "Diperbarui 14 Oktober 2025 pukul 09.30")
     for n, row in enumerate(rows):
         draw.text((40, top + 60 + n * 50), row, fill=(30, 30, 30), font=small)  # type: ignore[arg-type]
     return png_bytes(image)

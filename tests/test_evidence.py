@@ -129,7 +129,7 @@ async def test_reading_resumes_after_a_restart_without_reading_a_file_twice(app:
     done_sha = first.files[0].sha256
     before = (await texts(app))[done_sha].read_at
     # A crash while reading the next file: the reading was recorded as begun, and never finished.
-    second = await file(app, dinkes, budi, [("laporan.docx", corpus.docx_file(samples[10].lines))], "A.02")
+    second = await file(app, dinkes, budi, [("laporan.docx", corpus.docx_file(corpus.sample("laporan-2025").lines))], "A.02")
     cut_sha = second.files[0].sha256
     async with app.services.db.write() as session:
         await evidence.begin_reading(session, cut_sha, NOW)
@@ -362,7 +362,7 @@ async def test_without_tesseract_the_bot_says_so_once_and_checks_the_text_it_has
     ocr_status.cache_clear()
     try:
         await file(app, dinkes, budi, [("pindaian.png", corpus.render(samples[0], "scan"))], "A.01")
-        await file(app, dinkes, budi, [("laporan.pdf", corpus.text_pdf(samples[11].lines))], "A.02")
+        await file(app, dinkes, budi, [("laporan.pdf", corpus.text_pdf(corpus.sample("laporan-2019").lines))], "A.02")
         assert await run_job(app) == 2
         assert await run_job(app) == 0
         server = WebServer(app.services.db, "127.0.0.1", 0, "uji", lambda: True)
