@@ -129,7 +129,8 @@ async def test_reading_resumes_after_a_restart_without_reading_a_file_twice(app:
     done_sha = first.files[0].sha256
     before = (await texts(app))[done_sha].read_at
     # A crash while reading the next file: the reading was recorded as begun, and never finished.
-    second = await file(app, dinkes, budi, [("laporan.docx", corpus.docx_file(corpus.sample("laporan-2025").lines))], "A.02")
+    report = corpus.docx_file(corpus.sample("laporan-2025").lines)
+    second = await file(app, dinkes, budi, [("laporan.docx", report)], "A.02")
     cut_sha = second.files[0].sha256
     async with app.services.db.write() as session:
         await evidence.begin_reading(session, cut_sha, NOW)
