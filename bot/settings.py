@@ -76,6 +76,10 @@ class Settings:
     whatsapp_verify_token: str | None = None
     whatsapp_base_url: str = PUBLIC_GRAPH_API
     whatsapp_max_file_mb: int = WHATSAPP_MAX_FILE_MB
+    # The automatic check: how many files are read at once (0: not at all), and each reading's limits.
+    evidence_workers: int = 1
+    evidence_seconds: int = 120
+    evidence_memory_mb: int = 1024
 
     @property
     def files_dir(self) -> Path:
@@ -176,6 +180,9 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
         lease_timeout_seconds=timeout,
         review_digest_minutes=get.integer("MONEV_REVIEW_DIGEST_MINUTES", 30, minimum=1, maximum=24 * 60),
         **whatsapp,
+        evidence_workers=get.integer("MONEV_EVIDENCE_WORKERS", 1, minimum=0, maximum=8),
+        evidence_seconds=get.integer("MONEV_EVIDENCE_SECONDS", 120, minimum=5, maximum=3600),
+        evidence_memory_mb=get.integer("MONEV_EVIDENCE_MEMORY_MB", 1024, minimum=256, maximum=16 * 1024),
     )
 
 

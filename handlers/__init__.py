@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.conversation.handling import Registry
-from handlers import campaigns, deadlines, exports, general, intake, libur, opd, people, progress, review
+from handlers import campaigns, deadlines, evidence, exports, general, intake, libur, opd, people, progress, review
 
 
 def build_registry() -> Registry:
@@ -12,6 +12,7 @@ def build_registry() -> Registry:
     campaigns.register(registry)
     deadlines.register(registry)
     exports.register(registry)
+    evidence.register(registry)
     general.register(registry)
     libur.register(registry)
     opd.register(registry)

@@ -14,7 +14,7 @@ from bot.conversation.core import Button, Reply
 from bot.conversation.handling import Context, Registry
 from bot.domain.enums import ReviewDecision, ReviewReason, Role
 from bot.errors import DomainError
-from bot.services import actions, conversations, overview, review
+from bot.services import actions, conversations, evidence, overview, review
 from bot.services.conversations import FlowState
 from handlers.progress import file_replies
 
@@ -69,7 +69,11 @@ async def _next(ctx: Context, campaign_id: int | None) -> Reply | list[Reply]:
         ]
     ]
     waiting = await review.waiting_count(session, campaign_id)
-    return [*file_replies(item.files), ctx.reply("tinjau/versi", buttons=buttons, v=item, antrean=waiting)]
+    # The automatic check's findings beside the expected evidence (None while the files are still being read).
+    found = await evidence.findings_of(session, item.version_id)
+    checking = ctx.services.settings.evidence_workers > 0
+    card = ctx.reply("tinjau/versi", buttons=buttons, v=item, antrean=waiting, temuan=found, periksa=checking)
+    return [*file_replies(item.files), card]
 
 
 def _reviewer_role(ctx: Context) -> Role | None:

@@ -466,6 +466,8 @@ class SubmissionVersion(Base):
 
 class SubmissionFile(Base):
     __tablename__ = "submission_file"
+    # The evidence search and the automatic check find a file's versions by its hash.
+    __table_args__ = (Index("ix_submission_file_sha256", "sha256"),)
 
     version_id: Mapped[int] = mapped_column(ForeignKey("submission_version.id"), primary_key=True)
     position: Mapped[int] = mapped_column(primary_key=True)
@@ -503,3 +505,63 @@ class DeadlineExtension(Base):
     reason: Mapped[str] = mapped_column(Text)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
     created_at: Mapped[datetime]
+
+
+class EvidenceText(Base):
+    """The text read from one stored file, once per content hash (jobs/evidence_text.py): how, and how well."""
+
+    __tablename__ = "evidence_text"
+    __table_args__ = (Index("ix_evidence_text_state", "state"),)
+
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # reading, read, unreadable
+    method: Mapped[str | None] = mapped_column(String(16))  # pdf, pdf+ocr, ocr, docx, xlsx
+    pages: Mapped[int | None]
+    ocr_confidence: Mapped[int | None]  # Tesseract's mean word confidence, 0-100, when any page was read by OCR
+    reason: Mapped[str | None] = mapped_column(String(300))  # why it is unreadable, in Bahasa Indonesia
+    body: Mapped[str] = mapped_column(Text, default="")
+    # A MinHash of the text's word shingles (hex), to find near-copies without comparing whole texts.
+    signature: Mapped[str | None] = mapped_column(Text)
+    screenshot: Mapped[bool] = mapped_column(default=False)  # an image shaped like a screen, not a scanned page
+    attempts: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime]
+    read_at: Mapped[datetime | None]
+
+
+class EvidenceCheck(Base):
+    """A version whose files were read and checked (the automatic check runs once per version)."""
+
+    __tablename__ = "evidence_check"
+
+    version_id: Mapped[int] = mapped_column(ForeignKey("submission_version.id"), primary_key=True)
+    checked_at: Mapped[datetime]
+
+
+class EvidenceFinding(Base):
+    """One finding of the automatic check on a version (a sentence from the templates, never a verdict)."""
+
+    __tablename__ = "evidence_finding"
+    __table_args__ = (Index("ix_evidence_finding_version", "version_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("submission_version.id"))
+    check: Mapped[str] = mapped_column(String(24))  # which check (the rules file's names)
+    code: Mapped[str] = mapped_column(String(32))  # which sentence: templates/pemeriksaan/temuan.txt.j2
+    sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_file.sha256"))
+    details: Mapped[str] = mapped_column(Text, default="{}")  # the sentence's values, as JSON
+
+
+# The search index over `evidence_text.body` lives outside the model, made by migration 0017 for each backend:
+# SQLite an FTS5 virtual table (with its shadow tables), PostgreSQL a GIN index on the text's tsvector. Neither
+# is expressible as a portable model, so the migration-versus-model comparison skips exactly these names.
+SEARCH_INDEX_NAMES = frozenset(
+    {
+        "evidence_search",
+        "evidence_search_data",
+        "evidence_search_idx",
+        "evidence_search_content",
+        "evidence_search_docsize",
+        "evidence_search_config",
+        "ix_evidence_text_search",
+    }
+)

@@ -51,21 +51,23 @@ LINES = {
     "perpanjang": "/perpanjang KODE_OPD|semua TANGGAL [JAM] ALASAN [#ID] — Perpanjang tenggat satu OPD atau semua OPD",
     # Added with the exports (issue 19); the package is for admins only (EKSPOR_BY_ROLE).
     "ekspor": "/ekspor [#ID] — Unduh rekap kegiatan Monev (Excel); admin: juga paket bukti (ZIP)",
+    # Added with the evidence search (issue 22).
+    "cari": "/cari KATA… [#ID] — Cari data dukung menurut kata di dalam berkasnya (termasuk hasil pindaian)",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
     *EVERYONE,
     *("opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"),
-    *("tinjau", "buka", "perpanjang", "ekspor"),
+    *("tinjau", "buka", "perpanjang", "ekspor", "cari"),
 ]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],
     Role.KEPALA_OPD: EVERYONE,
     Role.ADMIN: MANAGER,
     Role.KASI: MANAGER,
-    Role.KABID: [*EVERYONE, "opd", "undang", "kegiatan", "status", "riwayat", "item", "perpanjang", "ekspor"],
-    Role.SEKRETARIAT: [*EVERYONE, "opd", "kegiatan", "status", "riwayat", "item"],
-    Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item"],
+    Role.KABID: [*EVERYONE, "opd", "undang", "kegiatan", "status", "riwayat", "item", "perpanjang", "ekspor", "cari"],
+    Role.SEKRETARIAT: [*EVERYONE, "opd", "kegiatan", "status", "riwayat", "item", "cari"],
+    Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item", "cari"],
 }
 # Telegram's command menu (setMyCommands), the commands everyone may use.
 MENU = [(name, LINES[name].split(" — ", 1)[1]) for name in EVERYONE]

@@ -89,6 +89,7 @@ COMMANDS: tuple[Command, ...] = (
         usage="[paket] [#ID]",
         variants=(("[#ID]", frozenset({Role.ADMIN, Role.KASI, Role.KABID})), ("paket [#ID]", frozenset({Role.ADMIN}))),
     ),
+    Command("cari", roles=STAFF | {Role.TIM}, usage="KATA… [#ID]"),
 )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+import markupsafe
 
 import templates
 
@@ -95,6 +96,16 @@ class _Environment(jinja2.Environment):
         return super().getattr(obj, attribute)
 
 
+# The marks bot.services.evidence puts around the words a search matched (control characters no text holds).
+MARK_START, MARK_END = "\x02", "\x03"
+
+
+def marked_in_bold(snippet: str) -> markupsafe.Markup:
+    """A search snippet: the text escaped, the matched words in <b>."""
+    escaped = str(markupsafe.escape(" ".join(snippet.split())))  # the snippet's line breaks read as spaces
+    return markupsafe.Markup(escaped.replace(MARK_START, "<b>").replace(MARK_END, "</b>"))
+
+
 class Renderer:
     """One Jinja2 environment: strict undefined, trimmed blocks, and autoescaping on for every template."""
 
@@ -120,6 +131,7 @@ class Renderer:
         env.filters["hari"] = day_in_words
         env.filters["persen"] = percent_in_words
         env.filters["orang"] = person_in_words
+        env.filters["sorot"] = marked_in_bold
         return env
 
     def render(self, template: str, /, **context: Any) -> str:

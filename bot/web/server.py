@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
 
-from bot.services import journal, lease
+from bot.services import evidence_reading, journal, lease
 from storage.database import Database
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ class WebServer:
                 body["lease_holder"] = await lease.lease_holder(session)
                 health = await journal.health(session)
             body.update(database="ok", journal_backlog=health.backlog, failed_rows=health.failed)
+            # Reading scans and images needs Tesseract; without it the automatic check reads text layers only.
+            ocr = await asyncio.to_thread(evidence_reading.ocr_status)
+            body["ocr"] = "ok" if ocr.available else f"unavailable: {ocr.detail}"
             status = 200
         except Exception as error:
             logger.warning("health check could not reach the database: %s", type(error).__name__)

@@ -77,6 +77,8 @@ def telegram_env(fake: FakeBotAPI, data_dir: Path, **extra: str) -> dict[str, st
         "MONEV_HTTP_PORT": "0",
         "MONEV_LEASE_RENEW_SECONDS": "0.2",
         "MONEV_LEASE_TIMEOUT_SECONDS": "1.5",
+        # The automatic check of evidence sends its own messages; only the tests about it turn it on.
+        "MONEV_EVIDENCE_WORKERS": "0",
         **extra,
     }
 
