@@ -66,6 +66,8 @@ class Settings:
     lease_renew_seconds: float = 5.0
     lease_timeout_seconds: float = 30.0
     review_digest_minutes: int = 30
+    reminder_time: time = time(8, 0)
+    overdue_reminder_days: int = 5
 
     @property
     def files_dir(self) -> Path:
@@ -126,6 +128,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
     workday_end = get.clock("MONEV_WORKDAY_END", time(16, 0))
     if workday_end <= workday_start:
         raise SettingsError("MONEV_WORKDAY_END", "must be later than MONEV_WORKDAY_START")
+    reminder_time = get.clock("MONEV_REMINDER_TIME", time(8, 0))
+    if not workday_start <= reminder_time < workday_end:
+        # A reminder is due from this time until the working day ends: outside that window it would never go out.
+        raise SettingsError("MONEV_REMINDER_TIME", "must fall within MONEV_WORKDAY_START and MONEV_WORKDAY_END")
     renew = get.number("MONEV_LEASE_RENEW_SECONDS", 5.0, minimum=0.05)
     timeout = get.number("MONEV_LEASE_TIMEOUT_SECONDS", 30.0, minimum=0.1)
     if timeout <= renew:
@@ -152,6 +158,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
         lease_renew_seconds=renew,
         lease_timeout_seconds=timeout,
         review_digest_minutes=get.integer("MONEV_REVIEW_DIGEST_MINUTES", 30, minimum=1, maximum=24 * 60),
+        reminder_time=reminder_time,
+        overdue_reminder_days=get.integer("MONEV_OVERDUE_REMINDER_DAYS", 5, minimum=0, maximum=60),
     )
 
 
