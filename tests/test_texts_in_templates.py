@@ -50,7 +50,7 @@ LINES = {
     "buka": "/buka KODE_OPD KODE_ITEM ALASAN [#ID] — Buka kembali item yang sudah diterima untuk versi baru",
     "perpanjang": "/perpanjang KODE_OPD|semua TANGGAL [JAM] ALASAN [#ID] — Perpanjang tenggat satu OPD atau semua OPD",
     # Added with the reminders (issue 17).
-    "ingatkan": "/ingatkan [KODE_OPD|semua] — Kirim pengingat sekarang kepada satu OPD atau semua OPD yang belum lengkap",
+    "ingatkan": "/ingatkan [KODE_OPD|semua] — Kirim pengingat sekarang ke satu OPD atau semua OPD yang belum lengkap",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [

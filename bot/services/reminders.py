@@ -27,6 +27,7 @@ from bot.services.audit import Acting
 from bot.services.calendar import WorkingCalendar, load_calendar
 from bot.services.submissions import Scope
 from bot.settings import Settings
+from storage.database import dialect_insert
 from storage.models import Campaign, CampaignEvent, OutboxMessage, Reminder, RoleAssignment
 
 logger = logging.getLogger(__name__)
@@ -156,9 +157,12 @@ async def send_due_reminders(session: AsyncSession, settings: Settings, now: dat
             continue  # complete: nothing to remind of, nothing to record
         for point in wanted:
             if point is due:
-                sent.append(await _send(session, scope, point, digest, now))
+                reminder_id = await _claim(session, scope, point, ReminderState.SENT, now)
+                if reminder_id is not None:
+                    sent.append(await _send(session, scope, point, reminder_id, digest, now))
             else:
-                session.add(_record(scope, point.key, " ".join(point.labels), ReminderState.SKIPPED, now))
+                if await _claim(session, scope, point, ReminderState.SKIPPED, now) is None:
+                    continue
                 skipped += 1
                 logger.info(
                     "reminder point %s of campaign %d for %s skipped: its window passed",
@@ -263,8 +267,31 @@ async def campaign_schedule(
     )
 
 
-async def _send(session: AsyncSession, scope: Scope, point: SchedulePoint, owed: Digest, now: datetime) -> Sent:
-    """The record and its outbox rows, together: liaisons always, the Kepala OPD from the first overdue point."""
+async def _claim(
+    session: AsyncSession, scope: Scope, point: SchedulePoint, state: ReminderState, now: datetime
+) -> int | None:
+    """Record the point; None when it is recorded already (a tick running at the same moment won it)."""
+    insert = dialect_insert(session)
+    return await session.scalar(
+        insert(Reminder)
+        .values(
+            campaign_id=scope.campaign_id,
+            opd_id=scope.opd_id,
+            point=point.key,
+            deadline=scope.deadline,
+            label=" ".join(point.labels)[:24],
+            state=state.value,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["campaign_id", "opd_id", "point", "deadline"])
+        .returning(Reminder.id)
+    )
+
+
+async def _send(
+    session: AsyncSession, scope: Scope, point: SchedulePoint, reminder_id: int, owed: Digest, now: datetime
+) -> Sent:
+    """The outbox rows of a recorded point, in its transaction: liaisons, and the Kepala OPD once overdue."""
     digest = Digest(
         owed.campaign_id,
         owed.title,
@@ -275,9 +302,6 @@ async def _send(session: AsyncSession, scope: Scope, point: SchedulePoint, owed:
         point.overdue > 0,
         owed.owed,
     )
-    reminder = _record(scope, point.key, " ".join(point.labels), ReminderState.SENT, now)
-    session.add(reminder)
-    await session.flush()
     liaisons = await _people(session, scope.opd_id, Role.OPD)
     heads = await _people(session, scope.opd_id, Role.KEPALA_OPD) if point.overdue else []
     queued = [
@@ -293,7 +317,7 @@ async def _send(session: AsyncSession, scope: Scope, point: SchedulePoint, owed:
             campaign_id=scope.campaign_id,
             opd_id=scope.opd_id,
             expires_at=point.closes,
-            reminder_id=reminder.id,
+            reminder_id=reminder_id,
         )
     await audit.record(
         session,
@@ -304,7 +328,7 @@ async def _send(session: AsyncSession, scope: Scope, point: SchedulePoint, owed:
         object_id=scope.campaign_id,
         opd=scope.opd_code,
         point=point.key,
-        label=reminder.label,
+        label=" ".join(point.labels),
         deadline=scope.deadline.isoformat(),
         liaisons=len(liaisons),
         heads=len(heads),
