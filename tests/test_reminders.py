@@ -12,11 +12,20 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.errors import DomainError
-from bot.services import identity, lease, outbox, reminders, submissions
+from bot.services import identity, lease, outbox, reminders, review, submissions
 from bot.services.audit import Acting
 from bot.settings import Settings
 from storage.database import Database
-from storage.models import Campaign, Opd, OutboxMessage, Reminder, RoleAssignment
+from storage.models import (
+    Campaign,
+    Opd,
+    OutboxMessage,
+    Reminder,
+    ReviewDecision,
+    ReviewReason,
+    RoleAssignment,
+    SubmissionVersion,
+)
 from tests.conftest import make_settings
 from tests.test_submissions import NOW, WIB, open_campaign, upload
 
@@ -117,13 +126,33 @@ async def test_complete_opds_and_closed_campaigns_get_nothing(
         tick = await reminders.send_due_reminders(session, reminder_settings, NOW)
     assert "DINKES" not in {s.digest.opd_code for s in tick.sent} and tick.sent  # the others still owe
 
+    # The Kasi returns one item: DINKES owes exactly that one, and is reminded of it on the next point.
+    async with db.write() as session:
+        kasi = Acting(await identity.ensure_local_person(session, "telegram", "901", NOW), "kasi", "telegram")
+        version_id = await session.scalar(
+            select(SubmissionVersion.id)
+            .where(SubmissionVersion.opd_id == scope.opd_id)
+            .order_by(SubmissionVersion.id)
+            .limit(1)
+        )
+        assert version_id is not None
+        returned = await review.decide(
+            session, scope.campaign_id, version_id, ReviewDecision.REVISION_REQUESTED,
+            note="Mohon SK yang ditandatangani", reason=ReviewReason.TIDAK_LENGKAP, acting=kasi, now=NOW,
+        )  # fmt: skip
+    async with db.write() as session:
+        h3 = await reminders.send_due_reminders(session, reminder_settings, NOW + timedelta(days=3))  # Friday
+    (dinkes,) = [s for s in h3.sent if s.digest.opd_code == "DINKES"]
+    assert [(i.code, i.state) for i in dinkes.digest.owed] == [(returned.item_code, "perlu_revisi")]
+    assert (dinkes.digest.missing, dinkes.digest.returned) == (0, 1)
+
     async with db.write() as session:
         await session.execute(update(Campaign).values(state="closed"))
     async with db.write() as session:
-        later = await reminders.send_due_reminders(session, reminder_settings, NOW + timedelta(days=3))
+        later = await reminders.send_due_reminders(session, reminder_settings, NOW + timedelta(days=6))
         closed = await submissions.scope_in(session, "DINKES", scope.campaign_id, viewing=True)
         assert closed is not None and await reminders.next_reminder(session, reminder_settings, closed, NOW) is None
-    assert later.sent == () and later.skipped == 0
+    assert later.sent == ()  # (the H-3 row, never delivered here, is given up and its point recorded skipped)
 
 
 async def test_remind_now_refuses_other_roles_and_opds_not_taking_part(

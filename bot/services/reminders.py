@@ -299,7 +299,7 @@ async def _send(
         owed.opd_name,
         owed.deadline,
         point.label,
-        point.overdue > 0,
+        point.overdue > 0 or now > owed.deadline,  # a deadline before the reminder time is past already
         owed.owed,
     )
     liaisons = await _people(session, scope.opd_id, Role.OPD)
