@@ -149,6 +149,7 @@ async def test_a_full_schedule_across_a_weekend_and_a_holiday(fake_telegram: Fak
     # The Kepala OPD from the first overdue point on; the complete OPD gets nothing.
     assert sorted(escalated) == [date(2025, 9, 9), date(2025, 9, 10)]
     assert "Yth. Bapak/Ibu Kepala OPD" in escalated[date(2025, 9, 9)][0]
+    assert "• I.01 Kebijakan internal SPBE\nMohon arahan" in escalated[date(2025, 9, 9)][0]
     assert texts(fake_telegram, t.bpbd, REMINDER) == []
     recorded = await reminders_in_db(t.settings)
     assert sorted(point for _, point in recorded) == [
