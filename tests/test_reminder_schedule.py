@@ -77,10 +77,13 @@ def test_a_deadline_on_a_day_off_is_reminded_on_the_working_day_before() -> None
 
 def test_a_point_is_due_from_reminder_time_until_the_workday_ends() -> None:
     schedule = points(datetime(2025, 9, 8, 16, 0, tzinfo=WIB))
-    assert due_point(schedule, datetime(2025, 9, 1, 7, 59, tzinfo=WIB)) is None
-    assert due_point(schedule, datetime(2025, 9, 1, 8, 0, tzinfo=WIB)) == schedule[0]
-    assert due_point(schedule, datetime(2025, 9, 1, 15, 59, tzinfo=WIB)) == schedule[0]
-    assert due_point(schedule, datetime(2025, 9, 1, 16, 0, tzinfo=WIB)) is None
+    opened = datetime(2025, 8, 25, 9, 0, tzinfo=WIB)
+    assert due_point(schedule, datetime(2025, 9, 1, 7, 59, tzinfo=WIB), opened) is None
+    assert due_point(schedule, datetime(2025, 9, 1, 8, 0, tzinfo=WIB), opened) == schedule[0]
+    assert due_point(schedule, datetime(2025, 9, 1, 15, 59, tzinfo=WIB), opened) == schedule[0]
+    assert due_point(schedule, datetime(2025, 9, 1, 16, 0, tzinfo=WIB), opened) is None
+    # Opened at 10:00 on H-7: the invitation has just said the deadline, that day's point is not due.
+    assert due_point(schedule, datetime(2025, 9, 1, 10, 5, tzinfo=WIB), datetime(2025, 9, 1, 10, 0, tzinfo=WIB)) is None
     assert next_point(schedule, datetime(2025, 9, 1, 16, 0, tzinfo=WIB)) == schedule[1]
     assert next_point(schedule, datetime(2025, 9, 12, 8, 0, tzinfo=WIB)) is None
 

@@ -78,9 +78,12 @@ def schedule_points(
     )
 
 
-def due_point(points: Sequence[SchedulePoint], now: datetime) -> SchedulePoint | None:
-    """The point whose window holds `now`, if any."""
-    return next((p for p in points if p.opens <= now < p.closes), None)
+def due_point(points: Sequence[SchedulePoint], now: datetime, since: datetime) -> SchedulePoint | None:
+    """The point whose window holds `now`, if any, and opened after `since` (the campaign opened).
+
+    A point already open when the campaign opened is not due: the invitation with the deadline has just gone out.
+    """
+    return next((p for p in points if p.opens <= now < p.closes and p.opens >= since), None)
 
 
 def missed_points(points: Sequence[SchedulePoint], now: datetime, since: datetime) -> list[SchedulePoint]:

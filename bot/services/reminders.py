@@ -10,9 +10,11 @@ as skipped, never sent late. From the first overdue point the OPD's Kepala OPD g
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +26,7 @@ from bot.domain.reminders import SchedulePoint
 from bot.errors import DomainError
 from bot.services import audit, deadlines, outbox, submissions
 from bot.services.audit import Acting
-from bot.services.calendar import WorkingCalendar, load_calendar
+from bot.services.calendar import WorkingCalendar, load_overrides, package_holidays
 from bot.services.submissions import Scope
 from bot.settings import Settings
 from storage.database import dialect_insert
@@ -37,6 +39,8 @@ ESCALATION_KIND = "eskalasi"
 MANUAL_LABEL = "manual"
 # Who may send a reminder now (CONTRACT: `/ingatkan`).
 REMINDERS_BY_HAND = frozenset({Role.ADMIN, Role.KASI})
+# A campaign open without an "open" event (set open directly) counts as open since ever.
+NEVER = datetime.min.replace(tzinfo=UTC)
 # The scheduler's own entries in the audit log.
 SCHEDULE = Acting(None, None, "jadwal")
 
@@ -116,10 +120,22 @@ def reminding_role(held: frozenset[Role] | set[Role]) -> Role | None:
     return next((r for r in (Role.ADMIN, Role.KASI) if r in held), None)
 
 
+@functools.lru_cache(maxsize=4)
+def _package_holidays(years: tuple[int, ...]) -> Mapping[date, str]:
+    # Computing three years of holidays takes tens of milliseconds: not inside every tick's write transaction.
+    return package_holidays(years)
+
+
 async def calendar_for(session: AsyncSession, settings: Settings, now: datetime) -> WorkingCalendar:
-    """The working calendar around `now` (other years load on demand)."""
+    """The working calendar around `now` (other years load on demand), with the overrides as they are now."""
     year = now.astimezone(settings.timezone).year
-    return await load_calendar(session, settings, range(year - 1, year + 2))
+    return WorkingCalendar(
+        zone=settings.timezone,
+        workday_start=settings.workday_start,
+        workday_end=settings.workday_end,
+        holidays=_package_holidays((year - 1, year, year + 1)),
+        overrides=await load_overrides(session),
+    )
 
 
 def points_for(deadline: datetime, calendar: WorkingCalendar, settings: Settings) -> tuple[SchedulePoint, ...]:
@@ -143,8 +159,8 @@ async def send_due_reminders(session: AsyncSession, settings: Settings, now: dat
     sent: list[Sent] = []
     for scope in await submissions.campaign_scopes(session, states=(CampaignState.OPEN,)):
         points = points_for(scope.deadline, calendar, settings)
-        since = opened.get(scope.campaign_id, now)
-        due = schedule.due_point(points, now)
+        since = opened.get(scope.campaign_id, NEVER)
+        due = schedule.due_point(points, now, since)
         wanted = [*schedule.missed_points(points, now, since), *([due] if due else [])]
         if not wanted:
             continue
@@ -235,7 +251,8 @@ async def next_reminder(session: AsyncSession, settings: Settings, scope: Scope,
         return None
     points = points_for(scope.deadline, await calendar_for(session, settings, now), settings)
     recorded = await _recorded_points(session, scope)
-    return next((p for p in points if now < p.closes and p.key not in recorded), None)
+    since = (await _opened_at(session)).get(scope.campaign_id, NEVER)
+    return next((p for p in points if now < p.closes and p.opens >= since and p.key not in recorded), None)
 
 
 async def campaign_schedule(
