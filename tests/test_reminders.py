@@ -125,6 +125,9 @@ async def test_complete_opds_and_closed_campaigns_get_nothing(
     async with db.write() as session:
         tick = await reminders.send_due_reminders(session, reminder_settings, NOW)
     assert "DINKES" not in {s.digest.opd_code for s in tick.sent} and tick.sent  # the others still owe
+    async with db.read() as session:
+        complete = await submissions.progress(session, scope)
+        assert await reminders.next_reminder(session, reminder_settings, complete, NOW) is None  # /status says none
 
     # The Kasi returns one item: DINKES owes exactly that one, and is reminded of it on the next point.
     async with db.write() as session:
@@ -151,7 +154,9 @@ async def test_complete_opds_and_closed_campaigns_get_nothing(
     async with db.write() as session:
         later = await reminders.send_due_reminders(session, reminder_settings, NOW + timedelta(days=6))
         closed = await submissions.scope_in(session, "DINKES", scope.campaign_id, viewing=True)
-        assert closed is not None and await reminders.next_reminder(session, reminder_settings, closed, NOW) is None
+        assert closed is not None
+        shown = await submissions.progress(session, closed)
+        assert await reminders.next_reminder(session, reminder_settings, shown, NOW) is None
     assert later.sent == ()  # (the H-3 row, never delivered here, is given up and its point recorded skipped)
 
 

@@ -245,9 +245,12 @@ async def remind_now(
     return ManualResult(tuple(reminded), tuple(sorted(set(complete) - {s.digest.opd_code for s in reminded})))
 
 
-async def next_reminder(session: AsyncSession, settings: Settings, scope: Scope, now: datetime) -> SchedulePoint | None:
-    """The OPD's next reminder point (due now or to come) of an open campaign; None once over or not collecting."""
-    if scope.state != CampaignState.OPEN:
+async def next_reminder(
+    session: AsyncSession, settings: Settings, state: submissions.Progress, now: datetime
+) -> SchedulePoint | None:
+    """The OPD's next reminder point (due now or to come); None once over, not collecting, or nothing owed."""
+    scope = state.scope
+    if scope.state != CampaignState.OPEN or not owed_items(state):
         return None
     points = points_for(scope.deadline, await calendar_for(session, settings, now), settings)
     recorded = await _recorded_points(session, scope)
@@ -374,12 +377,16 @@ def _record(scope: Scope, point: str, label: str, state: ReminderState, now: dat
 
 
 async def _digest(session: AsyncSession, scope: Scope, *, label: str, late: bool = False) -> Digest:
-    """The OPD's owed items: required and not sent, or returned for revision (what keeps it incomplete)."""
-    state = await submissions.progress(session, scope)
-    owed = tuple(
+    """The digest of the OPD's owed items."""
+    owed = owed_items(await submissions.progress(session, scope))
+    return Digest(scope.campaign_id, scope.title, scope.opd_code, scope.opd_name, scope.deadline, label, late, owed)
+
+
+def owed_items(state: submissions.Progress) -> tuple[OwedItem, ...]:
+    """Required items not sent or returned for revision: what keeps the OPD incomplete."""
+    return tuple(
         OwedItem(i.code, i.title, i.state) for i in state.items if i.required and i.state in ("belum", "perlu_revisi")
     )
-    return Digest(scope.campaign_id, scope.title, scope.opd_code, scope.opd_name, scope.deadline, label, late, owed)
 
 
 async def _recorded_points(session: AsyncSession, scope: Scope) -> set[str]:
