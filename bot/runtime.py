@@ -20,7 +20,15 @@ from bot.messaging.inbound import ChannelInbound, InboundProcessor
 from bot.messaging.outbox_dispatch import OutboxDispatcher
 from bot.services import lease
 from bot.web.server import WebServer
-from jobs import evidence_text, journal_purge, journal_sweep, outbox_dispatch, review_digest, upload_batches
+from jobs import (
+    evidence_text,
+    journal_purge,
+    journal_sweep,
+    outbox_dispatch,
+    reminder_tick,
+    review_digest,
+    upload_batches,
+)
 from storage.database import uninterrupted
 
 logger = logging.getLogger(__name__)
@@ -65,6 +73,7 @@ class Runtime:
         scheduler.register(review_digest.job(self.app.services.db, self.app.services.settings.review_digest_minutes))
         if self.app.services.settings.evidence_workers > 0:
             scheduler.register(evidence_text.job(self.app.services))
+        scheduler.register(reminder_tick.job(self.app.services.db, self.app.services.settings))
 
     async def start(self) -> None:
         """Check the channel configuration, then serve HTTP (webhooks are journaled even on a standby)."""

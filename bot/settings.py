@@ -80,6 +80,8 @@ class Settings:
     evidence_workers: int = 1
     evidence_seconds: int = 120
     evidence_memory_mb: int = 1024
+    reminder_time: time = time(8, 0)
+    overdue_reminder_days: int = 5
 
     @property
     def files_dir(self) -> Path:
@@ -151,6 +153,10 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
     workday_end = get.clock("MONEV_WORKDAY_END", time(16, 0))
     if workday_end <= workday_start:
         raise SettingsError("MONEV_WORKDAY_END", "must be later than MONEV_WORKDAY_START")
+    reminder_time = get.clock("MONEV_REMINDER_TIME", time(8, 0))
+    if not workday_start <= reminder_time < workday_end:
+        # A reminder is due from this time until the working day ends: outside that window it would never go out.
+        raise SettingsError("MONEV_REMINDER_TIME", "must fall within MONEV_WORKDAY_START and MONEV_WORKDAY_END")
     renew = get.number("MONEV_LEASE_RENEW_SECONDS", 5.0, minimum=0.05)
     timeout = get.number("MONEV_LEASE_TIMEOUT_SECONDS", 30.0, minimum=0.1)
     if timeout <= renew:
@@ -183,6 +189,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
         evidence_workers=get.integer("MONEV_EVIDENCE_WORKERS", 1, minimum=0, maximum=8),
         evidence_seconds=get.integer("MONEV_EVIDENCE_SECONDS", 120, minimum=5, maximum=3600),
         evidence_memory_mb=get.integer("MONEV_EVIDENCE_MEMORY_MB", 1024, minimum=256, maximum=16 * 1024),
+        reminder_time=reminder_time,
+        overdue_reminder_days=get.integer("MONEV_OVERDUE_REMINDER_DAYS", 5, minimum=0, maximum=60),
     )
 
 

@@ -3,7 +3,20 @@
 from __future__ import annotations
 
 from bot.conversation.handling import Registry
-from handlers import campaigns, deadlines, evidence, exports, general, intake, libur, opd, people, progress, review
+from handlers import (
+    campaigns,
+    deadlines,
+    evidence,
+    exports,
+    general,
+    intake,
+    libur,
+    opd,
+    people,
+    progress,
+    reminders,
+    review,
+)
 
 
 def build_registry() -> Registry:
@@ -19,5 +32,6 @@ def build_registry() -> Registry:
     people.register(registry)
     intake.register(registry)
     progress.register(registry)
+    reminders.register(registry)
     review.register(registry)
     return registry

@@ -13,7 +13,7 @@ from bot.conversation import payloads
 from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Button, OutgoingDocument, Reply, fit_label, page_of
 from bot.conversation.handling import Context, Registry
 from bot.errors import DomainError
-from bot.services import access, campaigns, overview, submissions
+from bot.services import access, campaigns, overview, reminders, submissions
 from bot.services.submissions import Scope
 
 
@@ -44,7 +44,8 @@ async def status_button(ctx: Context) -> Reply:
     scope = await submissions.scope_in(session, press.opd_code, press.campaign_id)
     if scope is None:
         raise DomainError("umum/tombol_kedaluwarsa")
-    return ctx.reply("unggah/status", p=await submissions.progress(session, scope))
+    state = await submissions.progress(session, scope)
+    return ctx.reply("unggah/status", p=state, pengingat=await _next(ctx, state))
 
 
 async def _overview_or_choice(ctx: Context) -> Reply:
@@ -117,10 +118,17 @@ async def _show(ctx: Context, command: str, scope: Scope) -> Reply:
     if command == "status":
         state = await submissions.progress(session, scope)
         latest = [(i.code, i.latest) for i in state.items if i.latest is not None]
-        return ctx.reply("unggah/status", buttons=_file_buttons(ctx, scope, latest), p=state)
+        return ctx.reply(
+            "unggah/status", buttons=_file_buttons(ctx, scope, latest), p=state, pengingat=await _next(ctx, state)
+        )
     versions = await submissions.history(session, scope)
     shown = [(v.item_code, v.number) for v in versions]
     return ctx.reply("unggah/riwayat", buttons=_file_buttons(ctx, scope, shown), scope=scope, versions=versions)
+
+
+async def _next(ctx: Context, state: submissions.Progress) -> reminders.SchedulePoint | None:
+    """The OPD's next reminder point, shown under its deadline."""
+    return await reminders.next_reminder(await ctx.session(), ctx.services.settings, state, ctx.now)
 
 
 def _file_buttons(ctx: Context, scope: Scope, versions: list[tuple[str, int]]) -> list[list[Button]]:

@@ -15,6 +15,7 @@ from bot.domain.enums import (  # noqa: F401  re-exported: migrations and older 
     Channel,
     InboundStatus,
     OutboxStatus,
+    ReminderState,
     ReviewDecision,
     ReviewReason,
     ReviewState,
@@ -358,6 +359,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
     opd_id: Mapped[int | None] = mapped_column(ForeignKey("opd.id"))
+    # A message that is worth nothing later (a reminder after its working day) is not sent from then on.
+    expires_at: Mapped[datetime | None]
+    reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminder.id"))
 
 
 class DeliveryAttempt(Base):
@@ -565,3 +569,25 @@ SEARCH_INDEX_NAMES = frozenset(
         "ix_evidence_text_search",
     }
 )
+
+
+class Reminder(Base):
+    """One reminder point of an OPD in a campaign: sent (queued in its window), skipped (missed), or manual.
+
+    Unique on (campaign, OPD, point, effective deadline), so each point goes out at most once whatever restarts
+    happen, and an extension (a new deadline) makes new points. A manual reminder (`/ingatkan`) has a key of its
+    own and never stands in for a scheduled point.
+    """
+
+    __tablename__ = "reminder"
+    __table_args__ = (UniqueConstraint("campaign_id", "opd_id", "point", "deadline", name="uq_reminder_point"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    opd_id: Mapped[int] = mapped_column(ForeignKey("opd.id"))
+    point: Mapped[str] = mapped_column(String(48))  # the point's day (ISO), or "manual:<time>" for /ingatkan
+    deadline: Mapped[datetime]  # the OPD's effective deadline the point was computed from
+    label: Mapped[str] = mapped_column(String(24))  # "H-7", "H-3 H-1", "T+2", "manual"
+    state: Mapped[str] = mapped_column(String(16))  # sent | skipped | manual
+    created_at: Mapped[datetime]
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))  # who sent a manual one

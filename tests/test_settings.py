@@ -20,6 +20,13 @@ def test_defaults_follow_the_contract(tmp_path: Path) -> None:
     assert (settings.workday_start, settings.workday_end) == (time(8), time(16))
     assert settings.telegram_max_file_mb == 20
     assert settings.channels == []
+    assert (settings.reminder_time, settings.overdue_reminder_days) == (time(8), 5)
+
+
+def test_reminder_settings_are_read() -> None:
+    env = {"MONEV_REMINDER_TIME": "09.30", "MONEV_OVERDUE_REMINDER_DAYS": "0"}
+    settings = load_settings(env, dotenv=None)
+    assert (settings.reminder_time, settings.overdue_reminder_days) == (time(9, 30), 0)
 
 
 def test_relative_data_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,6 +51,12 @@ def test_relative_data_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.
         ({"MONEV_WORKDAY_START": "25:00"}, "MONEV_WORKDAY_START"),
         ({"MONEV_WORKDAY_START": "16:00", "MONEV_WORKDAY_END": "08:00"}, "MONEV_WORKDAY_END"),
         ({"MONEV_TELEGRAM_TOKEN": "not-a-token"}, "MONEV_TELEGRAM_TOKEN"),
+        ({"MONEV_REMINDER_TIME": "pagi"}, "MONEV_REMINDER_TIME"),
+        ({"MONEV_REMINDER_TIME": "07:00"}, "MONEV_REMINDER_TIME"),
+        ({"MONEV_REMINDER_TIME": "16:00"}, "MONEV_REMINDER_TIME"),
+        ({"MONEV_WORKDAY_END": "12:00", "MONEV_REMINDER_TIME": "13:00"}, "MONEV_REMINDER_TIME"),
+        ({"MONEV_OVERDUE_REMINDER_DAYS": "-1"}, "MONEV_OVERDUE_REMINDER_DAYS"),
+        ({"MONEV_OVERDUE_REMINDER_DAYS": "lima"}, "MONEV_OVERDUE_REMINDER_DAYS"),
         ({"MONEV_TELEGRAM_MAX_FILE_MB": "-1"}, "MONEV_TELEGRAM_MAX_FILE_MB"),
         ({"MONEV_WEBHOOK_URL": "http://bot.example.go.id", "MONEV_WEBHOOK_SECRET": "abc"}, "MONEV_WEBHOOK_URL"),
         ({"MONEV_WEBHOOK_URL": "ftp://bot.example.go.id", "MONEV_WEBHOOK_SECRET": "abc"}, "MONEV_WEBHOOK_URL"),

@@ -53,12 +53,14 @@ LINES = {
     "ekspor": "/ekspor [#ID] — Unduh rekap kegiatan Monev (Excel); admin: juga paket bukti (ZIP)",
     # Added with the evidence search (issue 22).
     "cari": "/cari KATA… [#ID] — Cari data dukung menurut kata di dalam berkasnya (termasuk hasil pindaian)",
+    # Added with the reminders (issue 17).
+    "ingatkan": "/ingatkan [KODE_OPD|semua] — Kirim pengingat sekarang ke satu OPD atau semua OPD yang belum lengkap",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
     *EVERYONE,
     *("opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"),
-    *("tinjau", "buka", "perpanjang", "ekspor", "cari"),
+    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan"),
 ]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],

@@ -90,6 +90,7 @@ COMMANDS: tuple[Command, ...] = (
         variants=(("[#ID]", frozenset({Role.ADMIN, Role.KASI, Role.KABID})), ("paket [#ID]", frozenset({Role.ADMIN}))),
     ),
     Command("cari", roles=STAFF | {Role.TIM}, usage="KATA… [#ID]"),
+    Command("ingatkan", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[KODE_OPD|semua]"),
 )
 
 

@@ -184,6 +184,25 @@ def parse_extension(words: Sequence[str], zone: ZoneInfo) -> ExtensionArgs | Non
     return None
 
 
+@dataclass(frozen=True)
+class ReminderTarget:
+    """`/ingatkan`'s one word: an OPD code, or every OPD (`opd_code=None`: "semua", or nothing written)."""
+
+    opd_code: str | None
+
+
+def parse_reminder_target(words: Sequence[str]) -> ReminderTarget | None:
+    """The words after `/ingatkan`; None when they are neither one OPD code nor "semua"."""
+    if not words:
+        return ReminderTarget(None)
+    if len(words) != 1:
+        return None
+    target = words[0].upper()
+    if target == "SEMUA":
+        return ReminderTarget(None)
+    return ReminderTarget(target) if OPD_CODE.fullmatch(target) else None
+
+
 def parse_batch(data: str) -> BatchPress | None:
     """One of the five `kir:` forms; item and OPD codes as the registry and the item import allow them."""
     fields = _fields(data, "kir")

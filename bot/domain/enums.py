@@ -57,13 +57,14 @@ class CampaignState(StrEnum):
 
 
 class OutboxStatus(StrEnum):
-    """Where an outbox message stands; sent, unreachable and failed are final."""
+    """Where an outbox message stands; sent, unreachable, failed and expired are final."""
 
     PENDING = "pending"
     SENDING = "sending"  # claimed by the dispatcher; after a crash the new lease holder sends it again
     SENT = "sent"
     UNREACHABLE = "unreachable"  # blocked the bot or no chat: not retried
     FAILED = "failed"  # refused by the platform (our bug): logged, not retried
+    EXPIRED = "expired"  # not delivered before its `expires_at` (a reminder after its working day): never sent
 
 
 class BatchStatus(StrEnum):
@@ -103,3 +104,11 @@ class ReviewReason(StrEnum):
     TIDAK_LENGKAP = "tidak_lengkap"
     TIDAK_TERBACA = "tidak_terbaca"
     SALAH_INDIKATOR = "salah_indikator"
+
+
+class ReminderState(StrEnum):
+    """A reminder record: a scheduled point queued in its window, one missed, or one sent by hand (`/ingatkan`)."""
+
+    SENT = "sent"
+    SKIPPED = "skipped"  # its window passed with nothing delivered: never sent late
+    MANUAL = "manual"

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.enums import CampaignState
-from bot.services import broadcast, campaigns, items, overview
+from bot.services import broadcast, campaigns, items, overview, reminders
 from bot.services.broadcast import BroadcastReport
 from bot.services.calendar import load_calendar
 from bot.services.campaigns import CampaignDetail
@@ -24,6 +24,7 @@ class CampaignView:
     report: BroadcastReport
     framework: str  # the framework's name as people read it
     late: tuple[str, ...]  # OPDs past their effective deadline with required items missing (while it collects)
+    reminders: tuple[reminders.PlannedPoint, ...] = ()  # the reminder schedule while it collects
 
 
 async def campaign_view(session: AsyncSession, settings: Settings, campaign_id: int, now: datetime) -> CampaignView:
@@ -37,6 +38,11 @@ async def campaign_view(session: AsyncSession, settings: Settings, campaign_id: 
         report=await broadcast.delivery_report(session, campaign_id),
         framework=items.FRAMEWORKS.get(detail.summary.framework or "", "daftar item impor"),
         late=await _late_opds(session, detail, now),
+        reminders=(
+            await reminders.campaign_schedule(session, settings, campaign_id, now)
+            if detail.state == CampaignState.OPEN
+            else ()
+        ),
     )
 
 

@@ -64,8 +64,10 @@ async def enqueue(
     now: datetime,
     campaign_id: int | None = None,
     opd_id: int | None = None,
+    expires_at: datetime | None = None,
+    reminder_id: int | None = None,
 ) -> int:
-    """Write one message for a person; it goes out once the caller's transaction commits."""
+    """Write one message for a person; it goes out once the caller's transaction commits (never from `expires_at`)."""
     row = OutboxMessage(
         person_id=person_id,
         kind=message.kind,
@@ -76,6 +78,8 @@ async def enqueue(
         created_at=now,
         campaign_id=campaign_id,
         opd_id=opd_id,
+        expires_at=expires_at,
+        reminder_id=reminder_id,
     )
     session.add(row)
     await session.flush()
@@ -96,6 +100,25 @@ async def release_in_flight(session: AsyncSession, fence: Fence) -> int:
         update(OutboxMessage)
         .where(OutboxMessage.status == OutboxStatus.SENDING.value, holds(fence))
         .values(status=OutboxStatus.PENDING.value)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _not_expired(now: datetime) -> Any:
+    """SQL: the message may still be sent at `now` (a reminder is worth nothing after its working day)."""
+    return OutboxMessage.expires_at.is_(None) | (OutboxMessage.expires_at > now)
+
+
+async def expire(session: AsyncSession, now: datetime) -> int:
+    """Messages still waiting at their `expires_at` are given up (status expired); how many."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING.value,
+            OutboxMessage.expires_at.is_not(None),
+            OutboxMessage.expires_at <= now,
+        )
+        .values(status=OutboxStatus.EXPIRED.value)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -133,6 +156,7 @@ async def claim_due(
             .where(
                 OutboxMessage.status == OutboxStatus.PENDING.value,
                 OutboxMessage.not_before <= now,
+                _not_expired(now),
                 ~waiting_before,
                 deliverable,
                 holds(fence),
@@ -182,6 +206,7 @@ async def take_for_console(session: AsyncSession, person_id: int, chat_id: str, 
                 OutboxMessage.person_id == person_id,
                 OutboxMessage.status == OutboxStatus.PENDING.value,
                 OutboxMessage.not_before <= now,
+                _not_expired(now),
                 OutboxMessage.payload.is_not(None),  # a purged person's rows have nothing left to show
             )
             .values(

@@ -251,6 +251,20 @@ async def open_scopes(session: AsyncSession, opd_code: str) -> list[Scope]:
     return [latest] if latest is not None else []
 
 
+async def campaign_scopes(session: AsyncSession, *, states: Sequence[CampaignState]) -> list[Scope]:
+    """Every OPD's place in the campaigns in `states`, with its effective deadline (the reminder tick's list)."""
+    rows = (
+        await session.execute(
+            select(Campaign, Opd, deadlines.extension_column(Campaign.id, Opd.id))
+            .join(CampaignOpd, CampaignOpd.campaign_id == Campaign.id)
+            .join(Opd, Opd.id == CampaignOpd.opd_id)
+            .where(Campaign.state.in_([s.value for s in states]))
+            .order_by(Campaign.id, Opd.code)
+        )
+    ).all()
+    return [_scope_of(campaign, opd, extended_to) for campaign, opd, extended_to in rows]
+
+
 async def scope_for(session: AsyncSession, opd_code: str) -> Scope | None:
     """The OPD's latest campaign that collects (open) or has just closed collection."""
     row = (

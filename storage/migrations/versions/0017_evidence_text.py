@@ -2,7 +2,7 @@
 and an index of submission files by hash
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
