@@ -27,7 +27,7 @@ from bot.settings import Settings
 from storage import migrate
 from storage.database import Database
 from storage.filestore import FileStore
-from storage.models import Opd, Person, SubmissionFile, SubmissionVersion
+from storage.models import EvidenceFinding, Opd, Person, SubmissionFile, SubmissionVersion
 from tests.conftest import make_settings
 from tests.test_console import monev
 from tests.test_statement_counts import (  # noqa: F401  `statements` is a fixture
@@ -129,6 +129,18 @@ async def make_world(db: Database, store: FileStore) -> World:
     return World(campaign_id, empty, codes, staff)
 
 
+async def add_findings(db: Database, counts: dict[str, int]) -> None:
+    """Findings of the automatic check on the versions holding these file names (the check itself is tested in
+    tests/test_evidence*.py; here only what the workbook counts)."""
+    async with db.write() as session:
+        for name, count in counts.items():
+            version_id = await session.scalar(select(SubmissionFile.version_id).where(SubmissionFile.file_name == name))
+            for n in range(count):
+                session.add(
+                    EvidenceFinding(version_id=version_id, check="ditetapkan", code=f"contoh_{n}", details="{}")
+                )
+
+
 async def export_data(db: Database, settings: Settings, campaign_id: int) -> ExportData:
     async with db.read() as session:
         return await load_export(session, settings, campaign_id, NOW)
@@ -153,6 +165,7 @@ async def test_the_workbook_reads_back_with_its_sheets_rows_colours_and_every_fi
     store = FileStore(tmp_path / "files")
     settings = make_settings(tmp_path / "data", MONEV_DATABASE_URL=db.url)
     world = await make_world(db, store)
+    await add_findings(db, {"rencana.pdf": 1, "rencana-2.pdf": 2})  # A's I.03: the returned v1 and the waiting v2
     target = tmp_path / "rekap.xlsx"
     write_recap(await export_data(db, settings, world.campaign_id), target, WIB)
 
@@ -171,6 +184,7 @@ async def test_the_workbook_reads_back_with_its_sheets_rows_colours_and_every_fi
         "Kelengkapan",
         "Terverifikasi",
         "Unggahan terakhir (WIB)",
+        "Temuan pemeriksaan otomatis",
     ]
     rows = {row[0]: row for row in data_rows(summary)}
     a, b, c = world.codes
@@ -180,6 +194,7 @@ async def test_the_workbook_reads_back_with_its_sheets_rows_colours_and_every_fi
     assert rows[a][3:10] == (3, 1, 2, 0, 0, 1.0, 0.67)  # whole percents, as /status rounds them
     assert rows[b][3:8] == (3, 1, 0, 0, 2) and rows[c][3:8] == (3, 0, 0, 0, 3)
     assert rows[a][10] == NOW.astimezone(WIB).replace(tzinfo=None) and rows[c][10] == "belum ada unggahan"
+    assert (rows[a][11], rows[b][11], rows[c][11]) == (2, 0, 0)  # the latest versions' findings: A's I.03 v2
     assert summary.freeze_panes == f"A{HEADER_ROW + 1}" and summary.auto_filter.ref.startswith(f"A{HEADER_ROW}:")
     assert summary.page_setup.orientation == "landscape" and summary.page_setup.fitToWidth == 1
 
@@ -206,6 +221,7 @@ async def test_the_workbook_reads_back_with_its_sheets_rows_colours_and_every_fi
         "Status tinjauan",
         "Peninjau",
         "Catatan",
+        "Temuan pemeriksaan otomatis",
     ]
     async with db.read() as session:
         stored = (
@@ -222,7 +238,9 @@ async def test_the_workbook_reads_back_with_its_sheets_rows_colours_and_every_fi
     assert [r[0] for r in listed] == sorted(r[0] for r in listed)  # by OPD code
     assert {r[7] for r in listed if r[0] == a} == {f"Penghubung {a}"} and {r[8] for r in listed} == {None}
     returned = next(r for r in listed if r[3] == "rencana.pdf")
-    assert returned[9:] == ("Perlu revisi", "operator server", "Mohon lampirkan SK yang ditandatangani")
+    assert returned[9:] == ("Perlu revisi", "operator server", "Mohon lampirkan SK yang ditandatangani", 1)
+    assert {r[12] for r in listed if r[3] not in ("rencana.pdf", "rencana-2.pdf")} == {0}
+    assert next(r for r in listed if r[3] == "rencana-2.pdf")[12] == 2
 
     timeline = book["Linimasa"]
     assert header(timeline)[:3] == ["Langkah", "Kegiatan", "Pelaksana"]
@@ -261,7 +279,7 @@ async def test_a_campaign_with_no_uploads_and_an_opd_without_liaisons_export_pla
     write_recap(data, target, WIB)
     book = openpyxl.load_workbook(target)
     assert [r[7] for r in data_rows(book["Ringkasan"])] == [2, 2, 2]  # everything missing
-    assert data_rows(book["Berkas"]) == [("Belum ada berkas yang diunggah.",) + (None,) * 11]
+    assert data_rows(book["Berkas"]) == [("Belum ada berkas yang diunggah.",) + (None,) * 12]
     with (tmp_path / "kosong.zip").open("wb") as out:
         summary = write_package(data, store, out, WIB)
     assert (summary.evidence, summary.files) == (0, 0)
@@ -440,7 +458,7 @@ async def test_the_exports_statement_counts_do_not_grow_with_opds(
         counted["chat"][name] = list(seen)
         assert f"{opds} OPD" in reply.text and "sudah disiapkan" in reply.text, reply.text
     reads = [s for s in counted["recap"]["5 OPDs"] if s.startswith("SELECT")]
-    assert len(reads) == 10, counted["recap"]["5 OPDs"]  # tests/test_exports.py: load_export's ten
+    assert len(reads) == 11, counted["recap"]["5 OPDs"]  # read_export's eleven
     same_count("the recap workbook", counted["recap"]["5 OPDs"], counted["recap"]["30 OPDs"])
     same_count("the evidence package", counted["package"]["5 OPDs"], counted["package"]["30 OPDs"])
     same_count("/ekspor through the dispatcher", counted["chat"]["5 OPDs"], counted["chat"]["30 OPDs"])

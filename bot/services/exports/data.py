@@ -27,6 +27,7 @@ from storage.models import (
     CampaignEvent,
     CampaignItem,
     CampaignOpd,
+    EvidenceFinding,
     ItemAssignment,
     Opd,
     Person,
@@ -77,6 +78,7 @@ class ExportVersion:
     note: str | None
     accepted_at: datetime | None  # the latest "accepted" review of this version
     files: tuple[ExportFile, ...]
+    findings: int  # what the automatic check found in this version's files (never a verdict)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ class ExportOpd:
     standing: OpdStanding
     submitted: int  # required items whose latest version waits for review
     revision: int  # required items whose latest version was returned for revision
+    findings: int  # the automatic check's findings on the latest versions of the OPD's items
 
     @property
     def missing(self) -> int:
@@ -151,6 +154,7 @@ class ExportRows:
     liaisons: Rows
     accepted_at: Rows
     files: Rows
+    findings: Rows
     versions: Rows
     events: Rows
     calendar: WorkingCalendar
@@ -164,7 +168,7 @@ async def load_export(session: AsyncSession, settings: Settings, campaign_id: in
 async def read_export(session: AsyncSession, settings: Settings, campaign_id: int, now: datetime) -> ExportRows:
     """The campaign with its OPDs, liaisons, items, assignments, versions, files, reviews and SOP events.
 
-    Ten statements whatever the size of the campaign (tests/test_exports.py counts them); the rows are only
+    Eleven statements whatever the size of the campaign (tests/test_exports.py counts them); the rows are only
     fetched here, so the event loop does no more than the driver's work; `assemble` does the rest in a thread.
     """
     campaign = await session.get(Campaign, campaign_id)
@@ -216,6 +220,12 @@ async def read_export(session: AsyncSession, settings: Settings, campaign_id: in
         .where(version.campaign_id == campaign_id)
         .order_by(SubmissionFile.version_id, SubmissionFile.position)
     )
+    findings = await rows(
+        select(EvidenceFinding.version_id, func.count())
+        .join(version, version.id == EvidenceFinding.version_id)
+        .where(version.campaign_id == campaign_id)
+        .group_by(EvidenceFinding.version_id)
+    )
     versions = await rows(
         select(
             version.id,
@@ -254,6 +264,7 @@ async def read_export(session: AsyncSession, settings: Settings, campaign_id: in
         liaisons,
         accepted_at,
         files,
+        findings,
         versions,
         events,
         calendar,
@@ -300,6 +311,7 @@ def assemble(rows: ExportRows, now: datetime) -> ExportData:
                 standing,
                 states[ReviewState.SUBMITTED.value],
                 states[ReviewState.REVISION_REQUESTED.value],
+                sum(v.findings for (o, item_id), v in latest.items() if o == opd_id and (o, item_id) in assigned),
             )
         )
     order = {s.opd_code: n for n, s in enumerate(behind_first(o.standing for o in opds))}
@@ -321,6 +333,7 @@ def assemble(rows: ExportRows, now: datetime) -> ExportData:
 
 def _versions(rows: ExportRows) -> list[ExportVersion]:
     accepted_at: dict[int, datetime] = {version_id: at for version_id, at in rows.accepted_at}
+    findings: dict[int, int] = {version_id: count for version_id, count in rows.findings}
     files: dict[int, list[ExportFile]] = {}
     for version_id, position, name, size, sha256 in rows.files:
         files.setdefault(version_id, []).append(ExportFile(position, name, size, sha256))
@@ -338,6 +351,7 @@ def _versions(rows: ExportRows) -> list[ExportVersion]:
             note,
             accepted_at.get(version_id),
             tuple(files.get(version_id, ())),
+            findings.get(version_id, 0),
         )
         for (
             version_id,

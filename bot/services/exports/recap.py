@@ -72,6 +72,7 @@ RINGKASAN = (
     "Kelengkapan",
     "Terverifikasi",
     "Unggahan terakhir (WIB)",
+    "Temuan pemeriksaan otomatis",
 )
 BERKAS = (
     "Kode OPD",
@@ -86,6 +87,7 @@ BERKAS = (
     "Status tinjauan",
     "Peninjau",
     "Catatan",
+    "Temuan pemeriksaan otomatis",
 )
 LINIMASA = (
     "Langkah",
@@ -198,19 +200,21 @@ class _Writer:
                 o.standing.percent(o.standing.complete) / 100,
                 o.standing.percent(o.standing.verified) / 100,
                 o.standing.last_upload,
+                o.findings,
             )
             for o in data.opds
         ]
         widths = _widths(RINGKASAN[:3], ([str(v) for v in r[:3]] for r in rows), minimum=[10, 30, 24])
-        self.start(sheet, data, RINGKASAN, [*widths[:3], 10, 10, 10, 10, 10, 12, 13, 18], rows=len(rows))
+        self.start(sheet, data, RINGKASAN, [*widths[:3], 10, 10, 10, 10, 10, 12, 13, 18, 14], rows=len(rows))
         for row in rows:
-            *values, kelengkapan, terverifikasi, last = row
+            *values, kelengkapan, terverifikasi, last, findings = row
             sheet.append(
                 [
                     *values,
                     self.cell(sheet, kelengkapan, number_format="0%"),
                     self.cell(sheet, terverifikasi, number_format="0%"),
                     self.date(sheet, last) if last else "belum ada unggahan",
+                    findings,
                 ]
             )
         if not rows:
@@ -258,7 +262,7 @@ class _Writer:
             ([f.name, v.uploader, v.reviewer or "", v.note or ""] for v, f in files),
             minimum=[20, 16, 16, 20],
         )
-        widths = [10, 8, 6, fitted[0], 12, 66, 16, fitted[1], 14, 22, fitted[2], fitted[3]]
+        widths = [10, 8, 6, fitted[0], 12, 66, 16, fitted[1], 14, 22, fitted[2], fitted[3], 14]
         self.start(sheet, data, BERKAS, widths, rows=len(files))
         # One styled cell for the date column, given each row's value: openpyxl writes a row as it is appended,
         # and styling a new cell per row costs more than the rest of the row (75,000 rows, the 10 s target).
@@ -292,6 +296,7 @@ class _Writer:
                         state,
                         names[v.reviewer] if v.reviewer is not None else None,
                         note,
+                        v.findings,
                     ]
                 )
         if not files:
