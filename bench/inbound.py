@@ -32,7 +32,6 @@ import platform
 import random
 import signal
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time

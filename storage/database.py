@@ -16,7 +16,13 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    AsyncSessionTransaction,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 _READ_ONLY = "monev_read_only"
 T = TypeVar("T")
@@ -116,16 +122,31 @@ class UnitOfWork:
     The owner enters it with `async with`; it commits when the block succeeds and rolls back otherwise.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, undoable: bool = False) -> None:
         self._db = db
         self._stack = AsyncExitStack()
         self._session: AsyncSession | None = None
+        # With `undoable`, a savepoint follows the BEGIN, so `undo` can drop the work and keep the transaction.
+        self._undoable = undoable
+        self._savepoint: AsyncSessionTransaction | None = None
 
     async def session(self) -> AsyncSession:
         """The transaction's session, beginning the transaction if needed."""
         if self._session is None:
             self._session = await self._stack.enter_async_context(self._db.write())
+            if self._undoable:
+                self._savepoint = await self._session.begin_nested()
         return self._session
+
+    async def undo(self) -> None:
+        """Roll back what was written so far but keep the transaction open, for what is recorded instead.
+
+        A refused request (a domain error) records its refusal in the same transaction, not in a second one.
+        """
+        self._undoable = False
+        if self._savepoint is not None and self._savepoint.is_active:
+            await self._savepoint.rollback()
+        self._savepoint = None
 
     async def __aenter__(self) -> UnitOfWork:
         return self
