@@ -7,7 +7,7 @@ exception and rolls back otherwise; nothing in storage or services calls `commit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,8 +23,11 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 _READ_ONLY = "monev_read_only"
+_DATABASE = "monev_database"
+_SIGNALS = "monev_signals"
 T = TypeVar("T")
 
 
@@ -52,7 +55,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _install_sqlite_transactions(self.engine)
-        self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(self.engine, expire_on_commit=False, info={_DATABASE: self})
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
         self._reader = async_sessionmaker(self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
 
     @asynccontextmanager
@@ -66,6 +70,19 @@ class Database:
         """A read-only unit of work (deferred BEGIN on SQLite); loaded objects stay usable after it."""
         async with self._reader() as session, session.begin():
             yield session
+
+    def on_commit(self, topic: str, listener: Callable[[], None]) -> None:
+        """Call `listener` after each commit in this process that wrote something under `topic`.
+
+        Writers mark their transaction with `signal_after_commit`; a rolled-back transaction tells nobody.
+        Another process's writes are not seen here (whoever listens keeps a slow poll for those).
+        """
+        self._listeners.setdefault(topic, []).append(listener)
+
+    def _committed(self, topics: set[str]) -> None:
+        for topic in topics:
+            for listener in self._listeners.get(topic, ()):
+                listener()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
@@ -107,6 +124,24 @@ def _install_sqlite_transactions(engine: AsyncEngine) -> None:
     def _on_begin(connection: Connection) -> None:
         read_only = connection.get_execution_options().get(_READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def signal_after_commit(session: AsyncSession, topic: str) -> None:
+    """Tell this process's `topic` listeners (see `Database.on_commit`) once this transaction commits."""
+    session.sync_session.info.setdefault(_SIGNALS, set()).add(topic)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    topics = session.info.pop(_SIGNALS, None)
+    database = session.info.get(_DATABASE)
+    if topics and isinstance(database, Database):
+        database._committed(topics)  # noqa: SLF001
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_SIGNALS, None)
 
 
 def dialect_insert(session: AsyncSession) -> Any:
