@@ -55,7 +55,7 @@ from storage.models import OutboxMessage, Role
 from tests.e2e.broadcast_world import LIAISON_BASE, open_broadcast, register_one
 from tests.e2e.harness import bot_settings, telegram_env
 from tests.fake_telegram.actors import FakeUser
-from tests.fake_telegram.limits import STRICT_PER_CHAT, Limits
+from tests.fake_telegram.limits import Limits
 from tests.fake_telegram.server import FakeBotAPI
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -469,7 +469,9 @@ async def limited_phase(
 
 async def broadcast_phase(tmp: Path, liaisons: int, rate: float) -> tuple[Figures, float, int]:
     """A broadcast to `liaisons` under Telegram's limits while liaisons ask /status; (figures, elapsed, messages)."""
-    fake = FakeBotAPI(limits=STRICT_PER_CHAT)
+    # Telegram's own limits (a per-chat burst of 3, as the bot's limiter assumes): a liaison asking /status gets
+    # the broadcast's two messages and the answer close together. bench.broadcast uses the stricter fake.
+    fake = FakeBotAPI(limits=Limits())
     await fake.start()
     try:
         settings = bot_settings(fake, tmp)
@@ -511,6 +513,7 @@ async def broadcast_phase(tmp: Path, liaisons: int, rate: float) -> tuple[Figure
             elapsed = times[-1] - times[0] if len(times) >= messages else float("nan")
         finally:
             await child.stop()
+        print(f"  429s the fake answered during the broadcast phase: {len(fake.rejected_429)}")
         return figures, elapsed, messages
     finally:
         await fake.stop()
@@ -536,6 +539,9 @@ async def main(args: argparse.Namespace) -> None:
         await seeding.start()
         world = await make_world(tmp, seeding, args.liaisons, args.unregistered)
         await seeding.stop()
+        if args.phases == "broadcast":  # the broadcast phase alone
+            await run_broadcast(args, tmp)
+            return
         lifted, expected = await lifted_phase(world, args.seconds)
         print(f"replies per command (monev): {expected}; the baselines answer every message once")
         print("limits lifted (fake without limits, monev on NoLimiter), closed loop, 64 users:")
@@ -559,15 +565,17 @@ async def main(args: argparse.Namespace) -> None:
         if idle is not None:
             print(verdict(idle < 0.01, f"idle monev run: {100 * idle:.2f}% of a core over {args.idle_seconds:g} s"))
         if args.broadcast:
-            figures, elapsed, messages = await broadcast_phase(tmp / "broadcast", args.broadcast, args.status_rate)
-            print(f"broadcast to {args.broadcast} liaisons ({messages} messages, STRICT_PER_CHAT fake):")
-            print(figures.line())
-            floor = messages / 30
-            print(
-                f"  broadcast: first to last message {elapsed:.1f} s; floor {floor:.1f} s; {elapsed / floor:.3f}x floor"
-            )
-            p99 = 1000 * percentile(figures.latencies, 99)
-            print(verdict(p99 < 1000 and not figures.lost, f"/status p99 {p99:.0f} ms during the broadcast; < 1 s"))
+            await run_broadcast(args, tmp)
+
+
+async def run_broadcast(args: argparse.Namespace, tmp: Path) -> None:
+    figures, elapsed, messages = await broadcast_phase(tmp / "broadcast", args.broadcast, args.status_rate)
+    print(f"broadcast to {args.broadcast} liaisons ({messages} messages; the fake with Telegram's limits):")
+    print(figures.line())
+    floor = messages / 30
+    print(f"  broadcast: first to last message {elapsed:.1f} s; floor {floor:.1f} s; {elapsed / floor:.3f}x floor")
+    p99 = 1000 * percentile(figures.latencies, 99)
+    print(verdict(p99 < 1000 and not figures.lost, f"/status p99 {p99:.0f} ms during the broadcast; < 1 s"))
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -578,6 +586,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--idle-seconds", type=float, default=60.0)
     parser.add_argument("--broadcast", type=int, default=1000, help="liaisons of the broadcast phase (0: skip)")
     parser.add_argument("--status-rate", type=float, default=2.0, help="/status per second during the broadcast")
+    parser.add_argument("--phases", default="lifted,limited,broadcast", help="lifted,limited,broadcast or broadcast")
     return parser.parse_args(argv)
 
 

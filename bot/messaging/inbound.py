@@ -291,19 +291,28 @@ class RepliedMarks:
         self.clock = clock
         self._marks: dict[int, str | None] = {}
         self._lock = asyncio.Lock()
-        self._timer: asyncio.Task[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
 
     def add(self, row_id: int, error: str | None) -> None:
         self._marks[row_id] = error
-        if self._timer is None or self._timer.done():
-            self._timer = asyncio.create_task(self._flush_after(self.WINDOW), name="replied-marks")
+        self._flush_in(self.WINDOW)
 
-    async def _flush_after(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
-        await self.flush()
+    def _flush_in(self, seconds: float) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(seconds, self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._timer = None
+        task = asyncio.create_task(self.flush(), name="replied-marks")
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
 
     async def flush(self) -> None:
         """Write every mark taken so far (the caller waits until they are committed)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         async with self._lock:
             if not self._marks:
                 return
@@ -313,7 +322,7 @@ class RepliedMarks:
             except Exception:
                 logger.exception("could not record %d replies as sent; retrying", len(marks))
                 self._marks = marks | self._marks
-                self._timer = asyncio.create_task(self._flush_after(self.RETRY_SECONDS), name="replied-marks")
+                self._flush_in(self.RETRY_SECONDS)
 
     async def _write(self, marks: dict[int, str | None]) -> None:
         async with self.db.write() as session:
