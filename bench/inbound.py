@@ -185,6 +185,8 @@ class Child:
     log: Path
 
     def cpu(self) -> float:
+        if self.process.returncode is not None:
+            raise RuntimeError(f"{self.name} exited with {self.process.returncode}: {self.log.read_text()[-3000:]}")
         fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICKS
 
