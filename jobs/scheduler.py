@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,6 +22,8 @@ logger = logging.getLogger(__name__)
 # What a run returns (a job may count what it did, for its tests) is not the scheduler's concern.
 JobFunction = Callable[[datetime], Awaitable[object]]
 NextDue = Callable[[datetime], Awaitable[datetime | None]]
+# A job with `next_due` that failed runs again this soon (its interval is only the slow safety poll).
+RETRY_AFTER_FAILURE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,8 @@ class SchedulerHost:
             logger.info("scheduled job %s stopped mid-run", name)
         except Exception:
             logger.exception("scheduled job %s failed", name)
+            if job.next_due is not None:  # a woken job does not wait for its slow interval to try again
+                self.wake(name, datetime.now(self.zone) + timedelta(seconds=RETRY_AFTER_FAILURE_SECONDS))
         finally:
             self._busy.discard(name)
             self._running.discard(task)  # type: ignore[arg-type]
