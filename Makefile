@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test shell lint clean
+.PHONY: run test shell lint clean bench
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,3 +23,9 @@ shell: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The benchmarks (bench/README.md) from the project's own environment: the test extra holds what they import.
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench.inbound
+	$(VENV)/bin/python -m bench.broadcast
+	$(VENV)/bin/python -m bench.intake

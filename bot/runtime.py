@@ -18,7 +18,7 @@ from bot.app import MonevApp
 from bot.messaging.channel import Channel
 from bot.messaging.inbound import ChannelInbound, InboundProcessor
 from bot.messaging.outbox_dispatch import OutboxDispatcher
-from bot.services import lease
+from bot.services import lease, outbox, submissions
 from bot.web.server import WebServer
 from jobs import (
     evidence_text,
@@ -70,6 +70,10 @@ class Runtime:
         scheduler.register(journal_purge.job(self.app.services.db))
         scheduler.register(outbox_dispatch.job(self.outbox))
         scheduler.register(upload_batches.job(self.app.services))
+        # What this process commits wakes its job at once; the jobs' own intervals are slow safety polls.
+        db = self.app.services.db
+        db.on_commit(outbox.TOPIC, lambda: scheduler.wake(outbox_dispatch.NAME))
+        db.on_commit(submissions.BATCH_TOPIC, lambda: scheduler.wake(upload_batches.NAME))
         scheduler.register(review_digest.job(self.app.services.db, self.app.services.settings.review_digest_minutes))
         if self.app.services.settings.evidence_workers > 0:
             scheduler.register(evidence_text.job(self.app.services))
@@ -136,6 +140,8 @@ class Runtime:
             for number, loop in enumerate(await inbound.channel.activate(inbound)):
                 self._active_tasks.append(asyncio.create_task(loop, name=f"{name}-active-{number}"))
         self.app.scheduler.resume()
+        for name in (outbox_dispatch.NAME, upload_batches.NAME):  # what a previous holder left is due now
+            self.app.scheduler.wake(name)
 
     async def _step_down(self) -> None:
         """The lease is lost (or we shut down): stop at once; whatever was in flight is fenced off or resumed."""

@@ -2,11 +2,13 @@
 
 An album is one version: it closes 2 s after its last part arrived; a /kirim session closes 10 minutes after its
 last file (or at "Selesai", which the handler does). The reply goes through the outbox, in the closing transaction.
+The job runs when the earliest batch falls due (a new part moves it: the runtime wakes the job on each), and every
+10 s for batches of other processes.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 
 from bot.conversation.envelope import Envelope
@@ -25,14 +27,29 @@ from handlers.intake import (
 from jobs.scheduler import PeriodicJob
 
 NAME = "upload-batches"
-EVERY_SECONDS = 0.5
+EVERY_SECONDS = 10.0
 ALBUM_QUIET_SECONDS = 2.0
 KIRIM_QUIET_SECONDS = 600.0
+# A batch past its quiet time whose chat still has journaled updates waiting is looked at again this soon.
+BLOCKED_RETRY_SECONDS = 0.5
 
 
 def job(services: Services) -> PeriodicJob:
     """The job as the scheduler runs it."""
-    return PeriodicJob(NAME, EVERY_SECONDS, partial(run, services=services))
+    return PeriodicJob(
+        NAME, EVERY_SECONDS, partial(run, services=services), next_due=partial(next_due, services=services)
+    )
+
+
+async def next_due(now: datetime, services: Services) -> datetime | None:
+    """When the earliest open batch falls due; soon again for one that is due but waits for its chat's updates."""
+    async with services.db.read() as session:
+        due = await submissions.next_batch_due(
+            session, album_quiet=ALBUM_QUIET_SECONDS, kirim_quiet=KIRIM_QUIET_SECONDS
+        )
+    if due is None:
+        return None
+    return max(due, now + timedelta(seconds=BLOCKED_RETRY_SECONDS))
 
 
 async def run(now: datetime, services: Services) -> int:

@@ -7,7 +7,7 @@ exception and rolls back otherwise; nothing in storage or services calls `commit
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,9 +16,18 @@ from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    AsyncSessionTransaction,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import Session
 
 _READ_ONLY = "monev_read_only"
+_DATABASE = "monev_database"
+_SIGNALS = "monev_signals"
 T = TypeVar("T")
 
 
@@ -46,7 +55,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _install_sqlite_transactions(self.engine)
-        self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = async_sessionmaker(self.engine, expire_on_commit=False, info={_DATABASE: self})
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
         self._reader = async_sessionmaker(self.engine.execution_options(**{_READ_ONLY: True}), expire_on_commit=False)
 
     @asynccontextmanager
@@ -60,6 +70,19 @@ class Database:
         """A read-only unit of work (deferred BEGIN on SQLite); loaded objects stay usable after it."""
         async with self._reader() as session, session.begin():
             yield session
+
+    def on_commit(self, topic: str, listener: Callable[[], None]) -> None:
+        """Call `listener` after each commit in this process that wrote something under `topic`.
+
+        Writers mark their transaction with `signal_after_commit`; a rolled-back transaction tells nobody.
+        Another process's writes are not seen here (whoever listens keeps a slow poll for those).
+        """
+        self._listeners.setdefault(topic, []).append(listener)
+
+    def _committed(self, topics: set[str]) -> None:
+        for topic in topics:
+            for listener in self._listeners.get(topic, ()):
+                listener()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
@@ -103,6 +126,24 @@ def _install_sqlite_transactions(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
+def signal_after_commit(session: AsyncSession, topic: str) -> None:
+    """Tell this process's `topic` listeners (see `Database.on_commit`) once this transaction commits."""
+    session.sync_session.info.setdefault(_SIGNALS, set()).add(topic)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    topics = session.info.pop(_SIGNALS, None)
+    database = session.info.get(_DATABASE)
+    if topics and isinstance(database, Database):
+        database._committed(topics)  # noqa: SLF001
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_SIGNALS, None)
+
+
 def dialect_insert(session: AsyncSession) -> Any:
     """The dialect's INSERT construct, which knows `on_conflict_do_nothing` (SQLite and PostgreSQL)."""
     if session.get_bind().dialect.name == "postgresql":
@@ -116,16 +157,31 @@ class UnitOfWork:
     The owner enters it with `async with`; it commits when the block succeeds and rolls back otherwise.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, undoable: bool = False) -> None:
         self._db = db
         self._stack = AsyncExitStack()
         self._session: AsyncSession | None = None
+        # With `undoable`, a savepoint follows the BEGIN, so `undo` can drop the work and keep the transaction.
+        self._undoable = undoable
+        self._savepoint: AsyncSessionTransaction | None = None
 
     async def session(self) -> AsyncSession:
         """The transaction's session, beginning the transaction if needed."""
         if self._session is None:
             self._session = await self._stack.enter_async_context(self._db.write())
+            if self._undoable:
+                self._savepoint = await self._session.begin_nested()
         return self._session
+
+    async def undo(self) -> None:
+        """Roll back what was written so far but keep the transaction open, for what is recorded instead.
+
+        A refused request (a domain error) records its refusal in the same transaction, not in a second one.
+        """
+        self._undoable = False
+        if self._savepoint is not None and self._savepoint.is_active:
+            await self._savepoint.rollback()
+        self._savepoint = None
 
     async def __aenter__(self) -> UnitOfWork:
         return self

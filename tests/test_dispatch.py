@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy import func, select
 
 from bot.app import MonevApp
 from bot.conversation.commands import COMMANDS, Command
@@ -18,7 +20,7 @@ from bot.errors import DomainError
 from bot.services import audit, identity
 from bot.services.groups import hint_due
 from handlers import build_registry
-from storage.models import Role
+from storage.models import ChannelIdentity, Role
 
 ADMIN = Actor(1, "Admin", (Assignment(Role.ADMIN),))
 _RENDERER = Renderer(ZoneInfo("Asia/Pontianak"))
@@ -177,3 +179,40 @@ def test_the_group_hint_is_due_once_an_hour() -> None:
     assert hint_due(None, at)
     assert not hint_due(at, at + timedelta(minutes=59, seconds=59))
     assert hint_due(at, at + timedelta(hours=1))
+
+
+async def _write_then_refuse(ctx: Context) -> Reply:
+    await identity.ensure_local_person(await ctx.session(), "console", "sementara", ctx.now)
+    raise DomainError("umum/tidak_berwenang", audit_action="forged_button", name="rahasia", registered=True)
+
+
+async def test_a_refusal_is_recorded_in_the_handlers_own_transaction(app: MonevApp) -> None:
+    """The handler's writes are undone, the refusal and the caller's mark land in one transaction, not two."""
+    registry = Registry()
+    registry.command("tolak", _write_then_refuse)
+    dispatcher = Dispatcher(app.services, registry, (Command("tolak"),))
+    marked: list[list[Reply]] = []
+
+    async def on_done(session: object, replies: list[Reply]) -> None:
+        marked.append(replies)
+
+    begins: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.startswith("BEGIN") or statement.startswith("SAVEPOINT") or statement.startswith("ROLLBACK"):
+            begins.append(statement.split()[0])
+
+    engine = app.services.db.engine.sync_engine
+    sqlalchemy_event.listen(engine, "before_cursor_execute", record)
+    try:
+        (refusal,) = await dispatcher.run(request("/tolak", actor=GUEST), app.now(), on_done=on_done)
+    finally:
+        sqlalchemy_event.remove(engine, "before_cursor_execute", record)
+    assert "<code>/rahasia</code>" in refusal.text and marked == [[refusal]]
+    if app.services.db.is_sqlite:  # PostgreSQL's BEGIN is the driver's own and not seen here
+        assert begins.count("BEGIN") == 1
+    async with app.services.db.read() as session:
+        undone = select(func.count()).select_from(ChannelIdentity).where(ChannelIdentity.external_id == "sementara")
+        assert await session.scalar(undone) == 0
+        rows = list(await audit.export_rows(session))
+    assert [r[4] for r in rows] == ["forged_button"]

@@ -128,3 +128,23 @@ async def test_waits_are_slept_on_the_injected_sleep() -> None:
     clock = VirtualTime()
     await send_times(clock, limiter_on(clock, Limits(chat_rate=4.0, chat_burst=1)), [9, 9, 9])
     assert clock.sleeps == [pytest.approx(0.25), pytest.approx(0.25)]
+
+
+async def test_a_direct_reply_takes_the_next_global_token_ahead_of_queued_outbox_messages() -> None:
+    clock = VirtualTime()
+    limiter = limiter_on(clock, Limits(global_rate=1.0, global_burst=1))
+    order: list[str] = []
+
+    async def outbox(chat: int) -> None:
+        await limiter.acquire(chat)
+        order.append(f"outbox {chat}")
+
+    async def reply_later() -> None:
+        await clock.sleep(0.5)  # the broadcast's messages are already waiting for the global bucket
+        await limiter.acquire(99, urgent=True)
+        order.append("reply 99")
+
+    await clock.run(*(outbox(chat) for chat in range(1, 6)), reply_later())
+    # The first message took the burst; the reply takes the next token, the broadcast goes on after it.
+    assert order == ["outbox 1", "reply 99", "outbox 2", "outbox 3", "outbox 4", "outbox 5"]
+    assert clock.now - START == 5.0  # one token per second overall, the reply included: the limit holds

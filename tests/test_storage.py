@@ -14,7 +14,7 @@ from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import StatementError
 
 from storage import migrate
-from storage.database import Database
+from storage.database import Database, signal_after_commit
 from storage.models import SEARCH_INDEX_NAMES, Base, Opd, Person
 from storage.types import NaiveDatetimeError
 
@@ -129,3 +129,19 @@ async def test_the_migrations_match_the_models(db: Database) -> None:
             lambda sync: compare_metadata(MigrationContext.configure(sync, opts=options), Base.metadata)
         )
     assert drift == []
+
+
+async def test_a_commit_tells_its_topic_listeners_and_a_rollback_tells_nobody(db: Database) -> None:
+    heard: list[str] = []
+    db.on_commit("outbox", lambda: heard.append("outbox"))
+    async with db.write() as session:
+        signal_after_commit(session, "outbox")
+        assert heard == []  # not before the commit
+    assert heard == ["outbox"]
+    with pytest.raises(RuntimeError):
+        async with db.write() as session:
+            signal_after_commit(session, "outbox")
+            raise RuntimeError("rolled back")
+    async with db.write() as session:
+        await session.execute(text("SELECT 1"))  # a commit that queued nothing
+    assert heard == ["outbox"]

@@ -44,26 +44,27 @@ class Dispatcher:
             async with self.services.db.read() as session:
                 actor = await identity.resolve_actor(session, request.channel, request.sender_id)
             request = replace(request, actor=actor)
-        try:
-            async with UnitOfWork(self.services.db) as uow:
+        # One write transaction either way: a domain error undoes the handler's writes (back to a savepoint) and
+        # records the refusal and the journal's mark in the same transaction.
+        async with UnitOfWork(self.services.db, undoable=True) as uow:
+            try:
                 result = await self._route(Context(request, self.services, now, uow))
-                replies = [result] if isinstance(result, Reply) else list(result)
-                if request.actor is not None and request.actor.person_id is not None:
-                    await identity.touch(
-                        await uow.session(), request.channel, request.sender_id, now, phone=request.sender_phone
-                    )
+            except DomainError as refusal:
+                await uow.undo()
+                replies = [Reply(self.services.renderer.render(refusal.template, **refusal.params))]
+                if refusal.audit_action:
+                    await _audit_refusal(await uow.session(), request, refusal, now)
                 if on_done is not None:
                     await on_done(await uow.session(), replies)
-            return replies
-        except DomainError as refusal:
-            replies = [Reply(self.services.renderer.render(refusal.template, **refusal.params))]
-            if on_done is not None or refusal.audit_action:
-                async with self.services.db.write() as session:
-                    if refusal.audit_action:
-                        await _audit_refusal(session, request, refusal, now)
-                    if on_done is not None:
-                        await on_done(session, replies)
-            return replies
+                return replies
+            replies = [result] if isinstance(result, Reply) else list(result)
+            if request.actor is not None and request.actor.person_id is not None:
+                await identity.touch(
+                    await uow.session(), request.channel, request.sender_id, now, phone=request.sender_phone
+                )
+            if on_done is not None:
+                await on_done(await uow.session(), replies)
+        return replies
 
     async def handle(self, request: Request, now: datetime) -> list[Reply]:
         """`run` for channels without a journal (the console): unexpected errors become an apology."""

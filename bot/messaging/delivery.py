@@ -37,7 +37,8 @@ class Deliverer(Protocol):
         ...
 
     async def send(self, chat_id: str, reply: Reply) -> None:
-        """Send one neutral reply (a direct reply, or a rendered outbox message) in the platform's form."""
+        """Send a direct reply (a person is waiting for it) in the platform's form; a channel with a rate limit
+        lets it ahead of its outbox messages, which `deliver` sends."""
 
     async def deliver(self, message: Envelope, identity: Identity) -> None:
         """An outbox message: render it (once) and `send` it to the identity's chat."""

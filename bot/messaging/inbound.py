@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,8 @@ from storage.database import Database, uninterrupted
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 16
+# How many rows a process remembers as replied (far more than are ever in flight or waiting for their mark).
+SETTLED_MEMORY = 10_000
 # A failed attempt is retried at once after these pauses; the minute sweep does the rest.
 RETRY_BACKOFF = (0.5, 2.0)
 
@@ -49,27 +52,35 @@ class InboundProcessor:
     def db(self) -> Database:
         return self.dispatcher.services.db
 
-    async def process(self, row: JournalRow, request: Request) -> None:
+    async def process(self, row: JournalRow, request: Request) -> JournalRow | None:
+        """The row as its handler left it (done, with its replies); None when the attempt failed or lost a race."""
         now = self.clock()
+        stored: list[dict[str, Any]] = []
 
         async def mark_done(session: AsyncSession, replies: list[Reply]) -> None:
-            if not await journal.mark_done(session, row.id, [reply_to_json(r) for r in replies], now):
+            stored.extend(reply_to_json(r) for r in replies)
+            if not await journal.mark_done(session, row.id, stored, now):
                 raise AlreadyHandled
 
         try:
             await self.dispatcher.run(replace(request, journal_id=row.id), now, on_done=mark_done)
         except AlreadyHandled:
             logger.info("journal row %s was already handled", row.id)
+            return None
         except Exception as error:
             logger.exception("handling journal row %s (%s update %s) failed", row.id, row.channel, row.update_key)
             await self.record_failure(row, error)
+            return None
+        return replace(row, status=InboundStatus.DONE, replies=stored)
 
-    async def finish_without_reply(self, row: JournalRow) -> None:
+    async def finish_without_reply(self, row: JournalRow) -> JournalRow | None:
         """An update the bot does not answer (edits, membership changes): done, nothing to send."""
         async with self.db.write() as session:
-            await journal.mark_done(session, row.id, [], self.clock())
+            if not await journal.mark_done(session, row.id, [], self.clock()):
+                return None
+        return replace(row, status=InboundStatus.DONE, replies=[])
 
-    async def mark_unparsable(self, row: JournalRow, error: BaseException) -> None:
+    async def mark_unparsable(self, row: JournalRow, error: BaseException) -> JournalRow:
         """An update the platform library cannot parse: failed at once, no reply, one line in the log."""
         logger.warning(
             "journal row %s (%s update %s) cannot be parsed (%s: %s); marked failed",
@@ -81,6 +92,7 @@ class InboundProcessor:
         )
         async with self.db.write() as session:
             await journal.mark_failed(session, row.id, [], self.clock(), error=f"unparsable: {error}")
+        return replace(row, status=InboundStatus.FAILED, replies=[])
 
     async def record_send_failure(self, row: JournalRow, error: BaseException) -> None:
         """A send whose outcome is unknown (e.g. an unparsable answer) counts as an attempt; the third gives up."""
@@ -107,19 +119,30 @@ class InboundProcessor:
 class ChatQueues:
     """One queue and one worker per active chat; rows of a chat are processed strictly in order."""
 
-    def __init__(self, process: Callable[[JournalRow], Awaitable[None]], concurrency: int = DEFAULT_CONCURRENCY):
+    def __init__(
+        self,
+        process: Callable[[JournalRow], Awaitable[None]],
+        concurrency: int = DEFAULT_CONCURRENCY,
+        settle: Callable[[], Awaitable[None]] | None = None,
+    ):
         self._process = process
         self._bound = asyncio.Semaphore(concurrency)
         self._queues: dict[str, deque[JournalRow]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self.in_flight: set[int] = set()
+        # Rows whose reply this process sent (its replied mark written or about to be): never taken again here,
+        # whatever an older read of the journal says.
+        self.settled: dict[int, None] = {}
         self.closing = False
+        # What must be written before the queues count as idle (the replied marks).
+        self._settle = settle
+        self._settling: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
 
     def submit(self, row: JournalRow) -> bool:
         """Queue a row unless it is already queued, running or sending in this process, or we are shutting down."""
-        if row.id in self.in_flight or self.closing:
+        if row.id in self.in_flight or row.id in self.settled or self.closing:
             return False
         self.in_flight.add(row.id)
         self._idle.clear()
@@ -150,7 +173,19 @@ class ChatQueues:
             del self._queues[key]
             del self._workers[key]
             if not self._workers:
-                self._idle.set()
+                self._settling = asyncio.create_task(self._settle_then_idle())
+
+    def settle(self, row_id: int) -> None:
+        """The row's reply went out in this process: it is not taken again, even from a stale read."""
+        self.settled[row_id] = None
+        if len(self.settled) > SETTLED_MEMORY:
+            del self.settled[next(iter(self.settled))]  # the oldest: its mark was written long ago
+
+    async def _settle_then_idle(self) -> None:
+        if self._settle is not None:
+            await self._settle()
+        if not self._workers:
+            self._idle.set()
 
     async def wait_idle(self) -> None:
         """Until every queued row has been processed (tests, clean shutdown)."""
@@ -167,6 +202,8 @@ class ChatQueues:
         """
         self.closing = True
         await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+        if self._settle is not None:
+            await self._settle()
 
     async def close(self) -> None:
         """Stop the workers; unfinished rows stay in the journal and are resumed on the next start."""
@@ -174,6 +211,8 @@ class ChatQueues:
         for worker in workers:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        if self._settle is not None:
+            await self._settle()  # replies that went out are recorded, also when the lease is lost
 
 
 class JournalPump:
@@ -187,6 +226,7 @@ class JournalPump:
         self.queues = queues
         self._high_water = 0
         self._wake = asyncio.Event()
+        self.running = False  # only the lease holder's loop runs; a standby journals and processes nothing
 
     def notify(self) -> None:
         """New rows were journaled in this process: look now rather than at the next poll."""
@@ -205,8 +245,20 @@ class JournalPump:
         async with self.db.read() as session:
             return await journal.rows_to_resume(session, self.channel, after_id=self._high_water, only_pending=True)
 
+    def take(self, row: JournalRow) -> None:
+        """A row journaled by this process, handed over as it was written (no read of the journal)."""
+        self.queues.submit(row)
+        self._high_water = max(self._high_water, row.id)
+
     async def run(self) -> None:
         """Hand new pending rows (journaled here or by a standby) to the queues as they appear."""
+        self.running = True
+        try:
+            await self._loop()
+        finally:
+            self.running = False
+
+    async def _loop(self) -> None:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.POLL_SECONDS)
@@ -223,13 +275,68 @@ class JournalPump:
                 self._high_water = max(self._high_water, row.id)
 
 
+class RepliedMarks:
+    """Replied marks, written together: the replies of a busy moment cost one write, not one each.
+
+    A mark is written within `WINDOW` seconds of its send, at once when the queues fall idle, and before a
+    shutdown or a step-down ends. A process killed inside the window sends those replies again at the next
+    start: they were never recorded as sent (the guarantee is about what was recorded).
+    """
+
+    WINDOW = 0.02
+    RETRY_SECONDS = 1.0
+
+    def __init__(self, db: Database, clock: Callable[[], datetime]) -> None:
+        self.db = db
+        self.clock = clock
+        self._marks: dict[int, str | None] = {}
+        self._lock = asyncio.Lock()
+        self._timer: asyncio.TimerHandle | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    def add(self, row_id: int, error: str | None) -> None:
+        self._marks[row_id] = error
+        self._flush_in(self.WINDOW)
+
+    def _flush_in(self, seconds: float) -> None:
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(seconds, self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._timer = None
+        task = asyncio.create_task(self.flush(), name="replied-marks")
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def flush(self) -> None:
+        """Write every mark taken so far (the caller waits until they are committed)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        async with self._lock:
+            if not self._marks:
+                return
+            marks, self._marks = self._marks, {}
+            try:
+                await uninterrupted(self._write(marks))
+            except Exception:
+                logger.exception("could not record %d replies as sent; retrying", len(marks))
+                self._marks = marks | self._marks
+                self._flush_in(self.RETRY_SECONDS)
+
+    async def _write(self, marks: dict[int, str | None]) -> None:
+        async with self.db.write() as session:
+            await journal.mark_replied_many(session, marks, self.clock())
+
+
 class ChannelInbound:
     """One channel's journaled processing: its journal, its journal loop and chat queues, and the row logic."""
 
     def __init__(self, channel: Channel, processor: InboundProcessor, concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.channel = channel
         self.processor = processor
-        self.queues = ChatQueues(self.process_row, concurrency)
+        self.replied = RepliedMarks(processor.db, processor.clock)
+        self.queues = ChatQueues(self.process_row, concurrency, settle=self.replied.flush)
         self.pump = JournalPump(processor.db, channel.name, self.queues)
 
     @property
@@ -238,60 +345,69 @@ class ChannelInbound:
 
     async def record(self, events: Sequence[RawEvent]) -> int:
         """Commit a batch of raw events; only after this may they be acknowledged. Returns how many were new."""
-        new = 0
         now = self.processor.clock()
+        rows: list[JournalRow] = []
         async with self.db.write() as session:
             for event in events:
                 key = self.channel.journal_key(event)
                 row_id = await journal.record_inbound(
                     session, self.channel.name, key.update_key, key.chat_key, event, now
                 )
-                new += row_id is not None
-        self.pump.notify()  # on the lease holder the journal loop looks now; on a standby nobody listens
-        return new
+                if row_id is not None:
+                    rows.append(journal.new_row(row_id, self.channel.name, key.update_key, key.chat_key, event, now))
+        if self.pump.running:  # the lease holder takes them as written; on a standby the holder's loop finds them
+            for row in rows:
+                self.pump.take(row)
+        return len(rows)
 
     async def process_row(self, row: JournalRow) -> None:
-        """Handle a row if it is unfinished, then send its stored reply if it is unreplied."""
+        """Handle a row if it is unfinished, then send its stored reply if it is unreplied.
+
+        The first attempt works on the row as it was handed over; the journal is read again only after a failed
+        attempt (or a lost race), to retry it.
+        """
         current: JournalRow | None = row
-        for backoff in (*RETRY_BACKOFF, None):
+        if row.status == InboundStatus.PENDING:
+            current = await self._run(row) or await self._retry(row)
+        if current is not None and current.awaits_reply:
+            await self._send_replies(current)
+
+    async def _retry(self, row: JournalRow) -> JournalRow | None:
+        """After a failed attempt: retry soon, twice; the minute sweep does the rest."""
+        current = await self._reload(row.id)
+        for backoff in RETRY_BACKOFF:
+            if current is None or current.status != InboundStatus.PENDING or self.queues.closing:
+                break  # done elsewhere, given up, or shutting down (the next start retries it)
+            await asyncio.sleep(backoff)
             current = await self._reload(row.id)
             if current is None or current.status != InboundStatus.PENDING:
                 break
-            await self._run(current)
-            current = await self._reload(row.id)
-            if current is None or current.status != InboundStatus.PENDING or backoff is None:
-                break
-            if self.queues.closing:
-                break  # shutting down: the next start retries it
-            await asyncio.sleep(backoff)  # a failed attempt: retry soon, the minute sweep does the rest
-        if current is not None and current.awaits_reply:
-            await self._send_replies(current)
+            current = await self._run(current) or await self._reload(row.id)
+        return current
 
     async def _reload(self, row_id: int) -> JournalRow | None:
         async with self.db.read() as session:
             return await journal.load_row_by_id(session, row_id)
 
-    async def _run(self, row: JournalRow) -> None:
+    async def _run(self, row: JournalRow) -> JournalRow | None:
+        """One attempt; the row as it is now, or None when that is not known here (read it again)."""
         if row.payload is None:  # purged before it could run: nothing left to process
-            await self.processor.finish_without_reply(row)
-            return
+            return await self.processor.finish_without_reply(row)
         try:
             request = await self.channel.to_request(row)
         except Unparsable as unparsable:
-            await self.processor.mark_unparsable(row, unparsable.error)
-            return
+            return await self.processor.mark_unparsable(row, unparsable.error)
         except Exception as error:  # a failure in the channel's adapter code: a failed attempt like any other
             logger.error("error while reading %s journal row %s", row.channel, row.id, exc_info=error)
             await self.processor.record_failure(row, error)
-            return
+            return None
         if request is None:
-            await self.processor.finish_without_reply(row)
-            return
-        await self.processor.process(row, request)
+            return await self.processor.finish_without_reply(row)
+        return await self.processor.process(row, request)
 
     async def _send_replies(self, row: JournalRow) -> None:
         if row.chat_key is None:
-            await self._mark_replied(row, None)
+            self._mark_replied(row, None)
             return
         await self.channel.before_reply(row)
         error: str | None = None
@@ -307,8 +423,8 @@ class ChannelInbound:
         except Exception as unknown:  # e.g. an answer that cannot be parsed: the reply may have gone out
             await self.processor.record_send_failure(row, unknown)
             return  # counted: the sweep sends it again, until the third attempt gives up
-        await self._mark_replied(row, error)
+        self._mark_replied(row, error)
 
-    async def _mark_replied(self, row: JournalRow, error: str | None) -> None:
-        async with self.db.write() as session:
-            await journal.mark_replied(session, row.id, self.processor.clock(), error)
+    def _mark_replied(self, row: JournalRow, error: str | None) -> None:
+        self.queues.settle(row.id)
+        self.replied.add(row.id, error)

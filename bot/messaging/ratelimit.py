@@ -5,6 +5,9 @@ which Telegram tolerates), 20/min per group. A sender waits for its chat's token
 holds up the others), then for a global token. python-telegram-bot's AIORateLimiter is not used: it has no
 per-chat limit. A 429 from Telegram holds the chat's bucket for `retry_after` seconds, so every sender to that
 chat waits, not only the one that was refused. The clock and the sleep are injectable so tests run on virtual time.
+
+Two lanes share the global bucket: a direct reply (`urgent`) takes the next global token before any outbox
+message that is waiting, so a person's answer does not queue behind a broadcast; the overall rate is unchanged.
 """
 
 from __future__ import annotations
@@ -67,11 +70,46 @@ class RateLimiter:
         now = clock()
         self._global = TokenBucket(limits.global_rate, limits.global_burst, limits.global_burst, now)
         self._chats: dict[str, TokenBucket] = {}
+        self._urgent_lane = asyncio.Lock()
+        self._urgent_waiting = 0
+        self._no_urgent = asyncio.Event()
+        self._no_urgent.set()
 
-    async def acquire(self, chat_id: int | str, *, is_group: bool = False) -> None:
-        """Take one token from the chat's bucket and one from the global bucket, waiting as needed."""
+    async def acquire(self, chat_id: int | str, *, is_group: bool = False, urgent: bool = False) -> None:
+        """Take one token from the chat's bucket and one from the global bucket, waiting as needed.
+
+        `urgent` (a direct reply) goes ahead of every non-urgent sender waiting for a global token.
+        """
         await self._take(self._bucket_for(str(chat_id), is_group))
-        await self._take(self._global)
+        if urgent:
+            await self._take_urgent()
+        else:
+            await self._take_behind_urgent()
+
+    async def _take_urgent(self) -> None:
+        self._urgent_waiting += 1
+        self._no_urgent.clear()
+        try:
+            async with self._urgent_lane:
+                while (wait := self._global.wait_time(self._clock())) > 0:
+                    await self._sleep(wait)
+                self._global.tokens -= 1
+        finally:
+            self._urgent_waiting -= 1
+            if not self._urgent_waiting:
+                self._no_urgent.set()
+
+    async def _take_behind_urgent(self) -> None:
+        bucket = self._global
+        async with bucket.lock:
+            while True:
+                if self._urgent_waiting:
+                    await self._no_urgent.wait()
+                elif (wait := bucket.wait_time(self._clock())) > 0:
+                    await self._sleep(wait)  # an urgent sender may take this token meanwhile: look again
+                else:
+                    bucket.tokens -= 1
+                    return
 
     def retry_after(self, chat_id: int | str, seconds: float, *, is_group: bool = False) -> None:
         """Telegram refused a message to `chat_id` with 429: nothing goes to that chat for `seconds`."""
@@ -105,7 +143,7 @@ class RateLimiter:
 class NoLimiter(RateLimiter):
     """For benchmarks that measure the sender's own cost with the limits lifted."""
 
-    async def acquire(self, chat_id: int | str, *, is_group: bool = False) -> None:
+    async def acquire(self, chat_id: int | str, *, is_group: bool = False, urgent: bool = False) -> None:
         return None
 
     def retry_after(self, chat_id: int | str, seconds: float, *, is_group: bool = False) -> None:

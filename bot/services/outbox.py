@@ -24,9 +24,12 @@ from bot.conversation.core import reply_from_json
 from bot.conversation.envelope import Envelope
 from bot.domain.enums import Channel, OutboxStatus
 from bot.services.lease import Fence, holds
+from storage.database import signal_after_commit
 from storage.models import ChannelIdentity, DeliveryAttempt, OutboxMessage, Person, PlatformFile
 
 OPEN = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+# The commit signal of a transaction that queued a message (storage.database.signal_after_commit).
+TOPIC = "outbox"
 # The channels a person is reached on wherever the bot runs.
 MESSAGING_CHANNELS = ("telegram", "whatsapp")
 # The channels whose messages wait until the channel runs, instead of being recorded unreachable: the messaging
@@ -83,7 +86,17 @@ async def enqueue(
     )
     session.add(row)
     await session.flush()
+    signal_after_commit(session, TOPIC)  # the dispatcher of this process looks at once
     return row.id
+
+
+async def next_due(session: AsyncSession, now: datetime) -> datetime | None:
+    """When the earliest pending message that is not due yet (a retry) becomes due; None if there is none."""
+    return await session.scalar(
+        select(func.min(OutboxMessage.not_before)).where(
+            OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.not_before > now
+        )
+    )
 
 
 def _envelope_of(row: OutboxMessage) -> Envelope:

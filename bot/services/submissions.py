@@ -23,7 +23,7 @@ from bot.services import access, audit, deadlines, identity
 from bot.services.audit import Acting
 from bot.services.items import parse_item_code
 from bot.services.uploads import register_blob
-from storage.database import dialect_insert
+from storage.database import dialect_insert, signal_after_commit
 from storage.filestore import Blob
 from storage.models import (
     BatchFile,
@@ -49,6 +49,8 @@ class BatchClosed(Exception):
 
 
 ON_BEHALF_ROLES = frozenset({Role.ADMIN, Role.KASI})
+# The commit signal of a transaction that opened a batch or added a part (storage.database.signal_after_commit).
+BATCH_TOPIC = "upload-batches"
 
 
 @dataclass(frozen=True)
@@ -399,6 +401,7 @@ async def open_batch(
     )
     session.add(batch)
     await session.flush()
+    signal_after_commit(session, BATCH_TOPIC)  # the upload-batches job schedules its close
     return batch.id
 
 
@@ -475,6 +478,7 @@ async def add_file(
     )
     if not claimed.rowcount:  # type: ignore[attr-defined]
         raise BatchClosed(batch_id)
+    signal_after_commit(session, BATCH_TOPIC)  # the quiet time starts again: the close moves later
     await register_blob(session, blob, now)
     await session.execute(
         dialect_insert(session)(BatchFile)
@@ -545,6 +549,18 @@ async def cancel_unauthorized_batches(session: AsyncSession, person_id: int) -> 
             await cancel_batch(session, batch.id)
             cancelled.append(batch.id)
     return cancelled
+
+
+async def next_batch_due(session: AsyncSession, *, album_quiet: float, kirim_quiet: float) -> datetime | None:
+    """When the earliest collecting batch has been quiet long enough to close (it may be due already)."""
+    rows = await session.execute(
+        select(UploadBatch.kind, func.min(UploadBatch.last_part_at))
+        .where(UploadBatch.status == BatchStatus.COLLECTING.value)
+        .group_by(UploadBatch.kind)
+    )
+    quiet = {"album": album_quiet, "kirim": kirim_quiet}
+    times = [at + timedelta(seconds=quiet.get(kind, kirim_quiet)) for kind, at in rows.all() if at is not None]
+    return min(times, default=None)
 
 
 async def due_batches(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from telegram import Bot
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.sender import TelegramSender
 from bot.conversation.core import Reply
+from bot.messaging.ratelimit import Limits as BotLimits
 from bot.messaging.ratelimit import NoLimiter, RateLimiter
+from tests.e2e.broadcast_world import open_broadcast
 from tests.e2e.harness import LogExpectations, bot_settings, running_bot
 from tests.fake_telegram.limits import STRICT_PER_CHAT
 from tests.fake_telegram.server import FakeBotAPI
@@ -87,3 +90,25 @@ async def test_a_409_conflict_is_logged_once_and_polling_goes_on(
         await fake_telegram.wait_for_messages(8001, 1, timeout=20)
     conflicts = [r for r in caplog.records if r.name.startswith("bot.") and "409 Conflict" in r.getMessage()]
     assert len(conflicts) == 1, [(r.name, r.getMessage()) for r in conflicts]
+
+
+async def test_a_reply_jumps_ahead_of_a_queued_broadcast(fake_telegram: FakeBotAPI, tmp_path: Path) -> None:
+    """A broadcast waits for the global bucket (2 messages/s here); a /start sent meanwhile is answered next."""
+    settings = bot_settings(fake_telegram, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 6}, now=datetime.now(settings.timezone))
+    for user_id in [*world.liaisons, world.uploader_chat, *world.leader_chats]:
+        fake_telegram.user(user_id)
+    stranger = fake_telegram.user(8801)
+    order: list[int] = []
+    fake_telegram.add_listener(lambda kind, message: kind == "sent" and order.append(message["chat"]["id"]))
+    slow = RateLimiter(BotLimits(global_rate=2.0, global_burst=1))
+    async with running_bot(settings, limiter=slow):
+        await fake_telegram.wait_for(lambda: any(chat in world.liaisons for chat in order), timeout=20)
+        stranger.send_text("/start")
+        await fake_telegram.wait_for_messages(stranger.id, 1, timeout=20)
+        broadcast_before_reply = [chat for chat in order[: order.index(stranger.id)] if chat in world.liaisons]
+        await fake_telegram.wait_for(lambda: len(order) >= 2 * len(world.liaisons) + 1, timeout=30)
+    # Six liaisons' first messages were waiting for the bucket when /start came; the reply went out ahead of
+    # them (one may already hold its token). On a single queue it waited for all six.
+    assert len(broadcast_before_reply) <= 3, broadcast_before_reply
+    assert fake_telegram.rejected_429 == []

@@ -115,6 +115,7 @@ async def test_a_revoked_admin_cannot_lift_a_lockout(fake_telegram: FakeBotAPI, 
             lambda: [m for m in fake_telegram.sent_messages(100) if "diblokir sementara" in m["text"]]
         )
         await revoke_in_process(bot, await person_of(bot, Role.ADMIN))
+        await revocation_notice(fake_telegram, admin.id)  # the outbox sends it at once, before the press
 
         (refused,) = await next_texts(fake_telegram, admin, 1, lambda: admin.press_button(1, notice[0]))
         assert REFUSED in refused
@@ -127,9 +128,11 @@ async def test_a_revoked_secretary_cannot_open_the_campaign(fake_telegram: FakeB
         secretary = fake_telegram.user(900_003)
         (shown,) = await say(fake_telegram, secretary, f"/kampanye #{campaign_id}")
         assert [b["text"] for b in secretary.buttons()] == ["Kirim undangan ke 1 OPD (1 penghubung)"], shown
+        campaign_message = fake_telegram.sent_messages(secretary.id)[-1]
         await revoke_in_process(bot, await person_of(bot, Role.SEKRETARIAT))
+        await revocation_notice(fake_telegram, secretary.id)
 
-        (refused,) = await next_texts(fake_telegram, secretary, 1, lambda: secretary.press_button(1))
+        (refused,) = await next_texts(fake_telegram, secretary, 1, lambda: secretary.press_button(1, campaign_message))
         assert REFUSED in refused
         async with bot.app.services.db.read() as session:
             detail = await campaigns.campaign_detail(session, campaign_id)
@@ -140,6 +143,11 @@ async def test_a_revoked_secretary_cannot_open_the_campaign(fake_telegram: FakeB
             )
         assert detail.state == CampaignState.SIGNED
         assert queued == 0
+
+
+async def revocation_notice(fake: FakeBotAPI, chat_id: int) -> None:
+    """Until the revoked person's notice is in (its commit wakes the outbox, so it comes first)."""
+    await fake.wait_for(lambda: any("telah dicabut" in m.get("text", "") for m in fake.sent_messages(chat_id)))
 
 
 async def signed_campaign(bot: RunningBot) -> int:

@@ -313,18 +313,22 @@ class TelegramChannel:
             roles = frozenset(r for r in Role if r.value in message.menu_roles)
             await self._translated(self._set_menu(int(identity.chat_id), roles))
             return
-        await self.send(identity.chat_id, message.render(self.renderer))
+        await self._send(identity.chat_id, message.render(self.renderer), urgent=False)
 
     def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:
         """Telegram delivers any message at any time (no window, no platform templates)."""
         return True
 
     async def send(self, chat_id: str, reply: Reply) -> None:
+        """A direct reply: ahead of outbox messages in the rate limiter (a person is waiting for it)."""
+        await self._send(chat_id, reply, urgent=True)
+
+    async def _send(self, chat_id: str, reply: Reply, *, urgent: bool) -> None:
         """Send one message to a Telegram chat as HTML, translating Telegram's errors for the dispatcher."""
         if reply.document is not None:
-            await self._translated(self._send_document(int(chat_id), reply))
+            await self._translated(self._send_document(int(chat_id), reply, urgent))
         else:
-            await self._translated(self.sender.send_reply(int(chat_id), reply))
+            await self._translated(self.sender.send_reply(int(chat_id), reply, urgent=urgent))
 
     async def _translated(self, call: Coroutine[Any, Any, Any]) -> None:
         """Await a Bot API call, turning Telegram's errors into the ones the dispatcher reads."""
@@ -335,7 +339,7 @@ class TelegramChannel:
         except NetworkError as failure:
             raise DeliveryFailed(f"network error: {type(failure).__name__}") from None
 
-    async def _send_document(self, chat_id: int, reply: Reply) -> None:
+    async def _send_document(self, chat_id: int, reply: Reply, urgent: bool) -> None:
         """Upload a stored file once (concurrent first sends wait for it); later sends reuse its file_id."""
         document = reply.document
         assert document is not None
@@ -343,14 +347,15 @@ class TelegramChannel:
             async with self.db.read() as session:
                 file_id = await outbox.platform_file_id(session, CHANNEL, document.sha256)
             if file_id is None:
-                sent = await self.sender.upload_document(chat_id, self.files.path_for(document.sha256), reply)
+                path = self.files.path_for(document.sha256)
+                sent = await self.sender.upload_document(chat_id, path, reply, urgent=urgent)
                 if sent is not None and sent.document is not None:
                     async with self.db.write() as session:
                         await outbox.remember_platform_file(
                             session, CHANNEL, document.sha256, sent.document.file_id, self.clock()
                         )
                 return
-        await self.sender.send_document(chat_id, file_id, reply)
+        await self.sender.send_document(chat_id, file_id, reply, urgent=urgent)
 
 
 def _journalable(updates: list[Any]) -> list[dict[str, Any]]:

@@ -33,8 +33,11 @@ class TelegramSender:
         self.bot = bot
         self.limiter = limiter
 
-    async def send_reply(self, chat_id: int, reply: Reply) -> None:
-        """Send one text reply: split below 4,096 characters, the buttons on the last part."""
+    async def send_reply(self, chat_id: int, reply: Reply, *, urgent: bool = False) -> None:
+        """Send one text reply: split below 4,096 characters, the buttons on the last part.
+
+        `urgent`: a direct reply, which the limiter lets ahead of outbox messages.
+        """
         parts = split_text(reply.text)
         for index, part in enumerate(parts):
             markup = _keyboard(reply) if index == len(parts) - 1 else None
@@ -43,18 +46,20 @@ class TelegramSender:
                 lambda part=part, markup=markup: self.bot.send_message(  # type: ignore[misc]
                     chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup
                 ),
+                urgent=urgent,
             )
 
-    async def send_document(self, chat_id: int, file_id: str, reply: Reply) -> Message | None:
+    async def send_document(self, chat_id: int, file_id: str, reply: Reply, *, urgent: bool = False) -> Message | None:
         """Send a document Telegram already has, by its file_id."""
         return await self.call(
             chat_id,
             lambda: self.bot.send_document(
                 chat_id, file_id, caption=_caption(reply), parse_mode=ParseMode.HTML, reply_markup=_keyboard(reply)
             ),
+            urgent=urgent,
         )
 
-    async def upload_document(self, chat_id: int, path: Path, reply: Reply) -> Message | None:
+    async def upload_document(self, chat_id: int, path: Path, reply: Reply, *, urgent: bool = False) -> Message | None:
         """Upload a stored file (streamed from disk, under its original name)."""
         assert reply.document is not None
         name = reply.document.file_name
@@ -69,7 +74,7 @@ class TelegramSender:
                     reply_markup=_keyboard(reply),
                 )
 
-        return await self.call(chat_id, send)
+        return await self.call(chat_id, send, urgent=urgent)
 
     async def answer_callback(self, query_id: str) -> None:
         """Stop the button's spinner; a stale query is routine and ignored."""
@@ -81,11 +86,11 @@ class TelegramSender:
         except NetworkError:
             logger.info("answerCallbackQuery failed on the network; the spinner times out by itself")
 
-    async def call(self, chat_id: int, send: Callable[[], Awaitable[T]]) -> T | None:
+    async def call(self, chat_id: int, send: Callable[[], Awaitable[T]], *, urgent: bool = False) -> T | None:
         """One rate-limited API call: waits out 429s, retries network errors with backoff."""
         network_failures = 0
         while True:
-            await self.limiter.acquire(chat_id, is_group=chat_id < 0)
+            await self.limiter.acquire(chat_id, is_group=chat_id < 0, urgent=urgent)
             try:
                 return await send()
             except RetryAfter as error:
