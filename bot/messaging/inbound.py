@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.core import Reply, Request, reply_from_json, reply_to_json
@@ -68,7 +69,14 @@ class InboundProcessor:
             logger.info("journal row %s was already handled", row.id)
             return None
         except Exception as error:
-            logger.exception("handling journal row %s (%s update %s) failed", row.id, row.channel, row.update_key)
+            if is_database_busy(error):
+                # Not a fault of the handler: the write lock stayed taken past the busy timeout (a loaded SQLite).
+                # The attempt is counted and retried like any other; a warning, without a traceback, says so.
+                logger.warning(
+                    "journal row %s (%s update %s): database busy, retrying", row.id, row.channel, row.update_key
+                )
+            else:
+                logger.exception("handling journal row %s (%s update %s) failed", row.id, row.channel, row.update_key)
             await self.record_failure(row, error)
             return None
         return replace(row, status=InboundStatus.DONE, replies=stored)
@@ -428,3 +436,8 @@ class ChannelInbound:
     def _mark_replied(self, row: JournalRow, error: str | None) -> None:
         self.queues.settle(row.id)
         self.replied.add(row.id, error)
+
+
+def is_database_busy(error: BaseException) -> bool:
+    """SQLite's "database is locked": the busy timeout ran out while another writer held the lock."""
+    return isinstance(error, OperationalError) and "database is locked" in str(error.orig)

@@ -166,7 +166,13 @@ async def test_malformed_buttons_and_commands_from_every_role(
 
         rows = (await replies_by_row(bot))[first_row:]
         assert len(rows) == expected - first_row
-        failures = [(row.id, row.status, row.last_error) for row, _ in rows if row.attempts or row.status == "failed"]
+        # A row retried because a loaded SQLite stayed locked past its busy timeout is the journal doing its job
+        # (and it must end answered); any other failed attempt is a handler that broke on bad input.
+        failures = [
+            (row.id, row.status, row.last_error)
+            for row, _ in rows
+            if row.status == "failed" or (row.attempts and "database is locked" not in (row.last_error or ""))
+        ]
         assert failures == []
         apology = bot.app.dispatcher.apology().text
         for row, texts in rows:

@@ -116,7 +116,10 @@ async def test_bad_codes_and_the_attempt_limit(fake_telegram: FakeBotAPI, tmp_pa
         valid = await code_for(bot, Role.TIM)
         assert "Terlalu banyak" in (await say(fake_telegram, stranger, f"/daftar {valid}"))[0]
         admin.press_button(1, notice[0])
-        await fake_telegram.wait_for(lambda: any("sudah dibuka" in m["text"] for m in fake_telegram.sent_messages(100)))
+        # The stranger is told through the outbox, which is woken at once: wait for that notice before writing.
+        await fake_telegram.wait_for(
+            lambda: any("sudah dibuka oleh" in m["text"] for m in fake_telegram.sent_messages(stranger.id))
+        )
         admin.press_button(1, notice[0])  # a second tap
         await fake_telegram.wait_for(
             lambda: any("sudah diproses" in m["text"] for m in fake_telegram.sent_messages(100))

@@ -22,6 +22,8 @@ def whatsapp_settings(fake: FakeWhatsAppAPI, tmp_path: Path, **extra: str) -> Se
         "MONEV_HTTP_PORT": str(port),
         "MONEV_LEASE_RENEW_SECONDS": "0.2",
         "MONEV_LEASE_TIMEOUT_SECONDS": "1.5",
+        # As in `telegram_env`: the automatic check of evidence has tests of its own and would add its messages.
+        "MONEV_EVIDENCE_WORKERS": "0",
         **extra,
     }
     return make_settings(tmp_path / "data", **env)
