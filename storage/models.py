@@ -341,6 +341,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "not_before", "id"),
         Index("ix_outbox_campaign", "campaign_id", "opd_id"),
+        Index("ix_outbox_platform_message", "platform_message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -358,6 +359,10 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaign.id"))
     opd_id: Mapped[int | None] = mapped_column(ForeignKey("opd.id"))
+    # WhatsApp reports delivery later, by its message id (wamid): the latest of sent, delivered, read or failed.
+    platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    receipt: Mapped[str | None] = mapped_column(String(16))
+    receipt_at: Mapped[datetime | None]
 
 
 class DeliveryAttempt(Base):
@@ -373,6 +378,7 @@ class DeliveryAttempt(Base):
     chat_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(String(500))
+    platform_message_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class PlatformFile(Base):

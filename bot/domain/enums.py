@@ -64,6 +64,8 @@ class OutboxStatus(StrEnum):
     SENT = "sent"
     UNREACHABLE = "unreachable"  # blocked the bot or no chat: not retried
     FAILED = "failed"  # refused by the platform (our bug): logged, not retried
+    # WhatsApp outside the 24-hour window: the generic notice went out, the message itself goes once they reply.
+    AWAITING_REPLY = "awaiting_reply"
 
 
 class BatchStatus(StrEnum):
