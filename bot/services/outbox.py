@@ -312,6 +312,19 @@ async def record_outcome(
     return True
 
 
+async def awaits_reply(session: AsyncSession, person_id: int, since: datetime | None) -> bool:
+    """Whether a message of this person already waits for their reply, its notice sent after they last wrote.
+
+    Then another message that would need the notice waits with it, without a second notice (each is charged).
+    """
+    waiting = select(OutboxMessage.id).where(
+        OutboxMessage.person_id == person_id, OutboxMessage.status == OutboxStatus.AWAITING_REPLY.value
+    )
+    if since is not None:
+        waiting = waiting.where(OutboxMessage.not_before >= since)
+    return await session.scalar(waiting.limit(1)) is not None
+
+
 async def apply_receipt(session: AsyncSession, platform_message_id: str, status: str, at: datetime) -> bool:
     """A status webhook (sent, delivered, read, failed) on the outbox message it belongs to; False if none.
 

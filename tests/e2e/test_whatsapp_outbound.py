@@ -158,12 +158,16 @@ async def test_outside_the_window_the_invitation_is_its_template_and_the_request
         await settled(bot, person)
         invitation, notice = siti.messages()[before:]
         queued = await messages_of(bot, person)
-        (_, request) = await say(fake_whatsapp, siti, "halo", 2)
+        await invite_again(bot, person)  # a second data request waits with the first: no second notice
+        await fake_whatsapp.wait_for_messages(siti, before + 3, timeout=15)
+        await settled(bot, person)
+        (_, request, again) = await say(fake_whatsapp, siti, "halo", 3)
         await settled(bot, person)
         answered = await messages_of(bot, person)
     # Within her window (at registration) the letter and the data request went as free-form messages.
     assert [m["type"] for m in siti.messages()[1:3]] == ["document", "text"]
-    (sent_invitation, sent_notice) = fake_whatsapp.templates_sent(siti)
+    (sent_invitation, sent_notice, second_invitation) = fake_whatsapp.templates_sent(siti)
+    assert second_invitation[0] == "monev_undangan"
     assert sent_invitation == (
         "monev_undangan",
         [
@@ -179,7 +183,8 @@ async def test_outside_the_window_the_invitation_is_its_template_and_the_request
     assert sent_notice == ("monev_pemberitahuan", []) and notice["type"] == "template"
     assert [m.status for m in queued[-2:]] == [OutboxStatus.SENT.value, OutboxStatus.AWAITING_REPLY.value]
     assert request.startswith("*Permintaan data dukung: Evaluasi Mandiri SPBE 2026*")  # once she wrote
-    assert answered[-1].status == OutboxStatus.SENT.value and answered[-1].platform_message_id
+    assert again == request
+    assert all(m.status == OutboxStatus.SENT.value and m.platform_message_id for m in answered[-4:])
 
 
 async def test_with_no_template_whatsapp_is_undeliverable_the_report_says_so_and_telegram_gets_it(

@@ -225,6 +225,11 @@ class WhatsAppChannel:
         template = self._template_for(message.whatsapp_template)
         if template is None:  # the window closed since the dispatcher chose this account: choose again later
             raise DeliveryFailed(outbox.NO_WHATSAPP_TEMPLATE)
+        if template.key == DEFAULT_TEMPLATE_KEY:
+            async with self.db.read() as session:
+                noticed = await outbox.awaits_reply(session, identity.person_id, identity.last_inbound_at)
+            if noticed:
+                raise AwaitingReply("an earlier whatsapp notice is unanswered: the message waits with it")
         header = None
         if template.header_document and message.document is not None:
             document = message.document
