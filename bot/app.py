@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.channels.console import ConsoleChannel
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.whatsapp.channel import WhatsAppChannel
+from bot.channels.whatsapp.sender import whatsapp_limits
 from bot.conversation.dispatch import Dispatcher
 from bot.conversation.handling import Registry, Services
 from bot.conversation.templating import Renderer
@@ -91,7 +92,8 @@ def build_channels(app: MonevApp, limiter: RateLimiter | None = None) -> list[Ch
     MONEV_WHATSAPP_* are.
 
     The runtime, the journal and the outbox take the channels from this list.
-    `limiter` is shared by every send of the process (direct replies and the outbox alike).
+    `limiter` is shared by every Telegram send of the process (direct replies and the outbox alike); WhatsApp has
+    limits of its own (MONEV_WHATSAPP_MPS and the per-person pair rate), so a limiter of its own.
     """
     settings, services = app.settings, app.services
     limiter = limiter or RateLimiter()
@@ -99,7 +101,10 @@ def build_channels(app: MonevApp, limiter: RateLimiter | None = None) -> list[Ch
     if settings.telegram_token:
         channels.append(TelegramChannel(settings, services.db, services.files, services.renderer, limiter, app.now))
     if settings.whatsapp_token:
-        channels.append(WhatsAppChannel(settings, services.db, services.files, services.renderer, limiter, app.now))
+        whatsapp_limiter = RateLimiter(whatsapp_limits(settings.whatsapp_mps))
+        channels.append(
+            WhatsAppChannel(settings, services.db, services.files, services.renderer, whatsapp_limiter, app.now)
+        )
     return channels
 
 

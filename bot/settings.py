@@ -10,6 +10,7 @@ import importlib.util
 import os
 import re
 import tempfile
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
@@ -35,8 +36,29 @@ MAX_FILE_MB, MAX_FILE_MB_LOCAL = 20, 2000
 # The WhatsApp Cloud API takes documents up to 100 MB.
 WHATSAPP_MAX_FILE_MB = 100
 PUBLIC_GRAPH_API = "https://graph.facebook.com"
+# Meta's published throughput of one business number.
+WHATSAPP_MPS = 80
+# Meta's rule for template names: lowercase letters, digits and underscores.
+_TEMPLATE_NAME = re.compile(r"[a-z0-9_]{1,512}")
+# `text` is the body as submitted to Meta for approval: documentation, checked against `params`, never sent.
+_TEMPLATE_FIELDS = {"name", "language", "params", "text", "header"}
 # Telegram itself only calls https:// webhooks; plain http is for a Bot API server on this very machine.
 _LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class WhatsAppTemplate:
+    """One approved WhatsApp template (MONEV_WHATSAPP_TEMPLATES): what a kind sends outside the 24-hour window.
+
+    `params` are paths into the message's parameters (`t.title`, `t.items`), in the order of the template's
+    `{{1}}`, `{{2}}`…; `penerima` is the recipient's name.
+    """
+
+    key: str
+    name: str
+    language: str
+    params: tuple[str, ...] = ()
+    header_document: bool = False  # approved with a document header: the message's document goes there
 
 
 class SettingsError(Exception):
@@ -82,6 +104,12 @@ class Settings:
     evidence_memory_mb: int = 1024
     reminder_time: time = time(8, 0)
     overdue_reminder_days: int = 5
+    whatsapp_mps: int = WHATSAPP_MPS
+    whatsapp_templates: tuple[WhatsAppTemplate, ...] = ()
+
+    def whatsapp_template(self, key: str) -> WhatsAppTemplate | None:
+        """The template configured under `key` (`undangan`, `pemberitahuan`, …), if any."""
+        return next((t for t in self.whatsapp_templates if t.key == key), None)
 
     @property
     def files_dir(self) -> Path:
@@ -214,8 +242,14 @@ def _whatsapp(get: _Reader) -> dict[str, Any]:
     base_url = get.text("MONEV_WHATSAPP_BASE_URL", PUBLIC_GRAPH_API).rstrip("/")
     if urlsplit(base_url).scheme not in ("http", "https") or not urlsplit(base_url).hostname:
         raise SettingsError("MONEV_WHATSAPP_BASE_URL", "must be an http(s):// URL")
+    common = {
+        "whatsapp_base_url": base_url,
+        "whatsapp_max_file_mb": max_file_mb,
+        "whatsapp_mps": get.integer("MONEV_WHATSAPP_MPS", WHATSAPP_MPS, minimum=1, maximum=1000),
+        "whatsapp_templates": _whatsapp_templates(get.optional("MONEV_WHATSAPP_TEMPLATES")),
+    }
     if not any(values.values()):
-        return {"whatsapp_base_url": base_url, "whatsapp_max_file_mb": max_file_mb}
+        return common
     for name, value in values.items():
         if value is None:
             raise SettingsError(name, "is required when WhatsApp is on (any MONEV_WHATSAPP_* setting is set)")
@@ -227,9 +261,49 @@ def _whatsapp(get: _Reader) -> dict[str, Any]:
         "whatsapp_token": values["MONEV_WHATSAPP_TOKEN"],
         "whatsapp_app_secret": values["MONEV_WHATSAPP_APP_SECRET"],
         "whatsapp_verify_token": values["MONEV_WHATSAPP_VERIFY_TOKEN"],
-        "whatsapp_base_url": base_url,
-        "whatsapp_max_file_mb": max_file_mb,
+        **common,
     }
+
+
+def _whatsapp_templates(path_text: str | None) -> tuple[WhatsAppTemplate, ...]:
+    """The TOML file of approved templates, checked at start so a typo stops the bot, not the first broadcast.
+
+    One table per template key: `name` (as approved by Meta), `language` (default `id`) and the ordered `params`.
+    """
+    if path_text is None:
+        return ()
+    variable = "MONEV_WHATSAPP_TEMPLATES"
+    path = Path(path_text).expanduser()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise SettingsError(variable, f"cannot read {path} ({error.strerror or error})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise SettingsError(variable, f"{path} is not valid TOML ({error})") from None
+    templates: list[WhatsAppTemplate] = []
+    for key, table in data.items():
+        where = f"{path} [{key}]"
+        if not isinstance(table, dict):
+            raise SettingsError(variable, f"{where}: expected a table with name, language and params")
+        unknown = sorted(set(table) - _TEMPLATE_FIELDS)
+        if unknown:
+            raise SettingsError(variable, f"{where}: unknown field(s) {', '.join(unknown)}")
+        name, language, params = table.get("name"), table.get("language", "id"), table.get("params", [])
+        if not isinstance(name, str) or not _TEMPLATE_NAME.fullmatch(name):
+            raise SettingsError(variable, f"{where}: name must be the approved template name (a-z, 0-9, _)")
+        if not isinstance(language, str) or not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", language):
+            raise SettingsError(variable, f"{where}: language must be a code such as id or en_US")
+        if not isinstance(params, list) or not all(isinstance(p, str) and p.strip() for p in params):
+            raise SettingsError(variable, f"{where}: params must be a list of parameter names")
+        text = table.get("text")
+        if text is not None and (not isinstance(text, str) or len(set(re.findall(r"{{(\d+)}}", text))) != len(params)):
+            raise SettingsError(variable, f"{where}: text must have one {{{{n}}}} placeholder per entry of params")
+        header = table.get("header")
+        if header not in (None, "document"):
+            raise SettingsError(variable, f'{where}: header can only be "document"')
+        params_tuple = tuple(p.strip() for p in params)
+        templates.append(WhatsAppTemplate(key, name, language, params_tuple, header_document=header == "document"))
+    return tuple(templates)
 
 
 def _check_webhook_url(url: str) -> None:

@@ -342,6 +342,7 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_due", "status", "not_before", "id"),
         Index("ix_outbox_campaign", "campaign_id", "opd_id"),
+        Index("ix_outbox_platform_message", "platform_message_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -362,6 +363,10 @@ class OutboxMessage(Base):
     # A message that is worth nothing later (a reminder after its working day) is not sent from then on.
     expires_at: Mapped[datetime | None]
     reminder_id: Mapped[int | None] = mapped_column(ForeignKey("reminder.id"))
+    # WhatsApp reports delivery later, by its message id (wamid): the latest of sent, delivered, read or failed.
+    platform_message_id: Mapped[str | None] = mapped_column(String(128))
+    receipt: Mapped[str | None] = mapped_column(String(16))
+    receipt_at: Mapped[datetime | None]
 
 
 class DeliveryAttempt(Base):
@@ -377,6 +382,7 @@ class DeliveryAttempt(Base):
     chat_id: Mapped[str | None] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(String(500))
+    platform_message_id: Mapped[str | None] = mapped_column(String(128))
 
 
 class PlatformFile(Base):

@@ -220,3 +220,45 @@ async def test_each_change_of_roles_queues_the_chat_its_menu_even_a_purge(db: Da
         await people.purge_person(session, person, acting=acting, now=NOW)
     # The chat is named although the purge redacted it from the identity: its menu goes back to the default.
     assert await menus_queued(db, person) == [("telegram", "901", [])]
+
+
+@pytest.mark.parametrize(
+    ("written", "number"),
+    [("+62 812-3456-7009", "6281234567009"), ("0812 3456 7009", "6281234567009"), ("6281234567009", "6281234567009")],
+)
+def test_a_whatsapp_number_is_written_as_whatsapp_writes_it(written: str, number: str) -> None:
+    assert people.whatsapp_number(written) == number
+
+
+async def test_a_kepala_opd_added_by_number_is_audited_and_a_bad_number_or_opd_changes_nothing(db: Database) -> None:
+    acting = await setup(db)
+    async with db.write() as session:
+        person = await people.add_by_phone(
+            session,
+            role=Role.KEPALA_OPD,
+            opd_code="dinkes",
+            phone="0812-3456-7009",
+            name=" Budi  Santoso ",
+            acting=acting,
+            now=NOW,
+        )
+    for phone, opd, refusal in (
+        ("0812-ABC", "DINKES", "orang/nomor_tidak_sah"),
+        ("+6281234567009", "DINKES", "orang/nomor_sudah_terdaftar"),
+        ("6281200000000", "TIDAKADA", "identitas/opd_tidak_dikenal"),
+    ):
+        with pytest.raises(DomainError) as caught:
+            async with db.write() as session:
+                await people.add_by_phone(
+                    session, role=Role.KEPALA_OPD, opd_code=opd, phone=phone, name="Orang Lain", acting=acting, now=NOW
+                )
+        assert caught.value.template == refusal
+    async with db.read() as session:
+        accounts = (await session.scalars(select(ChannelIdentity).where(ChannelIdentity.channel == "whatsapp"))).all()
+        entries = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "person_added"))).all()
+        name = await session.scalar(select(Person.display_name).where(Person.id == person))
+        actor = await identity.resolve_actor(session, "whatsapp", "ID.123", "6281234567009")
+    assert [(a.person_id, a.external_id, a.phone) for a in accounts] == [(person, "6281234567009", "6281234567009")]
+    assert [(e.object_id, e.actor_person_id) for e in entries] == [(str(person), acting.person_id)]
+    assert name == "Budi Santoso"
+    assert actor.person_id == person and [a.role for a in actor.assignments] == [Role.KEPALA_OPD]

@@ -204,3 +204,48 @@ def test_bad_whatsapp_values_name_the_variable(extra: dict[str, str], variable: 
     with pytest.raises(SettingsError) as caught:
         load_settings({**WHATSAPP, **extra}, dotenv=None)
     assert caught.value.variable == variable
+
+
+EXAMPLE_TEMPLATES = Path(__file__).parent.parent / "bot" / "data" / "whatsapp-templates.example.toml"
+
+
+def test_the_shipped_whatsapp_templates_load_one_per_kind_and_the_throughput_is_its_own_setting() -> None:
+    settings = load_settings(
+        {**WHATSAPP, "MONEV_WHATSAPP_TEMPLATES": str(EXAMPLE_TEMPLATES), "MONEV_WHATSAPP_MPS": "20"}, dotenv=None
+    )
+    keys = {t.key for t in settings.whatsapp_templates}
+    assert {"pemberitahuan", "undangan", "pengingat", "eskalasi", "rekap", "rapat", "hasil_tinjauan"} <= keys
+    undangan = settings.whatsapp_template("undangan")
+    assert undangan is not None and undangan.language == "id" and undangan.header_document
+    assert undangan.params[0] == "penerima" and "t.items" in undangan.params
+    assert settings.whatsapp_mps == 20 and load_settings(WHATSAPP, dotenv=None).whatsapp_mps == 80
+    assert load_settings(WHATSAPP, dotenv=None).whatsapp_template("undangan") is None
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        ("[undangan\nname = 1", "is not valid TOML"),
+        ('[undangan]\nname = "Monev Undangan"\n', "[undangan]: name must be"),
+        ('[undangan]\nname = "monev_undangan"\nlanguage = "Indonesia"\n', "[undangan]: language must be"),
+        ('[undangan]\nname = "monev_undangan"\nparams = "t.title"\n', "[undangan]: params must be a list"),
+        ('[undangan]\nname = "monev_undangan"\nnama = "x"\n', "[undangan]: unknown field(s) nama"),
+        ('[rekap]\nname = "monev_rekap"\nparams = ["a"]\ntext = "Rekap {{1}} {{2}}"\n', "[rekap]: text must have"),
+        ('[rekap]\nname = "monev_rekap"\nheader = "image"\n', '[rekap]: header can only be "document"'),
+        ("judul = 3\n", "[judul]: expected a table"),
+    ],
+)
+def test_a_bad_whatsapp_templates_file_stops_the_start_naming_the_file_and_key(
+    tmp_path: Path, content: str, problem: str
+) -> None:
+    path = tmp_path / "templat.toml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**WHATSAPP, "MONEV_WHATSAPP_TEMPLATES": str(path)}, dotenv=None)
+    assert caught.value.variable == "MONEV_WHATSAPP_TEMPLATES"
+    assert str(path) in str(caught.value) and problem in str(caught.value)
+
+
+def test_a_missing_whatsapp_templates_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"MONEV_WHATSAPP_TEMPLATES: cannot read .*tidak-ada\.toml"):
+        load_settings({**WHATSAPP, "MONEV_WHATSAPP_TEMPLATES": str(tmp_path / "tidak-ada.toml")}, dotenv=None)

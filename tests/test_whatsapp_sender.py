@@ -11,12 +11,15 @@ import pytest_asyncio
 from pywa_async import WhatsApp
 
 from bot.app import build_app, build_channels
+from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.whatsapp.channel import WhatsAppChannel
 from bot.channels.whatsapp.sender import WhatsAppSender
 from bot.channels.whatsapp.transport import graph_client
 from bot.conversation.core import Button, OutgoingDocument, Reply
 from bot.conversation.templating import Renderer
 from bot.messaging.delivery import DeliveryFailed, DeliveryRejected, Undeliverable
 from bot.messaging.ratelimit import Limits, RateLimiter
+from bot.services import uploads
 from tests.conftest import make_settings
 from tests.e2e.broadcast_world import PDF
 from tests.fake_whatsapp import FakeWhatsAppAPI, FakeWhatsAppUser, interactive_choices
@@ -124,6 +127,8 @@ async def test_a_document_with_buttons_or_a_long_caption_goes_first_then_its_tex
     (channel,) = build_channels(app)
     try:
         blob = app.services.files.store_bytes(PDF)
+        async with app.services.db.write() as session:
+            await uploads.register_blob(session, blob, app.now())
         short = Reply("<b>Surat</b> undangan", document=OutgoingDocument(blob.sha256, "undangan.pdf", None))
         await channel.send(siti.user_id, short)
         with_buttons = Reply(
@@ -145,4 +150,34 @@ async def test_a_document_with_buttons_or_a_long_caption_goes_first_then_its_tex
     ]
     texts = siti.texts()
     assert texts[0] == "*Surat* undangan" and texts[1] == "" and texts[2] == "Draf surat"
-    assert len(fake_whatsapp.calls_of("media_upload")) == 3  # each document uploaded from the store
+    assert len(fake_whatsapp.calls_of("media_upload")) == 1  # uploaded once, its media id sent three times
+
+
+async def test_rate_limits_ask_for_a_pause_and_reengagement_is_final(
+    fake_whatsapp: FakeWhatsAppAPI, sender: WhatsAppSender, siti: FakeWhatsAppUser
+) -> None:
+    fake_whatsapp.inject_error("messages", 131056, to=siti)
+    with pytest.raises(DeliveryFailed) as pair:
+        await sender.send_reply(siti.user_id, Reply("Halo"))
+    fake_whatsapp.inject_error("messages", 130429, to=siti)
+    with pytest.raises(DeliveryFailed) as throughput:
+        await sender.send_reply(siti.user_id, Reply("Halo"))
+    fake_whatsapp.inject_error("messages", 131047, to=siti)
+    with pytest.raises(Undeliverable):
+        await sender.send_reply(siti.user_id, Reply("Halo"))
+    assert (pair.value.retry_after, throughput.value.retry_after) == (6.0, 1.0)
+
+
+def test_whatsapp_has_a_rate_limiter_of_its_own_at_monev_whatsapp_mps(
+    fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        tmp_path / "data",
+        **fake_whatsapp.monev_settings(),
+        MONEV_TELEGRAM_TOKEN="123456:ABCdef",
+        MONEV_WHATSAPP_MPS="12",
+    )
+    telegram, whatsapp = build_channels(build_app(settings))
+    assert isinstance(whatsapp, WhatsAppChannel) and isinstance(telegram, TelegramChannel)
+    assert whatsapp.sender.limiter is not telegram.sender.limiter
+    assert whatsapp.sender.limiter.limits.global_rate == 12 and whatsapp.sender.limiter.limits.chat_rate == 1 / 6

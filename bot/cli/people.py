@@ -1,4 +1,4 @@
-"""`monev people list|revoke|purge|unlock`: people and their access, from the trusted CLI."""
+"""`monev people list|add|revoke|purge|unlock`: people and their access, from the trusted CLI."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from typing import Any
 
 from bot.app import MonevApp
 from bot.cli.support import CliRejected, cli_acting, refusals_as_rejections
+from bot.domain.enums import Role
 from bot.services import invites, people
 
 NAME = "people"
 
 
 def add_parser(commands: Any) -> None:
-    group = commands.add_parser("people", help="people: list, revoke, purge, unlock")
+    group = commands.add_parser("people", help="people: list, add, revoke, purge, unlock")
     actions = group.add_subparsers(dest="people_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="people with their channels and active roles")
     listing.add_argument("--opd", metavar="CODE", help="only people assigned to this OPD")
@@ -23,6 +24,11 @@ def add_parser(commands: Any) -> None:
     ):
         parser = actions.add_parser(name, help=text)
         parser.add_argument("person_id", type=int, metavar="ID")
+    add = actions.add_parser("add", help="add a person by WhatsApp number with a role (a Kepala OPD), audited")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role], help="the role, e.g. kepala_opd")
+    add.add_argument("--opd", metavar="CODE", help="the OPD of an OPD role")
+    add.add_argument("--wa", required=True, metavar="PHONE", help="the WhatsApp number, e.g. 6281234567890")
+    add.add_argument("--name", required=True, metavar="N", help="the person's name as messages address them")
     unlock = actions.add_parser("unlock", help="clear the failed-code lockout of a chat")
     unlock.add_argument("chat", metavar="CHAT", help="the chat id, optionally as CHANNEL:ID (default telegram)")
 
@@ -38,6 +44,17 @@ async def run(app: MonevApp, args: argparse.Namespace) -> int:
                     session, args.person_id, acting=acting, revoker_roles=None, now=app.now()
                 )
                 print(f"revoked {len(result.revoked)} role(s) of person {args.person_id}")
+            elif args.people_command == "add":
+                person_id = await people.add_by_phone(
+                    session,
+                    role=Role(args.role),
+                    opd_code=args.opd,
+                    phone=args.wa,
+                    name=args.name,
+                    acting=acting,
+                    now=app.now(),
+                )
+                print(f"person {person_id} added as {args.role}; WhatsApp messages go to the number until they write")
             elif args.people_command == "purge":
                 await people.purge_person(session, args.person_id, acting=acting, now=app.now())
                 print(f"person {args.person_id} purged; the audit log now shows pengguna-{args.person_id}")

@@ -29,13 +29,17 @@ JSON = str | int | float | bool | None | list["JSON"] | dict[str, "JSON"]
 
 # The WhatsApp template each kind uses outside the 24-hour window (CONTRACT.md, MONEV_WHATSAPP_TEMPLATES); a kind
 # without one of its own uses the generic notice, and its free-form message follows when the person replies.
+# The data request follows the invitation's template when the person replies (one template, not two alike).
 TEMPLATE_KEYS = {
     "undangan": "undangan",
-    "permintaan_data": "undangan",
+    "permintaan_data": "pemberitahuan",
     "laporan_kirim": "pemberitahuan",
     "hasil_tinjauan": "hasil_tinjauan",
     "pengingat": "pengingat",
     "eskalasi": "eskalasi",
+    "rekap": "rekap",
+    "rapat": "rapat",
+    "pengumuman": "pengumuman",
 }
 DEFAULT_TEMPLATE_KEY = "pemberitahuan"
 # A chat's command menu: no text anyone reads, but queued like a message so it is durable, in order with the

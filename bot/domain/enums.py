@@ -65,6 +65,8 @@ class OutboxStatus(StrEnum):
     UNREACHABLE = "unreachable"  # blocked the bot or no chat: not retried
     FAILED = "failed"  # refused by the platform (our bug): logged, not retried
     EXPIRED = "expired"  # not delivered before its `expires_at` (a reminder after its working day): never sent
+    # WhatsApp outside the 24-hour window: the generic notice went out, the message itself goes once they reply.
+    AWAITING_REPLY = "awaiting_reply"
 
 
 class BatchStatus(StrEnum):

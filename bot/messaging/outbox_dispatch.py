@@ -17,7 +17,14 @@ from datetime import datetime, timedelta
 from bot.conversation.envelope import Envelope
 from bot.conversation.handling import Services
 from bot.domain.enums import OutboxStatus
-from bot.messaging.delivery import Deliverer, DeliveryFailed, DeliveryRejected, Identity, Undeliverable
+from bot.messaging.delivery import (
+    AwaitingReply,
+    Deliverer,
+    DeliveryFailed,
+    DeliveryRejected,
+    Identity,
+    Undeliverable,
+)
 from bot.services import broadcast, campaigns, lease, outbox
 from bot.services.lease import Fence
 from bot.services.outbox import Claimed
@@ -118,7 +125,7 @@ class OutboxDispatcher:
                     outcome = "stop"  # shutting down, or another chat found the lease taken over
                 else:
                     try:
-                        outcome = await self._deliver_one(message, target, fence)
+                        outcome = await self._deliver_one(message, target, fence, candidates)
                     except Fenced:
                         if self.fence == fence:
                             self.fence = None  # every other chat stops before its next message
@@ -146,13 +153,21 @@ class OutboxDispatcher:
                 return identity
         return None
 
-    async def _deliver_one(self, message: Claimed, target: Identity | None, fence: Fence) -> str:
+    async def _deliver_one(
+        self, message: Claimed, target: Identity | None, fence: Fence, candidates: list[Identity]
+    ) -> str:
         if target is None:
-            await self._record(message, OutboxStatus.UNREACHABLE, target, "no reachable chat account", fence)
+            await self._record(message, OutboxStatus.UNREACHABLE, target, _why_unreachable(candidates), fence)
             return "unreachable"
         channel = target.channel
         try:
-            await self.channels[channel].deliver(message.envelope, target)  # rendered there, once
+            platform_id = await self.channels[channel].deliver(message.envelope, target)  # rendered there, once
+        except AwaitingReply as notice:
+            logger.info("outbox message %s: %s", message.id, notice)
+            await self._record(
+                message, OutboxStatus.AWAITING_REPLY, target, str(notice), fence, platform_id=notice.platform_message_id
+            )
+            return "sent"
         except Undeliverable as reason:
             logger.info("outbox message %s: chat %s unreachable (%s)", message.id, target.chat_id, reason)
             await self._record(
@@ -164,12 +179,12 @@ class OutboxDispatcher:
             await self._record(message, OutboxStatus.FAILED, target, str(bug), fence)
             return "failed"
         except DeliveryFailed as failure:
-            attempts = await self._retry(message, target, str(failure), fence)
+            attempts = await self._retry(message, target, str(failure), fence, failure.retry_after)
             logger.warning("outbox message %s: %s; retry %d scheduled", message.id, failure, attempts)
             return "retry"
         except Exception as unknown:  # e.g. an answer that cannot be parsed: it may have gone out
             return await self._uncertain(message, target, unknown, fence)
-        await self._record(message, OutboxStatus.SENT, target, None, fence)
+        await self._record(message, OutboxStatus.SENT, target, None, fence, platform_id=platform_id)
         return "sent"
 
     async def _uncertain(self, message: Claimed, target: Identity, error: Exception, fence: Fence) -> str:
@@ -194,12 +209,21 @@ class OutboxDispatcher:
         fence: Fence,
         *,
         chat_answered_unreachable: bool = False,
+        platform_id: str | None = None,
     ) -> None:
         channel, chat_id = (target.channel, target.chat_id) if target else (None, None)
         now = self.clock()
         async with self.db.write() as session:
             recorded = await outbox.record_outcome(
-                session, message.id, status, fence=fence, now=now, channel=channel, chat_id=chat_id, error=error
+                session,
+                message.id,
+                status,
+                fence=fence,
+                now=now,
+                channel=channel,
+                chat_id=chat_id,
+                error=error,
+                platform_message_id=platform_id,
             )
             # Only when the channel itself answered so is the person's account marked unreachable.
             if recorded and chat_answered_unreachable and channel and chat_id:
@@ -207,8 +231,12 @@ class OutboxDispatcher:
         if not recorded:
             raise Fenced
 
-    async def _retry(self, message: Claimed, target: Identity, error: str, fence: Fence) -> int:
+    async def _retry(
+        self, message: Claimed, target: Identity, error: str, fence: Fence, at_least: float | None = None
+    ) -> int:
         delay = min(timedelta(seconds=5 * 2 ** min(message.attempts, 10)), MAX_RETRY_DELAY)
+        if at_least is not None:  # the platform said how long to wait (a rate limit)
+            delay = max(delay, timedelta(seconds=at_least))
         async with self.db.write() as session:
             recorded = await outbox.record_outcome(
                 session,
@@ -234,3 +262,10 @@ class OutboxDispatcher:
             for campaign_id in await campaigns.unreported_broadcasts(session):
                 reported |= await broadcast.report_if_settled(session, campaign_id, self.clock())
         return reported
+
+
+def _why_unreachable(candidates: list[Identity]) -> str:
+    """What the delivery report reads: a WhatsApp account was there, but outside its window with no template."""
+    if any(c.channel == "whatsapp" for c in candidates):
+        return outbox.NO_WHATSAPP_TEMPLATE
+    return "no reachable chat account"

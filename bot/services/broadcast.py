@@ -18,7 +18,7 @@ from bot.domain.enums import OutboxStatus, Role
 from bot.services import campaigns, outbox, people
 from bot.services.campaigns import InvitationTarget
 from bot.services.invites import issuable_by
-from storage.models import CampaignOpd, Opd, OutboxMessage, RoleAssignment
+from storage.models import CampaignOpd, Opd, OutboxMessage, Person, RoleAssignment
 
 # Who reads the delivery report besides the uploader of the signed letter: the Kasi and the Kabid follow step 2.
 REPORT_READERS = frozenset({Role.KASI, Role.KABID})
@@ -66,10 +66,20 @@ class OpdReach:
     waiting: int  # a message still waits or is being sent
     unreachable: int  # blocked the bot, or no chat account left
     failed: int  # the platform refused a message
+    no_template: int = 0  # of the unreachable: WhatsApp only, outside its 24-hour window, no template for it
+    receipts: tuple[PersonReceipt, ...] = ()  # WhatsApp liaisons, by what WhatsApp reported
 
     @property
     def liaisons(self) -> int:
         return self.reached + self.waiting + self.unreachable + self.failed
+
+
+@dataclass(frozen=True)
+class PersonReceipt:
+    """How far WhatsApp reported one liaison's invitation: sent, delivered, read, failed, or waiting for a reply."""
+
+    name: str
+    state: str  # terkirim, diterima, dibaca, gagal, menunggu_balasan
 
 
 @dataclass(frozen=True)
@@ -98,13 +108,31 @@ async def delivery_report(session: AsyncSession, campaign_id: int) -> BroadcastR
     A liaison counts once, by their least delivered message: failed, then unreachable, then waiting, else reached.
     """
     rows = await session.execute(
-        select(Opd.code, Opd.name, OutboxMessage.person_id, OutboxMessage.status)
+        select(
+            Opd.code,
+            Opd.name,
+            OutboxMessage.person_id,
+            OutboxMessage.status,
+            OutboxMessage.last_error,
+            OutboxMessage.channel,
+            OutboxMessage.receipt,
+            Person.display_name,
+        )
         .join(OutboxMessage, and_(OutboxMessage.opd_id == Opd.id, OutboxMessage.campaign_id == campaign_id))
+        .join(Person, Person.id == OutboxMessage.person_id)
         .where(OutboxMessage.kind.in_(outbox.INVITATION_KINDS))
+        .order_by(OutboxMessage.id)
     )
     statuses: dict[tuple[str, str], dict[int, set[str]]] = {}
-    for code, name, person_id, status in rows.all():
-        statuses.setdefault((code, name), {}).setdefault(person_id, set()).add(status)
+    receipts: dict[tuple[str, str], dict[int, tuple[str, list[str]]]] = {}
+    for code, name, person_id, status, error, channel, receipt, person_name in rows.all():
+        seen = statuses.setdefault((code, name), {}).setdefault(person_id, set())
+        seen.add(status)
+        if status == OutboxStatus.UNREACHABLE.value and error == outbox.NO_WHATSAPP_TEMPLATE:
+            seen.add(NO_TEMPLATE)
+        if channel == "whatsapp":
+            label = _receipt_label(status, receipt)
+            receipts.setdefault((code, name), {}).setdefault(person_id, (person_name or "-", []))[1].append(label)
     participants = await session.execute(
         select(Opd.code)
         .join(CampaignOpd, CampaignOpd.opd_id == Opd.id)
@@ -113,23 +141,46 @@ async def delivery_report(session: AsyncSession, campaign_id: int) -> BroadcastR
     )
     invited = {code for code, _ in statuses}
     return BroadcastReport(
-        opds=tuple(_reach(code, name, per_person) for (code, name), per_person in sorted(statuses.items())),
+        opds=tuple(
+            _reach(code, name, per_person, receipts.get((code, name), {}))
+            for (code, name), per_person in sorted(statuses.items())
+        ),
         without_liaison=tuple(code for code in participants.scalars() if code not in invited),
     )
 
 
-def _reach(code: str, name: str, per_person: dict[int, set[str]]) -> OpdReach:
-    counts = {"failed": 0, "unreachable": 0, "waiting": 0, "reached": 0}
+# A person's WhatsApp messages, least advanced first: the person counts by the one that got least far.
+_RECEIPT_ORDER = ("gagal", "menunggu_balasan", "terkirim", "diterima", "dibaca")
+NO_TEMPLATE = "no_template"
+
+
+def _receipt_label(status: str, receipt: str | None) -> str:
+    if receipt == "failed" or status == OutboxStatus.FAILED.value:
+        return "gagal"
+    if status == OutboxStatus.AWAITING_REPLY.value:
+        return "menunggu_balasan"
+    return {"delivered": "diterima", "read": "dibaca"}.get(receipt or "", "terkirim")
+
+
+def _reach(
+    code: str, name: str, per_person: dict[int, set[str]], receipts: dict[int, tuple[str, list[str]]]
+) -> OpdReach:
+    counts = {"failed": 0, "unreachable": 0, "waiting": 0, "reached": 0, "no_template": 0}
     for seen in per_person.values():
         if OutboxStatus.FAILED.value in seen:
             counts["failed"] += 1
         elif OutboxStatus.UNREACHABLE.value in seen:
             counts["unreachable"] += 1
+            counts["no_template"] += NO_TEMPLATE in seen
         elif seen & set(outbox.OPEN):
             counts["waiting"] += 1
         else:
             counts["reached"] += 1
-    return OpdReach(code, name, **counts)
+    people = tuple(
+        PersonReceipt(person, min(labels, key=_RECEIPT_ORDER.index))
+        for person, labels in sorted(receipts.values(), key=lambda entry: entry[0])
+    )
+    return OpdReach(code, name, **counts, receipts=people)
 
 
 async def report_if_settled(session: AsyncSession, campaign_id: int, now: datetime) -> bool:

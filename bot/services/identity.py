@@ -43,13 +43,21 @@ def not_a_local_liaison() -> ColumnElement[bool]:
     return or_(RoleAssignment.role != Role.OPD.value, ~is_local_operator(RoleAssignment.person_id))
 
 
-async def resolve_actor(session: AsyncSession, channel: str, external_id: str) -> Actor:
-    """The person behind (channel, external id) with their active assignments; unknown people get none."""
+async def resolve_actor(session: AsyncSession, channel: str, external_id: str, phone: str | None = None) -> Actor:
+    """The person behind (channel, external id) with their active assignments; unknown people get none.
+
+    A WhatsApp account added by number (`monev people add --wa`) is found by the sender's phone until its first
+    message gives it the business-scoped user id (`touch`).
+    """
+    matches = ChannelIdentity.external_id == external_id
+    if phone and channel == Channel.WHATSAPP.value:
+        matches = or_(matches, and_(ChannelIdentity.external_id == phone, ChannelIdentity.phone == phone))
     row = (
         await session.execute(
             select(Person.id, Person.display_name)
             .join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
-            .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+            .where(ChannelIdentity.channel == channel, matches)
+            .order_by((ChannelIdentity.external_id != external_id), ChannelIdentity.id)
         )
     ).first()
     if row is None:
@@ -180,8 +188,19 @@ async def touch(
     values: dict[str, object] = {"last_inbound_at": now, "unreachable_at": None}
     if phone is not None:
         values["phone"] = phone
-    await session.execute(
+    result = await session.execute(
         update(ChannelIdentity)
         .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
         .values(**values)
     )
+    if not result.rowcount and phone and channel == Channel.WHATSAPP.value:  # type: ignore[attr-defined]
+        # The first message of an account added by number: from now on it is keyed by the user id, as pywa does.
+        await session.execute(
+            update(ChannelIdentity)
+            .where(
+                ChannelIdentity.channel == channel,
+                ChannelIdentity.external_id == phone,
+                ChannelIdentity.phone == phone,
+            )
+            .values(external_id=external_id, **values)
+        )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -36,6 +36,12 @@ MESSAGING_CHANNELS = ("telegram", "whatsapp")
 # channels, and the console, whose persons read theirs in their next `monev shell` session (`take_for_console`).
 WAITING_CHANNELS = (*MESSAGING_CHANNELS, Channel.CONSOLE.value)
 INVITATION_KINDS = ("undangan", "permintaan_data")
+# The reason recorded when a person's only account is WhatsApp, outside its 24-hour window, with no template.
+NO_WHATSAPP_TEMPLATE = "whatsapp: outside the 24-hour window, no template"
+# WhatsApp's statuses of a message, in the order they happen; a late webhook never moves a receipt back.
+RECEIPTS = ("sent", "delivered", "read", "failed")
+# WhatsApp media ids live 30 days; one a day younger than that is still safe to send.
+MEDIA_ID_LIFETIME = timedelta(days=29)
 
 
 @dataclass(frozen=True)
@@ -163,17 +169,18 @@ async def claim_due(
         earlier.not_before > now,
     )
     deliverable = _reachable_identity(channels) | ~_reachable_identity(WAITING_CHANNELS)
+    # A message that waits for the person's reply (only WhatsApp's notice went) is due once they wrote after it.
+    replied = exists().where(
+        ChannelIdentity.person_id == OutboxMessage.person_id,
+        ChannelIdentity.last_inbound_at > OutboxMessage.not_before,
+    )
+    due = (
+        (OutboxMessage.status == OutboxStatus.PENDING.value) & (OutboxMessage.not_before <= now) & ~waiting_before
+    ) | ((OutboxMessage.status == OutboxStatus.AWAITING_REPLY.value) & replied)
     rows = (
         await session.scalars(
             select(OutboxMessage)
-            .where(
-                OutboxMessage.status == OutboxStatus.PENDING.value,
-                OutboxMessage.not_before <= now,
-                _not_expired(now),
-                ~waiting_before,
-                deliverable,
-                holds(fence),
-            )
+            .where(due, _not_expired(now), deliverable, holds(fence))
             .order_by(OutboxMessage.id)
             .limit(limit)
         )
@@ -187,7 +194,7 @@ async def claim_due(
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.id.in_([r.id for r in rows]),
-                    OutboxMessage.status == OutboxStatus.PENDING.value,
+                    OutboxMessage.status.in_([OutboxStatus.PENDING.value, OutboxStatus.AWAITING_REPLY.value]),
                     holds(fence),
                 )
                 .values(status=OutboxStatus.SENDING.value)
@@ -306,6 +313,7 @@ async def record_outcome(
     chat_id: str | None,
     error: str | None = None,
     retry_in: timedelta | None = None,
+    platform_message_id: str | None = None,
 ) -> bool:
     """Record one attempt (append-only) and the message's new status; a retry goes back to pending later.
 
@@ -317,8 +325,12 @@ async def record_outcome(
         values.update(status=OutboxStatus.PENDING.value, not_before=now + retry_in)
     else:
         values.update(status=status.value)
-        if status == OutboxStatus.SENT:
+        if status in (OutboxStatus.SENT, OutboxStatus.AWAITING_REPLY):
             values["sent_at"] = now
+        if status == OutboxStatus.AWAITING_REPLY:
+            values["not_before"] = now  # a message the person writes after this wakes it (`claim_due`)
+        if platform_message_id is not None:
+            values.update(platform_message_id=platform_message_id, receipt="sent", receipt_at=now)
     result = await session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.SENDING.value, holds(fence))
@@ -334,8 +346,44 @@ async def record_outcome(
             chat_id=chat_id,
             outcome="retry" if retry_in else status.value,
             error=(error or None) and error[:500],
+            platform_message_id=platform_message_id,
         )
     )
+    return True
+
+
+async def awaits_reply(session: AsyncSession, person_id: int, since: datetime | None) -> bool:
+    """Whether a message of this person already waits for their reply, its notice sent after they last wrote.
+
+    Then another message that would need the notice waits with it, without a second notice (each is charged).
+    """
+    waiting = select(OutboxMessage.id).where(
+        OutboxMessage.person_id == person_id, OutboxMessage.status == OutboxStatus.AWAITING_REPLY.value
+    )
+    if since is not None:
+        waiting = waiting.where(OutboxMessage.not_before >= since)
+    return await session.scalar(waiting.limit(1)) is not None
+
+
+async def apply_receipt(session: AsyncSession, platform_message_id: str, status: str, at: datetime) -> bool:
+    """A status webhook (sent, delivered, read, failed) on the outbox message it belongs to; False if none.
+
+    Statuses may arrive late or twice: a receipt only moves forward (read is not undone by a late delivered).
+    """
+    if status not in RECEIPTS:
+        return False
+    row = (
+        await session.execute(
+            select(OutboxMessage.id, OutboxMessage.receipt).where(
+                OutboxMessage.platform_message_id == platform_message_id
+            )
+        )
+    ).first()
+    if row is None:
+        return False
+    if row.receipt in RECEIPTS and RECEIPTS.index(row.receipt) >= RECEIPTS.index(status):
+        return True
+    await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(receipt=status, receipt_at=at))
     return True
 
 
@@ -361,6 +409,25 @@ async def platform_file_id(session: AsyncSession, channel: str, sha256: str) -> 
 async def remember_platform_file(session: AsyncSession, channel: str, sha256: str, file_id: str, now: datetime) -> None:
     if await platform_file_id(session, channel, sha256) is None:
         session.add(PlatformFile(channel=channel, sha256=sha256, file_id=file_id, created_at=now))
+
+
+async def live_media_id(session: AsyncSession, sha256: str, now: datetime) -> str | None:
+    """The WhatsApp media id of an uploaded file while it is still valid (ids expire 30 days after the upload)."""
+    return await session.scalar(
+        select(PlatformFile.file_id).where(
+            PlatformFile.channel == Channel.WHATSAPP.value,
+            PlatformFile.sha256 == sha256,
+            PlatformFile.created_at > now - MEDIA_ID_LIFETIME,
+        )
+    )
+
+
+async def remember_media_id(session: AsyncSession, sha256: str, media_id: str, now: datetime) -> None:
+    """A fresh upload's media id replaces the expired (or refused) one: its 30 days start now."""
+    await session.execute(
+        delete(PlatformFile).where(PlatformFile.channel == Channel.WHATSAPP.value, PlatformFile.sha256 == sha256)
+    )
+    session.add(PlatformFile(channel=Channel.WHATSAPP.value, sha256=sha256, file_id=media_id, created_at=now))
 
 
 async def broadcast_settled(session: AsyncSession, campaign_id: int) -> bool:

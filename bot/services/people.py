@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -10,11 +11,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation.envelope import Envelope
-from bot.domain.enums import Role
+from bot.domain.enums import Channel, Role
 from bot.errors import DomainError
 from bot.services import actions, audit, conversations, menus, outbox, submissions
 from bot.services.audit import Acting
-from bot.services.identity import counts_as_liaison, not_a_local_liaison
+from bot.services.identity import counts_as_liaison, ensure_assignment, not_a_local_liaison
 from bot.services.invites import issuable_by
 from storage.models import AuditEntry, ChannelIdentity, InboundEvent, Opd, Person, RoleAssignment
 
@@ -241,6 +242,59 @@ async def purge_person(session: AsyncSession, person_id: int, *, acting: Acting,
     # After the payloads are nulled: the one message left names the chat, to take the staff menu off it.
     await menus.queue_menus(session, person_id, now, chats=menu_chats)
     await audit.record(session, acting, "purge", now, object_type="person", object_id=person_id)
+
+
+async def add_by_phone(
+    session: AsyncSession, *, role: Role, opd_code: str | None, phone: str, name: str, acting: Acting, now: datetime
+) -> int:
+    """A person the trusted CLI adds by WhatsApp number (a Kepala OPD, who registers by no code), with their role.
+
+    The account is keyed by the number until the person first writes: that message, whose `wa_id` is the
+    number, gives it the business-scoped user id (`identity.touch`). Until then messages go to the number,
+    outside the 24-hour window only as templates.
+    """
+    number = whatsapp_number(phone)
+    if not name.strip():
+        raise DomainError("orang/nama_wajib")
+    taken = await session.scalar(
+        select(ChannelIdentity.person_id).where(
+            ChannelIdentity.channel == Channel.WHATSAPP.value,
+            (ChannelIdentity.external_id == number) | (ChannelIdentity.phone == number),
+        )
+    )
+    if taken is not None:
+        raise DomainError("orang/nomor_sudah_terdaftar", phone=number, person_id=taken)
+    person = Person(display_name=" ".join(name.split())[:255], created_at=now)
+    session.add(person)
+    await session.flush()
+    session.add(
+        ChannelIdentity(
+            person_id=person.id, channel=Channel.WHATSAPP.value, external_id=number, phone=number, created_at=now
+        )
+    )
+    assignment = await ensure_assignment(session, person.id, role, opd_code, now)
+    await audit.record(
+        session,
+        acting,
+        "person_added",
+        now,
+        object_type="person",
+        object_id=person.id,
+        role=role.value,
+        opd=assignment.opd_code,
+        channel=Channel.WHATSAPP.value,
+    )
+    return person.id
+
+
+def whatsapp_number(phone: str) -> str:
+    """A phone number as WhatsApp's `wa_id` writes it: country code and digits (`0812…` is read as `62812…`)."""
+    digits = re.sub(r"[\s().-]", "", phone.strip()).removeprefix("+")
+    if digits.startswith("0"):
+        digits = "62" + digits[1:]  # a local Indonesian number
+    if not digits.isdigit() or not 8 <= len(digits) <= 15:
+        raise DomainError("orang/nomor_tidak_sah", phone=phone.strip()[:32])
+    return digits
 
 
 async def liaisons_by_opd(session: AsyncSession) -> dict[str, list[str]]:

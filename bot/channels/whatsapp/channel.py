@@ -8,6 +8,7 @@ used: the journal is what makes an event delivered twice run once, across restar
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Coroutine, Sequence
@@ -16,23 +17,25 @@ from typing import Any
 
 from aiohttp import web
 from pywa_async import WhatsApp
+from pywa_async.types.templates import TemplateLanguage
 
 from bot.channels.whatsapp import events
 from bot.channels.whatsapp.convert import CHANNEL, MEDIA_TYPES, parse, to_request
 from bot.channels.whatsapp.download import WhatsAppDownloader
 from bot.channels.whatsapp.sender import WhatsAppSender
+from bot.channels.whatsapp.templates import template_values
 from bot.channels.whatsapp.transport import graph_client
 from bot.channels.whatsapp.web import webhook_routes
 from bot.conversation.commands import COMMANDS, Command
 from bot.conversation.core import Reply, Request
-from bot.conversation.envelope import MENU_KIND, Envelope
+from bot.conversation.envelope import DEFAULT_TEMPLATE_KEY, MENU_KIND, TEMPLATE_KEYS, Envelope
 from bot.conversation.templating import Renderer
-from bot.messaging.channel import Journal, JournalKey, RawEvent, Unparsable
-from bot.messaging.delivery import Identity
+from bot.messaging.channel import ConfigurationError, Journal, JournalKey, RawEvent, Unparsable
+from bot.messaging.delivery import AwaitingReply, DeliveryFailed, DeliveryRejected, Identity
 from bot.messaging.ratelimit import RateLimiter
-from bot.services import journal
+from bot.services import journal, outbox
 from bot.services.journal import JournalRow
-from bot.settings import Settings
+from bot.settings import Settings, WhatsAppTemplate
 from storage.database import Database
 from storage.filestore import FileStore
 
@@ -41,7 +44,7 @@ logger = logging.getLogger(__name__)
 # WhatsApp has no album id: media without a caption from one person, each less than this after the one before,
 # are one album (one version, one question), like a Telegram album.
 ALBUM_GAP = timedelta(seconds=2)
-# Free-form messages only within 24 hours of the person's last message (templates outside it: the outbound issue).
+# Free-form messages only within 24 hours of the person's last message; approved templates outside it.
 WINDOW = timedelta(hours=24)
 
 
@@ -78,13 +81,28 @@ class WhatsAppChannel:
             skip_duplicate_updates=False,  # the journal drops redeliveries, across restarts too
         )
         self.sender = WhatsAppSender(self.client, limiter, renderer)
+        self._uploads: dict[str, asyncio.Lock] = {}
         self.downloader = WhatsAppDownloader(self.client, max_bytes=settings.whatsapp_max_file_mb * 1024 * 1024)
 
     # -- start-up and shutdown -------------------------------------------------------------------------
 
     async def check(self) -> None:
-        """Nothing to ask Meta at start: the settings already refused a WhatsApp without its app secret."""
-        logger.info("WhatsApp channel ready for phone number id %s", self.settings.whatsapp_phone_id)
+        """Nothing to ask Meta at start: the settings already refused a WhatsApp without its app secret.
+
+        The templates' language codes are checked against the ones WhatsApp knows, so a typo stops the start.
+        """
+        for template in self.settings.whatsapp_templates:
+            try:
+                TemplateLanguage(template.language)
+            except ValueError:
+                raise ConfigurationError(
+                    f"MONEV_WHATSAPP_TEMPLATES: [{template.key}] WhatsApp has no language {template.language!r}"
+                ) from None
+        logger.info(
+            "WhatsApp channel ready for phone number id %s, templates: %s",
+            self.settings.whatsapp_phone_id,
+            ", ".join(t.key for t in self.settings.whatsapp_templates) or "none",
+        )
 
     def web_routes(self, journal: Journal) -> Sequence[web.RouteDef]:
         """`GET` and `POST /whatsapp`, on holder and standby alike (WhatsApp has no polling)."""
@@ -117,6 +135,7 @@ class WhatsAppChannel:
         except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
             raise Unparsable(error) from error
         if update is None:
+            await self.receipt(row)
             return None
         message = events.message_of(row.payload) or {}
         group = await self._album_of(row, message) if _captionless_media(message) else None
@@ -155,35 +174,95 @@ class WhatsAppChannel:
     # -- delivery, shared by direct replies and the outbox -----------------------------------------------------
 
     async def send(self, chat_id: str, reply: Reply) -> None:
-        """One neutral reply to a WhatsApp user (by business-scoped user id)."""
+        """One neutral reply to a WhatsApp user (by business-scoped user id, or phone number until they write)."""
+        await self._send(chat_id, reply)
+
+    async def _send(self, chat_id: str, reply: Reply) -> str | None:
+        """`send`, returning the wamid of the last message, whose statuses tell whether the reply arrived."""
         if reply.document is None:
-            await self.sender.send_reply(chat_id, reply)
-            return
+            return await self.sender.send_reply(chat_id, reply)
         document = reply.document
         caption = document.caption or reply.text
-        path = self.files.path_for(document.sha256)
         if reply.buttons or not self.sender.fits_caption(caption):
             # A document takes no list and 1,024 characters of caption: the file first, then the text with its buttons.
-            await self.sender.send_document(chat_id, path, document.file_name, None)
-            await self.sender.send_reply(chat_id, Reply(caption, buttons=reply.buttons))
-            return
-        await self.sender.send_document(chat_id, path, document.file_name, caption)
+            await self._send_document(chat_id, document.sha256, document.file_name, None)
+            return await self.sender.send_reply(chat_id, Reply(caption, buttons=reply.buttons))
+        return await self._send_document(chat_id, document.sha256, document.file_name, caption)
 
-    async def deliver(self, message: Envelope, identity: Identity) -> None:
-        """An outbox message as a free-form message (only offered inside the 24-hour window, see `can_deliver`).
+    async def _send_document(self, chat_id: str, sha256: str, file_name: str, caption: str | None) -> str:
+        """A stored file by its media id: uploaded once, the id reused for every recipient while it lives."""
+        media_id = await self._media_id(sha256, file_name)
+        try:
+            return await self.sender.send_document(chat_id, media_id, file_name, caption)
+        except DeliveryRejected:
+            # Meta may drop a media id before its 30 days: upload again once, and send with the new id.
+            media_id = await self._media_id(sha256, file_name, refused=media_id)
+            return await self.sender.send_document(chat_id, media_id, file_name, caption)
 
-        WhatsApp has no command menu: a menu message has nothing to do here.
+    async def _media_id(self, sha256: str, file_name: str, *, refused: str | None = None) -> str:
+        # One upload per file even when a broadcast sends it to many people at once.
+        async with self._uploads.setdefault(sha256, asyncio.Lock()):
+            async with self.db.read() as session:
+                known = await outbox.live_media_id(session, sha256, self.clock())
+            if known is not None and known != refused:
+                return known
+            media_id = await self.sender.upload(self.files.path_for(sha256), file_name)
+            async with self.db.write() as session:
+                await outbox.remember_media_id(session, sha256, media_id, self.clock())
+            logger.info("uploaded stored file %s… to WhatsApp as media %s", sha256[:12], media_id)
+            return media_id
+
+    async def deliver(self, message: Envelope, identity: Identity) -> str | None:
+        """An outbox message: free-form inside the 24-hour window, else its kind's template (see `can_deliver`).
+
+        A kind without a template of its own sends the generic notice, and the message itself waits for the
+        person's reply (`AwaitingReply`). WhatsApp has no command menu: a menu message has nothing to do here.
         """
         if message.kind == MENU_KIND:
-            return
-        await self.send(identity.chat_id, message.render(self.renderer))
+            return None
+        if _in_window(identity, self.clock()):
+            return await self._send(identity.chat_id, message.render(self.renderer))
+        template = self._template_for(message.whatsapp_template)
+        if template is None:  # the window closed since the dispatcher chose this account: choose again later
+            raise DeliveryFailed(outbox.NO_WHATSAPP_TEMPLATE)
+        if template.key == DEFAULT_TEMPLATE_KEY:
+            async with self.db.read() as session:
+                noticed = await outbox.awaits_reply(session, identity.person_id, identity.last_inbound_at)
+            if noticed:
+                raise AwaitingReply("an earlier whatsapp notice is unanswered: the message waits with it")
+        header = None
+        if template.header_document and message.document is not None:
+            document = message.document
+            header = (await self._media_id(document.sha256, document.file_name), document.file_name)
+        values = template_values(template, message, identity, self.settings.timezone)
+        sent = await self.sender.send_template(identity.chat_id, template.name, template.language, values, header)
+        if template.key == DEFAULT_TEMPLATE_KEY:
+            raise AwaitingReply(f"whatsapp notice {template.name} sent; the message goes when they reply", sent)
+        return sent
 
     def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:
-        """Within 24 hours of the person's last message; outside it only templates may go (not built yet)."""
-        if kind == MENU_KIND:
+        """Within 24 hours of the person's last message anything; outside it, what has a template to go by."""
+        if kind == MENU_KIND or _in_window(identity, now):
             return True
-        last = identity.last_inbound_at
-        return last is not None and now - last < WINDOW
+        return self._template_for(TEMPLATE_KEYS.get(kind, DEFAULT_TEMPLATE_KEY)) is not None
+
+    def _template_for(self, key: str) -> WhatsAppTemplate | None:
+        """The kind's own template, else the generic notice, else none (MONEV_WHATSAPP_TEMPLATES)."""
+        return self.settings.whatsapp_template(key) or self.settings.whatsapp_template(DEFAULT_TEMPLATE_KEY)
+
+    async def receipt(self, row: JournalRow) -> None:
+        """A status webhook (sent, delivered, read, failed) applied to the outbox message it is about."""
+        assert row.payload is not None
+        status = events.status_of(row.payload)
+        if status is None:
+            return
+        async with self.db.write() as session:
+            await outbox.apply_receipt(session, status[0], status[1], row.received_at)
+
+
+def _in_window(identity: Identity, now: datetime) -> bool:
+    last = identity.last_inbound_at
+    return last is not None and now - last < WINDOW
 
 
 def _captionless_media(message: dict[str, Any]) -> bool:

@@ -104,6 +104,15 @@ def message_of(event: RawEvent) -> dict[str, Any] | None:
     return messages[0] if messages else None
 
 
+def status_of(event: RawEvent) -> tuple[str, str] | None:
+    """(message id, status) of a single-event status body: sent, delivered, read or failed; None for a message."""
+    statuses = value_of(event).get("statuses")
+    if not statuses or not isinstance(statuses[0], dict):
+        return None
+    message_id, status = statuses[0].get("id"), statuses[0].get("status")
+    return (message_id, status) if isinstance(message_id, str) and isinstance(status, str) else None
+
+
 def sender_of(event: RawEvent) -> str | None:
     """The business-scoped user id the event is from (a message) or about (a status)."""
     value = value_of(event)
