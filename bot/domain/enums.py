@@ -103,3 +103,19 @@ class ReviewReason(StrEnum):
     TIDAK_LENGKAP = "tidak_lengkap"
     TIDAK_TERBACA = "tidak_terbaca"
     SALAH_INDIKATOR = "salah_indikator"
+
+
+class MeetingState(StrEnum):
+    """Where the Tim SPBE's coordination meeting (SOP step 5) stands; cancelled and held are final."""
+
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    HELD = "held"
+
+
+class Rsvp(StrEnum):
+    """An invitee's answer to a meeting invitation (no row value: not answered yet)."""
+
+    HADIR = "hadir"
+    TIDAK_HADIR = "tidak_hadir"
+    DIWAKILKAN = "diwakilkan"  # someone else comes in their place; the representative's name is kept
