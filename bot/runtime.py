@@ -20,7 +20,7 @@ from bot.messaging.inbound import ChannelInbound, InboundProcessor
 from bot.messaging.outbox_dispatch import OutboxDispatcher
 from bot.services import lease
 from bot.web.server import WebServer
-from jobs import journal_purge, journal_sweep, outbox_dispatch, review_digest, upload_batches
+from jobs import journal_purge, journal_sweep, meeting_reminders, outbox_dispatch, review_digest, upload_batches
 from storage.database import uninterrupted
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ class Runtime:
         scheduler.register(outbox_dispatch.job(self.outbox))
         scheduler.register(upload_batches.job(self.app.services))
         scheduler.register(review_digest.job(self.app.services.db, self.app.services.settings.review_digest_minutes))
+        scheduler.register(meeting_reminders.job(self.app.services))
 
     async def start(self) -> None:
         """Check the channel configuration, then serve HTTP (webhooks are journaled even on a standby)."""

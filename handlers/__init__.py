@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.conversation.handling import Registry
-from handlers import campaigns, deadlines, general, intake, libur, opd, people, progress, review
+from handlers import campaigns, deadlines, general, intake, libur, meetings, opd, people, progress, review
 
 
 def build_registry() -> Registry:
@@ -13,6 +13,7 @@ def build_registry() -> Registry:
     deadlines.register(registry)
     general.register(registry)
     libur.register(registry)
+    meetings.register(registry)
     opd.register(registry)
     people.register(registry)
     intake.register(registry)

@@ -11,7 +11,7 @@ import storage.models
 from bot.app import MonevApp, build_channels
 from bot.runtime import Runtime
 from bot.services import identity, submissions
-from jobs import journal_purge, journal_sweep, outbox_dispatch, review_digest, upload_batches
+from jobs import journal_purge, journal_sweep, meeting_reminders, outbox_dispatch, review_digest, upload_batches
 from storage.models import BatchStatus, OutboxMessage, Role, UploadBatch
 from tests.test_submissions import NOW, open_campaign
 
@@ -19,7 +19,7 @@ from tests.test_submissions import NOW, open_campaign
 def test_the_runtime_schedules_the_jobs_of_jobs(app: MonevApp) -> None:
     Runtime(app, build_channels(app))  # no Telegram token: no journal to sweep
     assert app.scheduler.job_names == sorted(
-        [journal_purge.NAME, outbox_dispatch.NAME, review_digest.NAME, upload_batches.NAME]
+        [journal_purge.NAME, meeting_reminders.NAME, outbox_dispatch.NAME, review_digest.NAME, upload_batches.NAME]
     )
     assert journal_sweep.NAME == "journal-sweep"  # the name the Telegram runtime registers it under
 

@@ -9,6 +9,8 @@ from datetime import datetime, time, timedelta
 import pytest
 from sqlalchemy import select
 
+from bot.app import MonevApp
+from bot.conversation.envelope import Envelope
 from bot.domain.enums import MeetingState, Rsvp
 from bot.errors import DomainError
 from bot.services import identity, meetings
@@ -16,8 +18,9 @@ from bot.services.audit import Acting
 from bot.services.calendar import WorkingCalendar, package_holidays
 from bot.services.campaigns import campaign_detail
 from bot.services.timeline import step_progress
+from jobs import meeting_reminders
 from storage.database import Database
-from storage.models import AuditEntry, MeetingReminder, Role
+from storage.models import AuditEntry, MeetingReminder, OutboxMessage, Role
 from tests.test_submissions import NOW, WIB, open_campaign
 
 CALENDAR = WorkingCalendar(WIB, time(8, 0), time(16, 0), package_holidays([2026]))
@@ -106,7 +109,9 @@ async def test_a_meeting_is_scheduled_answered_and_audited_and_bad_answers_chang
         with pytest.raises(DomainError) as outsider:
             await meetings.answer(session, view.id, MEETING_AT, Rsvp.HADIR, acting=people.outsider, now=NOW)
         with pytest.raises(DomainError) as stale:
-            await meetings.answer(session, view.id, MEETING_AT + timedelta(days=1), Rsvp.HADIR, acting=people.tim[2], now=NOW)
+            await meetings.answer(
+                session, view.id, MEETING_AT + timedelta(days=1), Rsvp.HADIR, acting=people.tim[2], now=NOW
+            )
     assert (after.accepted, after.declined, after.represented, after.unanswered) == (1, 1, 1, 1)
     assert after.invitee(people.liaison.person_id or 0) == meetings.InviteeView(
         people.liaison.person_id or 0, "Budi", Rsvp.DIWAKILKAN, "Siti Aminah, Kasubbag Program", NOW
@@ -136,7 +141,10 @@ async def test_a_meeting_is_scheduled_answered_and_audited_and_bad_answers_chang
 def test_which_reminders_are_due() -> None:
     invited = NOW
     day_before = datetime(2026, 9, 4, 8, 0, tzinfo=WIB)  # Monday's meeting: Friday is the working day before
-    assert meetings.reminder_moments(MEETING_AT, CALENDAR) == {"hari": day_before, "jam": MEETING_AT - timedelta(hours=1)}
+    assert meetings.reminder_moments(MEETING_AT, CALENDAR) == {
+        "hari": day_before,
+        "jam": MEETING_AT - timedelta(hours=1),
+    }
     assert meetings.due_kinds(MEETING_AT, invited, day_before - timedelta(minutes=1), CALENDAR) == []
     assert meetings.due_kinds(MEETING_AT, invited, day_before, CALENDAR) == ["hari"]
     assert meetings.due_kinds(MEETING_AT, invited, MEETING_AT - timedelta(minutes=30), CALENDAR) == ["jam"]
@@ -212,3 +220,25 @@ async def test_recording_the_actual_times_times_sop_step_5(db: Database) -> None
     step5 = step_progress(detail.events, CALENDAR, MEETING_AT + timedelta(days=2))[5]
     assert (step5.started, step5.ended) == (MEETING_AT, MEETING_AT + timedelta(minutes=180))
     assert step5.working_minutes == 180 and not step5.over_target
+
+
+async def test_the_reminder_job_queues_each_reminder_once_through_the_outbox(app: MonevApp) -> None:
+    db = app.services.db
+    campaign_id, people = await world(db)
+    view = await scheduled(db, campaign_id, people)
+    async with db.write() as session:
+        await meetings.answer(session, view.id, MEETING_AT, Rsvp.TIDAK_HADIR, acting=people.tim[1], now=NOW)
+    friday = datetime(2026, 9, 4, 8, 1, tzinfo=WIB)
+    assert await meeting_reminders.run(friday - timedelta(minutes=2), app.services) == 0
+    assert await meeting_reminders.run(friday, app.services) == 4
+    assert await meeting_reminders.run(friday + timedelta(minutes=1), app.services) == 0
+    async with db.read() as session:
+        queued = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "rapat"))).all()
+    templates = {(m.person_id, Envelope.from_json(json.loads(m.payload or "{}")).template) for m in queued}
+    assert templates == {
+        (people.tim[0].person_id, "rapat/pengingat"),
+        (people.tim[2].person_id, "rapat/pengingat"),
+        (people.liaison.person_id, "rapat/pengingat"),
+        (people.kasi.person_id, "rapat/peralatan"),
+    }
+    assert {m.template_key for m in queued} == {"rapat"} and {m.campaign_id for m in queued} == {campaign_id}

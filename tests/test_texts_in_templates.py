@@ -49,12 +49,14 @@ LINES = {
     "tinjau": "/tinjau [#ID] — Tinjau data dukung yang menunggu, mulai dari yang terlama",
     "buka": "/buka KODE_OPD KODE_ITEM ALASAN [#ID] — Buka kembali item yang sudah diterima untuk versi baru",
     "perpanjang": "/perpanjang KODE_OPD|semua TANGGAL [JAM] ALASAN [#ID] — Perpanjang tenggat satu OPD atau semua OPD",
+    # Added with the coordination meeting (issue 20).
+    "rapat": "/rapat [#ID] — Jadwalkan rapat koordinasi Tim SPBE, lihat daftar hadir, ubah jadwal atau batalkan",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
     *EVERYONE,
     *("opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"),
-    *("tinjau", "buka", "perpanjang"),
+    *("tinjau", "buka", "perpanjang", "rapat"),
 ]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],

@@ -82,6 +82,7 @@ COMMANDS: tuple[Command, ...] = (
         roles=frozenset({Role.ADMIN, Role.KASI, Role.KABID}),
         usage="KODE_OPD|semua TANGGAL [JAM] ALASAN [#ID]",
     ),
+    Command("rapat", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[#ID]"),
 )
 
 

@@ -34,6 +34,7 @@ TEMPLATE_KEYS = {
     "permintaan_data": "undangan",
     "laporan_kirim": "pemberitahuan",
     "hasil_tinjauan": "hasil_tinjauan",
+    "rapat": "rapat",
 }
 DEFAULT_TEMPLATE_KEY = "pemberitahuan"
 # A chat's command menu: no text anyone reads, but queued like a message so it is durable, in order with the
