@@ -242,3 +242,20 @@ async def test_the_reminder_job_queues_each_reminder_once_through_the_outbox(app
         (people.kasi.person_id, "rapat/peralatan"),
     }
     assert {m.template_key for m in queued} == {"rapat"} and {m.campaign_id for m in queued} == {campaign_id}
+
+
+async def test_actual_times_other_than_scheduled_are_recorded_as_typed(db: Database) -> None:
+    campaign_id, people = await world(db)
+    view = await scheduled(db, campaign_id, people)
+    started, ended = MEETING_AT + timedelta(minutes=20), MEETING_AT + timedelta(hours=4)
+    async with db.write() as session:
+        with pytest.raises(DomainError) as backwards:
+            await meetings.record_held(session, view.id, acting=people.kasi, now=ended, started=ended, ended=started)
+        held = await meetings.record_held(
+            session, view.id, acting=people.kasi, now=ended + timedelta(hours=1), started=started, ended=ended
+        )
+        detail = await campaign_detail(session, campaign_id)
+    assert backwards.value.template == "rapat/waktu_terbalik"
+    assert (held.actual_start, held.actual_end) == (started, ended)
+    step5 = step_progress(detail.events, CALENDAR, ended + timedelta(days=1))[5]
+    assert step5.working_minutes == 220 and step5.over_target  # 40 minutes over the SOP's 180

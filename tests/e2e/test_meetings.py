@@ -242,6 +242,14 @@ async def test_invitations_answers_reminders_reschedule_attendance_and_step_5(
         # After the meeting the Kasi records it as held: step 5 shows in the campaign's timeline.
         m.clock.advance(timedelta(hours=4))
         await m.kasi.say("/rapat")
+        (ask_times,) = await m.kasi.press(m.kasi.choices().index("Catat waktu pelaksanaan lain") + 1)
+        assert "jam mulai dan jam selesai" in ask_times
+        (unreadable,) = await m.kasi.say("jam sembilan")
+        assert "Mohon ketik dua jam" in unreadable
+        (backwards,) = await m.kasi.say("12:00 09:00")
+        assert "harus setelah waktu mulai" in backwards
+        (left,) = await m.kasi.say("/batal")
+        await m.kasi.say("/rapat")
         assert "Rapat terlaksana sesuai jadwal" in m.kasi.choices()
         (held,) = await m.kasi.press(m.kasi.choices().index("Rapat terlaksana sesuai jadwal") + 1)
         assert "Pelaksanaan rapat tercatat" in held and "12.00 WIB" in held
