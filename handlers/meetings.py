@@ -272,7 +272,7 @@ async def send_action(ctx: Context, params: dict[str, Any]) -> Reply:
 
 async def _invite_all(ctx: Context, view: MeetingView, template: str, **params: Any) -> None:
     session = await ctx.session()
-    for invitee in view.invitees:
+    for invitee in (i for i in view.invitees if i.active):
         buttons = await rsvp_buttons(session, ctx.services, view, invitee.person_id, ctx.now)
         message = Envelope.of(KIND, template, buttons=buttons, m=view, **params)
         await ctx.send_later(invitee.person_id, message, campaign_id=view.campaign_id)
@@ -391,7 +391,7 @@ async def cancel_action(ctx: Context, params: dict[str, Any]) -> Reply:
     view = await meetings.cancel(
         await ctx.session(), int(params["meeting"]), acting=ctx.acting(_organising_role(ctx)), now=ctx.now
     )
-    for invitee in view.invitees:
+    for invitee in (i for i in view.invitees if i.active):
         await ctx.send_later(
             invitee.person_id, Envelope.of(KIND, "rapat/pembatalan", m=view), campaign_id=view.campaign_id
         )

@@ -14,6 +14,7 @@ from bot.conversation.envelope import Envelope
 from bot.domain.enums import MeetingState, Rsvp
 from bot.errors import DomainError
 from bot.services import identity, meetings
+from bot.services import people as people_service
 from bot.services.audit import Acting
 from bot.services.calendar import WorkingCalendar, package_holidays
 from bot.services.campaigns import campaign_detail
@@ -228,19 +229,25 @@ async def test_the_reminder_job_queues_each_reminder_once_through_the_outbox(app
     view = await scheduled(db, campaign_id, people)
     async with db.write() as session:
         await meetings.answer(session, view.id, MEETING_AT, Rsvp.TIDAK_HADIR, acting=people.tim[1], now=NOW)
+        # A revoked invitee stays on the attendance list but is reminded of nothing.
+        await people_service.revoke_person(
+            session, people.tim[2].person_id or 0, acting=people.kasi, revoker_roles=frozenset({Role.KASI}), now=NOW
+        )
     friday = datetime(2026, 9, 4, 8, 1, tzinfo=WIB)
     assert await meeting_reminders.run(friday - timedelta(minutes=2), app.services) == 0
-    assert await meeting_reminders.run(friday, app.services) == 4
+    assert await meeting_reminders.run(friday, app.services) == 3
     assert await meeting_reminders.run(friday + timedelta(minutes=1), app.services) == 0
     async with db.read() as session:
         queued = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "rapat"))).all()
     templates = {(m.person_id, Envelope.from_json(json.loads(m.payload or "{}")).template) for m in queued}
     assert templates == {
         (people.tim[0].person_id, "rapat/pengingat"),
-        (people.tim[2].person_id, "rapat/pengingat"),
         (people.liaison.person_id, "rapat/pengingat"),
         (people.kasi.person_id, "rapat/peralatan"),
     }
+    async with db.read() as session:
+        listed = await meetings.meeting_view(session, view.id)
+    assert [i.active for i in listed.invitees if i.person_id == people.tim[2].person_id] == [False]
     assert {m.template_key for m in queued} == {"rapat"} and {m.campaign_id for m in queued} == {campaign_id}
 
 

@@ -64,6 +64,7 @@ class InviteeView:
     rsvp: Rsvp | None
     representative: str | None
     answered_at: datetime | None
+    active: bool = True  # still holds a role: a revoked invitee stays on the list but is told nothing more
 
 
 @dataclass(frozen=True)
@@ -186,9 +187,14 @@ async def meeting_view(session: AsyncSession, meeting_id: int) -> MeetingView:
     if row is None:
         raise DomainError("rapat/tidak_dikenal")
     meeting, title, organiser_name, organiser_purged = row
+    holds_a_role = (
+        select(RoleAssignment.id)
+        .where(RoleAssignment.person_id == MeetingInvitee.person_id, RoleAssignment.revoked_at.is_(None))
+        .exists()
+    )
     invitees = (
         await session.execute(
-            select(MeetingInvitee, Person.display_name, Person.purged_at)
+            select(MeetingInvitee, Person.display_name, Person.purged_at, holds_a_role)
             .join(Person, Person.id == MeetingInvitee.person_id)
             .where(MeetingInvitee.meeting_id == meeting_id)
             .order_by(Person.display_name, Person.id)
@@ -214,8 +220,9 @@ async def meeting_view(session: AsyncSession, meeting_id: int) -> MeetingView:
                 Rsvp(invitee.rsvp) if invitee.rsvp else None,
                 invitee.representative,
                 invitee.answered_at,
+                bool(active),
             )
-            for invitee, name, purged in invitees
+            for invitee, name, purged, active in invitees
         ),
     )
 
@@ -605,7 +612,8 @@ async def take_due_reminders(session: AsyncSession, calendar: WorkingCalendar, n
             )
         )
         sent = {(person_id, kind) for person_id, kind in rows}
-        wanted = [(i.person_id, kind) for kind in kinds for i in view.invitees if i.rsvp is not Rsvp.TIDAK_HADIR]
+        reminded = [i for i in view.invitees if i.active and i.rsvp is not Rsvp.TIDAK_HADIR]
+        wanted = [(i.person_id, kind) for kind in kinds for i in reminded]
         if ReminderKind.DAY in kinds:
             wanted.append((view.organiser_id, ReminderKind.EQUIPMENT))
         for person_id, kind in wanted:
