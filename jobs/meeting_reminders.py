@@ -39,9 +39,16 @@ def _message(reminder: DueReminder) -> Envelope:
 
 
 async def run(now: datetime, services: Services) -> int:
-    """Queue the reminders due at `now`; returns how many were queued."""
-    async with services.db.write() as session:
+    """Queue the reminders due at `now`; returns how many were queued.
+
+    Most minutes no meeting is ahead: a read answers that, and the calendar (the holidays package computes its
+    years) is built before the write lock is taken, so this job never holds SQLite's writer for long.
+    """
+    async with services.db.read() as session:
+        if not await meetings.reminders_may_be_due(session, now):
+            return 0
         calendar = await load_calendar(session, services.settings, range(now.year - 1, now.year + 2))
+    async with services.db.write() as session:
         due = await meetings.take_due_reminders(session, calendar, now)
         for reminder in due:
             await outbox.enqueue(

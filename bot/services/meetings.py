@@ -585,6 +585,23 @@ class DueReminder:
     person_id: int
 
 
+REMINDER_HORIZON = timedelta(days=60)
+
+
+async def reminders_may_be_due(session: AsyncSession, now: datetime) -> bool:
+    """Whether any meeting is scheduled ahead at all: the job asks this, read-only, before it takes the write lock."""
+    upcoming = await session.scalar(
+        select(Meeting.id)
+        .where(
+            Meeting.state == MeetingState.SCHEDULED.value,
+            Meeting.starts_at > now,
+            Meeting.starts_at <= now + REMINDER_HORIZON,
+        )
+        .limit(1)
+    )
+    return upcoming is not None
+
+
 async def take_due_reminders(session: AsyncSession, calendar: WorkingCalendar, now: datetime) -> list[DueReminder]:
     """The reminders due at `now`, each recorded as sent (once per meeting, person, kind and start time).
 
@@ -596,7 +613,7 @@ async def take_due_reminders(session: AsyncSession, calendar: WorkingCalendar, n
             select(Meeting).where(
                 Meeting.state == MeetingState.SCHEDULED.value,
                 Meeting.starts_at > now,
-                Meeting.starts_at <= now + timedelta(days=60),
+                Meeting.starts_at <= now + REMINDER_HORIZON,
             )
         )
     ).all()
