@@ -24,6 +24,7 @@ from jobs import (
     evidence_text,
     journal_purge,
     journal_sweep,
+    meeting_reminders,
     outbox_dispatch,
     reminder_tick,
     review_digest,
@@ -78,6 +79,7 @@ class Runtime:
         if self.app.services.settings.evidence_workers > 0:
             scheduler.register(evidence_text.job(self.app.services))
         scheduler.register(reminder_tick.job(self.app.services.db, self.app.services.settings))
+        scheduler.register(meeting_reminders.job(self.app.services))
 
     async def start(self) -> None:
         """Check the channel configuration, then serve HTTP (webhooks are journaled even on a standby)."""

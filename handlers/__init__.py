@@ -11,6 +11,7 @@ from handlers import (
     general,
     intake,
     libur,
+    meetings,
     opd,
     people,
     progress,
@@ -28,6 +29,7 @@ def build_registry() -> Registry:
     evidence.register(registry)
     general.register(registry)
     libur.register(registry)
+    meetings.register(registry)
     opd.register(registry)
     people.register(registry)
     intake.register(registry)

@@ -14,12 +14,14 @@ from bot.domain.enums import (  # noqa: F401  re-exported: migrations and older 
     CampaignState,
     Channel,
     InboundStatus,
+    MeetingState,
     OutboxStatus,
     ReminderState,
     ReviewDecision,
     ReviewReason,
     ReviewState,
     Role,
+    Rsvp,
 )
 from storage.types import UTCDateTime
 
@@ -597,3 +599,49 @@ class Reminder(Base):
     state: Mapped[str] = mapped_column(String(16))  # sent | skipped | manual
     created_at: Mapped[datetime]
     person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))  # who sent a manual one
+
+
+class Meeting(Base):
+    """The Tim SPBE's coordination meeting of a campaign (SOP step 5): when, where, what, who organises it."""
+
+    __tablename__ = "meeting"
+    __table_args__ = (Index("ix_meeting_campaign", "campaign_id", "id"), Index("ix_meeting_due", "state", "starts_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    starts_at: Mapped[datetime]
+    duration_minutes: Mapped[int] = mapped_column(default=180)  # the SOP's mutu baku for step 5
+    place: Mapped[str] = mapped_column(String(200))
+    agenda: Mapped[str] = mapped_column(Text)
+    organiser_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    state: Mapped[str] = mapped_column(String(16), default=MeetingState.SCHEDULED.value)
+    invited_at: Mapped[datetime]  # when the invitations (or the latest reschedule's notices) were queued
+    actual_start: Mapped[datetime | None]
+    actual_end: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class MeetingInvitee(Base):
+    """One person invited to a meeting and their answer (none yet: `rsvp` is NULL)."""
+
+    __tablename__ = "meeting_invitee"
+
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
+    rsvp: Mapped[str | None] = mapped_column(String(16))
+    representative: Mapped[str | None] = mapped_column(String(120))
+    answered_at: Mapped[datetime | None]
+
+
+class MeetingReminder(Base):
+    """A reminder sent for a meeting; unique per start time, so a rescheduled meeting is reminded afresh."""
+
+    __tablename__ = "meeting_reminder"
+    __table_args__ = (UniqueConstraint("meeting_id", "person_id", "kind", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # hari, jam, peralatan
+    starts_at: Mapped[datetime]
+    sent_at: Mapped[datetime]

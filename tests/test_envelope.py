@@ -17,7 +17,7 @@ from bot.channels.console import ConsoleChannel
 from bot.conversation.core import Actor, Button, OutgoingDocument, Reply
 from bot.conversation.envelope import Document, Envelope, EnvelopeButton, Label, plain
 from bot.conversation.templating import Renderer
-from bot.domain.enums import CampaignState, ReviewDecision, ReviewReason, Role
+from bot.domain.enums import CampaignState, MeetingState, ReviewDecision, ReviewReason, Role, Rsvp
 from bot.messaging.delivery import Identity
 from bot.messaging.outbox_dispatch import OutboxDispatcher
 from bot.services import lease, outbox
@@ -25,6 +25,7 @@ from bot.services.broadcast import BroadcastReport, OpdReach
 from bot.services.campaigns import CampaignDetail, CampaignSummary, InvitationTarget, OpdItems
 from bot.services.deadlines import Extension
 from bot.services.items import ItemSpec
+from bot.services.meetings import InviteeView, MeetingView
 from bot.services.people import AssignmentView
 from bot.services.review import Decision, Digest, DigestLine
 from bot.services.submissions import Receipt, ReceiptFile, Scope
@@ -78,6 +79,18 @@ def decision(kind: ReviewDecision, reason: ReviewReason | None, note: str | None
     )
 
 
+def meeting() -> MeetingView:
+    invitees = (
+        InviteeView(4, "Rina <Tim>", Rsvp.HADIR, None, NOW),
+        InviteeView(5, "Budi", Rsvp.DIWAKILKAN, "Siti & Ani", NOW),
+        InviteeView(6, "Joko", None, None, None),
+    )
+    return MeetingView(
+        7, 3, "Evaluasi <SPBE> & Pemdi", NOW + timedelta(days=3), 180, "Ruang Rapat Pontive Center",
+        "Analisis <data> & paparan", 2, "Andi", MeetingState.SCHEDULED, None, None, invitees,
+    )  # fmt: skip
+
+
 QUEUED = [
     ("kampanye/untuk_kabid", {"c": detail()}),
     ("kampanye/hasil_disposisi", {"c": detail(), "approved": False, "note": "Lengkapi <lampiran> & tanda tangan"}),
@@ -115,6 +128,14 @@ QUEUED = [
         for opd in ("DINKES", None)
     ],
     ("pendaftaran/serah_terima_tanya", {"name": "Ani", "opd_name": "Dinkes", "previous": ["Budi", "Citra"]}),
+    ("rapat/undangan", {"m": meeting()}),
+    ("rapat/jadwal_diubah", {"m": meeting(), "sebelumnya": NOW}),
+    ("rapat/pembatalan", {"m": meeting()}),
+    *[
+        ("rapat/pengingat", {"m": meeting(), "jenis": kind, "i": meeting().invitees[n]})
+        for kind, n in (("hari", 1), ("jam", 2))
+    ],
+    ("rapat/peralatan", {"m": meeting()}),
 ]
 
 

@@ -15,6 +15,7 @@ from jobs import (
     evidence_text,
     journal_purge,
     journal_sweep,
+    meeting_reminders,
     outbox_dispatch,
     reminder_tick,
     review_digest,
@@ -30,6 +31,7 @@ def test_the_runtime_schedules_the_jobs_of_jobs(app: MonevApp) -> None:
         [
             evidence_text.NAME,
             journal_purge.NAME,
+            meeting_reminders.NAME,
             outbox_dispatch.NAME,
             reminder_tick.NAME,
             review_digest.NAME,

@@ -55,12 +55,14 @@ LINES = {
     "cari": "/cari KATA… [#ID] — Cari data dukung menurut kata di dalam berkasnya (termasuk hasil pindaian)",
     # Added with the reminders (issue 17).
     "ingatkan": "/ingatkan [KODE_OPD|semua] — Kirim pengingat sekarang ke satu OPD atau semua OPD yang belum lengkap",
+    # Added with the coordination meeting (issue 20).
+    "rapat": "/rapat [#ID] — Jadwalkan rapat koordinasi Tim SPBE, lihat daftar hadir, ubah jadwal atau batalkan",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
     *EVERYONE,
     *("opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"),
-    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan"),
+    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan", "rapat"),
 ]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],

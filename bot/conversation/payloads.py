@@ -8,7 +8,8 @@ The prefixes: `act:TOKEN` (a one-time action, bot.services.actions), `kir:` (int
 (the OPD list, handlers.opd), `kmp:` (campaigns, handlers.campaigns), `sta:` (which campaign `/status` or
 `/riwayat` shows, handlers.progress), `berkas:` (a version's files for staff, handlers.progress), `sts:`
 (the campaign overview, handlers.progress), `tnj:a:REASON` (a reason for a revision request) and `tnj:q:ID`
-(the review digest's button into `/tinjau #ID`), both handlers.review.
+(the review digest's button into `/tinjau #ID`), both handlers.review; `rpt:` (the coordination meeting,
+handlers.meetings).
 """
 
 from __future__ import annotations
@@ -316,3 +317,36 @@ def parse_version_files(data: str) -> VersionFilesPress | None:
     if campaign_id is None or number is None or not OPD_CODE.fullmatch(fields[1]) or not ITEM_CODE.fullmatch(fields[2]):
         return None
     return VersionFilesPress(campaign_id, fields[1], fields[2], number)
+
+
+MeetingVerb = Literal["campaign", "place", "tim", "show", "reschedule", "cancel", "times"]
+_MEETING_WITH_ID: dict[str, MeetingVerb] = {
+    "k": "campaign",
+    "m": "show",
+    "u": "reschedule",
+    "x": "cancel",
+    "w": "times",
+}
+_MEETING_BARE: dict[str, MeetingVerb] = {"p": "place", "t": "tim"}
+
+
+@dataclass(frozen=True)
+class MeetingPress:
+    """`rpt:k:CAMPAIGN` (which campaign), `rpt:p` (the default place), `rpt:t` (invite the whole Tim SPBE),
+    `rpt:m:MEETING` (the attendance list), `rpt:u:MEETING` (reschedule), `rpt:x:MEETING` (cancel, asks first),
+    `rpt:w:MEETING` (type the actual start and end)."""
+
+    verb: MeetingVerb
+    id: int | None = None
+
+
+def parse_meeting(data: str) -> MeetingPress | None:
+    fields = _fields(data, "rpt")
+    if fields is None:
+        return None
+    if len(fields) == 1 and fields[0] in _MEETING_BARE:
+        return MeetingPress(_MEETING_BARE[fields[0]])
+    if len(fields) == 2 and fields[0] in _MEETING_WITH_ID:
+        number = parse_number(fields[1], minimum=1)
+        return MeetingPress(_MEETING_WITH_ID[fields[0]], number) if number is not None else None
+    return None

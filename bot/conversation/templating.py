@@ -51,6 +51,14 @@ def date_in_words(moment: datetime | str, zone: ZoneInfo) -> str:
     return f"{_DAYS[local.weekday()]}, {local.day} {_MONTHS[local.month - 1]} {local.year} pukul {local:%H.%M} {label}"
 
 
+def time_in_words(moment: datetime | str, zone: ZoneInfo) -> str:
+    """'12.00 WIB' — the time of day alone, e.g. when a meeting that starts in words ends."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    local = moment.astimezone(zone)
+    return f"{local:%H.%M} {_ZONE_NAMES.get(zone.key, local.tzname() or zone.key)}"
+
+
 def day_in_words(day: date | str) -> str:
     """'Kamis, 24 Desember 2026' — a day without a time (holidays)."""
     if isinstance(day, str):
@@ -127,6 +135,7 @@ class Renderer:
             keep_trailing_newline=False,
         )
         env.filters["tanggal"] = lambda moment: date_in_words(moment, self.zone)
+        env.filters["jam"] = lambda moment: time_in_words(moment, self.zone)
         env.filters["ukuran"] = file_size_in_words
         env.filters["hari"] = day_in_words
         env.filters["persen"] = percent_in_words

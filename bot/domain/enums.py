@@ -114,3 +114,19 @@ class ReminderState(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"  # its window passed with nothing delivered: never sent late
     MANUAL = "manual"
+
+
+class MeetingState(StrEnum):
+    """Where the Tim SPBE's coordination meeting (SOP step 5) stands; cancelled and held are final."""
+
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    HELD = "held"
+
+
+class Rsvp(StrEnum):
+    """An invitee's answer to a meeting invitation (no row value: not answered yet)."""
+
+    HADIR = "hadir"
+    TIDAK_HADIR = "tidak_hadir"
+    DIWAKILKAN = "diwakilkan"  # someone else comes in their place; the representative's name is kept
