@@ -60,6 +60,7 @@ class Runtime:
         self.is_holder = False
         self.fence: lease.Fence | None = None
         self._skew_reported = False
+        self._stopped = False  # stop() is final: the lease loop takes nothing back after it
         self._active_tasks: list[asyncio.Task[None]] = []
         self._register_jobs()
 
@@ -92,7 +93,7 @@ class Runtime:
         """Hold or wait for the lease until cancelled."""
         settings = self.app.settings
         timeout = timedelta(seconds=settings.lease_timeout_seconds)
-        while True:
+        while not self._stopped:
             try:
                 grant = await uninterrupted(self._renew(timeout))
             except Exception:
@@ -100,6 +101,8 @@ class Runtime:
                 grant = None
             if (crashed := self.failed_task()) is not None:
                 raise crashed
+            if self._stopped:  # stop() ran while this renewal was under way: the released lease is not taken back
+                return
             if grant is not None:
                 self._report_skew(grant.clock_skew)
                 if grant.fence != self.fence:
@@ -188,6 +191,7 @@ class Runtime:
         After a SIGTERM nothing that was sent is sent again: a reply or outbox message either went out and
         was recorded before the exit, or had not been sent and goes out at the next start.
         """
+        self._stopped = True
         was_holder = self.is_holder
         if was_holder:
             await self._drain()
