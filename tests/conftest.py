@@ -15,6 +15,7 @@ from bot.settings import Settings, load_settings
 from storage import migrate
 from storage.database import Database
 from storage.models import Base
+from tests.schema_template import seed_sqlite
 
 pytest_plugins = ["tests.fake_telegram.fixtures", "tests.fake_whatsapp.fixtures"]
 
@@ -79,6 +80,7 @@ def postgres_url() -> str:
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     """A migrated, empty database (PostgreSQL tables are truncated between tests)."""
+    await seed_sqlite(database_url)
     database = Database(database_url)
     await migrate.upgrade(database)
     if not database.is_sqlite:

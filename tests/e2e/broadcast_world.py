@@ -17,6 +17,7 @@ from storage import migrate
 from storage.database import Database
 from storage.filestore import FileStore
 from storage.models import OutboxMessage, Role
+from tests.schema_template import seed_sqlite
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -47,6 +48,7 @@ async def open_broadcast(
     deadline: datetime | None = None,
 ) -> World:
     """Register liaisons (by invite codes), create, dispose, sign and open a campaign: its invitations are queued."""
+    await seed_sqlite(settings.database_url)
     db = Database(settings.database_url)
     try:
         await migrate.upgrade(db)

@@ -29,6 +29,7 @@ from storage.models import InboundEvent, OutboxMessage, OutboxStatus, Role
 from tests.conftest import make_settings
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
+from tests.schema_template import seed_sqlite
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -130,6 +131,7 @@ async def running_bot(
     The channels are the configured ones (`build_channels`, as `monev run` builds them) unless `channels` builds
     others from the app.
     """
+    await seed_sqlite(settings.database_url)
     app = build_app(settings, clock)
     await app.prepare()
     runtime = Runtime(app, await channels(app) if channels else build_channels(app, limiter))

@@ -48,6 +48,8 @@ async def test_ekspor_sends_the_workbook_and_ekspor_paket_the_package_to_admins_
         await fake_telegram.wait_for_messages(kasi.id, before + 2, timeout=15)
         (accepted,) = await next_texts(fake_telegram, budi, 1, lambda: kasi.press_button(1))
         assert "diterima" in accepted
+        # The Kasi's own answer to the press may come after the liaison's notice: wait for it too.
+        await fake_telegram.wait_for_messages(kasi.id, before + 3, timeout=15)
 
         # The Kabid asks for the workbook: a reply, then the document through the outbox.
         before = len(fake_telegram.sent_messages(kabid.id))

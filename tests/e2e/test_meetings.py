@@ -23,7 +23,7 @@ from storage.models import Meeting, MeetingInvitee, Person, Role
 from tests.conftest import make_settings
 from tests.e2e.both_channels import CHANNELS, Chatter, TelegramChatter, WhatsAppChatter
 from tests.e2e.broadcast_world import World, open_broadcast
-from tests.e2e.harness import MovableClock, RunningBot, code_for, free_port, running_bot, telegram_env
+from tests.e2e.harness import MovableClock, RunningBot, code_for, free_port, outbox_idle, running_bot, telegram_env
 from tests.fake_telegram.server import FakeBotAPI
 from tests.fake_whatsapp import FakeWhatsAppAPI
 
@@ -119,6 +119,13 @@ async def meeting_world(
         greeting, _, _ = await wa.say(f"/daftar {await code_for(bot, Role.OPD, 'BPBD')}", 3)
         assert "Pendaftaran berhasil" in greeting
         people["Siti"] = wa
+        # The Kasi reads the broadcast's delivery report once it settles (before or after Siti's invitation): let it
+        # come now, not in the middle of the flows under test.
+        await fake_telegram.wait_for(
+            lambda: [m for m in fake_telegram.sent_messages(KASI_CHAT) if "Laporan pengiriman undangan" in m["text"]],
+            timeout=20,
+        )
+        await outbox_idle(bot.app.services.db)
         yield Meeting5(bot, clock, world, kasi, people, wa)
 
 
