@@ -212,7 +212,7 @@ async def test_invitations_answers_reminders_reschedule_attendance_and_step_5(
         equipment = await received(m.kasi, "Pengingat untuk penyelenggara", kasi_count)
         assert "Bila adanya kerusakan pada perangkat / peralatan" in equipment and "agar segera diperbaiki" in equipment
         await m.bot.app.scheduler.run_now(meetings_job(), m.bot.app.now())  # once only
-        await asyncio.sleep(0.5)
+        await outbox_idle(m.bot.app.services.db)  # whatever the runs queued has gone out
         assert not any("Pengingat" in t for t in texts_of(joko)[counts["Joko"] :])
 
         # The Kasi reschedules to the next working day: everyone invited is told and asked again.
@@ -243,7 +243,7 @@ async def test_invitations_answers_reminders_reschedule_attendance_and_step_5(
         await m.bot.app.scheduler.run_now(meetings_job(), m.bot.app.now())
         for name in ("Rina", "Sari", "Budi", "Siti"):
             assert "satu jam lagi" in await received(m.people[name], "Pengingat", counts[name])
-        await asyncio.sleep(0.5)
+        await outbox_idle(m.bot.app.services.db)
         assert not any("Pengingat" in t for t in texts_of(joko)[counts["Joko"] :])
 
         # After the meeting the Kasi records it as held: step 5 shows in the campaign's timeline.

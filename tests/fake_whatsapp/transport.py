@@ -12,38 +12,10 @@ from typing import Any
 
 import httpx
 
-from .models import GRAPH_HOST, MEDIA_HOST
+# The bot's own transport (MONEV_WHATSAPP_BASE_URL): the fake is reached exactly as the channel reaches it.
+from bot.channels.whatsapp.transport import REAL_BASE_URL, RedirectingTransport
 
-REAL_BASE_URL = f"https://{GRAPH_HOST}"
-REDIRECTED_HOSTS = frozenset({GRAPH_HOST, MEDIA_HOST})
-
-
-class RedirectingTransport(httpx.AsyncBaseTransport):
-    """Sends requests for Meta's hosts to `base_url` (its path, if any, is put before the request's path)."""
-
-    def __init__(self, base_url: str, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        target = httpx.URL(base_url)
-        if target.scheme not in ("http", "https") or not target.host:
-            raise ValueError(f"not an http(s) base URL: {base_url!r}")
-        self._target = target
-        self._prefix = target.path.rstrip("/")
-        self._inner = inner or httpx.AsyncHTTPTransport()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Rewrite a request for Meta's hosts, then send it with the inner transport."""
-        if request.url.host in REDIRECTED_HOSTS:
-            request.url = request.url.copy_with(
-                scheme=self._target.scheme,
-                host=self._target.host,
-                port=self._target.port,
-                path=self._prefix + request.url.path,
-            )
-            request.headers["Host"] = self._target.netloc.decode("ascii")
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        """Close the inner transport's connections."""
-        await self._inner.aclose()
+__all__ = ["REAL_BASE_URL", "RedirectingTransport", "redirecting_client"]
 
 
 def redirecting_client(base_url: str = REAL_BASE_URL, **client_options: Any) -> httpx.AsyncClient:

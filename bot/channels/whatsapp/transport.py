@@ -16,10 +16,13 @@ REAL_BASE_URL = f"https://{GRAPH_HOST}"
 class RedirectingTransport(httpx.AsyncBaseTransport):
     """Sends requests for Meta's hosts to `base_url` (its path, if any, goes before the request's path)."""
 
-    def __init__(self, base_url: str) -> None:
-        self._target = httpx.URL(base_url)
-        self._prefix = self._target.path.rstrip("/")
-        self._inner = httpx.AsyncHTTPTransport()
+    def __init__(self, base_url: str, inner: httpx.AsyncBaseTransport | None = None) -> None:
+        target = httpx.URL(base_url)
+        if target.scheme not in ("http", "https") or not target.host:
+            raise ValueError(f"not an http(s) base URL: {base_url!r}")
+        self._target = target
+        self._prefix = target.path.rstrip("/")
+        self._inner = inner or httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.host in (GRAPH_HOST, MEDIA_HOST):
