@@ -109,6 +109,11 @@ class SchedulerHost:
     async def _tick(self, name: str) -> None:
         if name in self._busy:
             return  # the interval's tick while a woken run goes on: that run is the tick
+        if self._scheduler.state != STATE_RUNNING:
+            # Created before a drain or a pause but started after it: a run begun now would be cancelled
+            # mid-transaction by the step-down that follows. It runs at the next `resume` instead.
+            self._woken.add(name)
+            return
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)  # type: ignore[arg-type]

@@ -127,3 +127,31 @@ async def test_pausing_stops_a_running_job_at_once() -> None:
         assert not finished.is_set()
     finally:
         await host.stop()
+
+
+async def test_a_run_woken_just_before_a_drain_does_not_start_after_it() -> None:
+    """A clean shutdown drains the jobs, then cancels whatever still runs: a run created before the drain but not yet
+    started must not begin after it (it would be cancelled mid-transaction and leave its connection half rolled back).
+    It runs at the next `resume` instead."""
+    ran: list[datetime] = []
+
+    async def tick(now: datetime) -> None:
+        ran.append(now)
+
+    host = SchedulerHost(WIB)
+    host.register(PeriodicJob("bangun", 3600, tick))
+    host.start()
+    try:
+        host.wake("bangun")
+        while not any(task.get_name() == "job-bangun" for task in asyncio.all_tasks()):
+            await asyncio.sleep(0)  # the wake-up fires: the run's task exists but has not started
+        await host.drain()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert ran == []
+        host.resume()
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert len(ran) == 1
+    finally:
+        await host.stop()
