@@ -79,6 +79,7 @@ async def register_with_code(ctx: Context, code_text: str) -> Reply | list[Reply
         "pendaftaran/berhasil",
         role=_role(result),
         opd_name=result.opd_name,
+        channel=request.channel,  # only Telegram shows a command menu
         commands=commands,
         helps={c.name: ctx.services.renderer.plain(c.help_template) for c in commands},
     )

@@ -113,4 +113,6 @@ async def liaison_chat(
     async with running_bot(settings) as bot:
         greeting, _, _ = await chatter.say(f"/daftar {await code_for(bot, Role.OPD, 'DINKES')}", 3)
         assert "Pendaftaran berhasil" in greeting
+        # Only Telegram has a command menu to point to.
+        assert ("menu chat ini" in greeting) == (channel == "telegram")
         yield bot, chatter
