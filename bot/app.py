@@ -11,9 +11,6 @@ from typing import TextIO
 from zoneinfo import ZoneInfo
 
 from bot.channels.console import ConsoleChannel
-from bot.channels.telegram.channel import TelegramChannel
-from bot.channels.whatsapp.channel import WhatsAppChannel
-from bot.channels.whatsapp.sender import whatsapp_limits
 from bot.conversation.dispatch import Dispatcher
 from bot.conversation.handling import Registry, Services
 from bot.conversation.templating import Renderer
@@ -95,6 +92,12 @@ def build_channels(app: MonevApp, limiter: RateLimiter | None = None) -> list[Ch
     `limiter` is shared by every Telegram send of the process (direct replies and the outbox alike); WhatsApp has
     limits of its own (MONEV_WHATSAPP_MPS and the per-person pair rate), so a limiter of its own.
     """
+    # The channel libraries (python-telegram-bot, pywa, aiohttp) are imported here, not at the top: the other
+    # CLI commands never build a channel, and importing them was most of each command's start-up.
+    from bot.channels.telegram.channel import TelegramChannel
+    from bot.channels.whatsapp.channel import WhatsAppChannel
+    from bot.channels.whatsapp.sender import whatsapp_limits
+
     settings, services = app.settings, app.services
     limiter = limiter or RateLimiter()
     channels: list[ChannelProtocol] = []

@@ -77,6 +77,24 @@ async def test_migrations_create_the_schema_and_are_idempotent(db: Database) -> 
     } <= tables
 
 
+def test_the_head_read_from_file_names_is_alembic_s_head() -> None:
+    """`migrate.upgrade` skips Alembic when the database is at the head it reads from the file names."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory.from_config(migrate.alembic_config())
+    assert scripts.get_heads() == [migrate.head_revision()]
+
+
+async def test_an_empty_database_is_at_no_revision_until_migrated(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'empty.sqlite3'}")
+    try:
+        assert await migrate.current_revision(database) is None
+        await migrate.upgrade(database)
+        assert await migrate.current_revision(database) == migrate.head_revision()
+    finally:
+        await database.dispose()
+
+
 @pytest.fixture
 async def sqlite_db(tmp_path: Path) -> Database:
     database = Database(f"sqlite+aiosqlite:///{tmp_path / 'concurrency.sqlite3'}")

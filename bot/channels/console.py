@@ -17,9 +17,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bot.conversation.core import (
     Actor,
@@ -39,6 +37,9 @@ from bot.messaging.channel import Journal, JournalKey, RawEvent, Unparsable
 from bot.messaging.delivery import Identity, Undeliverable
 from bot.services import outbox
 from bot.services.journal import JournalRow
+
+if TYPE_CHECKING:  # aiohttp is imported by the web server, not by every CLI command
+    from aiohttp import web
 
 logger = logging.getLogger(__name__)
 

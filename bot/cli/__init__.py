@@ -32,7 +32,6 @@ from bot.domain.enums import Role
 from bot.errors import DomainError
 from bot.logging_setup import configure_logging
 from bot.messaging.channel import ConfigurationError
-from bot.runtime import Runtime
 from bot.services import registry
 from bot.settings import Settings, SettingsError, load_settings, prepare_data_dir
 
@@ -152,6 +151,8 @@ async def _run(app: MonevApp) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    from bot.runtime import Runtime  # the web server and the channels: only `monev run` loads them
+
     await _first_start(app)
     runtime = Runtime(app, build_channels(app))
     try:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-from aiohttp import web
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.conversation.core import Request
 from bot.messaging.delivery import Deliverer
 from bot.services.journal import JournalRow
+
+if TYPE_CHECKING:  # aiohttp is imported by the web server, not by every CLI command
+    from aiohttp import web
 
 # A raw inbound event as the platform sent it (plain JSON): journaled unchanged, read again by `to_request`.
 RawEvent = dict[str, Any]

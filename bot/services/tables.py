@@ -9,9 +9,6 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from openpyxl import load_workbook
-from openpyxl.utils.exceptions import InvalidFileException
-
 
 class TableFileError(ValueError):
     """The file cannot be read as a table at all.
@@ -56,6 +53,10 @@ def _csv_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
 
 
 def _xlsx_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
+    # openpyxl costs most of a CLI command's start-up: imported only when a workbook is read.
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError) as error:

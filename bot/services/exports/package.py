@@ -25,7 +25,6 @@ from zoneinfo import ZoneInfo
 
 from bot.errors import DomainError
 from bot.services.exports.data import ExportData, ExportVersion
-from bot.services.exports.recap import write_recap
 from bot.services.uploads import clean_file_name
 from storage.filestore import CHUNK_SIZE, FileStore
 
@@ -92,6 +91,8 @@ def unique_name(name: str, taken: set[str]) -> str:
 
 def write_package(data: ExportData, files: FileStore, target: BinaryIO, zone: ZoneInfo) -> PackageSummary:
     """Write the package into `target` (synchronous, disk-bound: call it in a thread, outside any transaction)."""
+    from bot.services.exports.recap import write_recap  # openpyxl: only when a package is written
+
     codes = {o.id: safe_name(o.code, "OPD") for o in data.opds}
     items = {i.id: safe_name(i.code, "ITEM") for i in data.items}
     order = {i.id: n for n, i in enumerate(data.items)}

@@ -24,7 +24,6 @@ from bot.services import audit
 from bot.services.audit import Acting
 from bot.services.exports.data import ExportData, ExportRows, assemble, read_export
 from bot.services.exports.package import package_name, recap_name, write_package
-from bot.services.exports.recap import write_recap
 from bot.services.submissions import COLLECTING, VIEWABLE
 from bot.services.uploads import register_blob
 from bot.settings import Settings
@@ -134,6 +133,8 @@ async def build(
 def _write(
     kind: str, rows: ExportRows, now: datetime, files: FileStore, target: Path, zone: ZoneInfo
 ) -> tuple[ExportData, int, int]:
+    from bot.services.exports.recap import write_recap  # openpyxl: only when a workbook is written
+
     try:
         data = assemble(rows, now)
         with target.open("wb") as out:
