@@ -38,6 +38,9 @@ class Chatter(Protocol):
     ) -> list[str]: ...
     async def press(self, number: int, replies: int = 1) -> list[str]: ...
     def choices(self) -> list[str]: ...
+    def count(self) -> int: ...
+    async def received(self, since: int, count: int) -> list[str]: ...
+    def documents(self) -> list[str]: ...
 
 
 class TelegramChatter:
@@ -61,6 +64,19 @@ class TelegramChatter:
 
     def choices(self) -> list[str]:
         return [str(b["text"]) for b in self.user.buttons()]
+
+    def count(self) -> int:
+        """How many messages the bot has sent this person so far (a mark for `received`)."""
+        return len(self.fake.sent_messages(self.user.id))
+
+    async def received(self, since: int, count: int) -> list[str]:
+        """The texts of the `count` messages after the mark `since`, waiting for them (messages nobody asked for)."""
+        messages = await self.fake.wait_for_messages(self.user.id, since + count, timeout=15)
+        return [str(m.get("text") or m.get("caption") or "") for m in messages[since:]]
+
+    def documents(self) -> list[str]:
+        """The file names of the documents the bot sent this person."""
+        return [str(m["document"]["file_name"]) for m in self.fake.sent_messages(self.user.id) if m.get("document")]
 
 
 class WhatsAppChatter:
@@ -88,6 +104,16 @@ class WhatsAppChatter:
 
     def choices(self) -> list[str]:
         return [str(c["title"]) for c in interactive_choices(self._latest_with_choices())]
+
+    def count(self) -> int:
+        return len(self.user.messages())
+
+    async def received(self, since: int, count: int) -> list[str]:
+        await self.fake.wait_for_messages(self.user, since + count, timeout=15)
+        return self.user.texts()[since:]
+
+    def documents(self) -> list[str]:
+        return [str(m["document"]["filename"]) for m in self.user.messages() if m.get("type") == "document"]
 
     def _latest_with_choices(self) -> dict[str, Any]:
         for message in reversed(self.user.messages()):
