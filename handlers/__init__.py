@@ -16,6 +16,7 @@ from handlers import (
     opd,
     people,
     progress,
+    questions,
     reminders,
     review,
 )
@@ -36,6 +37,7 @@ def build_registry() -> Registry:
     people.register(registry)
     intake.register(registry)
     progress.register(registry)
+    questions.register(registry)
     reminders.register(registry)
     review.register(registry)
     return registry

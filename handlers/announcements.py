@@ -131,7 +131,9 @@ async def flow(ctx: Context, state: FlowState) -> Reply:
         return ctx.reply("pengumuman/tanya_lampiran", buttons=buttons)
     if state.step == Step.DOCUMENT:
         if not ctx.request.attachments:
-            return ctx.reply("pengumuman/tunggu_lampiran", buttons=[[Button(ctx.label("tombol/tanpa_lampiran"), "umm:l")]])
+            return ctx.reply(
+                "pengumuman/tunggu_lampiran", buttons=[[Button(ctx.label("tombol/tanpa_lampiran"), "umm:l")]]
+            )
         announcements.clean_text(draft.text, with_document=True)  # refused before the file is fetched
         document = await _document(ctx)
         return await _ask_opds(ctx, replace(draft, document=document))
@@ -152,9 +154,7 @@ async def _document(ctx: Context) -> tuple[str, str]:
     try:
         staged = await attachment.fetch(ctx.services.files)
     except FileTooLargeError:
-        raise DomainError(
-            "pengumuman/lampiran_terlalu_besar", nama=name, batas=limit_mb
-        ) from None
+        raise DomainError("pengumuman/lampiran_terlalu_besar", nama=name, batas=limit_mb) from None
     blob = uploads.admit_checked(ctx.services.files, staged, name)
     await announcements.keep_document(await ctx.session(), blob, ctx.now)
     return blob.sha256, name

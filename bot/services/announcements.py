@@ -105,9 +105,7 @@ def clean_text(text: str, *, with_document: bool = False) -> str:
         raise DomainError("pengumuman/teks_kosong")
     limit = CAPTION_TEXT_MAX if with_document else TEXT_MAX
     if len(cleaned) > limit:
-        raise DomainError(
-            "pengumuman/teks_terlalu_panjang", panjang=len(cleaned), batas=limit, lampiran=with_document
-        )
+        raise DomainError("pengumuman/teks_terlalu_panjang", panjang=len(cleaned), batas=limit, lampiran=with_document)
     return cleaned
 
 
