@@ -44,8 +44,8 @@ async def plain_text(ctx: Context) -> Reply | list[Reply]:
     """Text outside a flow: a bare invite code from someone not yet registered is `/daftar KODE`; a liaison's text
     is a question for the admins and the Kasi (handlers.questions)."""
     text = ctx.request.text or ""
-    if not ctx.actor.is_registered and invites.normalize_code(text) is not None:
-        return await register_with_code(ctx, text)
+    if invites.normalize_code(text) is not None:  # a code once registered is no question for the admins either
+        return await register_with_code(ctx, text) if not ctx.actor.is_registered else ctx.reply("umum/tidak_mengerti")
     relayed = await questions.relay_or_answer(ctx)  # a liaison's question, or an answer replying to one
     return relayed if relayed is not None else ctx.reply("umum/tidak_mengerti")
 
