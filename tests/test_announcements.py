@@ -37,15 +37,16 @@ async def test_the_delivery_report_counts_liaisons_and_names_the_opds_not_reache
     campaign_id, people = await _world(db)
     async with db.write() as session:
         announcement_id, reach = await announcements.announce(
-            session, campaign_id, text="  Rapat teknis Senin.  ", opd_codes=["DINKES", "DISKOMINFO"], document=None,
-            sender_name="Dewi", acting=people["admin"], now=NOW,
+            session, campaign_id, text="  Rapat teknis Senin.\nTempat: Pontive Center\u200b  ",
+            opd_codes=["DINKES", "DISKOMINFO"], document=None, sender_name="Dewi", acting=people["admin"], now=NOW,
         )  # fmt: skip
         assert reach.liaisons == 2 and [o.code for o in reach.opds] == ["DINKES", "DISKOMINFO"]
         assert not await announcements.report_settled(session, NOW)  # both messages still wait
     async with db.write() as session:
         rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "pengumuman"))).all()
         assert sorted(r.person_id for r in rows) == sorted([people["dinkes"].person_id, people["diskominfo"].person_id])
-        assert json.loads(rows[0].payload or "{}")["params"]["a"]["text"] == "Rapat teknis Senin."
+        text = json.loads(rows[0].payload or "{}")["params"]["a"]["text"]
+        assert text == "Rapat teknis Senin.\nTempat: Pontive Center"  # line breaks kept, invisible characters not
         for row in rows:  # what the dispatcher records: one delivered, one without any reachable chat
             row.status = "sent" if row.person_id == people["dinkes"].person_id else "unreachable"
         assert await announcements.report_settled(session, NOW)

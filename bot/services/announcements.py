@@ -100,7 +100,7 @@ def require_announcer(acting: Acting) -> int:
 
 def clean_text(text: str, *, with_document: bool = False) -> str:
     """The announcement's text: not empty, not longer than one message (or a document's caption) holds."""
-    cleaned = display_text(text).strip()
+    cleaned = display_text(text, multiline=True).strip()
     if not cleaned:
         raise DomainError("pengumuman/teks_kosong")
     limit = CAPTION_TEXT_MAX if with_document else TEXT_MAX

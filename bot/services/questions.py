@@ -46,7 +46,7 @@ class QuestionView:
 
 
 def clean(text: str) -> str:
-    cleaned = display_text(text).strip()
+    cleaned = display_text(text, multiline=True).strip()
     if not cleaned:
         raise DomainError("pertanyaan/jawaban_kosong")
     if len(cleaned) > TEXT_MAX:
