@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.conversation.handling import Registry
 from handlers import (
+    announcements,
     campaigns,
     deadlines,
     evidence,
@@ -15,6 +16,7 @@ from handlers import (
     opd,
     people,
     progress,
+    questions,
     reminders,
     review,
 )
@@ -23,6 +25,7 @@ from handlers import (
 def build_registry() -> Registry:
     """Every handler module registers its commands and buttons here."""
     registry = Registry()
+    announcements.register(registry)
     campaigns.register(registry)
     deadlines.register(registry)
     exports.register(registry)
@@ -34,6 +37,7 @@ def build_registry() -> Registry:
     people.register(registry)
     intake.register(registry)
     progress.register(registry)
+    questions.register(registry)
     reminders.register(registry)
     review.register(registry)
     return registry

@@ -12,6 +12,7 @@ from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
 from bot.services import access, actions, bot_state, broadcast, identity, invites, menus, people
 from bot.services.invites import IssuedInvite, RedeemStatus, Redemption
+from handlers import questions
 
 STAFF_ROLE_WORDS = {
     "tim": Role.TIM,
@@ -40,11 +41,13 @@ async def daftar(ctx: Context) -> Reply | list[Reply]:
 
 
 async def plain_text(ctx: Context) -> Reply | list[Reply]:
-    """Text outside a flow: a bare invite code from someone not yet registered is `/daftar KODE`."""
+    """Text outside a flow: a bare invite code from someone not yet registered is `/daftar KODE`; a liaison's text
+    is a question for the admins and the Kasi (handlers.questions)."""
     text = ctx.request.text or ""
-    if not ctx.actor.is_registered and invites.normalize_code(text) is not None:
-        return await register_with_code(ctx, text)
-    return ctx.reply("umum/tidak_mengerti")
+    if invites.normalize_code(text) is not None:  # a code once registered is no question for the admins either
+        return await register_with_code(ctx, text) if not ctx.actor.is_registered else ctx.reply("umum/tidak_mengerti")
+    relayed = await questions.relay_or_answer(ctx)  # a liaison's question, or an answer replying to one
+    return relayed if relayed is not None else ctx.reply("umum/tidak_mengerti")
 
 
 async def register_with_code(ctx: Context, code_text: str) -> Reply | list[Reply]:

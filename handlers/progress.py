@@ -13,7 +13,7 @@ from bot.conversation import payloads
 from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Button, OutgoingDocument, Reply, fit_label, page_of
 from bot.conversation.handling import Context, Registry
 from bot.errors import DomainError
-from bot.services import access, campaigns, overview, reminders, submissions
+from bot.services import access, campaigns, overview, questions, reminders, submissions
 from bot.services.submissions import Scope
 
 
@@ -123,7 +123,10 @@ async def _show(ctx: Context, command: str, scope: Scope) -> Reply:
         )
     versions = await submissions.history(session, scope)
     shown = [(v.item_code, v.number) for v in versions]
-    return ctx.reply("unggah/riwayat", buttons=_file_buttons(ctx, scope, shown), scope=scope, versions=versions)
+    asked = await questions.opd_questions(session, scope.opd_id)
+    return ctx.reply(
+        "unggah/riwayat", buttons=_file_buttons(ctx, scope, shown), scope=scope, versions=versions, pertanyaan=asked
+    )
 
 
 async def _next(ctx: Context, state: submissions.Progress) -> reminders.SchedulePoint | None:

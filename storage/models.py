@@ -645,3 +645,57 @@ class MeetingReminder(Base):
     kind: Mapped[str] = mapped_column(String(16))  # hari, jam, peralatan
     starts_at: Mapped[datetime]
     sent_at: Mapped[datetime]
+
+
+class Announcement(Base):
+    """An announcement (`/umumkan`) to the liaisons of a campaign's OPDs: its text, its document, its report."""
+
+    __tablename__ = "announcement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    sender_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    text: Mapped[str] = mapped_column(Text)
+    document_sha256: Mapped[str | None] = mapped_column(String(64), ForeignKey("stored_file.sha256"))
+    document_name: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+    # The sender's delivery report went into the outbox then (NULL: some message still waits).
+    reported_at: Mapped[datetime | None]
+
+
+class AnnouncementRecipient(Base):
+    """One liaison an announcement went to, and the outbox message that carries it."""
+
+    __tablename__ = "announcement_recipient"
+
+    announcement_id: Mapped[int] = mapped_column(ForeignKey("announcement.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
+    opd_id: Mapped[int] = mapped_column(ForeignKey("opd.id"), primary_key=True)
+    outbox_message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"))
+
+
+class Question(Base):
+    """A liaison's free text relayed to the admins and the Kasi, and the answer one of them gave."""
+
+    __tablename__ = "question"
+    __table_args__ = (Index("ix_question_opd", "opd_id", "asked_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opd_id: Mapped[int] = mapped_column(ForeignKey("opd.id"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    text: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime]
+    answer: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    answered_at: Mapped[datetime | None]
+
+
+class QuestionMessage(Base):
+    """The outbox message that showed a question to one admin or Kasi: a reply to it answers the question."""
+
+    __tablename__ = "question_message"
+    __table_args__ = (Index("ix_question_message_outbox", "outbox_message_id"),)
+
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
+    outbox_message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"))

@@ -57,12 +57,14 @@ LINES = {
     "ingatkan": "/ingatkan [KODE_OPD|semua] — Kirim pengingat sekarang ke satu OPD atau semua OPD yang belum lengkap",
     # Added with the coordination meeting (issue 20).
     "rapat": "/rapat [#ID] — Jadwalkan rapat koordinasi Tim SPBE, lihat daftar hadir, ubah jadwal atau batalkan",
+    # Added with the announcements (issue 18).
+    "umumkan": "/umumkan [#ID] — Kirim pengumuman (teks dan satu dokumen) kepada Penghubung OPD kegiatan Monev",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
     *EVERYONE,
     *("opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"),
-    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan", "rapat"),
+    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan", "rapat", "umumkan"),
 ]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],

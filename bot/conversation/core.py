@@ -79,6 +79,8 @@ class Request:
     payload: str | None = None
     attachments: tuple[Attachment, ...] = ()
     message_id: str | None = None
+    # The platform's id of the message this one replies to (Telegram reply_to_message, WhatsApp context.id).
+    reply_to: str | None = None
     update_id: str | None = None
     journal_id: int | None = None  # the inbound journal row, which makes handlers idempotent per update
     is_private: bool = True

@@ -350,3 +350,36 @@ def parse_meeting(data: str) -> MeetingPress | None:
         number = parse_number(fields[1], minimum=1)
         return MeetingPress(_MEETING_WITH_ID[fields[0]], number) if number is not None else None
     return None
+
+
+AnnouncementVerb = Literal["campaign", "no_document", "all_opds"]
+
+
+@dataclass(frozen=True)
+class AnnouncementPress:
+    """`umm:k:CAMPAIGN` (which campaign), `umm:l` (no document), `umm:s` (every OPD of the campaign)."""
+
+    verb: AnnouncementVerb
+    id: int | None = None
+
+
+def parse_announcement(data: str) -> AnnouncementPress | None:
+    fields = _fields(data, "umm")
+    if fields is None:
+        return None
+    if fields == ["l"]:
+        return AnnouncementPress("no_document")
+    if fields == ["s"]:
+        return AnnouncementPress("all_opds")
+    if len(fields) == 2 and fields[0] == "k":
+        number = parse_number(fields[1], minimum=1)
+        return AnnouncementPress("campaign", number) if number is not None else None
+    return None
+
+
+def parse_question(data: str) -> int | None:
+    """`tny:QUESTION`: "Balas" under a liaison's question; the question's id."""
+    fields = _fields(data, "tny")
+    if fields is None or len(fields) != 1:
+        return None
+    return parse_number(fields[0], minimum=1)

@@ -25,7 +25,7 @@ from bot.messaging.delivery import (
     Identity,
     Undeliverable,
 )
-from bot.services import broadcast, campaigns, lease, outbox
+from bot.services import announcements, broadcast, campaigns, lease, outbox
 from bot.services.lease import Fence
 from bot.services.outbox import Claimed
 from storage.database import Database
@@ -254,13 +254,14 @@ class OutboxDispatcher:
         return message.attempts + 1
 
     async def _report_settled_broadcasts(self, fence: Fence) -> bool:
-        """When a broadcast has no message waiting any more, its readers get the delivery report."""
+        """When a broadcast or an announcement has no message waiting any more, its readers get the delivery report."""
         reported = False
         async with self.db.write() as session:
             if not await lease.still_holds(session, fence):
                 return False
             for campaign_id in await campaigns.unreported_broadcasts(session):
                 reported |= await broadcast.report_if_settled(session, campaign_id, self.clock())
+            reported |= await announcements.report_settled(session, self.clock())
         return reported
 
 

@@ -18,6 +18,7 @@ from tests.e2e.broadcast_world import open_broadcast
 from tests.e2e.harness import RunningBot, bot_settings, code_for, running_bot
 from tests.e2e.whatsapp_world import whatsapp_settings
 from tests.fake_telegram.actors import FakeUser
+from tests.fake_telegram.models import text_content
 from tests.fake_telegram.server import FakeBotAPI
 from tests.fake_whatsapp import FakeWhatsAppAPI, FakeWhatsAppUser, interactive_choices
 
@@ -38,6 +39,12 @@ class Chatter(Protocol):
     ) -> list[str]: ...
     async def press(self, number: int, replies: int = 1) -> list[str]: ...
     def choices(self) -> list[str]: ...
+    def count(self) -> int: ...
+    async def received(self, since: int, count: int) -> list[str]: ...
+    def documents(self) -> list[str]: ...
+    async def reply_to(self, index: int, text: str, replies: int = 1) -> list[str]: ...
+    async def press_on(self, index: int, number: int, replies: int = 1) -> list[str]: ...
+    async def forge(self, payload: str, replies: int = 1) -> list[str]: ...
 
 
 class TelegramChatter:
@@ -61,6 +68,34 @@ class TelegramChatter:
 
     def choices(self) -> list[str]:
         return [str(b["text"]) for b in self.user.buttons()]
+
+    def count(self) -> int:
+        """How many messages the bot has sent this person so far (a mark for `received`)."""
+        return len(self.fake.sent_messages(self.user.id))
+
+    async def received(self, since: int, count: int) -> list[str]:
+        """The texts of the `count` messages after the mark `since`, waiting for them (messages nobody asked for)."""
+        messages = await self.fake.wait_for_messages(self.user.id, since + count, timeout=15)
+        return [str(m.get("text") or m.get("caption") or "") for m in messages[since:]]
+
+    def documents(self) -> list[str]:
+        """The file names of the documents the bot sent this person."""
+        return [str(m["document"]["file_name"]) for m in self.fake.sent_messages(self.user.id) if m.get("document")]
+
+    async def reply_to(self, index: int, text: str, replies: int = 1) -> list[str]:
+        """Answer the bot's message number `index` (from 0) with Telegram's reply."""
+        quoted = self.fake.sent_messages(self.user.id)[index]
+        content = {**text_content(text), "reply_to_message": quoted}
+        return await self._after(lambda: self.fake.incoming_message(self.user.id, self.user.id, content), replies)
+
+    async def press_on(self, index: int, number: int, replies: int = 1) -> list[str]:
+        """Press button `number` of the bot's message number `index` (an older message, not the latest)."""
+        quoted = self.fake.sent_messages(self.user.id)[index]
+        return await self._after(lambda: self.user.press_button(number, quoted), replies)
+
+    async def forge(self, payload: str, replies: int = 1) -> list[str]:
+        """A button press with data the bot never offered this person."""
+        return await self._after(lambda: self.user.press(payload, forge=True), replies)
 
 
 class WhatsAppChatter:
@@ -88,6 +123,30 @@ class WhatsAppChatter:
 
     def choices(self) -> list[str]:
         return [str(c["title"]) for c in interactive_choices(self._latest_with_choices())]
+
+    def count(self) -> int:
+        return len(self.user.messages())
+
+    async def received(self, since: int, count: int) -> list[str]:
+        await self.fake.wait_for_messages(self.user, since + count, timeout=15)
+        return self.user.texts()[since:]
+
+    def documents(self) -> list[str]:
+        return [str(m["document"]["filename"]) for m in self.user.messages() if m.get("type") == "document"]
+
+    async def reply_to(self, index: int, text: str, replies: int = 1) -> list[str]:
+        """Answer the bot's message number `index` (from 0) quoting it (WhatsApp's `context.id`)."""
+        quoted = self.user.messages()[index]
+        event = self.user.message_event("text", {"body": text}, context_id=str(quoted["id"]))
+        return await self._after(lambda: self.user.send(event), replies)
+
+    async def press_on(self, index: int, number: int, replies: int = 1) -> list[str]:
+        """Press reply button `number` of the bot's message number `index`."""
+        choice = interactive_choices(self.user.messages()[index])[number - 1]
+        return await self._after(lambda: self.user.press(str(choice["id"])), replies)
+
+    async def forge(self, payload: str, replies: int = 1) -> list[str]:
+        return await self._after(lambda: self.user.send(self.user.forged_button_event(payload)), replies)
 
     def _latest_with_choices(self) -> dict[str, Any]:
         for message in reversed(self.user.messages()):

@@ -15,12 +15,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.services import identity
+from bot.services import identity, invites
 from bot.services.audit import Acting
 from bot.settings import Settings
 from jobs import reminder_tick
 from storage.database import Database
 from storage.models import AuditEntry, OutboxMessage, Reminder, Role
+from tests.e2e.both_channels import WhatsAppChatter, plain
 from tests.e2e.broadcast_world import PDF, World, open_broadcast, register_one
 from tests.e2e.harness import (
     ROOT,
@@ -33,9 +34,11 @@ from tests.e2e.harness import (
     telegram_env,
 )
 from tests.e2e.test_intake import next_texts
+from tests.e2e.test_meetings import both_settings
 from tests.e2e.test_review import text_containing
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
+from tests.fake_whatsapp import FakeWhatsAppAPI
 
 pytestmark = pytest.mark.e2e
 
@@ -335,3 +338,29 @@ async def test_ingatkan_reminds_now_and_the_schedule_goes_on(fake_telegram: Fake
         await db.dispose()
     manual = [a for a in audit if a.actor_person_id is not None]
     assert len(manual) == 1 and manual[0].role == "kasi" and "DINKES" in (manual[0].details or "")
+
+
+async def test_a_reminder_reaches_a_whatsapp_liaison(
+    fake_telegram: FakeBotAPI, fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path
+) -> None:
+    """The liaison-facing part on WhatsApp: a BPBD liaison registered there gets the H-7 reminder in WhatsApp's form."""
+    settings = both_settings(fake_telegram, fake_whatsapp, tmp_path)
+    world = await open_broadcast(settings, {"DINKES": 1}, extra_opds=("BPBD",), now=OPENED, deadline=DEADLINE)
+    for chat in (*world.liaisons, 900_001, 900_002, world.uploader_chat):
+        fake_telegram.user(chat)
+    clock = clock_at(at(date(2025, 9, 1), 7))  # before the H-7 window
+    siti = WhatsAppChatter(fake_whatsapp, fake_whatsapp.user(wa_id="6281234567001", name="Siti"))
+    async with running_bot(settings, clock) as bot:
+        async with bot.app.services.db.write() as session:
+            cli = Acting(await identity.ensure_local_person(session, "cli", "setup", OPENED), "cli", "cli")
+            (invite,) = await invites.issue_invites(
+                session, acting=cli, role=Role.OPD, opd_code="BPBD", now=bot.app.now(), issuer_roles=None
+            )
+        greeting, _, _ = await siti.say(f"daftar {invite.code}", 3)
+        assert "Pendaftaran berhasil" in greeting
+        before = siti.count()
+        await tick(bot, clock, at(date(2025, 9, 1), 9))
+        (reminder,) = await siti.received(before, 1)
+    assert REMINDER in reminder and "*" in reminder and "<b>" not in reminder  # WhatsApp's bold, not HTML
+    assert f"Tenggat Badan Penanggulangan Bencana Daerah Kota Pontianak: {DEADLINE_WORDS}" in plain(reminder)
+    assert len(texts(fake_telegram, fake_telegram.user(next(iter(world.liaisons))), REMINDER)) == 1  # DINKES too

@@ -56,7 +56,7 @@ async def test_registration_by_daftar_and_status_with_or_without_the_slash(
         rows = await identities(bot)
     assert plain == slashed and "*Kelengkapan Dinas Kesehatan Kota Pontianak*" in plain
     assert "```I.13```" in plain and "<code>" not in plain and "&amp;" not in plain
-    assert free_text.startswith("Maaf, saya belum memahami pesan itu")  # not a command: free text
+    assert free_text.startswith("Pertanyaan Bapak/Ibu sudah diteruskan")  # not a command: a question (issue 18)
     assert [(external, phone) for _, external, phone in rows] == [
         (siti.user_id, "6281234567001"),
         (tanpa_nomor.user_id, None),

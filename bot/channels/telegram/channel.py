@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from aiohttp import web
@@ -41,6 +41,7 @@ from storage.database import Database, uninterrupted
 from storage.filestore import FileStore
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 POLL_TIMEOUT = 25
 # A getUpdates that answers at once with nothing (a broken or misconfigured server, a proxy) must not become
@@ -304,16 +305,21 @@ class TelegramChannel:
 
     # -- delivery, shared by direct replies and the outbox -----------------------------------------------------
 
-    async def deliver(self, message: Envelope, identity: Identity) -> None:
+    async def deliver(self, message: Envelope, identity: Identity) -> str | None:
         """An outbox message: rendered now, in the templates' current wording, then sent like a reply.
 
-        A menu message sets the chat's command menu instead (nothing is sent to read).
+        A menu message sets the chat's command menu instead (nothing is sent to read). A text message returns its
+        Telegram message id (kept with the outbox row, so a reply to it finds what it answers).
         """
         if message.kind == MENU_KIND:
             roles = frozenset(r for r in Role if r.value in message.menu_roles)
             await self._translated(self._set_menu(int(identity.chat_id), roles))
-            return
-        await self._send(identity.chat_id, message.render(self.renderer), urgent=False)
+            return None
+        reply = message.render(self.renderer)
+        if reply.document is not None:
+            await self._translated(self._send_document(int(identity.chat_id), reply, False))
+            return None
+        return await self._translated(self.sender.send_reply(int(identity.chat_id), reply, urgent=False))
 
     def can_deliver(self, kind: str, identity: Identity, now: datetime) -> bool:
         """Telegram delivers any message at any time (no window, no platform templates)."""
@@ -330,10 +336,10 @@ class TelegramChannel:
         else:
             await self._translated(self.sender.send_reply(int(chat_id), reply, urgent=urgent))
 
-    async def _translated(self, call: Coroutine[Any, Any, Any]) -> None:
+    async def _translated(self, call: Coroutine[Any, Any, T]) -> T:
         """Await a Bot API call, turning Telegram's errors into the ones the dispatcher reads."""
         try:
-            await call
+            return await call
         except BadRequest as bug:
             raise DeliveryRejected(bug.message) from None
         except NetworkError as failure:

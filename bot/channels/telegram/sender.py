@@ -33,21 +33,24 @@ class TelegramSender:
         self.bot = bot
         self.limiter = limiter
 
-    async def send_reply(self, chat_id: int, reply: Reply, *, urgent: bool = False) -> None:
+    async def send_reply(self, chat_id: int, reply: Reply, *, urgent: bool = False) -> str | None:
         """Send one text reply: split below 4,096 characters, the buttons on the last part.
 
-        `urgent`: a direct reply, which the limiter lets ahead of outbox messages.
+        `urgent`: a direct reply, which the limiter lets ahead of outbox messages. Returns the last part's message
+        id, so a reply to it can be told apart (a liaison's question answered by replying to it).
         """
         parts = split_text(reply.text)
+        sent: Message | None = None
         for index, part in enumerate(parts):
             markup = _keyboard(reply) if index == len(parts) - 1 else None
-            await self.call(
+            sent = await self.call(
                 chat_id,
                 lambda part=part, markup=markup: self.bot.send_message(  # type: ignore[misc]
                     chat_id, part, parse_mode=ParseMode.HTML, reply_markup=markup
                 ),
                 urgent=urgent,
             )
+        return str(sent.message_id) if sent is not None else None
 
     async def send_document(self, chat_id: int, file_id: str, reply: Reply, *, urgent: bool = False) -> Message | None:
         """Send a document Telegram already has, by its file_id."""

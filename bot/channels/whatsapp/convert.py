@@ -75,7 +75,8 @@ def to_request(
     if update.type == MessageType.TEXT:
         text = update.text or ""
         command, args = command_of(text, commands)
-        return Request(**common, command=command, args=args, text=text, is_private=is_private)
+        replied = update.reply_to_message.id if update.reply_to_message else None
+        return Request(**common, command=command, args=args, text=text, is_private=is_private, reply_to=replied)
     attachments = _attachments_of(update, fetcher_for, media_group_id)
     if attachments:
         return Request(**common, text=update.caption, attachments=attachments, is_private=is_private)
