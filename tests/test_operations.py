@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
-from bot.services import uploads
+from bot.services import bot_state, operations, uploads
 from storage.database import Database
 from storage.filestore import FileStore
 from tests.schema_template import seed_sqlite
@@ -192,3 +192,29 @@ def test_restore_refuses_an_unsafe_or_damaged_archive(case: str, tmp_path: Path)
     assert not [p for p in (tmp_path / "data" / "files").rglob("*") if p.is_file()]
     db = tmp_path / "data" / "monev.sqlite3"
     assert not db.exists() or db.read_bytes() != database
+
+
+async def test_status_reads_every_figure_in_a_constant_number_of_statements(db: Database, tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with db.read() as session:
+            empty = await operations.status(session)
+        small = len(seen)
+        store = FileStore(tmp_path / "files")
+        async with db.write() as session:
+            for index in range(40):
+                await uploads.register_blob(session, store.store_bytes(f"berkas {index}".encode()), NOW)
+            await bot_state.remember(session, operations.REMINDER_TICK_KEY, NOW.isoformat(), NOW)
+        seen.clear()
+        async with db.read() as session:
+            full = await operations.status(session)
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+    assert len(seen) == small
+    assert (empty.files, full.files, full.last_reminder_tick) == (0, 40, NOW)
+    assert full.file_bytes == sum(len(f"berkas {index}".encode()) for index in range(40))
