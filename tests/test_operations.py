@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import tarfile
 import time
@@ -13,9 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 
 from bot.services import bot_state, operations, uploads
+from storage import backup, migrate
 from storage.database import Database
 from storage.filestore import FileStore
 from tests.schema_template import seed_sqlite
@@ -218,3 +221,26 @@ async def test_status_reads_every_figure_in_a_constant_number_of_statements(db: 
     assert len(seen) == small
     assert (empty.files, full.files, full.last_reminder_tick) == (0, 40, NOW)
     assert full.file_bytes == sum(len(f"berkas {index}".encode()) for index in range(40))
+
+
+async def test_a_backup_of_an_older_schema_is_migrated_up_on_restore(tmp_path: Path) -> None:
+    """An archive written by an earlier version (its database one migration behind) restores at this head."""
+    old = tmp_path / "lama" / "monev.sqlite3"
+    old.parent.mkdir()
+    db = Database(f"sqlite+aiosqlite:///{old}")
+    try:
+        await migrate.upgrade(db, "0018")
+    finally:
+        await db.dispose()
+    archive = tmp_path / "lama.tar"
+    manifest = {"format": backup.FORMAT, "migration_head": "0018", "database": "sqlite", "created_at": NOW.isoformat()}
+    backup.write_archive(archive, snapshot=old, snapshot_member=backup.SQLITE_MEMBER, manifest=manifest, store=None)
+    result = monev("restore", str(archive), cwd=tmp_path)
+    assert result.returncode == 0 and "check: ok" in result.stdout, result.stdout + result.stderr
+    head = ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
+    restored = sqlite3.connect(tmp_path / "data" / "monev.sqlite3")
+    try:
+        assert restored.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head != "0018"
+        assert restored.execute("SELECT count(*) FROM meeting").fetchone()[0] == 0  # 0019's table exists
+    finally:
+        restored.close()

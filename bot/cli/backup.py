@@ -35,13 +35,12 @@ async def run(app: MonevApp, args: argparse.Namespace) -> int:
             await asyncio.to_thread(backup.snapshot_database, url, snapshot)
             if kind == "sqlite":
                 head, counts, named = await asyncio.to_thread(backup.snapshot_facts, snapshot)
-                if not args.db_only and (missing := [s for s in named if not app.services.files.exists(s)]):
-                    raise CliRejected(
-                        f"the database names {len(missing)} file(s) missing from the store: run `monev check`"
-                    )
             else:
                 async with app.services.db.read() as session:
-                    head, counts = await operations.snapshot_figures(session)
+                    head, counts, named = await operations.snapshot_figures(session)
+            if not args.db_only and (missing := [s for s in named if not app.services.files.exists(s)]):
+                problem = f"the database names {len(missing)} file(s) missing from the store: run `monev check`"
+                raise CliRejected(problem)
             manifest = {
                 "format": backup.FORMAT,
                 "version": __version__,

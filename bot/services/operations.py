@@ -167,10 +167,12 @@ async def has_rows(session: AsyncSession) -> str | None:
     return None
 
 
-async def snapshot_figures(session: AsyncSession) -> tuple[str | None, dict[str, int]]:
-    """The migration head and a few row counts, for a backup's manifest (PostgreSQL: read right after the dump)."""
+async def snapshot_figures(session: AsyncSession) -> tuple[str | None, dict[str, int], set[str]]:
+    """The migration head, a few row counts and the stored files named, for a backup (PostgreSQL: read right after
+    the dump, so a superset of what the dump names: its files are in the store too)."""
     head = (await session.execute(text("SELECT version_num FROM alembic_version"))).scalar()
     counts = {}
     for table in (Person, Opd, Campaign, SubmissionVersion, StoredFile):
         counts[str(table.__tablename__)] = int(await session.scalar(select(func.count()).select_from(table)) or 0)
-    return head, counts
+    named = set((await session.scalars(select(StoredFile.sha256))).all())
+    return head, counts, named
