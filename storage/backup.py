@@ -218,7 +218,18 @@ def verify_archive(archive: Path) -> Verified:
     if database is None:
         raise BackupError(f"refused: {archive} holds no database snapshot")
     stored = tuple(name.removeprefix("files/") for name in files if name.startswith("files/"))
+    for relative in stored:  # content-addressed: the name is the checksum, and in the store's own layout
+        sha256 = PurePosixPath(relative).name
+        if relative != f"{sha256[:2]}/{sha256[2:4]}/{sha256}" or listed[f"files/{relative}"] != sha256:
+            raise BackupError(f"refused: files/{relative} is not stored under its own SHA-256")
     return Verified(manifest, database, stored)
+
+
+def check_kind(verified: Verified, url: str) -> None:
+    """Refuse a snapshot of the other database kind (a pg_dump cannot become a SQLite file), before any change."""
+    kind = "sqlite" if verified.database_member == SQLITE_MEMBER else "postgresql"
+    if kind != database_kind(url):
+        raise BackupError(f"refused: the backup holds a {kind} database and MONEV_DATABASE_URL is {database_kind(url)}")
 
 
 def _read_sums(tar: tarfile.TarFile, member: tarfile.TarInfo) -> dict[str, str]:
@@ -255,10 +266,8 @@ def _digest(tar: tarfile.TarFile, member: tarfile.TarInfo) -> str:
 
 def restore_database(archive: Path, verified: Verified, url: str) -> None:
     """Replace the database by the archive's snapshot (the caller checked it may)."""
-    kind = "sqlite" if verified.database_member == SQLITE_MEMBER else "postgresql"
-    if kind != database_kind(url):
-        raise BackupError(f"refused: the backup holds a {kind} database and MONEV_DATABASE_URL is {database_kind(url)}")
-    if kind == "sqlite":
+    check_kind(verified, url)
+    if verified.database_member == SQLITE_MEMBER:
         target = sqlite_path(url)
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, temp_name = tempfile.mkstemp(prefix=".restore-", dir=target.parent)

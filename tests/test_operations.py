@@ -170,7 +170,7 @@ def _archive(path: Path, members: dict[str, bytes], *, sums: dict[str, bytes] | 
 
 @pytest.mark.parametrize(
     "case",
-    ["dot-dot", "absolute", "symlink", "tampered", "not a backup"],
+    ["dot-dot", "absolute", "symlink", "tampered", "misnamed file", "another database kind", "not a backup"],
 )
 def test_restore_refuses_an_unsafe_or_damaged_archive(case: str, tmp_path: Path) -> None:
     manifest = b'{"format": 1}'
@@ -183,6 +183,10 @@ def test_restore_refuses_an_unsafe_or_damaged_archive(case: str, tmp_path: Path)
         _archive(archive, {**good, "/tmp/keluar.txt": b"x"})
     elif case == "symlink":
         _archive(archive, good, link="files/aa/bb/link")
+    elif case == "misnamed file":
+        _archive(archive, {**good, "files/ab/cd/" + "ab" * 32: b"not what the name says"})
+    elif case == "another database kind":
+        _archive(archive, {"manifest.json": manifest, "database/monev.dump": b"PGDMP"})
     elif case == "tampered":
         _archive(archive, {**good, "database/monev.sqlite3": database + b"x"}, sums=good)
     else:

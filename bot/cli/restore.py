@@ -30,6 +30,7 @@ async def run(app: MonevApp, args: argparse.Namespace) -> int:
         raise CliRejected(f"{archive}: no such file")
     try:
         verified = await asyncio.to_thread(backup.verify_archive, archive)
+        backup.check_kind(verified, app.settings.database_url)
         if not args.force and (problem := await _not_empty(app)) is not None:
             raise CliRejected(f"refused: {problem}; restore into an empty installation, or add --force")
         url = app.settings.database_url
