@@ -6,6 +6,11 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+from contextvars import ContextVar
+
+# The inbound update being handled (`j<journal row id>`), so every record it causes can be found together.
+# Set by the inbound path around one row's handling; asyncio tasks and worker threads started there inherit it.
+request_id: ContextVar[str | None] = ContextVar("monev_request_id", default=None)
 
 # A Bot API URL embeds the token as `bot<digits>:<secret>`; mask it wherever it appears.
 _BOT_TOKEN = re.compile(r"bot\d+:[A-Za-z0-9_-]+")
@@ -25,8 +30,19 @@ def mask(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def _mask_phone(number: str) -> str:
+    """`62812****7890`: the first five digits (country and operator) and the last four, enough to tell apart."""
     digits = re.sub(r"\D", "", number)
-    return f"{digits[:4]}****{digits[-3:]}"
+    return f"{digits[:5]}****{digits[-4:]}"
+
+
+class RequestIdFilter(logging.Filter):
+    """Stamps each record with the request id of the update being handled (`-` outside any)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        current = request_id.get()
+        record.request_id = current or "-"
+        record.request_tag = f" [{current}]" if current else ""
+        return True
 
 
 class SecretMaskingFilter(logging.Filter):
@@ -65,12 +81,14 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line for log collectors."""
 
     def format(self, record: logging.LogRecord) -> str:
-        payload = {
-            "at": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+        payload: dict[str, str | None] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
+        current = getattr(record, "request_id", "-")
+        payload["request_id"] = None if current == "-" else current
         if record.exc_text:
             payload["exc"] = record.exc_text
         return json.dumps(payload, ensure_ascii=False)
@@ -81,10 +99,11 @@ def configure_logging(level: str = "INFO", fmt: str = "text", secrets: Iterable[
     handler = logging.StreamHandler()
     handler.addFilter(InvalidJsonAnswerFilter())
     handler.addFilter(SecretMaskingFilter(secrets))
+    handler.addFilter(RequestIdFilter())
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s%(request_tag)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

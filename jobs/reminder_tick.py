@@ -10,7 +10,7 @@ import logging
 from datetime import datetime
 from functools import partial
 
-from bot.services import reminders
+from bot.services import bot_state, operations, reminders
 from bot.settings import Settings
 from jobs.scheduler import PeriodicJob
 from storage.database import Database
@@ -30,6 +30,8 @@ async def run(now: datetime, db: Database, settings: Settings) -> reminders.Tick
     """Queue the reminders due at `now` (record and outbox rows in one transaction); what it did."""
     async with db.write() as session:
         tick = await reminders.send_due_reminders(session, settings, now)
+        # `monev status` and /healthz show when the tick last ran: a silent scheduler is visible there.
+        await bot_state.remember(session, operations.REMINDER_TICK_KEY, now.isoformat(), now)
     if tick.sent or tick.skipped or tick.expired:
         logger.info(
             "reminder tick: %d reminders queued, %d points skipped, %d messages expired",

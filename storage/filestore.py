@@ -15,7 +15,7 @@ import shutil
 import socket
 import tempfile
 import time
-from collections.abc import AsyncIterable, Collection, Iterable
+from collections.abc import AsyncIterable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -192,8 +192,8 @@ class FileStore:
         """
         moment = time.time() if now is None else now
         removed = 0
-        for blob in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*"):
-            if blob.name in referenced or not _is_blob_path(self, blob):
+        for blob in self.blobs():
+            if blob.name in referenced:
                 continue
             try:
                 if moment - blob.stat().st_mtime < min_age:
@@ -205,6 +205,29 @@ class FileStore:
         if removed:
             logger.info("removed %d file(s) no row names from the file store", removed)
         return removed
+
+    def blobs(self) -> Iterator[Path]:
+        """Every blob in the store (not the temp files, not anything else someone put there), one at a time."""
+        for blob in self.root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*"):
+            if _is_blob_path(self, blob):
+                yield blob
+
+    def verify(self, sha256: str, size: int | None = None) -> str | None:
+        """Why the stored blob is not what its row says ("missing", "size", "sha256"), or None when it is.
+
+        Streams the file in chunks: memory stays constant whatever its size.
+        """
+        path = self.path_for(sha256)
+        try:
+            if size is not None and path.stat().st_size != size:
+                return "size"
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                for chunk in iter(lambda: handle.read(CHUNK_SIZE), b""):
+                    digest.update(chunk)
+        except FileNotFoundError:
+            return "missing"
+        return None if digest.hexdigest() == sha256 else "sha256"
 
     def copy_out(self, sha256: str, target: Path) -> None:
         """Copy a stored blob to a path outside the store (exports)."""

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.conversation.core import Reply, Request, reply_from_json, reply_to_json
 from bot.conversation.dispatch import Dispatcher
 from bot.domain.enums import InboundStatus
+from bot.logging_setup import request_id
 from bot.messaging.channel import Channel, RawEvent, Unparsable
 from bot.messaging.delivery import DeliveryFailed, DeliveryRejected, Undeliverable
 from bot.services import journal
@@ -374,11 +375,15 @@ class ChannelInbound:
         The first attempt works on the row as it was handed over; the journal is read again only after a failed
         attempt (or a lost race), to retry it.
         """
-        current: JournalRow | None = row
-        if row.status == InboundStatus.PENDING:
-            current = await self._run(row) or await self._retry(row)
-        if current is not None and current.awaits_reply:
-            await self._send_replies(current)
+        token = request_id.set(f"j{row.id}")  # every log record of this update carries its journal row
+        try:
+            current: JournalRow | None = row
+            if row.status == InboundStatus.PENDING:
+                current = await self._run(row) or await self._retry(row)
+            if current is not None and current.awaits_reply:
+                await self._send_replies(current)
+        finally:
+            request_id.reset(token)
 
     async def _retry(self, row: JournalRow) -> JournalRow | None:
         """After a failed attempt: retry soon, twice; the minute sweep does the rest."""

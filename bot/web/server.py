@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.services import evidence_reading, journal, lease
+from bot.services import evidence_reading, operations
 from storage.database import Database
 
 logger = logging.getLogger(__name__)
@@ -61,9 +61,21 @@ class WebServer:
         body: dict[str, Any] = {"instance": self.instance, "is_lease_holder": self.is_holder()}
         try:
             async with self.db.read() as session:
-                body["lease_holder"] = await lease.lease_holder(session)
-                health = await journal.health(session)
-            body.update(database="ok", journal_backlog=health.backlog, failed_rows=health.failed)
+                state = await operations.status(session)  # the figures `monev status` prints
+            body.update(
+                database="ok",
+                lease_holder=state.lease.holder if state.lease else None,
+                lease_epoch=state.lease.epoch if state.lease else None,
+                journal_backlog=state.journal_backlog,
+                failed_rows=state.journal_failed,
+                outbox_backlog=state.outbox_backlog,
+                outbox=state.outbox,
+                last_reminder_tick=state.last_reminder_tick.isoformat() if state.last_reminder_tick else None,
+                last_contact={channel: moment.isoformat() for channel, moment in state.last_contact.items()},
+                campaigns=state.campaigns,
+                files=state.files,
+                file_bytes=state.file_bytes,
+            )
             # Reading scans and images needs Tesseract; without it the automatic check reads text layers only.
             ocr = await asyncio.to_thread(evidence_reading.ocr_status)
             body["ocr"] = "ok" if ocr.available else f"unavailable: {ocr.detail}"
