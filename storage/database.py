@@ -52,10 +52,6 @@ class Database:
         options: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
-            # Enough pooled connections for the inbound workers, the journal and the jobs at once: past the pool's
-            # size each connection is opened (a thread, its pragmas) and closed again for one transaction.
-            if make_url(url).database not in (None, "", ":memory:"):
-                options |= {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 10}
         else:
             options["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(url, **options)
@@ -101,7 +97,6 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-SQLITE_POOL_SIZE = 24
 WAL_SIZE_LIMIT = 16 * 1024 * 1024
 
 
