@@ -52,17 +52,26 @@ async def resolve_actor(session: AsyncSession, channel: str, external_id: str, p
     matches = ChannelIdentity.external_id == external_id
     if phone and channel == Channel.WHATSAPP.value:
         matches = or_(matches, and_(ChannelIdentity.external_id == phone, ChannelIdentity.phone == phone))
-    row = (
+    # One statement (this runs for every update): the person with their active assignments, one row each.
+    rows = (
         await session.execute(
-            select(Person.id, Person.display_name)
+            select(
+                ChannelIdentity.id, Person.id, Person.display_name, RoleAssignment.role, RoleAssignment.opd_id, Opd.code
+            )
             .join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
+            .outerjoin(RoleAssignment, and_(RoleAssignment.person_id == Person.id, RoleAssignment.revoked_at.is_(None)))
+            .outerjoin(Opd, Opd.id == RoleAssignment.opd_id)
             .where(ChannelIdentity.channel == channel, matches)
-            .order_by((ChannelIdentity.external_id != external_id), ChannelIdentity.id)
+            .order_by((ChannelIdentity.external_id != external_id), ChannelIdentity.id, RoleAssignment.id)
         )
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return Actor(person_id=None, display_name=None)
-    return Actor(person_id=row.id, display_name=row.display_name, assignments=await _assignments(session, row.id))
+    first = rows[0]
+    assignments = tuple(
+        Assignment(Role(r.role), r.opd_id, r.code) for r in rows if r[0] == first[0] and r.role is not None
+    )
+    return Actor(person_id=first[1], display_name=first.display_name, assignments=assignments)
 
 
 async def _assignments(session: AsyncSession, person_id: int, *, lock: bool = False) -> tuple[Assignment, ...]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, and_, cast, func, or_, select, update
+from sqlalchemy import String, and_, case, cast, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.enums import InboundStatus
@@ -162,16 +162,15 @@ async def mark_replied(session: AsyncSession, row_id: int, now: datetime, error:
 
 
 async def mark_replied_many(session: AsyncSession, marks: dict[int, str | None], now: datetime) -> None:
-    """`mark_replied` for many rows in one go (a busy moment's replies): two statements, plus one per error."""
+    """`mark_replied` for many rows in one go (a busy moment's replies): one statement, plus one per error."""
     for row_id, error in marks.items():
         if error is not None:
             await session.execute(update(InboundEvent).where(InboundEvent.id == row_id).values(last_error=error[:500]))
-    ids = list(marks)
-    await session.execute(update(InboundEvent).where(InboundEvent.id.in_(ids)).values(replied_at=now))
+    done = InboundEvent.status == InboundStatus.DONE.value
     await session.execute(
         update(InboundEvent)
-        .where(InboundEvent.id.in_(ids), InboundEvent.status == InboundStatus.DONE.value)
-        .values(status=InboundStatus.REPLIED.value)
+        .where(InboundEvent.id.in_(list(marks)))
+        .values(replied_at=now, status=case((done, InboundStatus.REPLIED.value), else_=InboundEvent.status))
     )
 
 

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import event
 from telegram import Update
@@ -43,6 +44,20 @@ def statements(db: Database) -> Iterator[list[str]]:
 
 
 @contextmanager
+def driver_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Counts the calls aiosqlite runs in a connection's thread (each one a thread switch and a loop wake-up)."""
+    calls: list[str] = []
+    original = aiosqlite.Connection._execute  # noqa: SLF001
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(fn, "__qualname__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    yield calls
+
+
+@contextmanager
 def parses(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     """Counts python-telegram-bot's `Update.de_json` calls (the library's own function still does the work)."""
     calls: list[int] = []
@@ -68,7 +83,7 @@ async def test_a_burst_of_commands_costs_at_most_two_commits_per_update_and_read
         await bot.app.scheduler.pause()  # the outbox, batch and sweep jobs: not the inbound path
         db = bot.app.services.db
         before = len(await journal_rows(db))
-        with statements(db) as seen, parses(monkeypatch) as parsed:
+        with statements(db) as seen, parses(monkeypatch) as parsed, driver_trips(monkeypatch) as trips:
             for number, user in enumerate(liaisons):  # no await in between: one getUpdates takes them all
                 user.send_text("/status" if number % 2 else "/saya")
             for user in strangers:
@@ -90,3 +105,6 @@ async def test_a_burst_of_commands_costs_at_most_two_commits_per_update_and_read
     assert len(parsed) == BURST  # each update is parsed by python-telegram-bot once
     # Before: about 15 statements per update (reloads, a replied mark of its own); now about 11.
     assert len(seen) <= 13 * BURST, len(seen)
+    # One trip to the driver's thread per statement and per commit, none for the pool's rollback after a commit,
+    # plus the pool's first connections (about 16 per update here; before: four per statement, 43 per update).
+    assert len(trips) <= 20 * BURST, len(trips)
