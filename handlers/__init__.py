@@ -15,6 +15,7 @@ from handlers import (
     opd,
     people,
     progress,
+    recap,
     reminders,
     review,
 )
@@ -34,6 +35,7 @@ def build_registry() -> Registry:
     people.register(registry)
     intake.register(registry)
     progress.register(registry)
+    recap.register(registry)
     reminders.register(registry)
     review.register(registry)
     return registry

@@ -57,19 +57,33 @@ LINES = {
     "ingatkan": "/ingatkan [KODE_OPD|semua] — Kirim pengingat sekarang ke satu OPD atau semua OPD yang belum lengkap",
     # Added with the coordination meeting (issue 20).
     "rapat": "/rapat [#ID] — Jadwalkan rapat koordinasi Tim SPBE, lihat daftar hadir, ubah jadwal atau batalkan",
+    # Added with the recap (issue 18).
+    "rekap": "/rekap [#ID] — Rekap harian kegiatan Monev: kelengkapan, OPD tertinggal, grafik dan tombol tindak lanjut",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
     *EVERYONE,
     *("opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"),
-    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan", "rapat"),
+    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan", "rapat", "rekap"),
 ]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],
     Role.KEPALA_OPD: EVERYONE,
     Role.ADMIN: MANAGER,
     Role.KASI: MANAGER,
-    Role.KABID: [*EVERYONE, "opd", "undang", "kegiatan", "status", "riwayat", "item", "perpanjang", "ekspor", "cari"],
+    Role.KABID: [
+        *EVERYONE,
+        "opd",
+        "undang",
+        "kegiatan",
+        "status",
+        "riwayat",
+        "item",
+        "perpanjang",
+        "ekspor",
+        "cari",
+        "rekap",
+    ],
     Role.SEKRETARIAT: [*EVERYONE, "opd", "kegiatan", "status", "riwayat", "item", "cari"],
     Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item", "cari"],
 }

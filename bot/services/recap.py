@@ -238,9 +238,26 @@ async def daily_claimed(session: AsyncSession, campaign_ids: Sequence[int], day:
     return set(rows.all())
 
 
-async def daily_recipients(session: AsyncSession) -> list[int]:
-    """Every Kasi and Kabid, once each."""
-    return await people.people_with_roles(session, DAILY_RECIPIENTS)
+@dataclass(frozen=True)
+class Recipient:
+    person_id: int
+    roles: frozenset[Role]  # every active role, so the recap's buttons are those this person may press
+
+
+async def daily_recipients(session: AsyncSession) -> list[Recipient]:
+    """Every Kasi and Kabid, once each, with their roles (two statements)."""
+    ids = await people.people_with_roles(session, DAILY_RECIPIENTS)
+    if not ids:
+        return []
+    held: dict[int, set[Role]] = {}
+    rows = await session.execute(
+        select(RoleAssignment.person_id, RoleAssignment.role).where(
+            RoleAssignment.person_id.in_(ids), RoleAssignment.revoked_at.is_(None)
+        )
+    )
+    for person_id, role in rows.all():
+        held.setdefault(person_id, set()).add(Role(role))
+    return [Recipient(person_id, frozenset(held.get(person_id, ()))) for person_id in ids]
 
 
 async def forward_to_tim(session: AsyncSession, campaign_id: int, *, acting: Acting, now: datetime) -> Forwarded:
