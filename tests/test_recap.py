@@ -4,6 +4,7 @@ waits, and a statement count that does not grow with the OPDs (both backends).""
 from __future__ import annotations
 
 import io
+import tomllib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import event, update
 
+import bot.data
 from bot.conversation.envelope import Envelope
 from bot.conversation.templating import Renderer
 from bot.domain.enums import CampaignState
@@ -169,3 +171,14 @@ async def test_the_recap_is_only_for_campaigns_that_collect(db: Database, tmp_pa
         assert [c.campaign_id for c in await recap.recap_campaigns(session)] == [campaign_id]
         r = await recap.campaign_recap(session, settings, campaign_id, NOW)
     assert r.unreachable == tuple(codes)
+
+
+def test_the_whatsapp_recap_template_names_parameters_the_recap_carries() -> None:
+    example = Path(bot.data.__file__).parent / "whatsapp-templates.example.toml"
+    params = tomllib.loads(example.read_text(encoding="utf-8"))["rekap"]["params"]
+    made = recap.CampaignRecap(
+        7, "Evaluasi SPBE\n2026", CampaignState.OPEN, NOW, NOW, 40, 400, 300, 120, 25, 5, (), 15, None,
+        3, (), (), 0, (), 480,
+    )  # fmt: skip
+    values = Envelope.of("rekap", "rekap/rekap", r=made.for_message()).template_parameters()
+    assert [values[p] for p in params if p != "penerima"] == ["Evaluasi SPBE 2026", "75", "30", "25", "40"]

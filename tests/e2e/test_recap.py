@@ -126,6 +126,11 @@ async def test_the_daily_recap_goes_at_four_on_working_days_once_with_its_chart(
         await recap_tick_at(bot, clock, at(date(2025, 9, 4), 16, 0))  # Thursday: a working day
         assert len(recaps(fake_telegram, t.kasi)) == 3
 
+    # A restart later that Thursday sends nothing again (the day's recap row was claimed with the messages).
+    async with running_bot(t.settings, clock) as bot:
+        await recap_tick_at(bot, clock, at(date(2025, 9, 4), 16, 40))
+    assert len(recaps(fake_telegram, t.kasi)) == 3 and len(recaps(fake_telegram, kabid)) == 3
+
 
 async def test_acting_from_the_recap_by_role_with_a_double_press_and_the_forward(
     fake_telegram: FakeBotAPI, tmp_path: Path
