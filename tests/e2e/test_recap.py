@@ -5,8 +5,10 @@ forward to the Tim SPBE and closing collection."""
 
 from __future__ import annotations
 
+import asyncio
 import io
-from datetime import date
+import json
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -18,14 +20,17 @@ from bot.services.audit import Acting
 from jobs import recap_tick
 from storage.database import Database
 from storage.models import AuditEntry, Campaign, Role
-from tests.e2e.broadcast_world import PDF, register_one, tagged_pdf
-from tests.e2e.harness import MovableClock, RunningBot, outbox_idle, running_bot
+from tests.e2e.both_channels import WhatsAppChatter
+from tests.e2e.broadcast_world import PDF, open_broadcast, register_one, tagged_pdf
+from tests.e2e.harness import MovableClock, RunningBot, code_for, outbox_idle, running_bot
 from tests.e2e.test_exports import document_of
 from tests.e2e.test_intake import next_texts
-from tests.e2e.test_reminders import OPENED, Town, at, clock_at, set_clock, settled, town
+from tests.e2e.test_reminders import DEADLINE, OPENED, Town, at, clock_at, set_clock, settled, town
 from tests.e2e.test_review import text_containing
+from tests.e2e.whatsapp_world import whatsapp_settings
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
+from tests.fake_whatsapp import FakeWhatsAppAPI, FakeWhatsAppUser, interactive_choices
 
 pytestmark = pytest.mark.e2e
 
@@ -34,10 +39,12 @@ TIM_CHAT = 900_004
 ADMIN_CHAT = 900_005
 
 
-async def recap_tick_at(bot: RunningBot, clock: MovableClock, moment: object) -> None:
-    set_clock(clock, moment)  # type: ignore[arg-type]
+async def recap_tick_at(bot: RunningBot, clock: MovableClock, moment: datetime, *, settle: bool = True) -> None:
+    """Move the clock, run the recap tick on the scheduler host, and (`settle`) wait until the outbox is idle."""
+    set_clock(clock, moment)
     await bot.app.scheduler.run_now(recap_tick.NAME, bot.app.now())
-    await outbox_idle(bot.app.services.db)
+    if settle:
+        await outbox_idle(bot.app.services.db)
 
 
 def recaps(fake: FakeBotAPI, user: FakeUser) -> list[dict[str, object]]:
@@ -226,3 +233,49 @@ async def test_acting_from_the_recap_by_role_with_a_double_press_and_the_forward
     assert state == "recapped"
     for action in ("reminder_sent", "deadline_extended", "campaign_closed", "campaign_recapped", "recap_forwarded"):
         assert action in actions, action
+
+
+def documents_of(user: FakeWhatsAppUser) -> list[dict[str, object]]:
+    return [m for m in user.messages() if m.get("type") == "document"]
+
+
+async def wa_text_containing(fake: FakeWhatsAppAPI, user: FakeWhatsAppUser, part: str) -> str:
+    async with asyncio.timeout(15):
+        while True:
+            found = [t for t in user.texts() if part in t]
+            if found:
+                return found[-1]
+            await asyncio.sleep(0.05)
+
+
+async def test_on_whatsapp_the_daily_recap_arrives_with_its_chart_and_its_button_acts(
+    fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path
+) -> None:
+    settings = whatsapp_settings(fake_whatsapp, tmp_path)
+    start = at(date(2025, 9, 2), 10)
+    await open_broadcast(settings, {}, extra_opds=("DINKES", "BPBD"), now=start, deadline=DEADLINE)
+    clock = clock_at(start)
+    kasi = fake_whatsapp.user(wa_id="6281234567009", name="Rina")
+    async with running_bot(settings, clock) as bot:
+        await kasi.send_text(f"/daftar {await code_for(bot, Role.KASI)}")
+        await wa_text_containing(fake_whatsapp, kasi, "Pendaftaran berhasil")
+        # The Kasi and Kabid registered on Telegram stay queued: this bot has WhatsApp only.
+        await recap_tick_at(bot, clock, at(date(2025, 9, 2), 16, 0), settle=False)
+        text = await wa_text_containing(fake_whatsapp, kasi, RECAP)
+        assert "Kelengkapan: *0%*" in text and "1. ```BPBD```" in text and "2. ```DINKES```" in text, text
+        chatter = WhatsAppChatter(fake_whatsapp, kasi)
+        async with asyncio.timeout(15):  # a long text goes first, its buttons in the message after it
+            while not any(interactive_choices(m) for m in kasi.messages()) or not documents_of(kasi):
+                await asyncio.sleep(0.05)
+        assert chatter.choices() == [
+            "Ingatkan yang tertinggal",
+            "Perpanjang tenggat",
+            "Teruskan ke Tim SPBE",
+            "Unduh rekap lengkap",
+        ]
+        documents = documents_of(kasi)
+        assert len(documents) == 1 and "grafik-rekap" in json.dumps(documents[0], default=str), documents
+        (asked,) = await chatter.press(1)
+        assert "Kirim pengingat sekarang kepada Penghubung dari 2 OPD" in asked
+        (done,) = await chatter.press(1)
+        assert "Pengingat dikirim kepada 2 OPD" in done and "0 penghubung OPD" in done, done
