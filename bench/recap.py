@@ -4,7 +4,8 @@
 
 A SQLite database seeded as `bench.export` seeds the workbook's (`bench.intake.seed_status_world`: 500 OPDs, one
 open campaign of 50 items asked of every OPD, 3 versions of every item per OPD, 75,000 versions, with liaisons and
-review states), then every seventh latest version returned for revision (so OPDs are behind). Then, in one process, each run measures:
+review states), then every seventh latest version returned for revision (so OPDs are behind). Then, in one
+process, each run measures:
 
 1. the text: `recap.campaign_recap` in a read unit (the campaign-wide query and its few fixed statements) and the
    rendering of `templates/rekap/rekap.txt.j2` from the envelope's plain values, as the outbox renders it;
