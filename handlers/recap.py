@@ -95,7 +95,6 @@ async def recap_buttons(
         ("tombol/perpanjang_tenggat", "rkp_extend", EXTENDERS, collecting),
         ("tombol/teruskan_tim", "rkp_forward", recap.FORWARDERS, True),
         ("tombol/tutup_pengumpulan", "kmp_close", CLOSERS, collecting),
-        ("tombol/unduh_rekap", "rkp_xlsx", access.EXPORTERS, True),
     ]
     rows: list[list[Button]] = []
     for label, kind, allowed, shown in wanted:
@@ -104,6 +103,8 @@ async def recap_buttons(
                 session, services.label(label), kind=kind, person_id=person_id, now=now, campaign=campaign
             )
             rows.append([button])
+    if held & access.EXPORTERS:
+        rows.append([Button(services.label("tombol/unduh_rekap"), f"rkp:x:{campaign}")])
     return rows
 
 
@@ -182,8 +183,8 @@ async def forward_confirmed_action(ctx: Context, params: dict[str, Any]) -> Repl
         made = await recap.campaign_recap(session, ctx.services.settings, campaign_id, ctx.now)
     chart = await draw_chart(ctx.services.files, made)
     session = await ctx.session()
-    role = next((r for r in (Role.KASI, Role.KABID) if r in ctx.actor.roles), None)
-    forwarded = await recap.forward_to_tim(session, campaign_id, acting=ctx.acting(role), now=ctx.now)
+    acting = ctx.acting(recap.forwarding_role(ctx.actor.roles))
+    forwarded = await recap.forward_to_tim(session, campaign_id, acting=acting, now=ctx.now)
     await register_blob(session, chart, ctx.now)
     sender = ctx.actor.display_name
     for person_id in forwarded.tim:
@@ -238,9 +239,17 @@ async def extend_confirmed_action(ctx: Context, params: dict[str, Any]) -> Reply
     )
 
 
-async def workbook_action(ctx: Context, params: dict[str, Any]) -> Reply:
-    """ "Unduh rekap lengkap": the recap workbook of `/ekspor`, as that command sends it."""
-    return await exports.deliver(ctx, int(params["campaign"]), WORKBOOK)
+async def workbook_button(ctx: Context) -> Reply:
+    """ "Unduh rekap lengkap" (`rkp:x:ID`): the recap workbook of `/ekspor`, as that command sends it.
+
+    A plain button, not a one-time action: downloading changes nothing, and a press begins no write transaction
+    before the workbook is built (an action's press does), so no lock is held while openpyxl writes.
+    """
+    campaign_id = payloads.parse_recap_workbook(ctx.request.payload or "")
+    recap.require_exporter(ctx.actor.roles)
+    if campaign_id is None:
+        raise DomainError("umum/tombol_kedaluwarsa")
+    return await exports.deliver(ctx, campaign_id, WORKBOOK)
 
 
 def register(registry_: Registry) -> None:
@@ -252,4 +261,4 @@ def register(registry_: Registry) -> None:
     registry_.action("rkp_extend_yes", extend_confirmed_action, roles=EXTENDERS)
     registry_.action("rkp_forward", forward_action, roles=recap.FORWARDERS)
     registry_.action("rkp_forward_yes", forward_confirmed_action, roles=recap.FORWARDERS)
-    registry_.action("rkp_xlsx", workbook_action, roles=access.EXPORTERS)
+    registry_.button("rkp", workbook_button)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.enums import CampaignState, Role
 from bot.errors import DomainError
-from bot.services import audit, campaigns, overview, people, review
+from bot.services import access, audit, campaigns, overview, people, review
 from bot.services.audit import Acting
 from bot.services.calendar import WorkingCalendar, load_calendar
 from bot.services.campaigns import EventView
@@ -150,6 +150,17 @@ def reading_role(held: frozenset[Role] | set[Role]) -> Role | None:
     """The role a recap reader acts in (the audit log's), None for anyone else."""
     roles = held & READERS
     return min(roles) if roles else None
+
+
+def forwarding_role(held: frozenset[Role] | set[Role]) -> Role | None:
+    """The role a forward to the Tim SPBE is audited in (Kasi, then Kabid); None for anyone else."""
+    return next((r for r in (Role.KASI, Role.KABID) if r in held), None)
+
+
+def require_exporter(held: frozenset[Role] | set[Role]) -> None:
+    """The recap's workbook button: the roles of `/ekspor` (admin, Kasi, Kabid), re-checked at the press."""
+    if not held & access.EXPORTERS:
+        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button")
 
 
 def require_reader(held: frozenset[Role] | set[Role]) -> Role:
