@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
-from bot.services.recap import ChartRow
+if TYPE_CHECKING:
+    from bot.services.recap import ChartRow
 
 MAX_BARS = 40  # beyond this a phone shows a blur: the furthest behind are drawn, the rest named in a note
 WIDTH_INCHES = 7.2
@@ -24,6 +23,11 @@ VERIFIED_COLOUR = "#1B7F3B"
 
 def render_chart(title: str, rows: Sequence[ChartRow], *, max_bars: int = MAX_BARS) -> bytes:
     """A PNG of the OPDs furthest behind first (`rows` as the recap sorts them), at most `max_bars` of them."""
+    # Imported here, not at the top: matplotlib takes a second or more to import on a loaded machine, and every
+    # start of the bot (a restart answers its journal first) would pay for it before any recap is drawn.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: PLC0415
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
     shown = list(rows[:max_bars])
     height = max(4.0, 1.6 + 0.42 * max(len(shown), 1))
     figure = Figure(figsize=(WIDTH_INCHES, height), dpi=DPI)
