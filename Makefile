@@ -29,3 +29,4 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m bench.inbound
 	$(VENV)/bin/python -m bench.broadcast
 	$(VENV)/bin/python -m bench.intake
+	$(VENV)/bin/python -m bench.recap

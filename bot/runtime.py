@@ -26,6 +26,7 @@ from jobs import (
     journal_sweep,
     meeting_reminders,
     outbox_dispatch,
+    recap_tick,
     reminder_tick,
     review_digest,
     upload_batches,
@@ -81,6 +82,7 @@ class Runtime:
             scheduler.register(evidence_text.job(self.app.services))
         scheduler.register(reminder_tick.job(self.app.services.db, self.app.services.settings))
         scheduler.register(meeting_reminders.job(self.app.services))
+        scheduler.register(recap_tick.job(self.app.services))
 
     async def start(self) -> None:
         """Check the channel configuration, then serve HTTP (webhooks are journaled even on a standby)."""

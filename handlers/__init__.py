@@ -17,6 +17,7 @@ from handlers import (
     people,
     progress,
     questions,
+    recap,
     reminders,
     review,
 )
@@ -38,6 +39,7 @@ def build_registry() -> Registry:
     intake.register(registry)
     progress.register(registry)
     questions.register(registry)
+    recap.register(registry)
     reminders.register(registry)
     review.register(registry)
     return registry

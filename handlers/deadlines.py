@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.conversation import payloads
 from bot.conversation.core import Reply
 from bot.conversation.envelope import Envelope
@@ -24,12 +26,18 @@ async def perpanjang(ctx: Context) -> Reply:
         if len(running) != 1:
             return ctx.reply("tenggat/sebutkan_kegiatan", kegiatan=running)
         campaign_id = running[0].campaign_id
+    return await record(ctx, campaign_id, wanted.opd_code, wanted.deadline, wanted.reason)
+
+
+async def record(ctx: Context, campaign_id: int, opd_code: str | None, deadline: datetime, reason: str) -> Reply:
+    """Extend (also from the recap's "Perpanjang tenggat"), tell the liaisons, say what was recorded."""
+    session = await ctx.session()
     extension = await deadlines.extend(
         session,
         campaign_id,
-        wanted.opd_code,
-        wanted.deadline,
-        wanted.reason,
+        opd_code,
+        deadline,
+        reason,
         acting=ctx.acting(deadlines.extending_role(ctx.actor.roles)),
         now=ctx.now,
     )

@@ -32,6 +32,11 @@ async def ekspor(ctx: Context) -> Reply:
         if len(choices) > 1:
             return ctx.reply("ekspor/pilih_kegiatan", kegiatan=choices[:PAGE_SIZE], paket=kind == produce.PACKAGE)
         campaign_id = choices[0].campaign_id
+    return await deliver(ctx, campaign_id, kind)
+
+
+async def deliver(ctx: Context, campaign_id: int, kind: str) -> Reply:
+    """Build the export of `campaign_id` and queue it for the sender (also the recap's "Unduh rekap lengkap")."""
     services = ctx.services
     made = await produce.for_chat(
         services.db, services.files, services.settings, campaign_id, kind, ctx.request.channel, ctx.now

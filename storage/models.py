@@ -699,3 +699,23 @@ class QuestionMessage(Base):
     question_id: Mapped[int] = mapped_column(ForeignKey("question.id"), primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), primary_key=True)
     outbox_message_id: Mapped[int] = mapped_column(ForeignKey("outbox_message.id"))
+
+
+class Recap(Base):
+    """A daily recap of a campaign: claimed once per (campaign, working day), with the figures it showed.
+
+    The claim makes the recap go out once a day whatever restarts happen; the figures (totals and, per OPD,
+    kelengkapan and terverifikasi as JSON) are what the next recap compares against ("sejak rekap kemarin").
+    """
+
+    __tablename__ = "recap"
+    __table_args__ = (UniqueConstraint("campaign_id", "day", name="uq_recap_day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    day: Mapped[date]
+    sent_at: Mapped[datetime]
+    required: Mapped[int]
+    complete: Mapped[int]
+    verified: Mapped[int]
+    snapshot: Mapped[str] = mapped_column(Text)  # {"OPD_CODE": [complete, verified], ...}

@@ -257,3 +257,9 @@ def test_review_payloads() -> None:
     assert payloads.parse_review_queue("tnj:q:12") == 12
     for forged in ("tnj:a:lain", "tnj:q:x", "tnj:q:99999999999", "tnj:a", "tnj:q:1:2", "tnj:a:tidak_lengkap:1"):
         assert payloads.parse_review_reason(forged) is None and payloads.parse_review_queue(forged) is None, forged
+
+
+def test_the_recap_workbook_button_names_one_campaign_id() -> None:
+    assert payloads.parse_recap_workbook("rkp:x:12") == 12
+    for forged in ("rkp:x:", "rkp:x:0", "rkp:x:-1", "rkp:x:12:3", "rkp:y:12", "rkp:x:٣", f"rkp:x:{2**31}", "kmp:x:1"):
+        assert payloads.parse_recap_workbook(forged) is None, forged

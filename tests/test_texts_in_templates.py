@@ -59,19 +59,33 @@ LINES = {
     "rapat": "/rapat [#ID] — Jadwalkan rapat koordinasi Tim SPBE, lihat daftar hadir, ubah jadwal atau batalkan",
     # Added with the announcements (issue 18).
     "umumkan": "/umumkan [#ID] — Kirim pengumuman (teks dan satu dokumen) kepada Penghubung OPD kegiatan Monev",
+    # Added with the recap (issue 18).
+    "rekap": "/rekap [#ID] — Rekap harian kegiatan Monev: kelengkapan, OPD tertinggal, grafik dan tombol tindak lanjut",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
     *EVERYONE,
     *("opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"),
-    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan", "rapat", "umumkan"),
+    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan", "rapat", "umumkan", "rekap"),
 ]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],
     Role.KEPALA_OPD: EVERYONE,
     Role.ADMIN: MANAGER,
     Role.KASI: MANAGER,
-    Role.KABID: [*EVERYONE, "opd", "undang", "kegiatan", "status", "riwayat", "item", "perpanjang", "ekspor", "cari"],
+    Role.KABID: [
+        *EVERYONE,
+        "opd",
+        "undang",
+        "kegiatan",
+        "status",
+        "riwayat",
+        "item",
+        "perpanjang",
+        "ekspor",
+        "cari",
+        "rekap",
+    ],
     Role.SEKRETARIAT: [*EVERYONE, "opd", "kegiatan", "status", "riwayat", "item", "cari"],
     Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item", "cari"],
 }

@@ -93,6 +93,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("ingatkan", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[KODE_OPD|semua]"),
     Command("rapat", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[#ID]"),
     Command("umumkan", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[#ID]"),
+    Command("rekap", roles=frozenset({Role.ADMIN, Role.KASI, Role.KABID}), usage="[#ID]"),
 )
 
 

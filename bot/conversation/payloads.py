@@ -9,7 +9,7 @@ The prefixes: `act:TOKEN` (a one-time action, bot.services.actions), `kir:` (int
 `/riwayat` shows, handlers.progress), `berkas:` (a version's files for staff, handlers.progress), `sts:`
 (the campaign overview, handlers.progress), `tnj:a:REASON` (a reason for a revision request) and `tnj:q:ID`
 (the review digest's button into `/tinjau #ID`), both handlers.review; `rpt:` (the coordination meeting,
-handlers.meetings).
+handlers.meetings); `rkp:x:ID` (the recap's workbook button, handlers.recap).
 """
 
 from __future__ import annotations
@@ -147,6 +147,14 @@ def parse_review_reason(data: str) -> ReviewReason | None:
         return ReviewReason(fields[1])
     except ValueError:
         return None
+
+
+def parse_recap_workbook(data: str) -> int | None:
+    """`rkp:x:CAMPAIGN`: the recap's "Unduh rekap lengkap" (not a one-time action: a download changes nothing)."""
+    fields = _fields(data, "rkp")
+    if fields is None or len(fields) != 2 or fields[0] != "x":
+        return None
+    return parse_id(fields[1])
 
 
 def parse_review_queue(data: str) -> int | None:

@@ -463,6 +463,14 @@ async def close_collection(session: AsyncSession, campaign_id: int, *, acting: A
     await _event(session, campaign, "closed", acting, now)
 
 
+async def mark_recapped(session: AsyncSession, campaign_id: int, *, acting: Acting, now: datetime) -> None:
+    """The closed campaign's recap went to the Tim SPBE (SOP step 4 ends): closed becomes recapped."""
+    campaign = await _load(session, campaign_id)
+    _require_state(campaign, CampaignState.CLOSED, "umum/sudah_diproses")
+    await _move(session, campaign, CampaignState.CLOSED, CampaignState.RECAPPED)
+    await _event(session, campaign, "recapped", acting, now)
+
+
 async def _kabids(session: AsyncSession) -> list[int]:
     rows = await session.scalars(
         select(RoleAssignment.person_id)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -191,16 +191,25 @@ async def send_due_reminders(session: AsyncSession, settings: Settings, now: dat
 
 
 async def remind_now(
-    session: AsyncSession, settings: Settings, opd_code: str | None, *, acting: Acting, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    opd_code: str | None,
+    *,
+    acting: Acting,
+    now: datetime,
+    campaign_id: int | None = None,
+    allowed: Collection[Role] = REMINDERS_BY_HAND,
 ) -> ManualResult:
     """`/ingatkan [OPD_CODE|semua]`: a reminder now to the OPD (None: every OPD) of each open campaign that owes.
 
     Its own key ("manual:<time>"), so the schedule goes on as if it had not been sent. Refused for roles other
     than admin and Kasi, with no campaign open, and for an OPD that takes part in none.
     """
-    if acting.person_id is None or acting.role is None or Role(acting.role) not in REMINDERS_BY_HAND:
+    if acting.person_id is None or acting.role is None or Role(acting.role) not in allowed:
         raise DomainError("pengingat/tidak_berwenang")
     scopes = await submissions.campaign_scopes(session, states=(CampaignState.OPEN,))
+    if campaign_id is not None:  # the recap's "Ingatkan yang tertinggal": that campaign's OPDs only
+        scopes = [s for s in scopes if s.campaign_id == campaign_id]
     if not scopes:
         raise DomainError("pengingat/tidak_ada_kegiatan")
     if opd_code is not None:
