@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.conversation.handling import Registry
 from handlers import (
+    berita_acara,
     campaigns,
     deadlines,
     evidence,
@@ -23,6 +24,7 @@ from handlers import (
 def build_registry() -> Registry:
     """Every handler module registers its commands and buttons here."""
     registry = Registry()
+    berita_acara.register(registry)
     campaigns.register(registry)
     deadlines.register(registry)
     exports.register(registry)

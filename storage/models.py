@@ -645,3 +645,17 @@ class MeetingReminder(Base):
     kind: Mapped[str] = mapped_column(String(16))  # hari, jam, peralatan
     starts_at: Mapped[datetime]
     sent_at: Mapped[datetime]
+
+
+class SignedBeritaAcara(Base):
+    """The Berita Acara signed by the Sekda, uploaded as a PDF (ends SOP step 6); the latest upload counts."""
+
+    __tablename__ = "signed_berita_acara"
+    __table_args__ = (Index("ix_signed_berita_acara_campaign", "campaign_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    uploaded_by_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    uploaded_at: Mapped[datetime]

@@ -57,6 +57,9 @@ LINES = {
     "ingatkan": "/ingatkan [KODE_OPD|semua] — Kirim pengingat sekarang ke satu OPD atau semua OPD yang belum lengkap",
     # Added with the coordination meeting (issue 20).
     "rapat": "/rapat [#ID] — Jadwalkan rapat koordinasi Tim SPBE, lihat daftar hadir, ubah jadwal atau batalkan",
+    # Added with the Berita Acara and finalizing (issue 21).
+    "ba": "/ba [#ID] — Buat Berita Acara Evaluasi Mandiri (Word) dari rapat, kelengkapan dan nilai",
+    "selesai": "/selesai [#ID] — Selesaikan kegiatan Monev setelah BA bertanda tangan diunggah",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
@@ -67,8 +70,8 @@ MANAGER = [
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],
     Role.KEPALA_OPD: EVERYONE,
-    Role.ADMIN: MANAGER,
-    Role.KASI: MANAGER,
+    Role.ADMIN: [*MANAGER, "ba"],
+    Role.KASI: [*MANAGER, "ba", "selesai"],
     Role.KABID: [*EVERYONE, "opd", "undang", "kegiatan", "status", "riwayat", "item", "perpanjang", "ekspor", "cari"],
     Role.SEKRETARIAT: [*EVERYONE, "opd", "kegiatan", "status", "riwayat", "item", "cari"],
     Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item", "cari"],

@@ -109,14 +109,14 @@ class OverviewPress:
     opd_code: str | None = None
 
 
-CampaignKind = Literal["v", "baru", "fw", "opd", "ubah", "surat", "ttd"]
-_WITH_ID: dict[str, CampaignKind] = {"v": "v", "ubah": "ubah", "surat": "surat", "ttd": "ttd"}
+CampaignKind = Literal["v", "baru", "fw", "opd", "ubah", "surat", "ttd", "ba"]
+_WITH_ID: dict[str, CampaignKind] = {"v": "v", "ubah": "ubah", "surat": "surat", "ttd": "ttd", "ba": "ba"}
 _WITH_KEY: dict[str, CampaignKind] = {"fw": "fw", "opd": "opd"}
 
 
 @dataclass(frozen=True)
 class CampaignPress:
-    """`kmp:v:ID`, `kmp:ubah:ID`, `kmp:surat:ID`, `kmp:ttd:ID`, `kmp:baru`, `kmp:fw:KEY`, `kmp:opd:semua`."""
+    """`kmp:v|ubah|surat|ttd|ba:ID`, `kmp:baru`, `kmp:fw:KEY`, `kmp:opd:semua`."""
 
     kind: CampaignKind
     campaign_id: int | None = None
@@ -267,7 +267,7 @@ def parse_opd(data: str) -> OpdPress | None:
 
 
 def parse_campaign(data: str) -> CampaignPress | None:
-    """One of the eight `kmp:` forms (which flows a key may answer is the handler's business)."""
+    """One of the nine `kmp:` forms (which flows a key may answer is the handler's business)."""
     fields = _fields(data, "kmp")
     if fields is None or not 1 <= len(fields) <= 2:
         return None
