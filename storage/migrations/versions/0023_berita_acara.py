@@ -1,7 +1,7 @@
 """berita acara: the signed Berita Acara of a campaign's evaluasi mandiri (SOP step 6)
 
 Revision ID: 0023
-Revises: 0019
+Revises: 0022
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import storage.types
 
 revision: str = "0023"
-down_revision: str | None = "0019"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
