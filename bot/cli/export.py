@@ -1,4 +1,4 @@
-"""`monev export recap|package --campaign ID --out FILE`: the recap workbook and the evidence package on disk."""
+"""`monev export recap|package|ba --campaign ID --out FILE`: the recap workbook, the evidence package, the BA."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 
 from bot.app import MonevApp
 from bot.cli.support import CliRejected, check_output, cli_acting, refusals_as_rejections
+from bot.services.berita_acara import record_ba_export
+from bot.services.exports import ba as ba_export
 from bot.services.exports import produce
 
 NAME = "export"
@@ -20,6 +22,7 @@ def add_parser(commands: Any) -> None:
     for name, text in (
         ("recap", "the recap workbook (.xlsx): Ringkasan, Matriks, Berkas, Linimasa"),
         ("package", "the evidence package (.zip): accepted files per indikator and per OPD, manifest, SHA256SUMS"),
+        ("ba", "the Berita Acara (.docx): the meeting, attendance, completeness per OPD, the index, signatures"),
     ):
         action = actions.add_parser(name, help=text)
         action.add_argument("--campaign", type=int, required=True, metavar="ID")
@@ -29,6 +32,8 @@ def add_parser(commands: Any) -> None:
 async def run(app: MonevApp, args: argparse.Namespace) -> int:
     """Build the export next to `--out`, then rename it into place (a failure leaves no partial file)."""
     out = check_output(args.out)
+    if args.export_command == "ba":
+        return await _berita_acara(app, args.campaign, out)
     kind = produce.RECAP if args.export_command == "recap" else produce.PACKAGE
     part = out.with_name(f".{out.name}.part")
     acting = await cli_acting(app)
@@ -53,4 +58,23 @@ async def run(app: MonevApp, args: argparse.Namespace) -> int:
             f"evidence package of campaign #{built.campaign_id} {built.title!r} written to {out}: "
             f"{built.evidence} accepted items, {built.files} files in both layouts, {built.size} bytes"
         )
+    return 0
+
+
+async def _berita_acara(app: MonevApp, campaign_id: int, out: Path) -> int:
+    part = out.with_name(f".{out.name}.part")
+    acting = await cli_acting(app)
+    with refusals_as_rejections(app):
+        try:
+            built = await ba_export.build_ba(app.services.db, app.settings, campaign_id, part, app.now())
+            os.replace(part, out)
+        except OSError as error:
+            part.unlink(missing_ok=True)
+            raise CliRejected(f"--out: could not write {out} ({error.strerror or error})") from None
+    async with app.services.db.write() as session:
+        await record_ba_export(session, campaign_id, out.name, built.size, acting=acting, now=app.now())
+    print(
+        f"Berita Acara of campaign #{campaign_id} {built.title!r} written to {out}: "
+        f"index {built.index} ({built.predicate}, a simulation), {built.size} bytes"
+    )
     return 0

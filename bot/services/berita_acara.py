@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
@@ -30,6 +31,7 @@ from bot.services.campaigns import _event, _load
 from bot.services.items import FRAMEWORKS
 from bot.services.meetings import meeting_view
 from bot.services.overview import campaign_overview
+from bot.services.scores import ScoreSheet, score_sheet
 from bot.services.uploads import clean_file_name, register_blob
 from storage.filestore import Blob
 from storage.models import Meeting, Opd, Person, RoleAssignment, SignedBeritaAcara
@@ -166,14 +168,22 @@ def file_name(campaign_id: int, now: datetime, zone: ZoneInfo) -> str:
     return f"berita-acara-kegiatan-{campaign_id}-{now.astimezone(zone):%Y%m%d-%H%M}.docx"
 
 
-def decimal_in_words(value: float) -> str:
+def decimal_in_words(value: Decimal | float) -> str:
     """'3,25': two decimals, the Indonesian way."""
     return f"{value:.2f}".replace(".", ",")
 
 
-async def ba_scores(session: AsyncSession, campaign_id: int) -> BaScores:
-    """The index, predicate and per-aspect table; refused while any indicator has no level."""
-    raise DomainError("ba/belum_ada_nilai", id=campaign_id)
+def ba_scores(sheet: ScoreSheet) -> BaScores:
+    """The index, predicate and per-aspect table; refused without levels, without weights or while any is missing."""
+    campaign_id = sheet.campaign_id
+    if not any(r.level is not None for r in sheet.rows):
+        raise DomainError("ba/belum_ada_nilai", id=campaign_id)
+    if not sheet.has_weights or sheet.index is None:
+        raise DomainError("ba/tanpa_bobot", id=campaign_id)
+    if sheet.index.value is None:
+        raise DomainError("ba/nilai_belum_lengkap", id=campaign_id, jumlah=sheet.index.missing)
+    aspects = tuple(AspectRow(g.name, decimal_in_words(g.value) if g.value is not None else "-") for g in sheet.aspects)
+    return BaScores(decimal_in_words(sheet.index.value), sheet.index.predicate or "-", aspects)
 
 
 async def berita_acara(session: AsyncSession, campaign_id: int, zone: ZoneInfo, now: datetime) -> BeritaAcara:
@@ -182,7 +192,7 @@ async def berita_acara(session: AsyncSession, campaign_id: int, zone: ZoneInfo, 
     if CampaignState(campaign.state) not in BA_STATES:
         raise DomainError("ba/belum_waktunya", id=campaign_id)
     meeting = await _held_meeting(session, campaign_id)
-    scores = await ba_scores(session, campaign_id)
+    scores = ba_scores(await score_sheet(session, campaign_id))
     overview = await campaign_overview(session, campaign_id)
     opds = tuple(
         OpdRow(s.opd_code, s.opd_name, s.required, s.complete, s.verified, s.percent(s.complete))
