@@ -241,7 +241,7 @@ async def _attendees(session: AsyncSession, meeting_id: int) -> tuple[Attendee, 
     positions = await _positions(session, [i.person_id for i in came])
     return tuple(
         Attendee(
-            i.name,
+            person_in_words(i.name),
             positions.get(i.person_id, "-"),
             "Hadir" if i.rsvp is Rsvp.HADIR else f"Diwakilkan oleh {i.representative or '-'}",
         )
