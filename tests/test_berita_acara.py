@@ -3,6 +3,7 @@ python-docx, a city's own template, the signed BA, `finalized`, the final packag
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import zipfile
@@ -21,12 +22,14 @@ from bot.services.campaigns import campaign_detail
 from bot.services.exports import produce
 from bot.services.timeline import step_progress
 from bot.settings import Settings
+from storage import migrate
 from storage.database import Database
 from storage.filestore import FileStore
 from storage.models import AuditEntry, Campaign, CampaignEvent, Role, SignedBeritaAcara
 from tests.berita_acara_template import build
 from tests.conftest import make_settings
 from tests.e2e.broadcast_world import tagged_pdf
+from tests.test_console import monev
 from tests.test_meetings import CALENDAR, MEETING_AT, People, _person, scheduled, world
 from tests.test_submissions import NOW, WIB
 
@@ -241,3 +244,41 @@ async def test_the_finalized_package_holds_scores_ba_signed_ba_and_summary(db: D
     assert len(score_rows) == 20 and score_rows[0]["level"] == "4" and score_rows[4]["sumber"] == "EPSS BPS"
     assert "3,75, predikat Sangat Baik" in summary and "simulasi" in summary
     assert "BERITA ACARA EVALUASI MANDIRI SPBE KOTA PONTIANAK TAHUN 2026" in docx_texts(ba)[0]
+
+
+def test_the_cli_writes_the_ba_refuses_it_without_scores_and_audits_it(tmp_path: Path) -> None:
+    """`monev export ba` as a real process on the data directory's SQLite database: exit 1 and one line, then 0."""
+    settings = make_settings(tmp_path / "data")
+
+    async def seeded(*, with_scores: bool, campaign_id: int = 0) -> int:
+        db = Database(settings.database_url)
+        try:
+            if not with_scores:
+                await migrate.upgrade(db)
+                campaign_id, people = await world(db)
+                await held(db, campaign_id, people)
+                await recapped(db, campaign_id)
+            else:
+                async with db.read() as session:
+                    held_by = select(AuditEntry.actor_person_id).where(AuditEntry.action == "meeting_held")
+                    kasi = await session.scalar(held_by)
+                await scored(db, campaign_id, Acting(kasi, Role.KASI.value, "telegram"))
+            return campaign_id
+        finally:
+            await db.dispose()
+
+    campaign_id = asyncio.run(seeded(with_scores=False))
+    out = tmp_path / "ba.docx"
+    refused = monev("export", "ba", "--campaign", str(campaign_id), "--out", str(out), cwd=tmp_path)
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "belum ada nilai penilaian mandiri" in refused.stderr and not out.exists()
+    assert not list(tmp_path.glob(".ba.docx.part"))
+    asyncio.run(seeded(with_scores=True, campaign_id=campaign_id))
+    written = monev("export", "ba", "--campaign", str(campaign_id), "--out", str(out), cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert written.stdout.startswith(f"Berita Acara of campaign #{campaign_id}") and "index 3,75" in written.stdout
+    paragraphs, tables = docx_texts(out.read_bytes())
+    assert paragraphs[0].endswith("TAHUN 2026") and tables[0][2][1] == "Rina"
+    assert monev("audit", "export", "--out", str(tmp_path / "audit.csv"), cwd=tmp_path).returncode == 0
+    actions = [row["action"] for row in csv.DictReader(io.StringIO((tmp_path / "audit.csv").read_text("utf-8")))]
+    assert actions.count("export_ba") == 1
