@@ -17,6 +17,7 @@ from handlers import (
     progress,
     reminders,
     review,
+    scores,
 )
 
 
@@ -36,4 +37,5 @@ def build_registry() -> Registry:
     progress.register(registry)
     reminders.register(registry)
     review.register(registry)
+    scores.register(registry)
     return registry

@@ -92,6 +92,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("cari", roles=STAFF | {Role.TIM}, usage="KATA… [#ID]"),
     Command("ingatkan", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[KODE_OPD|semua]"),
     Command("rapat", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[#ID]"),
+    Command("nilai", roles=frozenset({Role.ADMIN, Role.KASI, Role.TIM}), usage="[#ID] [KODE_ITEM]"),
 )
 
 
