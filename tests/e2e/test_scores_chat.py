@@ -13,7 +13,9 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from storage.models import AuditEntry, CampaignScore, Role
+from bot.services import scores
+from bot.services.audit import Acting
+from storage.models import AuditEntry, Campaign, CampaignScore, Role, RoleAssignment
 from tests.e2e.both_channels import CHANNELS, PEMDI, Chatter, TelegramChatter, WhatsAppChatter, plain
 from tests.e2e.broadcast_world import open_broadcast
 from tests.e2e.harness import RunningBot, bot_settings, code_for, running_bot
@@ -95,17 +97,31 @@ async def test_a_score_entered_in_chat_with_its_evidence_level_names_and_the_sim
         # Bad input: an indicator not in the framework, a forged level; nothing changes.
         (unknown,) = await chat.say("/nilai I.99")
         assert "Indikator I.99 tidak ada dalam kegiatan ini" in plain(unknown)
-        (ranking,) = await chat.say("/nilai")
-        await chat.press(2)
+        # The ranking ("Prioritas peningkatan"): the Kasi scored I.13 (from the console), for which DINKES sent nothing.
+        async with bot.app.services.db.write() as session:
+            kasi = await session.scalar(select(RoleAssignment.person_id).where(RoleAssignment.role == Role.KASI.value))
+            campaign = await session.scalar(select(Campaign.id))
+            by_kasi = Acting(kasi, "kasi", "console")
+            await scores.record_score(session, campaign or 0, "I.13", 1, "Belum.", acting=by_kasi, now=bot.app.now())
+        (summary,) = await chat.say("/nilai")
+        (ranking,) = await chat.press(2)
         scored = await _scores(bot)
         async with bot.app.services.db.read() as session:
             audited = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "score_recorded"))).all()
-    assert "Sudah dinilai: 2 dari 20 indikator" in plain(ranking)
+    assert "Sudah dinilai: 3 dari 20 indikator" in plain(summary)
+    ranked = plain(ranking).splitlines()
+    assert ranked[0] == "Prioritas peningkatan — Evaluasi Mandiri SPBE 2026"
+    first, second, third = (line for line in ranked if line[:2] in ("1.", "2.", "3."))
+    assert first.startswith("1. I.13 ") and "level 1, +0,05 per level" in first
+    assert "⚠️ data dukung: ada OPD yang belum mengirim" in first
+    assert second.startswith("2. I.05 ") and third.startswith("3. I.01 ") and "⚠️" not in second + third
+    assert "Belum dinilai: 17 indikator" in plain(ranking) and SIMULATION in plain(ranking)
+    del scored["I.13"]
     assert scored == {
         "I.01": (4, "Renstra memuat RAN Pemdi; SK Tim Koordinasi ada; reviu belum.", None),
         "I.05": (3, "Nilai dari evaluasi SDI.", "Evaluasi Satu Data Indonesia 2025 (Bappenas)"),
     }
-    assert len(audited) == 2 and {a.channel for a in audited} == {channel}
+    assert len(audited) == 3 and {a.channel for a in audited} == {channel, "console"}
 
 
 async def test_a_forged_level_button_changes_nothing(
