@@ -18,6 +18,7 @@ from handlers import (
     progress,
     reminders,
     review,
+    scores,
 )
 
 
@@ -38,4 +39,5 @@ def build_registry() -> Registry:
     progress.register(registry)
     reminders.register(registry)
     review.register(registry)
+    scores.register(registry)
     return registry

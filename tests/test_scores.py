@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import select
 
 from bot.domain.enums import ReviewDecision, Role
 from bot.domain.scoring import EvidenceState
 from bot.errors import DomainError
-from bot.services import identity, review, scores
+from bot.services import identity, review, score_import, scores
 from bot.services.audit import Acting
 from bot.services.scores import ScoreOutcome
+from storage import migrate
 from storage.database import Database
 from storage.models import AuditEntry, Campaign, CampaignItem, CampaignScore, SubmissionVersion
+from tests.conftest import make_settings
+from tests.test_console import monev
 from tests.test_submissions import NOW, open_campaign, upload
 
 
@@ -168,3 +173,133 @@ async def test_imported_items_without_weights_show_scores_but_no_index(db: Datab
         sheet = await scores.score_sheet(session, campaign_id)
     assert not sheet.has_weights and sheet.index is None and sheet.ranking == () and sheet.aspects == ()
     assert sheet.predicate is None and sheet.scored == 1
+
+
+# -- the scores file: template, import, CLI ----------------------------------------------------------------------
+
+
+def _fill(template: Path, filled: Path, values: dict[str, tuple[object, str, str]]) -> None:
+    """Fill levels, explanations and sources into the template as a person would in Excel."""
+    workbook = openpyxl.load_workbook(template)
+    sheet = workbook.active
+    assert sheet is not None
+    for row in sheet.iter_rows(min_row=2):
+        if row[0].value in values:
+            row[1].value, row[2].value, row[3].value = values[str(row[0].value)]
+    workbook.save(filled)
+
+
+async def test_the_template_round_trips_through_the_import_into_the_sheet(db: Database, tmp_path: Path) -> None:
+    await open_campaign(db)
+    campaign_id = await _campaign_id(db)
+    kasi = await _acting(db, "900", "Andi", Role.KASI)
+    async with db.write() as session:
+        await scores.record_score(session, campaign_id, "I.04", 2, "Forum ada.", acting=kasi, now=NOW)
+    async with db.read() as session:
+        template = tmp_path / "templat.xlsx"
+        assert score_import.write_score_template(await scores.score_sheet(session, campaign_id), template) == 20
+    header = [c.value for c in openpyxl.load_workbook(template).active[1]]  # type: ignore[index]
+    assert header[:3] == ["indikator", "level", "penjelasan"] and header[3] == "sumber"
+    filled = tmp_path / "terisi.xlsx"
+    _fill(filled=filled, template=template, values={"I.01": (3, "Renstra memuat RAN Pemdi.", ""),
+                                                    "I.04": (2, "Forum ada.", ""),
+                                                    "I.07": (4.0, "EPSS 2025.", "EPSS (BPS)")})  # fmt: skip
+    lines = score_import.parse_score_file(filled)
+    async with db.read() as session:
+        dry = await score_import.import_scores(session, campaign_id, lines, acting=kasi, now=NOW, dry_run=True)
+    async with db.write() as session:
+        done = await score_import.import_scores(session, campaign_id, lines, acting=kasi, now=NOW)
+    async with db.write() as session:
+        again = await score_import.import_scores(session, campaign_id, lines, acting=kasi, now=NOW)
+    assert (dry.added, dry.updated, dry.unchanged, dry.skipped, dry.written) == (2, 0, 1, 17, False)
+    assert (done.added, done.unchanged, done.written) == (2, 1, True)
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 3)
+    async with db.read() as session:
+        sheet = await scores.score_sheet(session, campaign_id)
+        audits = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "score_recorded"))).all()
+    seventh = sheet.row("I.07")
+    assert seventh is not None and (seventh.level, seventh.source) == (4, "EPSS (BPS)")
+    assert sheet.scored == 3 and len(audits) == 3  # the manual one and the two imported
+
+
+async def test_an_import_with_any_bad_row_writes_nothing_and_names_every_row(db: Database, tmp_path: Path) -> None:
+    await open_campaign(db)
+    campaign_id = await _campaign_id(db)
+    kasi = await _acting(db, "900", "Andi", Role.KASI)
+    bad = tmp_path / "nilai.csv"
+    bad.write_text(
+        "Indikator;Level;Penjelasan\n"
+        "I.01;3;Bagus\n"
+        "I.99;3;Bukan indikator\n"
+        "I.02;6;Terlalu tinggi\n"
+        "I.03;2;\n"
+        "i.01;4;Dua kali\n"
+        "I.05;2;Tanpa sumber\n"
+        ";;\n",
+        encoding="utf-8",
+    )
+    lines = score_import.parse_score_file(bad)
+    async with db.write() as session:
+        report = await score_import.import_scores(session, campaign_id, lines, acting=kasi, now=NOW)
+    assert not report.accepted and not report.written
+    assert [(r.line, r.column, r.kind) for r in report.rejections] == [
+        (3, "indikator", "indikator_tidak_dikenal"),
+        (4, "level", "level_salah"),
+        (5, "penjelasan", "kosong"),
+        (6, "indikator", "kode_ganda"),
+        (7, "sumber", "sumber_wajib"),
+    ]
+    async with db.read() as session:
+        assert (await session.scalars(select(CampaignScore))).all() == []
+    for content, kind in (("kode,level\n", "kolom_kurang"), ("", "kosong")):
+        bad.write_text(content, encoding="utf-8")
+        with pytest.raises(score_import.ScoreFileError) as unreadable:
+            score_import.parse_score_file(bad)
+        assert unreadable.value.kind == kind
+
+
+def test_the_cli_writes_the_template_and_imports_it_all_or_nothing(tmp_path: Path) -> None:
+    """`monev export score-template` and `monev score import [--dry-run]` as real processes."""
+    settings = make_settings(tmp_path / "data")
+
+    async def seeded() -> int:
+        database = Database(settings.database_url)
+        await migrate.upgrade(database)
+        try:
+            await open_campaign(database)
+            return await _campaign_id(database)
+        finally:
+            await database.dispose()
+
+    campaign_id = asyncio.run(seeded())
+    template = tmp_path / "templat.xlsx"
+    written = monev("export", "score-template", "--campaign", str(campaign_id), "--out", str(template), cwd=tmp_path)
+    assert written.returncode == 0, written.stderr
+    assert "20 indicators" in written.stdout
+    filled = tmp_path / "terisi.xlsx"
+    _fill(template, filled, {"I.01": (4, "Direviu.", ""), "I.02": (3, "SOP ada.", "")})
+    dry = monev("score", "import", "--campaign", str(campaign_id), str(filled), "--dry-run", cwd=tmp_path)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.strip() == "dry run: added 2, updated 0, unchanged 0, 18 empty rows skipped"
+    done = monev("score", "import", "--campaign", str(campaign_id), str(filled), cwd=tmp_path)
+    assert done.returncode == 0 and done.stdout.startswith("added 2, updated 0, unchanged 0"), done.stderr
+    bad = tmp_path / "salah.csv"
+    bad.write_text("indikator,level,penjelasan\nI.01,5,Naik\nI.42,3,Tidak ada\n", encoding="utf-8")
+    refused = monev("score", "import", "--campaign", str(campaign_id), str(bad), cwd=tmp_path)
+    assert refused.returncode == 1
+    assert refused.stdout.splitlines() == [
+        "line 3, column indikator: no indicator 'I.42' in this campaign",
+        "nothing was imported",
+    ]
+    unknown = monev("score", "import", "--campaign", "99", str(bad), cwd=tmp_path)
+    assert unknown.returncode == 1 and "#99" in unknown.stderr
+
+    async def stored() -> dict[str, int]:
+        database = Database(settings.database_url)
+        try:
+            async with database.read() as session:
+                return {s.item_code: s.level for s in (await session.scalars(select(CampaignScore))).all()}
+        finally:
+            await database.dispose()
+
+    assert asyncio.run(stored()) == {"I.01": 4, "I.02": 3}

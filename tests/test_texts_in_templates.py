@@ -57,6 +57,8 @@ LINES = {
     "ingatkan": "/ingatkan [KODE_OPD|semua] — Kirim pengingat sekarang ke satu OPD atau semua OPD yang belum lengkap",
     # Added with the coordination meeting (issue 20).
     "rapat": "/rapat [#ID] — Jadwalkan rapat koordinasi Tim SPBE, lihat daftar hadir, ubah jadwal atau batalkan",
+    # Added with the self-assessment scores (issue 21).
+    "nilai": "/nilai [#ID] [KODE_ITEM] — Isi atau impor nilai mandiri per indikator dan lihat simulasi indeks",
     # Added with the Berita Acara and finalizing (issue 21).
     "ba": "/ba [#ID] — Buat Berita Acara Evaluasi Mandiri (Word) dari rapat, kelengkapan dan nilai",
     "selesai": "/selesai [#ID] — Selesaikan kegiatan Monev setelah BA bertanda tangan diunggah",
@@ -65,7 +67,7 @@ EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
     *EVERYONE,
     *("opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"),
-    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan", "rapat"),
+    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan", "rapat", "nilai"),
 ]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],
@@ -74,7 +76,7 @@ BY_ROLE = {
     Role.KASI: [*MANAGER, "ba", "selesai"],
     Role.KABID: [*EVERYONE, "opd", "undang", "kegiatan", "status", "riwayat", "item", "perpanjang", "ekspor", "cari"],
     Role.SEKRETARIAT: [*EVERYONE, "opd", "kegiatan", "status", "riwayat", "item", "cari"],
-    Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item", "cari"],
+    Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item", "cari", "nilai"],
 }
 # Telegram's command menu (setMyCommands), the commands everyone may use.
 MENU = [(name, LINES[name].split(" — ", 1)[1]) for name in EVERYONE]

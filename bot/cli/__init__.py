@@ -1,7 +1,7 @@
 """The `monev` command line. Exit codes: 0 ok, 1 input rejected, 2 configuration error.
 
-Each subcommand group (opd, invite, people, audit, libur, campaign, kirim, export) is a module of this package with
-`NAME`, `add_parser` and `run`: `add_parser(commands)` adds the group's subparser to the top-level subparsers;
+Each subcommand group (opd, invite, people, audit, libur, campaign, kirim, export, score) is a module of this package
+with `NAME`, `add_parser` and `run`: `add_parser(commands)` adds the group's subparser to the top-level subparsers;
 `async run(app, args) -> int` returns the exit code (0 ok, 1 input rejected: raise `bot.cli.support.CliRejected`).
 `bot.cli.support` holds what the groups share.
 """
@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from bot import __version__
 from bot.app import MonevApp, build_app, build_channels
 from bot.channels.console import to_plain_text
-from bot.cli import audit, campaign, export, invite, kirim, libur, opd, people
+from bot.cli import audit, campaign, export, invite, kirim, libur, opd, people, score
 from bot.cli.support import CliRejected, cli_acting
 from bot.domain.enums import Role
 from bot.errors import DomainError
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_REJECTED, EXIT_CONFIG = 0, 1, 2
 
-GROUPS: tuple[ModuleType, ...] = (opd, invite, people, audit, libur, campaign, kirim, export)
+GROUPS: tuple[ModuleType, ...] = (opd, invite, people, audit, libur, campaign, kirim, export, score)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -94,6 +94,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("cari", roles=STAFF | {Role.TIM}, usage="KATA… [#ID]"),
     Command("ingatkan", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[KODE_OPD|semua]"),
     Command("rapat", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[#ID]"),
+    Command("nilai", roles=frozenset({Role.ADMIN, Role.KASI, Role.TIM}), usage="[#ID] [KODE_ITEM]"),
     Command("ba", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[#ID]"),
     # "selesai" also ends the editing of a draft's items: written without the slash it stays that answer.
     Command("selesai", roles=frozenset({Role.KASI}), usage="[#ID]", slash_only=True),

@@ -19,7 +19,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import scoring
-from bot.domain.enums import CampaignState, ReviewState, Role
+from bot.domain.enums import CampaignState, Channel, ReviewState, Role
 from bot.domain.scoring import EvidenceState, Gain, GroupIndex, IndexResult, ScoredIndicator
 from bot.errors import DomainError
 from bot.services import audit
@@ -124,9 +124,17 @@ def scoring_role(held: Collection[Role]) -> Role | None:
 
 
 def require_scorer(acting: Acting) -> int:
-    if acting.person_id is None or acting.role is None or Role(acting.role) not in SCORERS:
+    """The acting person, when they score in one of SCORERS' roles or from the CLI (trusted, CONTRACT "CLI")."""
+    trusted = acting.role == Channel.CLI.value
+    if acting.person_id is None or not (trusted or acting.role in {r.value for r in SCORERS}):
         raise DomainError("nilai/tidak_berwenang")
     return acting.person_id
+
+
+def require_viewer(held: Collection[Role], data: str) -> None:
+    """The `nil:` buttons are for the roles that score; anyone else forged one."""
+    if not SCORERS.intersection(held):
+        raise DomainError("umum/tombol_bukan_untuk_anda", audit_action="forged_button", data=data[:64])
 
 
 async def scoring_campaigns(session: AsyncSession) -> list[ScoringCampaign]:
