@@ -190,8 +190,9 @@ async def test_the_ba_the_signed_ba_and_finalizing_in_chat(
         assert await state_of(bot, campaign_id) == "recapped"
 
         # A PDF outside the button's flow is not the signed BA.
-        outside = await kasi.send_document(SIGNED, "ba-ttd.pdf")
-        assert await signed_count(bot) == 0 and outside
+        (outside,) = await kasi.send_document(SIGNED, "ba-ttd.pdf")
+        assert "untuk surat dan BA bertanda tangan kegiatan Monev, gunakan tombolnya" in plain(outside)
+        assert await signed_count(bot) == 0
 
         # The button on /kegiatan #ID, a file that is no PDF (refused), then the PDF.
         shown = await campaign_shown(kasi, campaign_id)
