@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.conversation.handling import Registry
 from handlers import (
     announcements,
+    berita_acara,
     campaigns,
     deadlines,
     evidence,
@@ -20,6 +21,7 @@ from handlers import (
     recap,
     reminders,
     review,
+    scores,
 )
 
 
@@ -27,6 +29,7 @@ def build_registry() -> Registry:
     """Every handler module registers its commands and buttons here."""
     registry = Registry()
     announcements.register(registry)
+    berita_acara.register(registry)
     campaigns.register(registry)
     deadlines.register(registry)
     exports.register(registry)
@@ -42,4 +45,5 @@ def build_registry() -> Registry:
     recap.register(registry)
     reminders.register(registry)
     review.register(registry)
+    scores.register(registry)
     return registry

@@ -2,7 +2,8 @@
 
 Read-only buttons use the prefix `kmp:` (`kmp:v:ID` shows a campaign, `kmp:baru` starts the creation flow,
 `kmp:fw:KEY` and `kmp:opd:semua` answer its questions, `kmp:ubah:ID`, `kmp:surat:ID` and `kmp:ttd:ID` start the
-editing and letter flows); every button that changes a campaign's state is a one-time action.
+editing and letter flows, `kmp:ba:ID` the signed Berita Acara's); every button that changes a campaign's state is a
+one-time action.
 """
 
 from __future__ import annotations
@@ -22,7 +23,18 @@ from bot.conversation.handling import Context, Registry
 from bot.dates import DateParseError, parse_moment
 from bot.domain.enums import Role
 from bot.errors import DomainError
-from bot.services import actions, broadcast, campaigns, conversations, identity, items, people, registry, uploads
+from bot.services import (
+    actions,
+    berita_acara,
+    broadcast,
+    campaigns,
+    conversations,
+    identity,
+    items,
+    people,
+    registry,
+    uploads,
+)
 from bot.services.campaign_actions import (
     ACTION_ROLES,
     ACTION_STATE,
@@ -41,12 +53,14 @@ from storage.filestore import Blob
 
 FRAMEWORK_CHOICES = {"59": "permenpanrb-59-2020", "pemdi": "permenpanrb-8-2026-pemdi"}
 NEW, EDIT, DRAFT_LETTER, SIGNED_LETTER, RETURN_NOTE = "kmp_baru", "kmp_ubah", "kmp_surat", "kmp_ttd", "kmp_catatan"
+SIGNED_BA = "kmp_ba"
 # The `kmp:` buttons that start a flow: the action it is and the flow it begins.
 STARTERS = {
     "baru": (CampaignAction.CREATE, NEW),
     "ubah": (CampaignAction.EDIT_ITEMS, EDIT),
     "surat": (CampaignAction.REPLACE_DRAFT_LETTER, DRAFT_LETTER),
     "ttd": (CampaignAction.UPLOAD_SIGNED_LETTER, SIGNED_LETTER),
+    "ba": (CampaignAction.UPLOAD_SIGNED_BA, SIGNED_BA),
 }
 
 
@@ -187,6 +201,8 @@ async def _campaign_buttons(ctx: Context, detail: CampaignDetail) -> list[list[B
         rows.append([await _broadcast_button(ctx, detail.id, me)])
     if CampaignAction.CLOSE_COLLECTION in allowed:
         rows.append([await _action_button(ctx, "tombol/tutup_pengumpulan", "kmp_close", me, detail.id)])
+    if CampaignAction.UPLOAD_SIGNED_BA in allowed:
+        rows.append([Button(ctx.label("tombol/unggah_ba_ttd"), f"kmp:ba:{detail.id}")])
     return rows
 
 
@@ -426,6 +442,7 @@ async def _begin_for_campaign(ctx: Context, action: CampaignAction, flow: str, c
         EDIT: "kampanye/tanya_penugasan",
         DRAFT_LETTER: "kampanye/tanya_surat_draf",
         SIGNED_LETTER: "kampanye/tanya_surat_ttd",
+        SIGNED_BA: "kampanye/tanya_ba_ttd",
     }[flow]
     return await _begin(ctx, flow, Step.WAITING, ForCampaign(campaign_id).to_json(), template, c=detail)
 
@@ -484,6 +501,19 @@ async def signed_letter_flow(ctx: Context, state: FlowState) -> Reply:
     await campaigns.record_signed_letter(session, campaign_id, blob, name, acting=ctx.acting(role), now=ctx.now)
     button = await _broadcast_button(ctx, campaign_id, ctx.me())
     return ctx.reply("kampanye/surat_ttd_diterima", buttons=[[button]], nama=name)
+
+
+async def signed_ba_flow(ctx: Context, state: FlowState) -> Reply:
+    """Step 6 ends: the Berita Acara signed by the Sekda arrives as a PDF and is stored."""
+    if not ctx.request.attachments:
+        return ctx.reply("kampanye/kirim_pdf")
+    campaign_id, blob, name = await _letter_received(ctx, state)
+    session = await ctx.session()
+    # As for the signed letter: recorded only while the uploader still holds the role the flow began with.
+    uploader = await identity.authorize(session, ctx.actor.person_id, ACTION_ROLES[CampaignAction.UPLOAD_SIGNED_BA])
+    role = acting_role(uploader, CampaignAction.UPLOAD_SIGNED_BA)
+    signed = await berita_acara.record_signed_ba(session, campaign_id, blob, name, acting=ctx.acting(role), now=ctx.now)
+    return ctx.reply("kampanye/ba_ttd_diterima", nama=signed.name, id=campaign_id)
 
 
 async def return_note_flow(ctx: Context, state: FlowState) -> Reply:
@@ -633,6 +663,7 @@ def register(registry_: Registry) -> None:
     registry_.flow(EDIT, edit_flow)
     registry_.flow(DRAFT_LETTER, draft_letter_flow)
     registry_.flow(SIGNED_LETTER, signed_letter_flow)
+    registry_.flow(SIGNED_BA, signed_ba_flow)
     registry_.flow(RETURN_NOTE, return_note_flow, on_cancel=return_note_cancelled)
     registry_.action("kmp_submit", submit_action, roles=ACTION_ROLES[CampaignAction.SUBMIT])
     registry_.action("kmp_approve", approve_action, roles=ACTION_ROLES[CampaignAction.APPROVE])

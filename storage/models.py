@@ -719,3 +719,39 @@ class Recap(Base):
     complete: Mapped[int]
     verified: Mapped[int]
     snapshot: Mapped[str] = mapped_column(Text)  # {"OPD_CODE": [complete, verified], ...}
+
+
+class CampaignScore(Base):
+    """The Tim SPBE's proposed level of one indicator of a campaign (self-assessment), with its explanation.
+
+    `item_code` is the campaign item's code (`I.NN` for a framework's indicator); one row per indicator, updated
+    in place (every change is in the audit log with the level before and after).
+    """
+
+    __tablename__ = "campaign_score"
+    __table_args__ = (UniqueConstraint("campaign_id", "item_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    item_code: Mapped[str] = mapped_column(String(16))
+    level: Mapped[int]
+    penjelasan: Mapped[str] = mapped_column(Text)
+    # Pemdi 5-7: the other agency's assessment the level comes from ("penilaian instansi lain").
+    source: Mapped[str | None] = mapped_column(String(300))
+    recorded_by_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))  # whoever set the current level
+    recorded_at: Mapped[datetime]  # first recorded
+    updated_at: Mapped[datetime]  # last changed (equals recorded_at until then)
+
+
+class SignedBeritaAcara(Base):
+    """The Berita Acara signed by the Sekda, uploaded as a PDF (ends SOP step 6); the latest upload counts."""
+
+    __tablename__ = "signed_berita_acara"
+    __table_args__ = (Index("ix_signed_berita_acara_campaign", "campaign_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id"))
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_file.sha256"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    uploaded_by_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    uploaded_at: Mapped[datetime]

@@ -23,6 +23,7 @@ EXPECTED: dict[CampaignState, dict[Role, set[CampaignAction]]] = {
     CampaignState.AWAITING_DISPOSITION: {Role.KABID: {A.APPROVE, A.RETURN}},
     CampaignState.APPROVED: {Role.ADMIN: {A.UPLOAD_SIGNED_LETTER}, Role.SEKRETARIAT: {A.UPLOAD_SIGNED_LETTER}},
     CampaignState.OPEN: {Role.KABID: {A.CLOSE_COLLECTION}},
+    CampaignState.RECAPPED: {Role.ADMIN: {A.UPLOAD_SIGNED_BA}, Role.KASI: {A.UPLOAD_SIGNED_BA}},
 }
 
 

@@ -61,18 +61,23 @@ LINES = {
     "umumkan": "/umumkan [#ID] — Kirim pengumuman (teks dan satu dokumen) kepada Penghubung OPD kegiatan Monev",
     # Added with the recap (issue 18).
     "rekap": "/rekap [#ID] — Rekap harian kegiatan Monev: kelengkapan, OPD tertinggal, grafik dan tombol tindak lanjut",
+    # Added with the self-assessment scores (issue 21).
+    "nilai": "/nilai [#ID] [KODE_ITEM] — Isi atau impor nilai mandiri per indikator dan lihat simulasi indeks",
+    # Added with the Berita Acara and finalizing (issue 21).
+    "ba": "/ba [#ID] — Buat Berita Acara Evaluasi Mandiri (Word) dari rapat, kelengkapan dan nilai",
+    "selesai": "/selesai [#ID] — Selesaikan kegiatan Monev setelah BA bertanda tangan diunggah",
 }
 EVERYONE = ["start", "help", "batal", "saya", "daftar"]
 MANAGER = [
     *EVERYONE,
     *("opd", "undang", "cabut", "kegiatan", "kirim", "status", "riwayat", "item", "serahkan", "libur"),
-    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan", "rapat", "umumkan", "rekap"),
+    *("tinjau", "buka", "perpanjang", "ekspor", "cari", "ingatkan", "rapat", "umumkan", "rekap", "nilai"),
 ]
 BY_ROLE = {
     Role.OPD: [*EVERYONE, "kirim", "status", "riwayat", "item"],
     Role.KEPALA_OPD: EVERYONE,
-    Role.ADMIN: MANAGER,
-    Role.KASI: MANAGER,
+    Role.ADMIN: [*MANAGER, "ba"],
+    Role.KASI: [*MANAGER, "ba", "selesai"],
     Role.KABID: [
         *EVERYONE,
         "opd",
@@ -87,7 +92,7 @@ BY_ROLE = {
         "rekap",
     ],
     Role.SEKRETARIAT: [*EVERYONE, "opd", "kegiatan", "status", "riwayat", "item", "cari"],
-    Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item", "cari"],
+    Role.TIM: [*EVERYONE, "kegiatan", "status", "riwayat", "item", "cari", "nilai"],
 }
 # Telegram's command menu (setMyCommands), the commands everyone may use.
 MENU = [(name, LINES[name].split(" — ", 1)[1]) for name in EVERYONE]

@@ -1,7 +1,7 @@
 """The `monev` command line. Exit codes: 0 ok, 1 input rejected, 2 configuration error.
 
-Each subcommand group (opd, invite, people, audit, libur, campaign, kirim, export, and the operations: backup,
-restore, check, status) is a module of this package with
+Each subcommand group (opd, invite, people, audit, libur, campaign, kirim, export, score, and the operations:
+backup, restore, check, status) is a module of this package with
 `NAME`, `add_parser` and `run`: `add_parser(commands)` adds the group's subparser to the top-level subparsers;
 `async run(app, args) -> int` returns the exit code (0 ok, 1 input rejected: raise `bot.cli.support.CliRejected`).
 `bot.cli.support` holds what the groups share.
@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from bot import __version__
 from bot.app import MonevApp, build_app, build_channels
 from bot.channels.console import to_plain_text
-from bot.cli import audit, backup, campaign, check, export, invite, kirim, libur, opd, people, restore, status
+from bot.cli import audit, backup, campaign, check, export, invite, kirim, libur, opd, people, restore, score, status
 from bot.cli.support import CliRejected, cli_acting
 from bot.domain.enums import Role
 from bot.errors import DomainError
@@ -49,6 +49,7 @@ GROUPS: tuple[ModuleType, ...] = (
     campaign,
     kirim,
     export,
+    score,
     backup,
     restore,
     check,

@@ -27,6 +27,8 @@ class Command:
     # Usage forms only some of the command's roles may write, each with the roles allowed (e.g. which codes
     # `/undang` mints): a person's help shows only theirs, and `usage` joins them all.
     variants: tuple[tuple[str, frozenset[Role]], ...] = ()
+    # On WhatsApp a message without a slash may be a command; not this one's word, which a flow also reads.
+    slash_only: bool = False
 
     def allows(self, roles: Iterable[Role]) -> bool:
         return self.roles is None or bool(self.roles.intersection(roles))
@@ -94,6 +96,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("rapat", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[#ID]"),
     Command("umumkan", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[#ID]"),
     Command("rekap", roles=frozenset({Role.ADMIN, Role.KASI, Role.KABID}), usage="[#ID]"),
+    Command("nilai", roles=frozenset({Role.ADMIN, Role.KASI, Role.TIM}), usage="[#ID] [KODE_ITEM]"),
+    Command("ba", roles=frozenset({Role.ADMIN, Role.KASI}), usage="[#ID]"),
+    # "selesai" also ends the editing of a draft's items: written without the slash it stays that answer.
+    Command("selesai", roles=frozenset({Role.KASI}), usage="[#ID]", slash_only=True),
 )
 
 

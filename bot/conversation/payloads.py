@@ -9,7 +9,8 @@ The prefixes: `act:TOKEN` (a one-time action, bot.services.actions), `kir:` (int
 `/riwayat` shows, handlers.progress), `berkas:` (a version's files for staff, handlers.progress), `sts:`
 (the campaign overview, handlers.progress), `tnj:a:REASON` (a reason for a revision request) and `tnj:q:ID`
 (the review digest's button into `/tinjau #ID`), both handlers.review; `rpt:` (the coordination meeting,
-handlers.meetings); `rkp:x:ID` (the recap's workbook button, handlers.recap).
+handlers.meetings); `rkp:x:ID` (the recap's workbook button, handlers.recap); `nil:` (the self-assessment
+scores, handlers.scores).
 """
 
 from __future__ import annotations
@@ -109,14 +110,14 @@ class OverviewPress:
     opd_code: str | None = None
 
 
-CampaignKind = Literal["v", "baru", "fw", "opd", "ubah", "surat", "ttd"]
-_WITH_ID: dict[str, CampaignKind] = {"v": "v", "ubah": "ubah", "surat": "surat", "ttd": "ttd"}
+CampaignKind = Literal["v", "baru", "fw", "opd", "ubah", "surat", "ttd", "ba"]
+_WITH_ID: dict[str, CampaignKind] = {"v": "v", "ubah": "ubah", "surat": "surat", "ttd": "ttd", "ba": "ba"}
 _WITH_KEY: dict[str, CampaignKind] = {"fw": "fw", "opd": "opd"}
 
 
 @dataclass(frozen=True)
 class CampaignPress:
-    """`kmp:v:ID`, `kmp:ubah:ID`, `kmp:surat:ID`, `kmp:ttd:ID`, `kmp:baru`, `kmp:fw:KEY`, `kmp:opd:semua`."""
+    """`kmp:v|ubah|surat|ttd|ba:ID`, `kmp:baru`, `kmp:fw:KEY`, `kmp:opd:semua`."""
 
     kind: CampaignKind
     campaign_id: int | None = None
@@ -275,7 +276,7 @@ def parse_opd(data: str) -> OpdPress | None:
 
 
 def parse_campaign(data: str) -> CampaignPress | None:
-    """One of the eight `kmp:` forms (which flows a key may answer is the handler's business)."""
+    """One of the nine `kmp:` forms (which flows a key may answer is the handler's business)."""
     fields = _fields(data, "kmp")
     if fields is None or not 1 <= len(fields) <= 2:
         return None
@@ -391,3 +392,39 @@ def parse_question(data: str) -> int | None:
     if fields is None or len(fields) != 1:
         return None
     return parse_number(fields[0], minimum=1)
+ScoreVerb = Literal["campaign", "page", "indicator", "level", "ranking", "import"]
+
+
+@dataclass(frozen=True)
+class ScorePress:
+    """`nil:k:CAMPAIGN` (the summary), `nil:i:CAMPAIGN:PAGE` (a page of indicators), `nil:d:CAMPAIGN:ITEM` (one
+    indicator), `nil:l:CAMPAIGN:ITEM:LEVEL` (a level chosen), `nil:r:CAMPAIGN` (the ranking), `nil:m:CAMPAIGN`
+    (import a file). A level is any one digit here: the service says which are allowed."""
+
+    verb: ScoreVerb
+    campaign_id: int
+    page: int | None = None
+    item_code: str | None = None
+    level: int | None = None
+
+
+_SCORE_BARE: dict[str, ScoreVerb] = {"k": "campaign", "r": "ranking", "m": "import"}
+
+
+def parse_score(data: str) -> ScorePress | None:
+    fields = _fields(data, "nil")
+    if fields is None or len(fields) < 2:
+        return None
+    verb, campaign_id, rest = fields[0], parse_number(fields[1], minimum=1), fields[2:]
+    if campaign_id is None:
+        return None
+    if verb in _SCORE_BARE and not rest:
+        return ScorePress(_SCORE_BARE[verb], campaign_id)
+    if verb == "i" and len(rest) == 1 and (page := parse_number(rest[0], maximum=MAX_PAGE)) is not None:
+        return ScorePress("page", campaign_id, page=page)
+    if verb == "d" and len(rest) == 1 and ITEM_CODE.fullmatch(rest[0]):
+        return ScorePress("indicator", campaign_id, item_code=rest[0])
+    if verb == "l" and len(rest) == 2 and ITEM_CODE.fullmatch(rest[0]):
+        level = parse_number(rest[1], maximum=9)
+        return ScorePress("level", campaign_id, item_code=rest[0], level=level) if level is not None else None
+    return None

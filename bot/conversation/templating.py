@@ -13,6 +13,7 @@ import jinja2
 import markupsafe
 
 import templates
+from bot.domain.scoring import shown
 
 TEMPLATES_DIR = Path(templates.__file__).parent
 
@@ -83,6 +84,11 @@ def percent_in_words(value: Decimal | float | int) -> str:
     return f"{text.replace('.', ',')}%"
 
 
+def index_in_words(value: Decimal | str) -> str:
+    """'3,75': an index or sub-index to two decimals, rounded down (bot.domain.scoring.shown), with a comma."""
+    return format(shown(Decimal(str(value))), "f").replace(".", ",")
+
+
 # The trusted local operators' persons are named `console:<unix user>` and `cli:<unix user>` for the audit; in a
 # chat they are the server's operator, not a login name.
 _LOCAL_OPERATOR = re.compile(r"(?:console|cli):[^\s:]+")
@@ -139,6 +145,7 @@ class Renderer:
         env.filters["ukuran"] = file_size_in_words
         env.filters["hari"] = day_in_words
         env.filters["persen"] = percent_in_words
+        env.filters["indeks"] = index_in_words
         env.filters["orang"] = person_in_words
         env.filters["sorot"] = marked_in_bold
         return env

@@ -1,4 +1,4 @@
-"""Which campaign actions a person may take (SOP steps 0–2): by role, by the campaign's state, and by duty.
+"""Which campaign actions a person may take (SOP steps 0–2, the signed BA of step 6): by role, state and duty.
 
 One table says which roles take each action and in which state; `campaign_actions` adds separation of duties
 (the Kabid who submitted a plan does not decide it; only the uploader of the signed letter sends the invitations).
@@ -31,6 +31,7 @@ class CampaignAction(StrEnum):
     UPLOAD_SIGNED_LETTER = "upload_signed_letter"
     SEND_INVITATIONS = "send_invitations"  # the campaign opens and every liaison is invited
     CLOSE_COLLECTION = "close_collection"  # the Kabid ends collection: later uploads are refused
+    UPLOAD_SIGNED_BA = "upload_signed_ba"  # the Berita Acara signed by the Sekda (SOP step 6)
 
 
 # The roles that take each action (the roles of its one-time action or its flow).
@@ -44,6 +45,7 @@ ACTION_ROLES: dict[CampaignAction, frozenset[Role]] = {
     CampaignAction.UPLOAD_SIGNED_LETTER: LETTER_UPLOADERS,
     CampaignAction.SEND_INVITATIONS: LETTER_UPLOADERS,
     CampaignAction.CLOSE_COLLECTION: frozenset({Role.KABID}),
+    CampaignAction.UPLOAD_SIGNED_BA: EDITORS,
 }
 
 # The state a campaign must be in for each action (creating needs no campaign).
@@ -56,6 +58,7 @@ ACTION_STATE: dict[CampaignAction, CampaignState] = {
     CampaignAction.UPLOAD_SIGNED_LETTER: CampaignState.APPROVED,
     CampaignAction.SEND_INVITATIONS: CampaignState.SIGNED,
     CampaignAction.CLOSE_COLLECTION: CampaignState.OPEN,
+    CampaignAction.UPLOAD_SIGNED_BA: CampaignState.RECAPPED,
 }
 
 

@@ -95,7 +95,7 @@ def command_of(text: str, commands: tuple[Command, ...] = COMMANDS) -> tuple[str
     if not words:
         return None, ()
     found = find_command(words[0].lower(), commands)
-    if found is None or len(words) - 1 > _max_args(found):
+    if found is None or found.slash_only or len(words) - 1 > _max_args(found):
         return None, ()
     return words[0].lower(), tuple(words[1:])
 

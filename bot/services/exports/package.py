@@ -1,7 +1,8 @@
 """The evidence package for the national upload: a ZIP streamed to disk, checkable with `sha256sum -c`.
 
 Layout (CONTRACT.md "Files"): `per-indikator/ITEM/OPD/<file>` and `per-opd/OPD/ITEM/<file>` hold the files of the
-latest accepted version of every item (each file once per layout), then `manifest.csv`, the recap workbook and
+latest accepted version of every item (each file once per layout), a finalized campaign's `hasil/` (scores, the
+Berita Acara, the signed BA, a summary: exports/final.py), then `manifest.csv`, the recap workbook and
 `SHA256SUMS` over every other entry. Files are copied from the store in chunks into the archive's entries, so
 neither a file nor the archive is ever whole in memory. Names come from uploaders: they are made safe for every
 unzip tool (no path parts, control characters, emoji or Windows-reserved names) and unique within their folder.
@@ -16,7 +17,7 @@ import re
 import tempfile
 import unicodedata
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -42,6 +43,16 @@ class PackageSummary:
     evidence: int  # (OPD, item) pairs with an accepted version
     files: int  # evidence entries in the archive (both layouts)
     size: int  # bytes of evidence, one layout
+
+
+@dataclass(frozen=True)
+class ExtraFile:
+    """A file of the package beside the evidence: its bytes, or a blob of the store (copied in chunks)."""
+
+    path: str
+    original_name: str
+    content: bytes | None = None
+    sha256: str | None = None
 
 
 def recap_name(campaign_id: int) -> str:
@@ -89,7 +100,9 @@ def unique_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def write_package(data: ExportData, files: FileStore, target: BinaryIO, zone: ZoneInfo) -> PackageSummary:
+def write_package(
+    data: ExportData, files: FileStore, target: BinaryIO, zone: ZoneInfo, extras: Sequence[ExtraFile] = ()
+) -> PackageSummary:
     """Write the package into `target` (synchronous, disk-bound: call it in a thread, outside any transaction)."""
     from bot.services.exports.recap import write_recap  # openpyxl: only when a package is written
 
@@ -124,6 +137,14 @@ def write_package(data: ExportData, files: FileStore, target: BinaryIO, zone: Zo
                     )
                     entries += 1
                     size += f.size if first else 0
+        for extra in extras:
+            if extra.content is not None:
+                digest = _write_bytes(archive, extra.path, extra.content, data.now, zone)
+            else:
+                assert extra.sha256 is not None
+                digest = _copy_blob(archive, files, extra.sha256, extra.path, data.now, zone, extra.original_name)
+            sums.append((digest, extra.path))
+            rows.writerow([extra.path, "", "", "", extra.original_name, digest, "", ""])
         sums.append((_write_bytes(archive, MANIFEST, manifest.getvalue().encode("utf-8"), data.now, zone), MANIFEST))
         with tempfile.TemporaryFile() as book:
             write_recap(data, book, zone)

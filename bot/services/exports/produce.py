@@ -23,6 +23,7 @@ from bot.domain.enums import Channel
 from bot.services import audit
 from bot.services.audit import Acting
 from bot.services.exports.data import ExportData, ExportRows, assemble, read_export
+from bot.services.exports.final import FinalDocuments, final_files, read_final
 from bot.services.exports.package import package_name, recap_name, write_package
 from bot.services.submissions import COLLECTING, VIEWABLE
 from bot.services.uploads import register_blob
@@ -117,7 +118,8 @@ async def build(
     """Read the campaign in one read unit, then write the export to `target` in a thread (a failure leaves none)."""
     async with db.read() as session:
         rows = await read_export(session, settings, campaign_id, now)
-    data, evidence, entries = await asyncio.to_thread(_write, kind, rows, now, files, target, settings.timezone)
+        final = await read_final(session, settings, campaign_id, now) if kind == PACKAGE else None
+    data, evidence, entries = await asyncio.to_thread(_write, kind, rows, now, files, target, settings.timezone, final)
     return Built(
         kind,
         data.campaign_id,
@@ -131,7 +133,13 @@ async def build(
 
 
 def _write(
-    kind: str, rows: ExportRows, now: datetime, files: FileStore, target: Path, zone: ZoneInfo
+    kind: str,
+    rows: ExportRows,
+    now: datetime,
+    files: FileStore,
+    target: Path,
+    zone: ZoneInfo,
+    final: FinalDocuments | None = None,
 ) -> tuple[ExportData, int, int]:
     from bot.services.exports.recap import write_recap  # openpyxl: only when a workbook is written
 
@@ -141,7 +149,8 @@ def _write(
             if kind == RECAP:
                 write_recap(data, out, zone)
                 return data, len(data.accepted()), data.file_count
-            summary = write_package(data, files, out, zone)
+            extras = final_files(final, zone) if final is not None else []
+            summary = write_package(data, files, out, zone, extras)
             return data, summary.evidence, summary.files
     except BaseException:
         target.unlink(missing_ok=True)
