@@ -392,6 +392,8 @@ def parse_question(data: str) -> int | None:
     if fields is None or len(fields) != 1:
         return None
     return parse_number(fields[0], minimum=1)
+
+
 ScoreVerb = Literal["campaign", "page", "indicator", "level", "ranking", "import"]
 
 
