@@ -148,13 +148,13 @@ async def holder_of(db: Database) -> tuple[int | None, int]:
 
 @pytest.fixture
 async def pair(fake_telegram: FakeBotAPI, tmp_path: Path, postgres_url: str) -> AsyncIterator[Pair]:
-    """A 52-liaison broadcast queued on PostgreSQL, the proxy, instance one holding the lease, two as its standby."""
+    """On PostgreSQL: the proxy, instance one holding the lease, two as its standby, then a 52-liaison broadcast."""
     db = Database(postgres_url)
     await migrate.upgrade(db)
     await truncate_all(db)
     settings = bot_settings(fake_telegram, tmp_path, MONEV_DATABASE_URL=postgres_url)
-    # Each send is answered a second late: the broadcast lasts seconds, and at a kill or a stop up to one
-    # message per chat (16 chats at once) has reached Telegram without its answer reaching the holder.
+    # Each send is answered a second late: the broadcast lasts seconds, and at a kill or a stop up to one message
+    # per chat (the dispatcher serves up to 64 chats at once) has reached Telegram without its answer reaching us.
     for method in ("sendMessage", "sendDocument"):
         fake_telegram.delay_answers(method, 1.0)
     ports = [free_port(), free_port()]
