@@ -39,7 +39,7 @@ from tests.e2e.test_review import text_containing
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
 OPDS = ("DINKES", "BPBD", "DISHUB", "DLH")
 KASI = 900_001
