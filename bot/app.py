@@ -125,11 +125,21 @@ def zoned_clock(zone: ZoneInfo, clock: Callable[[], datetime] | None = None) -> 
     return now
 
 
+def idle_transaction_timeout(settings: Settings) -> float:
+    """How long PostgreSQL lets one of our transactions wait for us: twice the lease timeout, at least 10 s.
+
+    Past the lease timeout a stalled holder has lost the lease anyway; its open transaction must not outlive that
+    for long, or its row locks hold up the instance that took over (a handler downloads before it opens its
+    transaction, so a healthy transaction never waits this long for its process).
+    """
+    return max(2 * settings.lease_timeout_seconds, 10.0)
+
+
 def build_app(settings: Settings, clock: Callable[[], datetime] | None = None) -> MonevApp:
     """Wire the services, handlers, dispatcher and scheduler for one process; `clock` defaults to the real time."""
     services = Services(
         settings=settings,
-        db=Database(settings.database_url),
+        db=Database(settings.database_url, idle_transaction_timeout=idle_transaction_timeout(settings)),
         files=FileStore(settings.files_dir),
         renderer=Renderer(settings.timezone),
     )

@@ -46,14 +46,23 @@ async def uninterrupted(work: Awaitable[T]) -> T:
 class Database:
     """One engine and two session factories per process: writers and declared read-only readers."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, idle_transaction_timeout: float | None = None) -> None:
+        """`idle_transaction_timeout` (PostgreSQL with asyncpg): the server ends a session whose transaction has
+        waited longer than this for its client, rolling it back. A lease holder that stalls (SIGSTOP, a frozen VM)
+        in the middle of a transaction would otherwise keep its row locks, and the standby that took the lease
+        over would wait on them forever instead of sending.
+        """
         self.url = url
-        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        parsed = make_url(url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
         options: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             _ensure_sqlite_dir(url)
         else:
             options["pool_pre_ping"] = True
+            if idle_transaction_timeout is not None and parsed.get_driver_name() == "asyncpg":
+                milliseconds = str(int(idle_transaction_timeout * 1000))
+                options["connect_args"] = {"server_settings": {"idle_in_transaction_session_timeout": milliseconds}}
         self.engine: AsyncEngine = create_async_engine(url, **options)
         if self.is_sqlite:
             _install_sqlite_transactions(self.engine)

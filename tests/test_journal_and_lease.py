@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+import pytest
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from bot.services import journal, lease
+from storage import migrate
 from storage.database import Database
 from storage.models import InboundStatus, Lease
 
@@ -177,3 +181,21 @@ async def test_acquired_at_is_stored_as_the_instant_of_the_takeover(db: Database
     assert row.holder == "b" and row.acquired_at.tzinfo is not None
     assert abs(row.acquired_at - utc_now) < timedelta(seconds=30)  # not 7 hours off
     assert abs(row.renewed_at - row.acquired_at) < timedelta(seconds=1)
+
+
+async def test_a_stalled_transaction_is_ended_by_postgresql_so_its_locks_cannot_hold_up_a_takeover(
+    postgres_url: str,
+) -> None:
+    """The running bot's engine asks PostgreSQL to end a session idle inside its transaction (`bot.app`)."""
+    stalled = Database(postgres_url, idle_transaction_timeout=0.5)
+    try:
+        await migrate.upgrade(stalled)
+        async with stalled.engine.connect() as connection:
+            shown = await connection.scalar(text("SHOW idle_in_transaction_session_timeout"))
+            assert shown == "500ms"
+            await connection.execute(text("SELECT 1"))  # a transaction is open now, and waits for us
+            await asyncio.sleep(1.5)
+            with pytest.raises(DBAPIError):
+                await connection.execute(text("SELECT 1"))
+    finally:
+        await stalled.dispose()
