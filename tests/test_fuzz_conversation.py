@@ -951,3 +951,22 @@ async def test_fuzz_conversation_seed_3(data: st.DataObject) -> None:
 @given(data=st.data())
 async def test_fuzz_conversation_seed_4(data: st.DataObject) -> None:
     await run_sequence(data)
+
+
+# -- what the fuzzer found, each pinned by a test of its own ----------------------------------------------------
+
+
+async def test_item_shows_a_liaison_only_its_own_opd() -> None:
+    """`/item I.03` from the liaison of an OPD not asked for it listed the OPDs that are; `/item I.01` listed
+    every other OPD asked for it. A liaison reads only the items asked of their OPD, and only their OPD."""
+    liaison = next(p for p in PERSONAS if p.key == "opdb")
+    out = io.StringIO()
+    async with fresh_world() as (app, _, clock, _root):
+        console = await console_of(app, liaison, out, clock)
+        await console.handle_line("/item I.03")
+        await console.handle_line("/item I.01")
+    shown = out.getvalue()
+    others = [code for code in OPD_CODES if code != liaison.opd_code]
+    assert not [code for code in others if code in shown], shown
+    assert "Item I.03 tidak ditemukan" in shown, shown
+    assert f"Diminta dari: {liaison.opd_code}" in shown, shown
