@@ -34,7 +34,7 @@ import tempfile
 import zlib
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -566,7 +566,7 @@ CHANGES: dict[tuple[str, str], tuple[str, ...]] = {
     ("role_assignment", "insert"): ("start", "daftar"),
     ("role_assignment", "*"): ("cabut", "serahkan", "start", "daftar"),  # a handover revokes the predecessor
     ("person", "*"): ("start", "daftar"),
-    ("opd", "*"): (),  # no chat command changes the OPD register
+    ("opd", "*"): ("opd",),  # the OPD list's buttons deactivate and reactivate one
 }
 
 Rows = dict[str, dict[Any, dict[str, Any]]]
@@ -803,8 +803,23 @@ async def _run(app: MonevApp, template: Template, clock: Clock, data: st.DataObj
     prefixes = sorted({*app.dispatcher.registry.buttons, actions.PREFIX})
     files_dir = root / "sent"
     files_dir.mkdir()
-    seen = Seen()
-    reader = sqlite3.connect(root / "monev.sqlite3", isolation_level=None)
+    with closing(sqlite3.connect(root / "monev.sqlite3", isolation_level=None)) as reader:
+        await _steps(app, checker, clock, data, reader, consoles, outs, Seen(), prefixes, files_dir)
+
+
+async def _steps(
+    app: MonevApp,
+    checker: Checker,
+    clock: Clock,
+    data: st.DataObject,
+    reader: sqlite3.Connection,
+    consoles: dict[str, ConsoleChannel],
+    outs: dict[str, io.StringIO],
+    seen: Seen,
+    prefixes: list[str],
+    files_dir: Path,
+) -> None:
+    template = checker.template
     state, audits, outbox = snapshot(reader)
     with error_log() as errors:
         for number in range(1, STEPS + 1):
@@ -862,7 +877,6 @@ async def _run(app: MonevApp, template: Template, clock: Clock, data: st.DataObj
                 problems = await checker.completeness()
                 assert not problems, f"{context}: {problems}"
             state, audits, outbox = job_state, job_audits, outbox_after
-    reader.close()
 
 
 def _request(console: ConsoleChannel, step: Step, number: int, files_dir: Path) -> Request:
