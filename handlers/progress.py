@@ -193,7 +193,9 @@ async def item(ctx: Context) -> Reply:
     wanted = ctx.request.args[0][:16].upper()
     number = payloads.parse_number(wanted, maximum=999)
     wanted = f"I.{number:02d}" if number is not None else wanted
-    found = [i for i in detail.items if i.code == wanted]
+    found = [
+        seen for i in detail.items if i.code == wanted and (seen := access.item_as_seen(ctx.actor, i, scope.opd_code))
+    ]
     if not found:
         example = await submissions.example_item(await ctx.session(), ctx.actor)
         return ctx.reply("items/kode_tidak_dikenal", code=wanted[:16], example=example)

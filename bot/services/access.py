@@ -9,12 +9,14 @@ who may use a command at all is the command table's (`bot.conversation.commands`
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from dataclasses import replace
 
 from bot.conversation.commands import STAFF, find_command
 from bot.conversation.core import Actor
 from bot.domain.enums import OPD_SCOPED_ROLES, Role
 from bot.errors import DomainError
 from bot.services.invites import ISSUABLE, issuable_by
+from bot.services.items import ItemSpec
 
 # Staff and the evaluation team name any OPD; everyone else sees only their own.
 VIEW_ANY = frozenset({Role.ADMIN, Role.KASI, Role.KABID, Role.SEKRETARIAT, Role.TIM})
@@ -75,6 +77,14 @@ def may_use_command(actor: Actor, name: str) -> bool:
 def may_view_any_opd(actor: Actor) -> bool:
     """Whether the person may see every OPD's figures (the campaign overview and its buttons): staff and the Tim."""
     return bool(actor.roles & VIEW_ANY)
+
+
+def item_as_seen(actor: Actor, item: ItemSpec, opd_code: str) -> ItemSpec | None:
+    """An item as `/item` shows it: whole to staff and the Tim; to a liaison only when it is asked of their OPD,
+    naming only that OPD (which other OPDs are asked what is theirs to know, not the liaison's)."""
+    if may_view_any_opd(actor):
+        return item
+    return replace(item, opd_codes=(opd_code,)) if opd_code in item.opd_codes else None
 
 
 def shows_overview(actor: Actor, asked: str | None) -> bool:
