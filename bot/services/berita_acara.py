@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from docxtpl import DocxTemplate
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -159,6 +158,8 @@ def template_path(data_dir: Path) -> Path:
 
 def write_ba(ba: BeritaAcara, template: Path, target: BinaryIO) -> None:
     """Render the BA into `target` (synchronous: call it in a thread)."""
+    from docxtpl import DocxTemplate  # python-docx and lxml: only when a BA is written
+
     document = DocxTemplate(str(template))
     document.render(ba.context(), autoescape=True)
     document.save(target)

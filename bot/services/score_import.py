@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import scoring
@@ -215,6 +212,11 @@ def template_name(campaign_id: int) -> str:
 
 def score_template_bytes(sheet: ScoreSheet) -> bytes:
     """The template workbook: the three named columns first, as the import reads them; `sumber` for Pemdi 5-7."""
+    # openpyxl (and numpy behind it) cost most of a CLI command's start-up: imported only when a template is made.
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.worksheet.datavalidation import DataValidation
+
     workbook = Workbook()
     table = workbook.active
     assert table is not None  # a new workbook always has its first sheet
