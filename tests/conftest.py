@@ -28,6 +28,29 @@ def make_settings(data_dir: Path, **env: str) -> Settings:
     return load_settings(values, dotenv=None)
 
 
+# The longest test files (`--durations`), run first: xdist hands tests out in collection order, and a long test
+# started last keeps one worker busy after the others have finished (the suite's tail).
+LONG_FIRST = (
+    "tests/e2e/test_two_instances.py",
+    "tests/test_fuzz_conversation.py",
+    "tests/e2e/test_crash_suite.py",
+    "tests/test_evidence.py",
+    "tests/e2e/test_crash.py",
+    "tests/e2e/test_backup_restore.py",
+    "tests/e2e/test_campaigns_chat.py",
+    "tests/e2e/test_liaison_conversation.py",
+    "tests/e2e/test_meetings.py",
+    "tests/test_readme.py",
+    "tests/e2e/test_shutdown.py",
+    "tests/e2e/test_broadcast.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: n for n, path in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(LONG_FIRST)))  # stable: the rest keep order
+
+
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist each worker gets a PostgreSQL database of its own (`<name>_gw0`, ...), created here.
 
