@@ -16,7 +16,7 @@ run: $(STAMP)
 	$(VENV)/bin/monev run
 
 test: $(STAMP)
-	$(VENV)/bin/python -m pytest -q -n $$(( $$(nproc) * 2 ))
+	$(VENV)/bin/python -m pytest -q -n $$(( $$(nproc) * 3 ))
 
 shell: $(STAMP)
 	$(VENV)/bin/monev shell --as admin
