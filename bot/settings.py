@@ -103,7 +103,7 @@ class Settings:
     evidence_seconds: int = 120
     evidence_memory_mb: int = 1024
     reminder_time: time = time(8, 0)
-    recap_time: time = time(16, 0)  # the daily recap, on working days (due until the day ends)
+    recap_time: time | None = time(16, 0)  # the daily recap, on working days (due until the day ends); None: off
     overdue_reminder_days: int = 5
     whatsapp_mps: int = WHATSAPP_MPS
     whatsapp_templates: tuple[WhatsAppTemplate, ...] = ()
@@ -219,7 +219,8 @@ def load_settings(env: Mapping[str, str] | None = None, *, dotenv: Path | None =
         evidence_seconds=get.integer("MONEV_EVIDENCE_SECONDS", 120, minimum=5, maximum=3600),
         evidence_memory_mb=get.integer("MONEV_EVIDENCE_MEMORY_MB", 1024, minimum=256, maximum=16 * 1024),
         reminder_time=reminder_time,
-        recap_time=get.clock("MONEV_RECAP_TIME", time(16, 0)),
+        # "off": no daily recap (`/rekap` still answers), e.g. for an instance that only collects.
+        recap_time=None if get.optional("MONEV_RECAP_TIME") == "off" else get.clock("MONEV_RECAP_TIME", time(16, 0)),
         overdue_reminder_days=get.integer("MONEV_OVERDUE_REMINDER_DAYS", 5, minimum=0, maximum=60),
     )
 

@@ -76,10 +76,7 @@ async def umumkan(ctx: Context) -> Reply:
     if not running:
         return ctx.reply("pengumuman/tidak_ada_kegiatan")
     if len(running) > 1:
-        buttons = [
-            [Button(ctx.label("tombol/rapat_kegiatan", id=c.campaign_id, title=c.title)[:60], f"umm:k:{c.campaign_id}")]
-            for c in running[:7]
-        ]
+        buttons = ctx.campaign_buttons(running, lambda cid: f"umm:k:{cid}")
         return ctx.reply("pengumuman/pilih_kegiatan", buttons=buttons, kegiatan=running)
     return await _begin(ctx, running[0].campaign_id)
 

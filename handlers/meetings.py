@@ -94,10 +94,7 @@ async def rapat(ctx: Context) -> Reply:
     if not running:
         return ctx.reply("rapat/tidak_ada_kegiatan")
     if len(running) > 1:
-        buttons = [
-            [Button(ctx.label("tombol/rapat_kegiatan", id=c.campaign_id, title=c.title)[:60], f"rpt:k:{c.campaign_id}")]
-            for c in running[:7]
-        ]
+        buttons = ctx.campaign_buttons(running, lambda cid: f"rpt:k:{cid}")
         return ctx.reply("rapat/pilih_kegiatan", buttons=buttons, kegiatan=running)
     return await _for_campaign(ctx, running[0].campaign_id)
 

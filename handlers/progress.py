@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.conversation import payloads
-from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Button, OutgoingDocument, Reply, fit_label, page_of
+from bot.conversation.core import PAGE_SIZE, Button, OutgoingDocument, Reply, page_of
 from bot.conversation.handling import Context, Registry
 from bot.errors import DomainError
 from bot.services import access, campaigns, overview, questions, reminders, submissions
@@ -56,15 +56,7 @@ async def _overview_or_choice(ctx: Context) -> Reply:
         return ctx.reply("unggah/tidak_ada_kegiatan_berjalan")
     if len(running) == 1:
         return _overview_page(ctx, await overview.campaign_overview(session, running[0].campaign_id), 0)
-    buttons = [
-        [
-            Button(
-                fit_label(ctx.label("tombol/kampanye", id=c.campaign_id, title=c.title), TITLE_LABEL_CHARS),
-                f"sts:{c.campaign_id}:p:0",
-            )
-        ]
-        for c in running[:PAGE_SIZE]
-    ]
+    buttons = ctx.campaign_buttons(running, lambda cid: f"sts:{cid}:p:0")
     return ctx.reply("unggah/ringkasan_pilih_kegiatan", buttons=buttons)
 
 

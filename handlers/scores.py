@@ -43,11 +43,7 @@ async def nilai(ctx: Context) -> Reply:
         if not running:
             return ctx.reply("nilai/tidak_ada_kegiatan")
         if len(running) > 1:
-            buttons = [
-                [Button(fit_label(ctx.label("tombol/rapat_kegiatan", id=c.campaign_id, title=c.title),
-                                  TITLE_LABEL_CHARS), f"nil:k:{c.campaign_id}")]
-                for c in running[:PAGE_SIZE]
-            ]  # fmt: skip
+            buttons = ctx.campaign_buttons(running, lambda cid: f"nil:k:{cid}")
             return ctx.reply("nilai/pilih_kegiatan", buttons=buttons, kegiatan=running)
         campaign_id = running[0].campaign_id
     await scores.require_scoring(await ctx.session(), campaign_id)

@@ -29,6 +29,13 @@ def test_reminder_settings_are_read() -> None:
     assert (settings.reminder_time, settings.overdue_reminder_days) == (time(9, 30), 0)
 
 
+def test_the_daily_recap_time_or_off() -> None:
+    assert load_settings({"MONEV_RECAP_TIME": "15:30"}, dotenv=None).recap_time == time(15, 30)
+    assert load_settings({"MONEV_RECAP_TIME": "off"}, dotenv=None).recap_time is None
+    with pytest.raises(SettingsError, match="MONEV_RECAP_TIME"):
+        load_settings({"MONEV_RECAP_TIME": "sore"}, dotenv=None)
+
+
 def test_relative_data_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert load_settings({}, dotenv=None).data_dir == tmp_path / "data"

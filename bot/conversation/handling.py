@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.conversation.core import Actor, Button, Reply, Request
+from bot.conversation.core import PAGE_SIZE, TITLE_LABEL_CHARS, Actor, Button, Reply, Request, fit_label
 from bot.conversation.envelope import Envelope, EnvelopeButton
 from bot.conversation.templating import Renderer
 from bot.domain.enums import Role
@@ -115,6 +115,24 @@ class Context:
     def label(self, template: str, /, **values: Any) -> str:
         """A button label from `templates/tombol/`, e.g. `ctx.label("tombol/cabut_penghubung_lama", name=name)`."""
         return self.services.label(template, **values)
+
+    def campaign_buttons(self, campaigns: Sequence[NamedCampaign], payload: Callable[[int], str]) -> list[list[Button]]:
+        """One button per campaign ("#ID judul") on the first page: how every command asks "which kegiatan?"."""
+        return [
+            [Button(fit_label(self.label("tombol/kegiatan", id=c.campaign_id, title=c.title), TITLE_LABEL_CHARS),
+                    payload(c.campaign_id))]
+            for c in campaigns[:PAGE_SIZE]
+        ]  # fmt: skip
+
+
+class NamedCampaign(Protocol):
+    """What a campaign choice shows on its button (the services' choice views all have it)."""
+
+    @property
+    def campaign_id(self) -> int: ...
+
+    @property
+    def title(self) -> str: ...
 
 
 Handler = Callable[[Context], Awaitable[Reply | Sequence[Reply]]]

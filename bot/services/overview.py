@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import and_, case, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Subquery
 
 from bot.domain import deadlines
 from bot.domain.enums import CampaignState, ReviewState
@@ -105,7 +106,8 @@ async def campaign_overview(session: AsyncSession, campaign_id: int) -> Campaign
     )
 
 
-async def _standings(session: AsyncSession, campaign_id: int, deadline: datetime) -> list[OpdStanding]:
+def latest_version_states(campaign_id: int) -> Subquery:
+    """The review state of the latest version of every (OPD, item) of a campaign: one subquery, any number of OPDs."""
     version = SubmissionVersion
     latest_number = (
         select(version.opd_id, version.campaign_item_id, func.max(version.number).label("number"))
@@ -113,7 +115,7 @@ async def _standings(session: AsyncSession, campaign_id: int, deadline: datetime
         .group_by(version.opd_id, version.campaign_item_id)
         .subquery()
     )
-    latest = (
+    return (
         select(version.opd_id, version.campaign_item_id, version.review_state)
         .join(
             latest_number,
@@ -125,6 +127,11 @@ async def _standings(session: AsyncSession, campaign_id: int, deadline: datetime
         )
         .subquery()
     )
+
+
+async def _standings(session: AsyncSession, campaign_id: int, deadline: datetime) -> list[OpdStanding]:
+    version = SubmissionVersion
+    latest = latest_version_states(campaign_id)
     required = (
         select(ItemAssignment.opd_id, CampaignItem.id.label("item_id"))
         .join(CampaignItem, CampaignItem.id == ItemAssignment.campaign_item_id)

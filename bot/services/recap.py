@@ -217,6 +217,8 @@ async def campaign_recap(
 
 def is_due(calendar: WorkingCalendar, settings: Settings, now: datetime) -> bool:
     """The daily recap is due from MONEV_RECAP_TIME until the day ends, on working days only."""
+    if settings.recap_time is None:
+        return False
     local = now.astimezone(settings.timezone)
     return calendar.is_working_day(local.date()) and local.time() >= settings.recap_time
 

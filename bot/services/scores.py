@@ -15,18 +15,18 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import scoring
 from bot.domain.enums import CampaignState, Channel, ReviewState, Role
 from bot.domain.scoring import EvidenceState, Gain, GroupIndex, IndexResult, ScoredIndicator
 from bot.errors import DomainError
-from bot.services import audit
+from bot.services import audit, overview
 from bot.services.audit import Acting
 from bot.services.items import FRAMEWORKS, framework_items
 from bot.services.safe_text import display_text
-from storage.models import Campaign, CampaignItem, CampaignScore, ItemAssignment, Opd, Person, SubmissionVersion
+from storage.models import Campaign, CampaignItem, CampaignScore, ItemAssignment, Opd, Person
 
 SCORERS = frozenset({Role.ADMIN, Role.KASI, Role.TIM})
 # Scores are proposals the Tim may start while the OPDs still send (they see what is in so far) and revise after
@@ -341,26 +341,11 @@ async def _evidence(
         )
     ).all():
         requested.setdefault(item_id, []).append(opd_code)
-    version = SubmissionVersion
-    latest_number = (
-        select(version.opd_id, version.campaign_item_id, func.max(version.number).label("number"))
-        .where(version.campaign_id == campaign_id)
-        .group_by(version.opd_id, version.campaign_item_id)
-        .subquery()
-    )
+    states = overview.latest_version_states(campaign_id)
     latest: dict[int, dict[str, str]] = {}
     for item_id, opd_code, state in (
         await session.execute(
-            select(version.campaign_item_id, Opd.code, version.review_state)
-            .join(
-                latest_number,
-                and_(
-                    version.opd_id == latest_number.c.opd_id,
-                    version.campaign_item_id == latest_number.c.campaign_item_id,
-                    version.number == latest_number.c.number,
-                ),
-            )
-            .join(Opd, Opd.id == version.opd_id)
+            select(states.c.campaign_item_id, Opd.code, states.c.review_state).join(Opd, Opd.id == states.c.opd_id)
         )
     ).all():
         latest.setdefault(item_id, {})[opd_code] = state

@@ -78,8 +78,10 @@ def telegram_env(fake: FakeBotAPI, data_dir: Path, **extra: str) -> dict[str, st
         "MONEV_HTTP_PORT": "0",
         "MONEV_LEASE_RENEW_SECONDS": "0.2",
         "MONEV_LEASE_TIMEOUT_SECONDS": "1.5",
-        # The automatic check of evidence sends its own messages; only the tests about it turn it on.
+        # The automatic check of evidence and the daily recap (from 16:00 WIB on the real clock) send messages of
+        # their own; only the tests about them turn them on.
         "MONEV_EVIDENCE_WORKERS": "0",
+        "MONEV_RECAP_TIME": "off",
         **extra,
     }
 
@@ -173,6 +175,22 @@ async def outbox_idle(db: Database, timeout: float = 10) -> None:
 async def journal_rows(db: Database) -> list[InboundEvent]:
     async with db.read() as session:
         return list((await session.scalars(select(InboundEvent).order_by(InboundEvent.id))).all())
+
+
+async def run_cli(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str, str]:
+    """The real `monev` CLI in the environment `BotProcess` gives `monev run`: exit code, stdout, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        env=BotProcess(env, cwd).env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()
 
 
 class BotProcess:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import sys
 import tarfile
 from datetime import datetime
 from pathlib import Path
@@ -17,27 +16,12 @@ from storage.database import Database
 from storage.filestore import FileStore
 from storage.models import SubmissionFile
 from tests.e2e.broadcast_world import open_broadcast
-from tests.e2e.harness import BotProcess, bot_settings, sqlite_url, telegram_env
+from tests.e2e.harness import BotProcess, bot_settings, run_cli, sqlite_url, telegram_env
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 UPLOADS = 4
-
-
-async def _monev(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=BotProcess(env, cwd).env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    return process.returncode or 0, out.decode(), err.decode()
 
 
 def _versions(database: Path) -> set[tuple[int, int, str]]:
@@ -75,7 +59,7 @@ async def test_a_backup_during_uploads_restores_on_an_empty_data_dir_and_passes_
         await uploading.wait()
         while not done.is_set():
             archive = tmp_path / f"backup-{len(archives)}.tar"
-            code, _, err = await _monev(env, tmp_path, "backup", "--out", str(archive))
+            code, _, err = await run_cli(env, tmp_path, "backup", "--out", str(archive))
             assert code == 0, err
             archives.append(archive)
 
@@ -93,7 +77,7 @@ async def test_a_backup_during_uploads_restores_on_an_empty_data_dir_and_passes_
         await asyncio.wait_for(backups, timeout=120)
         assert archives, "no backup ran while the uploads did"
         last = tmp_path / "backup-last.tar"  # begun after the last upload's reply: its version is committed
-        code, _, err = await _monev(env, tmp_path, "backup", "--out", str(last))
+        code, _, err = await run_cli(env, tmp_path, "backup", "--out", str(last))
         assert code == 0, err
         archives.append(last)
     finally:
@@ -117,7 +101,7 @@ async def test_a_backup_during_uploads_restores_on_an_empty_data_dir_and_passes_
         assert snapshot <= final  # a consistent moment of the running bot: no version it did not keep
         empty = tmp_path / f"restored-{index}"
         restored_env = {**env, "MONEV_DATA_DIR": str(empty)}
-        code, out, err = await _monev(restored_env, tmp_path, "restore", str(archive))
+        code, out, err = await run_cli(restored_env, tmp_path, "restore", str(archive))
         assert code == 0, out + err
         assert "check: ok" in out, out  # restore ends with `monev check`: every file hashed against its row
         restored = _versions(empty / "monev.sqlite3")

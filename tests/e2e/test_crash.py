@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from storage.database import Database
 from storage.models import InboundEvent, SubmissionFile, SubmissionVersion, UnfiledUpload
 from tests.e2e.broadcast_world import open_broadcast
-from tests.e2e.harness import BotProcess, bot_settings, journal_rows, sqlite_url, telegram_env
+from tests.e2e.harness import BotProcess, bot_settings, journal_rows, run_cli, sqlite_url, telegram_env
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -36,19 +35,9 @@ async def wait_for_row(db: Database, status: str, timeout: float = 15) -> Inboun
 
 async def monev(env: dict[str, str], cwd: Path, *args: str) -> str:
     """The real CLI, before the bot starts; its standard output."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        *args,
-        env=BotProcess(env, cwd).env,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()
-    return out.decode()
+    code, out, err = await run_cli(env, cwd, *args)
+    assert code == 0, err
+    return out
 
 
 async def invite_code(env: dict[str, str], cwd: Path) -> str:

@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date, datetime, time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import select
 
 from bot.services import identity
 from bot.services.audit import Acting
+from bot.settings import Settings
 from jobs import recap_tick
 from storage.database import Database
 from storage.models import AuditEntry, Campaign, Role
@@ -37,6 +39,11 @@ pytestmark = pytest.mark.e2e
 RECAP = "Rekap Evaluasi Mandiri SPBE 2026"
 TIM_CHAT = 900_004
 ADMIN_CHAT = 900_005
+
+
+def daily_recap(settings: Settings) -> Settings:
+    """The e2e harness turns the daily recap off (it would reach every test after 16:00 WIB); these tests want it."""
+    return replace(settings, recap_time=time(16, 0))
 
 
 async def recap_tick_at(bot: RunningBot, clock: MovableClock, moment: datetime, *, settle: bool = True) -> None:
@@ -90,7 +97,7 @@ async def test_the_daily_recap_goes_at_four_on_working_days_once_with_its_chart(
     t = await town(fake_telegram, tmp_path)
     kabid = fake_telegram.user(900_002)
     clock = clock_at(OPENED)
-    async with running_bot(t.settings, clock) as bot:
+    async with running_bot(daily_recap(t.settings), clock) as bot:
         await settled(fake_telegram, t)
         (receipt,) = await next_texts(
             fake_telegram, t.bpbd, 1, lambda: t.bpbd.send_document(PDF, "sk.pdf", caption="I.01")
@@ -134,7 +141,7 @@ async def test_the_daily_recap_goes_at_four_on_working_days_once_with_its_chart(
         assert len(recaps(fake_telegram, t.kasi)) == 3
 
     # A restart later that Thursday sends nothing again (the day's recap row was claimed with the messages).
-    async with running_bot(t.settings, clock) as bot:
+    async with running_bot(daily_recap(t.settings), clock) as bot:
         await recap_tick_at(bot, clock, at(date(2025, 9, 4), 16, 40))
     assert len(recaps(fake_telegram, t.kasi)) == 3 and len(recaps(fake_telegram, kabid)) == 3
 
@@ -146,7 +153,7 @@ async def test_acting_from_the_recap_by_role_with_a_double_press_and_the_forward
     await with_tim_and_admin(t)
     kabid, tim, admin = fake_telegram.user(900_002), fake_telegram.user(TIM_CHAT), fake_telegram.user(ADMIN_CHAT)
     clock = clock_at(at(date(2025, 9, 2), 10))  # the day after H-7: no scheduled reminder
-    async with running_bot(t.settings, clock) as bot:
+    async with running_bot(daily_recap(t.settings), clock) as bot:
         await settled(fake_telegram, t)
         # Who may read it: not a liaison.
         t.dinkes.send_text("/rekap")
@@ -251,7 +258,7 @@ async def wa_text_containing(fake: FakeWhatsAppAPI, user: FakeWhatsAppUser, part
 async def test_on_whatsapp_the_daily_recap_arrives_with_its_chart_and_its_button_acts(
     fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path
 ) -> None:
-    settings = whatsapp_settings(fake_whatsapp, tmp_path)
+    settings = daily_recap(whatsapp_settings(fake_whatsapp, tmp_path))
     start = at(date(2025, 9, 2), 10)
     await open_broadcast(settings, {}, extra_opds=("DINKES", "BPBD"), now=start, deadline=DEADLINE)
     clock = clock_at(start)

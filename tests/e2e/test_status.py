@@ -9,8 +9,7 @@ import pytest
 
 from bot.domain.enums import Role
 from jobs import reminder_tick
-from tests.e2e.harness import bot_settings, registered, running_bot, telegram_env
-from tests.e2e.test_backup_restore import _monev
+from tests.e2e.harness import bot_settings, registered, run_cli, running_bot, telegram_env
 from tests.fake_telegram.server import FakeBotAPI
 
 pytestmark = pytest.mark.e2e
@@ -28,7 +27,7 @@ async def test_status_and_healthz_show_lease_backlogs_reminder_tick_and_last_con
             async with http.get(f"http://127.0.0.1:{bot.runtime.web.port}/healthz") as response:
                 assert response.status == 200
                 health = await response.json()
-        code, out, err = await _monev(env, tmp_path, "status")
+        code, out, err = await run_cli(env, tmp_path, "status")
     assert code == 0, err
     assert health["database"] == "ok" and health["lease_holder"] == bot.runtime.instance
     assert health["journal_backlog"] == 0 and health["failed_rows"] == 0

@@ -24,6 +24,7 @@ def whatsapp_settings(fake: FakeWhatsAppAPI, tmp_path: Path, **extra: str) -> Se
         "MONEV_LEASE_TIMEOUT_SECONDS": "1.5",
         # As in `telegram_env`: the automatic check of evidence has tests of its own and would add its messages.
         "MONEV_EVIDENCE_WORKERS": "0",
+        "MONEV_RECAP_TIME": "off",
         **extra,
     }
     return make_settings(tmp_path / "data", **env)
