@@ -301,6 +301,11 @@ async def test_item_8_a_liaison_of_several_opds_is_pointed_to_the_right_command(
     async with running_bot(settings) as bot:
         code = await code_for(bot, Role.OPD, "DISKOMINFO")
         await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text(f"/daftar {code}"))
+        # The invitations (outbox) may overtake the welcome (a direct reply): both are in before /status.
+        await fake_telegram.wait_for(
+            lambda: any("Pendaftaran berhasil" in (m.get("text") or "") for m in fake_telegram.sent_messages(LIAISON)),
+            timeout=15,
+        )
         await outbox_idle(bot.app.services.db)
 
         (status,) = await next_texts(fake_telegram, liaison, 1, lambda: liaison.send_text("/status"))
