@@ -128,6 +128,61 @@ async def test_twenty_concurrent_writers_never_see_database_is_locked(sqlite_db:
     assert len(names) == 20
 
 
+async def test_writers_of_one_process_take_the_lock_in_the_order_they_asked(sqlite_db: Database) -> None:
+    # Left to SQLite's busy handler, waiting writers sleep between tries and the lock goes to whoever wakes first:
+    # under load one writer could miss it for the whole busy timeout. Here they queue, first come first served.
+    now = datetime.now(UTC)
+    began: list[int] = []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with sqlite_db.write() as session:
+            session.add(Person(display_name="holder", created_at=now))
+            await session.flush()  # BEGIN IMMEDIATE sent: this unit holds the lock
+            await release.wait()
+
+    async def writer(n: int) -> None:
+        async with sqlite_db.write() as session:
+            await session.execute(text("SELECT 1"))  # its BEGIN IMMEDIATE goes first
+            began.append(n)
+            session.add(Person(display_name=f"writer {n}", created_at=now))
+
+    first = asyncio.create_task(holder())
+    while not sqlite_db.engine.sync_engine.pool.checkedout():
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    writers = []
+    for n in range(8):
+        writers.append(asyncio.create_task(writer(n)))
+        await asyncio.sleep(0.02)  # each one asks after the one before
+    release.set()
+    await asyncio.gather(first, *writers)
+    assert began == list(range(8))
+
+
+async def test_a_writer_cancelled_inside_its_transaction_does_not_keep_the_turn(sqlite_db: Database) -> None:
+    now = datetime.now(UTC)
+    entered = asyncio.Event()
+
+    async def stuck() -> None:
+        async with sqlite_db.write() as session:
+            session.add(Person(display_name="stuck", created_at=now))
+            await session.flush()
+            entered.set()
+            await asyncio.Event().wait()
+
+    task = asyncio.create_task(stuck())
+    await entered.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with asyncio.timeout(2):  # not the 5 s a turn may wait, nor SQLite's busy timeout
+        async with sqlite_db.write() as session:
+            session.add(Person(display_name="next", created_at=now))
+    async with sqlite_db.read() as session:
+        assert (await session.scalars(select(Person.display_name))).all() == ["next"]
+
+
 async def test_read_only_unit_does_not_wait_for_the_write_lock(sqlite_db: Database) -> None:
     now = datetime.now(UTC)
     async with sqlite_db.write() as writer:

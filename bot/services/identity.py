@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
@@ -43,28 +44,36 @@ def not_a_local_liaison() -> ColumnElement[bool]:
     return or_(RoleAssignment.role != Role.OPD.value, ~is_local_operator(RoleAssignment.person_id))
 
 
+def _actor_statement(*, by_phone: bool) -> Any:
+    """The person with their active assignments, one row each: one statement, built once (it runs per update)."""
+    external_id: Any = bindparam("external_id")
+    matches = ChannelIdentity.external_id == external_id
+    if by_phone:
+        phone: Any = bindparam("phone")
+        matches = or_(matches, and_(ChannelIdentity.external_id == phone, ChannelIdentity.phone == phone))
+    return (
+        select(ChannelIdentity.id, Person.id, Person.display_name, RoleAssignment.role, RoleAssignment.opd_id, Opd.code)
+        .join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
+        .outerjoin(RoleAssignment, and_(RoleAssignment.person_id == Person.id, RoleAssignment.revoked_at.is_(None)))
+        .outerjoin(Opd, Opd.id == RoleAssignment.opd_id)
+        .where(ChannelIdentity.channel == bindparam("channel"), matches)
+        .order_by((ChannelIdentity.external_id != external_id), ChannelIdentity.id, RoleAssignment.id)
+    )
+
+
+_ACTOR = _actor_statement(by_phone=False)
+_ACTOR_BY_PHONE = _actor_statement(by_phone=True)
+
+
 async def resolve_actor(session: AsyncSession, channel: str, external_id: str, phone: str | None = None) -> Actor:
     """The person behind (channel, external id) with their active assignments; unknown people get none.
 
     A WhatsApp account added by number (`monev people add --wa`) is found by the sender's phone until its first
     message gives it the business-scoped user id (`touch`).
     """
-    matches = ChannelIdentity.external_id == external_id
-    if phone and channel == Channel.WHATSAPP.value:
-        matches = or_(matches, and_(ChannelIdentity.external_id == phone, ChannelIdentity.phone == phone))
-    # One statement (this runs for every update): the person with their active assignments, one row each.
-    rows = (
-        await session.execute(
-            select(
-                ChannelIdentity.id, Person.id, Person.display_name, RoleAssignment.role, RoleAssignment.opd_id, Opd.code
-            )
-            .join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
-            .outerjoin(RoleAssignment, and_(RoleAssignment.person_id == Person.id, RoleAssignment.revoked_at.is_(None)))
-            .outerjoin(Opd, Opd.id == RoleAssignment.opd_id)
-            .where(ChannelIdentity.channel == channel, matches)
-            .order_by((ChannelIdentity.external_id != external_id), ChannelIdentity.id, RoleAssignment.id)
-        )
-    ).all()
+    by_phone = bool(phone and channel == Channel.WHATSAPP.value)
+    parameters = {"channel": channel, "external_id": external_id, "phone": phone}
+    rows = (await session.execute(_ACTOR_BY_PHONE if by_phone else _ACTOR, parameters)).all()
     if not rows:
         return Actor(person_id=None, display_name=None)
     first = rows[0]

@@ -51,6 +51,8 @@ async def test_approval_asks_the_letter_uploaders_and_a_return_runs_step_0_again
         await fake_telegram.wait_for(lambda: any("Mohon disposisi" in t for t in fake_telegram.texts(kabid.id)))
         await press(fake_telegram, kabid, "Kembalikan")
         await say(fake_telegram, kabid, "Tambahkan kecamatan")
+        # The Kasi is told first (through the outbox); then the Kasi's own question is answered.
+        await fake_telegram.wait_for(lambda: any("Kabid mengembalikan" in t for t in fake_telegram.texts(kasi.id)))
         (shown,) = await say(fake_telegram, kasi, "/kampanye #1")
         assert "⏳ Langkah 0" in shown and "⏳ Langkah 1" not in shown, shown  # the Kasi's step runs again
 

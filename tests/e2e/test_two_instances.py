@@ -310,7 +310,8 @@ async def test_a_stalled_holder_resumed_after_the_takeover_is_fenced_off(pair: P
     pair.first.process.send_signal(signal.SIGCONT)  # it wakes up believing it still holds the lease
 
     duplicates = await finish(pair, [], kills=1)
-    assert pair.second.process is not None and (await pair.holder())[0] == pair.second.process.pid
+    # The lease stays with the new epochs (on a loaded machine it may change hands again: any later epoch will do).
+    assert (await pair.holder())[1] >= epoch + 1
     assert await pair.first.terminate() == 0
     assert await pair.second.terminate() == 0
     old = pair.first.stderr.decode()

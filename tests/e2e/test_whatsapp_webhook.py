@@ -129,9 +129,11 @@ async def test_a_standby_journals_what_reaches_it_and_the_lease_holder_answers(
     fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path
 ) -> None:
     person = fake_whatsapp.user(name="Lewat Cadangan")
-    holder_settings = whatsapp_settings(fake_whatsapp, tmp_path)
+    # Not a takeover test: a lease that survives a loaded machine's pauses (the 1.5 s one once lapsed in a full run).
+    slow_lease = {"MONEV_LEASE_RENEW_SECONDS": "0.5", "MONEV_LEASE_TIMEOUT_SECONDS": "15"}
+    holder_settings = whatsapp_settings(fake_whatsapp, tmp_path, **slow_lease)
     async with whatsapp_bot(holder_settings) as holder:
-        standby_settings = whatsapp_settings(fake_whatsapp, tmp_path)  # same database; Meta now posts here
+        standby_settings = whatsapp_settings(fake_whatsapp, tmp_path, **slow_lease)  # same database; Meta posts here
         standby_app = build_app(standby_settings)
         await standby_app.prepare()
         standby = Runtime(standby_app, build_channels(standby_app))
