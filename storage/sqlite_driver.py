@@ -154,7 +154,8 @@ class OneTripConnection(aiosqlite.Connection):
 
     async def commit(self) -> None:
         try:
-            await super().commit()
+            if self._conn.in_transaction:  # not after a statement run without BEGIN (`Database.read(one_statement)`)
+                await super().commit()
         finally:
             self.end_turn()
 

@@ -41,7 +41,7 @@ class Dispatcher:
         """
         if request.actor is None:
             # A read of its own: the write transaction must not start before the handler's network I/O.
-            async with self.services.db.read() as session:
+            async with self.services.db.read(one_statement=True) as session:
                 actor = await identity.resolve_actor(session, request.channel, request.sender_id, request.sender_phone)
             request = replace(request, actor=actor)
         # One write transaction either way: a domain error undoes the handler's writes (back to a savepoint) and
