@@ -163,6 +163,13 @@ class OneTripConnection(aiosqlite.Connection):
         self.end_turn()
         await super().close()
 
+    def __del__(self) -> None:
+        # SQLAlchemy drops a new connection without closing it when its task is cancelled while the connection is
+        # being set up (the PRAGMAs of `storage.database`'s connect listener): aiosqlite would warn from the garbage
+        # collector, at a random later moment. The pool warns itself about connections it lost after checkout.
+        if self._connection is not None:
+            self.stop()
+
     def stop(self) -> asyncio.Future[Any] | None:
         # SQLAlchemy's forced close of a connection it gives up on (e.g. after a cancellation).
         self.end_turn()
