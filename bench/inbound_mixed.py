@@ -774,8 +774,10 @@ def report(plan: Plan, monev: MonevRuns, echo: Run, echo25: Run, journal: Run, j
     monev.at50.print()
     echo25.print(per_channel=False)
     journal25.print(per_channel=False)
-    print(f"maximum sustained rate (steps of {plan.step_seconds:g} s; held: backlog gone {GRACE:g} s after the")
-    print("step, nothing lost, p99 <= 1 s):")
+    print(
+        f"maximum sustained rate, limits on (steps of {plan.step_seconds:g} s; a step holds when nothing is "
+        f"outstanding {GRACE:g} s after it, nothing is lost and p99 <= 1 s):"
+    )
     best = 0.0
     for rate, run, held in monev.steps:
         run.print(per_channel=False)
