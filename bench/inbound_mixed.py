@@ -148,7 +148,7 @@ def make_people(count: int, opd_codes: list[str]) -> list[Person]:
             TELEGRAM if n % 2 == 0 else WHATSAPP,
             PEOPLE_BASE + 1 + n,
             opd_codes[(n // 2) % len(opd_codes)],
-            starts[(n * 7) % len(starts)],
+            starts[(n // 2) % len(starts)],
         )
         for n in range(count)
     ]
@@ -255,6 +255,7 @@ class Tracker:
     sent: dict[str, int] = field(default_factory=lambda: {TELEGRAM: 0, WHATSAPP: 0})
     duplicates: dict[str, int] = field(default_factory=lambda: {TELEGRAM: 0, WHATSAPP: 0})
     last_done: float = 0.0  # when the latest update got its last reply
+    by_kind: dict[str, list[float]] = field(default_factory=dict)  # latencies per kind of update
 
     def on_telegram(self, kind: str, message: dict[str, Any]) -> None:
         if kind == "sent":
@@ -279,6 +280,7 @@ class Tracker:
             del self.outstanding[key]
             now = self.last_done = time.monotonic()
             self.latencies[person.channel].append(now - step.sent_at)
+            self.by_kind.setdefault(step.kind, []).append(now - step.sent_at)
             step.done.set_result(now)
 
     def start(self, person: Person, kind: str, expected: int | None = None) -> Step:
@@ -308,6 +310,7 @@ class Tracker:
             counts.update({TELEGRAM: 0, WHATSAPP: 0})
         self.latencies = {TELEGRAM: [], WHATSAPP: []}
         self.last_done = 0.0
+        self.by_kind = {}
 
 
 # ----- the people's actions -------------------------------------------------------------------------------------
@@ -478,7 +481,7 @@ async def closed_loop(child: Child, driver: Driver, people: list[Person], count:
     driver.tracker.reset()
     idle = deque(p for p in people if not p.broken)
     sent = 0
-    cpu0, start = child.cpu(), time.monotonic()
+    meter = Meter(child)
 
     async def lane() -> None:
         nonlocal sent
@@ -491,7 +494,7 @@ async def closed_loop(child: Child, driver: Driver, people: list[Person], count:
                 idle.append(person)
 
     await asyncio.gather(*(lane() for _ in range(min(LANES, len(idle)))))
-    return await settle(child, driver, phase, cpu0, start, time.monotonic(), 1.0)
+    return await settle(driver, phase, meter, time.monotonic(), 1.0)
 
 
 async def open_loop(child: Child, driver: Driver, people: list[Person], rate: float, seconds: float, phase: str) -> Run:
@@ -499,7 +502,8 @@ async def open_loop(child: Child, driver: Driver, people: list[Person], rate: fl
     driver.tracker.reset()
     idle = deque(p for p in people if not p.broken)
     waiting = 0  # offered while everybody was waiting for a reply: sent as soon as somebody is free
-    cpu0, start = child.cpu(), time.monotonic()
+    meter = Meter(child)
+    start = meter.start
 
     def free(person: Person, _done: object) -> None:
         nonlocal waiting
@@ -526,17 +530,28 @@ async def open_loop(child: Child, driver: Driver, people: list[Person], rate: fl
     ended = time.monotonic()
     await asyncio.sleep(GRACE)
     backlog = len(driver.tracker.outstanding) + waiting
-    run = await settle(child, driver, phase, cpu0, start, ended, SETTLE)
+    run = await settle(driver, phase, meter, ended, SETTLE)
     run.backlog = backlog
     run.figures.lost += waiting  # never sent: everybody was still waiting for a reply
     return run
 
 
-async def settle(
-    child: Child, driver: Driver, phase: str, cpu0: float, start: float, ended: float, timeout: float
-) -> Run:
+@dataclass
+class Meter:
+    """Taken at the start of a run: the child's CPU time, this process's (the fakes and the people), the clock."""
+
+    child: Child
+    cpu: float = 0.0
+    own: float = 0.0
+    start: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.cpu, self.own, self.start = self.child.cpu(), time.process_time(), time.monotonic()
+
+
+async def settle(driver: Driver, phase: str, meter: Meter, ended: float, timeout: float) -> Run:
     """Up to `timeout` for the replies still due, then the run's figures (what is still due then is lost)."""
-    tracker = driver.tracker
+    tracker, child = driver.tracker, meter.child
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(timeout):
             while tracker.outstanding:
@@ -545,12 +560,20 @@ async def settle(
     finished = time.monotonic() if tracker.outstanding else max(tracker.last_done, ended)
     await driver.finish()
     await asyncio.sleep(0.5)  # a late duplicate shows up here
-    figures = Figures(child.name, phase, sum(tracker.sent.values()), finished - start, child.cpu() - cpu0)
+    sent = sum(tracker.sent.values())
+    figures = Figures(child.name, phase, sent, finished - meter.start, child.cpu() - meter.cpu)
     figures.peak_mb = child.peak_rss_mb()
     figures.latencies = [x for channel in (TELEGRAM, WHATSAPP) for x in tracker.latencies[channel]]
     lost = tracker.lost()
     figures.lost, figures.duplicates = sum(lost.values()), sum(tracker.duplicates.values())
     lines = [channel_line(channel, tracker, figures.seconds, lost[channel]) for channel in (TELEGRAM, WHATSAPP)]
+    kinds = ", ".join(
+        f"{kind} {1000 * percentile(values, 50):.0f}/{1000 * percentile(values, 99):.0f}"
+        for kind, values in sorted(tracker.by_kind.items())
+    )
+    lines.append(f"    p50/p99 ms by kind of update: {kinds}")
+    own = 1000 * (time.process_time() - meter.own) / sent if sent else float("nan")
+    lines.append(f"    this process (the fakes and the people): CPU {own:.2f} ms/update")
     if driver.refused:
         lines.append(f"    webhook POSTs not answered with 200 (posted again, as Meta does): {driver.refused}")
         driver.refused = 0
