@@ -69,9 +69,12 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def serve_baseline(mode: str) -> None:
-    """A plain PTB bot polling the fake: `echo` replies at once, `journal` commits the update first."""
+    """A plain PTB bot polling the fake: `echo` replies at once, `journal` commits the update first.
+
+    Every update gets one message back: a text its text, a document its caption, a button press its data.
+    """
     from telegram import Update
-    from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
+    from telegram.ext import ApplicationBuilder, CallbackQueryHandler, ContextTypes, MessageHandler, filters
 
     db = Database(f"sqlite+aiosqlite:///{os.environ['BENCH_DB']}") if mode == "journal" else None
 
@@ -83,15 +86,26 @@ def serve_baseline(mode: str) -> None:
                     _text("CREATE TABLE IF NOT EXISTS inbound (id INTEGER PRIMARY KEY, update_id INT, payload TEXT)")
                 )
 
-    async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        assert update.effective_message is not None
+    async def journal(update: Update) -> None:
         if db is not None:
             async with db.write() as session:
                 await session.execute(
                     _text("INSERT INTO inbound (update_id, payload) VALUES (:u, :p)"),
                     {"u": update.update_id, "p": str(update.to_json())},
                 )
-        await update.effective_message.reply_text(update.effective_message.text or "?", do_quote=False)
+
+    async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        assert message is not None
+        await journal(update)
+        await message.reply_text(message.text or message.caption or "?", do_quote=False)
+
+    async def press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query, chat = update.callback_query, update.effective_chat
+        assert query is not None and chat is not None
+        await journal(update)
+        await query.answer()
+        await context.bot.send_message(chat.id, query.data or "?")
 
     application = (
         ApplicationBuilder()
@@ -102,6 +116,7 @@ def serve_baseline(mode: str) -> None:
         .build()
     )
     application.add_handler(MessageHandler(filters.ALL, answer))
+    application.add_handler(CallbackQueryHandler(press))
     application.run_polling(poll_interval=0, timeout=25, stop_signals=(signal.SIGTERM, signal.SIGINT))
 
 
@@ -112,11 +127,14 @@ def _text(sql: str) -> Any:
 
 
 def serve_monev_unlimited() -> None:
-    """`monev run` exactly as the CLI runs it, with the channels' limiter lifted."""
+    """`monev run` exactly as the CLI runs it, with the channels' limiters lifted (Telegram's and WhatsApp's)."""
+    import bot.app
     import bot.cli
     from bot.app import build_channels
     from bot.messaging.ratelimit import NoLimiter
 
+    # build_channels makes WhatsApp's limiter (a limiter of its own, on Meta's limits) from this name.
+    bot.app.RateLimiter = NoLimiter  # type: ignore[misc]
     bot.cli.build_channels = lambda app, limiter=None: build_channels(app, NoLimiter())  # type: ignore[attr-defined]
     bot.cli.main(["run"])
 
@@ -214,7 +232,8 @@ async def start_child(name: str, argv: Sequence[str], env: dict[str, str], log: 
         )
     polls = len([c for c in fake.calls if c.method == "getUpdates"])
     async with asyncio.timeout(60):
-        while len([c for c in fake.calls if c.method == "getUpdates"]) <= polls + 1:
+        # Its first getUpdates is the long poll itself: waiting for a second one waited out the 25 s poll timeout.
+        while len([c for c in fake.calls if c.method == "getUpdates"]) <= polls:
             if process.returncode is not None:
                 raise RuntimeError(f"{name} exited: {log.read_text()[-2000:]}")
             await asyncio.sleep(0.05)
@@ -534,40 +553,47 @@ async def main(args: argparse.Namespace) -> None:
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}, "
         f"python-telegram-bot {telegram.__version__}, load average {os.getloadavg()[0]:.2f} at the start"
     )
-    print(f"users: {args.liaisons} registered liaisons (/status, /saya), {args.unregistered} unregistered (/start)")
     with tempfile.TemporaryDirectory(prefix="monev-inbound-") as name:
         tmp = Path(name)
-        seeding = FakeBotAPI(limits=None)
-        await seeding.start()
-        world = await make_world(tmp, seeding, args.liaisons, args.unregistered)
-        await seeding.stop()
-        if args.phases == "broadcast":  # the broadcast phase alone
+        if args.phases & {"lifted", "limited"}:
+            await run_inbound(args, tmp)
+        if "broadcast" in args.phases and args.broadcast:
             await run_broadcast(args, tmp)
-            return
-        lifted, expected = await lifted_phase(world, args.seconds)
-        print(f"replies per command (monev): {expected}; the baselines answer every message once")
-        print("limits lifted (fake without limits, monev on NoLimiter), closed loop, 64 users:")
-        for figures in lifted:
-            print(figures.line())
-        limited, idle = await limited_phase(world, expected, args.seconds, args.idle_seconds)
-        print("Telegram's limits (fake: 30/s overall, 1/s per chat with a burst of 3; monev: its own limiter):")
-        for figures in limited:
-            print(figures.line())
-        monev, _echo, journal = lifted
-        print(
-            f"ratios, limits lifted: monev/journal throughput {monev.rate / journal.rate:.2f}, "
-            f"CPU per update {monev.cpu_ms / journal.cpu_ms:.2f}x; monev/echo throughput {monev.rate / _echo.rate:.2f}"
-        )
-        at25, at50 = limited[0], limited[1]
-        print(verdict(monev.rate >= 0.5 * journal.rate, "throughput >= 50% of the journaling baseline"))
-        print(verdict(monev.cpu_ms <= 2 * journal.cpu_ms, "CPU per update <= 2x the journaling baseline"))
-        p99 = 1000 * percentile(at25.latencies, 99)
-        print(verdict(p99 < 100 and not at25.lost, f"p99 {p99:.0f} ms at 25/s offered; target < 100 ms"))
-        print(verdict(not at50.lost and not at50.duplicates, "nothing lost or duplicated at 50/s offered"))
-        if idle is not None:
-            print(verdict(idle < 0.01, f"idle monev run: {100 * idle:.2f}% of a core over {args.idle_seconds:g} s"))
-        if args.broadcast:
-            await run_broadcast(args, tmp)
+        if "mixed" in args.phases:
+            from bench import inbound_mixed
+
+            await inbound_mixed.mixed_phase(tmp / "mixed", inbound_mixed.QUICK if args.quick else inbound_mixed.FULL)
+
+
+async def run_inbound(args: argparse.Namespace, tmp: Path) -> None:
+    """The lifted and limited phases (the open loop expects the replies the closed loop's calibration counted)."""
+    print(f"users: {args.liaisons} registered liaisons (/status, /saya), {args.unregistered} unregistered (/start)")
+    seeding = FakeBotAPI(limits=None)
+    await seeding.start()
+    world = await make_world(tmp, seeding, args.liaisons, args.unregistered)
+    await seeding.stop()
+    lifted, expected = await lifted_phase(world, args.seconds)
+    print(f"replies per command (monev): {expected}; the baselines answer every message once")
+    print("limits lifted (fake without limits, monev on NoLimiter), closed loop, 64 users:")
+    for figures in lifted:
+        print(figures.line())
+    limited, idle = await limited_phase(world, expected, args.seconds, args.idle_seconds)
+    print("Telegram's limits (fake: 30/s overall, 1/s per chat with a burst of 3; monev: its own limiter):")
+    for figures in limited:
+        print(figures.line())
+    monev, _echo, journal = lifted
+    print(
+        f"ratios, limits lifted: monev/journal throughput {monev.rate / journal.rate:.2f}, "
+        f"CPU per update {monev.cpu_ms / journal.cpu_ms:.2f}x; monev/echo throughput {monev.rate / _echo.rate:.2f}"
+    )
+    at25, at50 = limited[0], limited[1]
+    print(verdict(monev.rate >= 0.5 * journal.rate, "throughput >= 50% of the journaling baseline"))
+    print(verdict(monev.cpu_ms <= 2 * journal.cpu_ms, "CPU per update <= 2x the journaling baseline"))
+    p99 = 1000 * percentile(at25.latencies, 99)
+    print(verdict(p99 < 100 and not at25.lost, f"p99 {p99:.0f} ms at 25/s offered; target < 100 ms"))
+    print(verdict(not at50.lost and not at50.duplicates, "nothing lost or duplicated at 50/s offered"))
+    if idle is not None:
+        print(verdict(idle < 0.01, f"idle monev run: {100 * idle:.2f}% of a core over {args.idle_seconds:g} s"))
 
 
 async def run_broadcast(args: argparse.Namespace, tmp: Path) -> None:
@@ -580,16 +606,35 @@ async def run_broadcast(args: argparse.Namespace, tmp: Path) -> None:
     print(verdict(p99 < 1000 and not figures.lost, f"/status p99 {p99:.0f} ms during the broadcast; < 1 s"))
 
 
+PHASES = ("lifted", "limited", "broadcast", "mixed")
+SIZES = {"liaisons": 300, "unregistered": 100, "seconds": 15.0, "idle_seconds": 60.0, "broadcast": 1000}
+QUICK_SIZES = {"liaisons": 100, "unregistered": 30, "seconds": 5.0, "idle_seconds": 10.0, "broadcast": 200}
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.inbound")
-    parser.add_argument("--liaisons", type=int, default=300)
-    parser.add_argument("--unregistered", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=15.0, help="per closed-loop and open-loop run")
-    parser.add_argument("--idle-seconds", type=float, default=60.0)
-    parser.add_argument("--broadcast", type=int, default=1000, help="liaisons of the broadcast phase (0: skip)")
+    parser.add_argument("--liaisons", type=int, help="default 300 (--quick: 100)")
+    parser.add_argument("--unregistered", type=int, help="default 100 (--quick: 30)")
+    parser.add_argument("--seconds", type=float, help="per closed-loop and open-loop run; default 15 (--quick: 5)")
+    parser.add_argument("--idle-seconds", type=float, help="default 60 (--quick: 10)")
+    parser.add_argument("--broadcast", type=int, help="liaisons of the broadcast phase (0: skip); default 1000 (200)")
     parser.add_argument("--status-rate", type=float, default=2.0, help="/status per second during the broadcast")
-    parser.add_argument("--phases", default="lifted,limited,broadcast", help="lifted,limited,broadcast or broadcast")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help="comma-separated, of lifted,limited,broadcast,mixed (lifted and limited run together)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="every phase smaller (mixed: 100 people, about 1,000 updates): a smoke run"
+    )
+    args = parser.parse_args(argv)
+    for key, value in (QUICK_SIZES if args.quick else SIZES).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.phases = {phase.strip() for phase in args.phases.split(",") if phase.strip()}
+    if unknown := args.phases - set(PHASES):
+        parser.error(f"unknown phases: {', '.join(sorted(unknown))} (known: {', '.join(PHASES)})")
+    return args
 
 
 if __name__ == "__main__":
