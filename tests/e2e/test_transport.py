@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -222,3 +223,36 @@ async def test_unknown_update_kinds_are_marked_done(fake_telegram: FakeBotAPI, t
             (str(edit["update_id"]), "6001", "replied", 0, [])
         ]
         assert fake_telegram.sent_messages(6001) == []
+
+
+async def test_a_poll_that_cannot_be_journaled_is_asked_for_again_and_answered(
+    fake_telegram: FakeBotAPI, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Another process holds SQLite's write lock past the busy timeout: the poll's journal commit fails. The updates
+    # were not confirmed (the offset did not move), so the next getUpdates brings them again; the bot keeps running.
+    settings = bot_settings(fake_telegram, tmp_path, MONEV_LEASE_RENEW_SECONDS="2", MONEV_LEASE_TIMEOUT_SECONDS="60")
+    async with running_bot(settings) as bot:
+        user = fake_telegram.user(9100)
+        user.send_text("/start")  # the bot is up, its start-up jobs done
+        await fake_telegram.wait_for_messages(user.id, 1)
+        await bot.wait_idle()
+        await bot.app.scheduler.pause()  # the jobs would fail on the lock too: the poll is what this is about
+        database = settings.database_url.split(":///", 1)[1]
+        other_process = sqlite3.connect(database, isolation_level=None)  # not the bot's driver, not its turns
+        other_process.execute("BEGIN IMMEDIATE")
+        try:
+            user.send_text("/help")
+            await fake_telegram.wait_for(
+                lambda: any("could not journal 1 updates" in r.getMessage() for r in caplog.records), timeout=30
+            )
+            assert len(fake_telegram.sent_messages(user.id)) == 1
+        finally:
+            other_process.execute("ROLLBACK")
+            other_process.close()
+            bot.app.scheduler.resume()
+        await fake_telegram.wait_for_messages(user.id, 2, timeout=15)
+        await bot.wait_idle()
+        rows = await journal_rows(bot.app.services.db)
+        assert bot.runtime.is_holder
+    assert [r.status for r in rows] == ["replied", "replied"]  # journaled once, when it could be
+    assert len(fake_telegram.sent_messages(user.id)) == 2

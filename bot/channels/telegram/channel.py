@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import httpx
 from aiohttp import web
+from sqlalchemy.exc import DBAPIError
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
@@ -191,7 +192,7 @@ class TelegramChannel:
         loop = asyncio.get_running_loop()
         offset: int | None = None
         conflict_logged = False
-        failures = 0
+        failures = journal_failures = 0
         while True:
             started = loop.time()
             try:
@@ -222,7 +223,15 @@ class TelegramChannel:
                 if (waited := loop.time() - started) < EMPTY_POLL_PAUSE:
                     await asyncio.sleep(EMPTY_POLL_PAUSE - waited)
                 continue
-            await uninterrupted(journal.record(journaled))  # a shutdown does not cut the commit in half
+            try:
+                await uninterrupted(journal.record(journaled))  # a shutdown does not cut the commit in half
+            except DBAPIError as error:
+                # Not journaled, so not confirmed: the next getUpdates, from the same offset, brings them again.
+                journal_failures += 1
+                logger.warning("could not journal %d updates (%s); asking again", len(journaled), error.orig)
+                await asyncio.sleep(min(2 ** (journal_failures - 1), 30))
+                continue
+            journal_failures = 0
             offset = max(update["update_id"] for update in journaled) + 1
 
     async def _get_raw_updates(self, offset: int | None) -> list[Any]:
