@@ -64,14 +64,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.inbound import Child, Figures, percentile, start_child, verdict
-from bot.services import broadcast, campaigns, identity, invites, items, registry
+from bot.services import identity, invites, items, registry
 from bot.services.audit import Acting
 from bot.settings import Settings
 from storage import migrate
 from storage.database import Database
-from storage.filestore import FileStore
 from storage.models import OutboxMessage, OutboxStatus, Role
-from tests.e2e.broadcast_world import PDF, register_one
+from tests.e2e.broadcast_world import PDF, open_with_letter, register_one
 from tests.e2e.harness import bot_settings, free_port, telegram_env
 from tests.fake_telegram.limits import Limits
 from tests.fake_telegram.models import text_content
@@ -177,22 +176,16 @@ async def seed_mixed(settings: Settings, count: int) -> list[Person]:
                 items.ItemSpec(code, f"Data dukung {code}", "Dokumen", True, None, tuple(codes), (), None, None, n + 1)
                 for n, code in enumerate(ITEMS)
             ]
-            campaign = await campaigns.create_campaign(
+            await open_with_letter(
                 session,
-                title="Evaluasi Mandiri SPBE 2026",
+                settings,
                 framework=None,
-                items=specs,
+                specs=specs,
+                opds=codes,
                 deadline=now + timedelta(days=1),
-                opd_codes=codes,
-                acting=kasi,
+                staff=(kasi, kabid, secretary),
                 now=now,
             )
-            await campaigns.submit_to_kabid(session, campaign, acting=kasi, now=now)
-            await campaigns.decide(session, campaign, approve=True, note=None, acting=kabid, now=now)
-            blob = FileStore(settings.files_dir).store_bytes(PDF)
-            await campaigns.record_signed_letter(session, campaign, blob, "undangan.pdf", acting=secretary, now=now)
-            await campaigns.open_campaign(session, campaign, acting=secretary, now=now)
-            await broadcast.invite_all(session, campaign, now)
             # Registered and invited days before the deadline morning: menus and invitations went out then.
             await session.execute(
                 update(OutboxMessage)

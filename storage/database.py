@@ -7,6 +7,7 @@ exception and rolls back otherwise; nothing in storage or services calls `commit
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -27,6 +28,8 @@ from sqlalchemy.orm import Session
 
 from storage import sqlite_driver
 
+logger = logging.getLogger(__name__)
+
 _READ_ONLY = "monev_read_only"
 _ONE_STATEMENT = "monev_one_statement"
 _DATABASE = "monev_database"
@@ -41,7 +44,17 @@ async def uninterrupted(work: Awaitable[T]) -> T:
     "Exception during reset", and on SQLite the write lock can stay taken until the connection is dropped.
     Loops that a shutdown cancels (the lease renewal, polling, the journal loop) wrap their database work in this.
     """
-    return await asyncio.shield(asyncio.ensure_future(work))
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        task.add_done_callback(_report_late_failure)  # nobody awaits it now: its failure is logged, not lost
+        raise
+
+
+def _report_late_failure(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and (error := task.exception()) is not None:
+        logger.warning("work left to finish after a cancellation failed: %s: %s", type(error).__name__, error)
 
 
 class Database:

@@ -218,3 +218,22 @@ async def test_a_commit_tells_its_topic_listeners_and_a_rollback_tells_nobody(db
     async with db.write() as session:
         await session.execute(text("SELECT 1"))  # a commit that queued nothing
     assert heard == ["outbox"]
+
+
+async def test_work_left_running_by_a_cancelled_caller_reports_its_failure(caplog: pytest.LogCaptureFixture) -> None:
+    from storage.database import uninterrupted
+
+    started = asyncio.Event()
+
+    async def failing_later() -> None:
+        started.set()
+        await asyncio.sleep(0.05)
+        raise RuntimeError("connection closed")
+
+    caller = asyncio.create_task(uninterrupted(failing_later()))
+    await started.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    await asyncio.sleep(0.1)  # the work goes on after its caller gave up, then fails
+    assert any("failed: RuntimeError: connection closed" in r.getMessage() for r in caplog.records)

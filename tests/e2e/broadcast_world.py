@@ -72,25 +72,51 @@ async def open_broadcast(
                     items.ItemSpec("I.01", "Kebijakan internal SPBE", "SK", True, None, tuple(opds), (), None, None, 1)
                 ]
             )
-            campaign_id = await campaigns.create_campaign(
+            campaign_id = await open_with_letter(
                 session,
-                title="Evaluasi Mandiri SPBE 2026",
+                settings,
                 framework=framework,
-                items=specs,
+                specs=specs,
+                opds=opds,
                 deadline=deadline or now + timedelta(days=30),
-                opd_codes=opds,
-                acting=kasi,
+                staff=(kasi, kabid, secretary),
                 now=now,
             )
-            await campaigns.submit_to_kabid(session, campaign_id, acting=kasi, now=now)
-            await campaigns.decide(session, campaign_id, approve=True, note=None, acting=kabid, now=now)
-            blob = FileStore(settings.files_dir).store_bytes(PDF)
-            await campaigns.record_signed_letter(session, campaign_id, blob, "undangan.pdf", acting=secretary, now=now)
-            await campaigns.open_campaign(session, campaign_id, acting=secretary, now=now)
-            await broadcast.invite_all(session, campaign_id, now)
         return World(campaign_id, 900_003, liaisons)
     finally:
         await db.dispose()
+
+
+async def open_with_letter(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    framework: str | None,
+    specs: Sequence[items.ItemSpec],
+    opds: Sequence[str],
+    deadline: datetime,
+    staff: tuple[Acting, Acting, Acting],
+    now: datetime,
+) -> int:
+    """SOP steps 0-3 at once: the Kasi's campaign, the Kabid's approval, the signed letter, opened and invited."""
+    kasi, kabid, secretary = staff
+    campaign_id = await campaigns.create_campaign(
+        session,
+        title="Evaluasi Mandiri SPBE 2026",
+        framework=framework,
+        items=list(specs),
+        deadline=deadline,
+        opd_codes=list(opds),
+        acting=kasi,
+        now=now,
+    )
+    await campaigns.submit_to_kabid(session, campaign_id, acting=kasi, now=now)
+    await campaigns.decide(session, campaign_id, approve=True, note=None, acting=kabid, now=now)
+    blob = FileStore(settings.files_dir).store_bytes(PDF)
+    await campaigns.record_signed_letter(session, campaign_id, blob, "undangan.pdf", acting=secretary, now=now)
+    await campaigns.open_campaign(session, campaign_id, acting=secretary, now=now)
+    await broadcast.invite_all(session, campaign_id, now)
+    return campaign_id
 
 
 async def _register(session: AsyncSession, per_opd: dict[str, int], cli: Acting, now: datetime) -> dict[int, str]:
