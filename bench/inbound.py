@@ -46,13 +46,12 @@ import telegram
 from sqlalchemy import update
 
 from bot.conversation.envelope import MENU_KIND
-from bot.services import identity, registry
-from bot.services.audit import Acting
+from bot.services import registry
 from bot.settings import Settings
 from storage import migrate
 from storage.database import Database
 from storage.models import OutboxMessage, Role
-from tests.e2e.broadcast_world import LIAISON_BASE, open_broadcast, register_one
+from tests.e2e.broadcast_world import LIAISON_BASE, open_broadcast, register_one, seed_opds
 from tests.e2e.harness import bot_settings, telegram_env
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.limits import Limits
@@ -275,9 +274,7 @@ async def seed(settings: Settings, liaisons: int) -> list[int]:
     try:
         await migrate.upgrade(db)
         async with db.write() as session:
-            cli = Acting(await identity.ensure_local_person(session, "cli", "setup", now), "cli", "cli")
-            rows = registry.parse_opd_file(registry.default_opd_file())
-            await registry.import_opds(session, rows, acting=cli, now=now)
+            cli, rows = await seed_opds(session, now)
             users = [LIAISON_BASE + 1 + n for n in range(liaisons)]
             for n, user in enumerate(users):
                 await register_one(session, Role.OPD, rows[n % len(rows)].code, user, cli, now)

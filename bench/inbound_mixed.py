@@ -64,13 +64,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.inbound import Child, Figures, percentile, start_child, verdict
-from bot.services import identity, invites, items, registry
+from bot.services import invites, items
 from bot.services.audit import Acting
 from bot.settings import Settings
 from storage import migrate
 from storage.database import Database
 from storage.models import OutboxMessage, OutboxStatus, Role
-from tests.e2e.broadcast_world import PDF, open_with_letter, register_one
+from tests.e2e.broadcast_world import PDF, open_with_letter, register_one, seed_opds
 from tests.e2e.harness import bot_settings, free_port, telegram_env
 from tests.fake_telegram.limits import Limits
 from tests.fake_telegram.models import text_content
@@ -161,9 +161,7 @@ async def seed_mixed(settings: Settings, count: int) -> list[Person]:
     try:
         await migrate.upgrade(db)
         async with db.write() as session:
-            cli = Acting(await identity.ensure_local_person(session, "cli", "setup", now), "cli", "cli")
-            rows = registry.parse_opd_file(registry.default_opd_file())
-            await registry.import_opds(session, rows, acting=cli, now=now)
+            cli, rows = await seed_opds(session, now)
             codes = [row.code for row in rows]
             people = make_people(count, codes)
             for person in people:

@@ -53,9 +53,7 @@ async def open_broadcast(
     try:
         await migrate.upgrade(db)
         async with db.write() as session:
-            cli = Acting(await identity.ensure_local_person(session, "cli", "setup", now), "cli", "cli")
-            rows = registry.parse_opd_file(registry.default_opd_file())
-            await registry.import_opds(session, rows, acting=cli, now=now)
+            cli, _rows = await seed_opds(session, now)
             liaisons = await _register(session, liaisons_per_opd, cli, now)
             kasi = await register_one(session, Role.KASI, None, 900_001, cli, now)
             kabid = await register_one(session, Role.KABID, None, 900_002, cli, now)
@@ -87,10 +85,19 @@ async def open_broadcast(
         await db.dispose()
 
 
+async def seed_opds(session: AsyncSession, now: datetime) -> tuple[Acting, list[registry.OpdRow]]:
+    """The CLI's setup person and the shipped default OPDs: how every seeded world starts."""
+    cli = Acting(await identity.ensure_local_person(session, "cli", "setup", now), "cli", "cli")
+    rows = registry.parse_opd_file(registry.default_opd_file())
+    await registry.import_opds(session, rows, acting=cli, now=now)
+    return cli, rows
+
+
 async def open_with_letter(
     session: AsyncSession,
     settings: Settings,
     *,
+    title: str = "Evaluasi Mandiri SPBE 2026",
     framework: str | None,
     specs: Sequence[items.ItemSpec],
     opds: Sequence[str],
@@ -102,7 +109,7 @@ async def open_with_letter(
     kasi, kabid, secretary = staff
     campaign_id = await campaigns.create_campaign(
         session,
-        title="Evaluasi Mandiri SPBE 2026",
+        title=title,
         framework=framework,
         items=list(specs),
         deadline=deadline,

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.services import broadcast, campaigns, identity, items
+from bot.services import campaigns, identity, items
 from bot.services.audit import Acting
 from bot.services.invites import format_code
 from bot.settings import Settings
 from storage.database import Database
-from storage.filestore import FileStore
 from storage.models import AuditEntry, Role, SubmissionVersion, UploadBatch
-from tests.e2e.broadcast_world import PDF, World, open_broadcast, register_one, tagged_pdf
+from tests.e2e.broadcast_world import PDF, World, open_broadcast, open_with_letter, register_one, tagged_pdf
 from tests.e2e.harness import bot_settings, code_for, outbox_idle, running_bot, telegram_env
 from tests.fake_telegram.actors import FakeUser
 from tests.fake_telegram.server import FakeBotAPI
@@ -52,22 +51,17 @@ async def open_second_campaign(settings: Settings, opds: list[str], *, at: datet
                 items.ItemSpec(code, title, "Dokumen", True, None, tuple(opds), (), None, None, n)
                 for n, (code, title) in enumerate([("B.01", "Rencana aksi"), ("B.02", "Laporan triwulan")], start=1)
             ]
-            campaign_id = await campaigns.create_campaign(
+            campaign_id = await open_with_letter(
                 session,
+                settings,
                 title="Monev Triwulan IV",
                 framework=None,
-                items=specs,
+                specs=specs,
+                opds=opds,
                 deadline=at + timedelta(days=20),
-                opd_codes=opds,
-                acting=kasi,
+                staff=(kasi, kabid, secretary),
                 now=at,
             )
-            await campaigns.submit_to_kabid(session, campaign_id, acting=kasi, now=at)
-            await campaigns.decide(session, campaign_id, approve=True, note=None, acting=kabid, now=at)
-            blob = FileStore(settings.files_dir).store_bytes(PDF)
-            await campaigns.record_signed_letter(session, campaign_id, blob, "undangan.pdf", acting=secretary, now=at)
-            await campaigns.open_campaign(session, campaign_id, acting=secretary, now=at)
-            await broadcast.invite_all(session, campaign_id, at)
         return campaign_id
     finally:
         await db.dispose()
