@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot.app import build_app, build_channels
 from bot.runtime import Runtime
-from tests.e2e.harness import journal_rows
+from tests.e2e.harness import LogExpectations, journal_rows
 from tests.e2e.whatsapp_world import say, whatsapp_bot, whatsapp_settings
 from tests.fake_whatsapp import FakeWhatsAppAPI
 
@@ -150,3 +151,35 @@ async def test_a_standby_journals_what_reaches_it_and_the_lease_holder_answers(
             await standby_app.close()
     assert fake_whatsapp.webhook_url == f"http://127.0.0.1:{standby_settings.http_port}/whatsapp"
     assert "Perintah" in answer and len(person.texts()) == 1
+
+
+async def test_a_body_that_cannot_be_journaled_is_refused_then_taken_when_meta_posts_it_again(
+    fake_whatsapp: FakeWhatsAppAPI, tmp_path: Path, expect_log: LogExpectations
+) -> None:
+    # The counterpart of Telegram's poll asked for again: another process holds SQLite's write lock past the busy
+    # timeout, the webhook answers 500 (nothing journaled, nothing acknowledged), and Meta's retry is answered.
+    expect_log("bot.channels.whatsapp.web", "could not journal a WhatsApp webhook body")
+    settings = whatsapp_settings(
+        fake_whatsapp, tmp_path, MONEV_LEASE_RENEW_SECONDS="2", MONEV_LEASE_TIMEOUT_SECONDS="60"
+    )
+    person = fake_whatsapp.user(name="Saat Sibuk")
+    async with whatsapp_bot(settings) as bot:
+        await say(fake_whatsapp, person, "/help")  # the bot is up, its start-up jobs done
+        await bot.wait_idle()
+        await bot.app.scheduler.pause()  # the jobs would fail on the lock too: the webhook is what this is about
+        other_process = sqlite3.connect(settings.database_url.split(":///", 1)[1], isolation_level=None)
+        other_process.execute("BEGIN IMMEDIATE")
+        try:
+            refused = await person.send_text("/saya")
+        finally:
+            other_process.execute("ROLLBACK")
+            other_process.close()
+            bot.app.scheduler.resume()
+        assert refused.status == 500
+        assert len(person.texts()) == 1
+        assert (await fake_whatsapp.redeliver(refused)).status == 200
+        await fake_whatsapp.wait_for_messages(person, 2, timeout=15)
+        await bot.wait_idle()
+        rows = await journal_rows(bot.app.services.db)
+    assert [r.status for r in rows] == ["replied", "replied"]  # journaled once, when it could be
+    assert len(person.texts()) == 2
